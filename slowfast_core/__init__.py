@@ -1,0 +1,28 @@
+"""SlowFast Live engine: model, weights, video, real-time stream, sessions. Never imports Qt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from slowfast_core.model.net import SlowFast
+
+
+def create_model(name: str, *, num_classes: int = 400, weights: str | None = None, **overrides: object) -> "SlowFast":
+    """Build architecture `name` (see `slowfast_core.model.config.PRESETS`), optionally loading `weights`."""
+    from slowfast_core.model.builder import create_model as _create
+
+    return _create(name, num_classes=num_classes, weights=weights, **overrides)
+
+
+def load_checkpoint(path: str | Path, *, arch: str | None = None) -> "SlowFast":
+    """Load a PyTorchVideo/PySlowFast checkpoint into an eval-mode model; `arch` is detected when omitted."""
+    from slowfast_core.weights.checkpoint import load_checkpoint as _load
+
+    return _load(path, arch=arch)
+
+
+__all__ = ["__version__", "create_model", "load_checkpoint"]
