@@ -1,0 +1,57 @@
+"""The `slowfast` command line. Each subcommand lives in `slowfast_core/commands/<name>.py`.
+
+A subcommand module exposes `register(subparsers)` (adds its parser and sets `func`). User mistakes raise
+`SlowFastError`; here they become one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from slowfast_core import __version__
+from slowfast_core.errors import SlowFastError
+
+#: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
+COMMANDS: tuple[str, ...] = ("predict", "run", "weights", "flops", "bench", "sessions", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(prog="slowfast", description="Real-time action recognition with SlowFast.")
+    parser.add_argument("--version", action="version", version=f"slowfast {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"slowfast_core.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"slowfast_core.commands.{name}":
+                raise
+            continue  # subcommand not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `slowfast` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except SlowFastError as exc:
+        print(f"slowfast: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("slowfast: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `slowfast` CLI: one module each, exposing `register(subparsers)`."""
