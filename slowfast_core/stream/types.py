@@ -1,0 +1,103 @@
+"""What the real-time engine publishes to its subscribers (GUI, recorder, JSONL writer, metrics).
+
+These value types are the contract between slowfast_core.stream (producer) and its consumers; the GUI
+turns each event into a queued Qt signal. All are immutable and safe to hand across threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FramePacket:
+    """One captured frame as the source delivered it (full resolution, RGB uint8), for display and recording.
+
+    The model's copy (resized once) lives in the ring buffer; this one is for people and the session video.
+    """
+
+    index: int  # running index since the source was opened
+    timestamp: float  # time.monotonic() seconds at capture
+    image: np.ndarray  # (H, W, 3) RGB uint8, source resolution
+    source_fps: float  # the rate the source claims (or the file's fps)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent on one window. end_to_end: window's last frame captured -> prediction published."""
+
+    waited_ms: float
+    prepared_ms: float
+    inferred_ms: float
+    end_to_end_ms: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one window.
+
+    topk holds the raw (unsmoothed) top-k; `label`/`confidence` are after smoothing and hysteresis, with
+    label None meaning "no confident action". probs is the full softmax vector (num_classes,), float32.
+    """
+
+    id: int
+    start_time: float  # monotonic seconds of the window's first frame
+    end_time: float  # monotonic seconds of the window's last frame
+    first_index: int
+    last_index: int
+    topk: tuple[tuple[str, float], ...]
+    probs: np.ndarray
+    label: str | None
+    confidence: float
+    timings: Timings
+    backend: str = ""
+
+
+SourceState = Literal["opening", "running", "stalled", "reopening", "ended", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """A periodic snapshot (about once a second, and on every state change) for status bars and metrics."""
+
+    state: SourceState
+    source: str  # e.g. "synthetic 640x480@30", "file:/path/clip.mp4", "camera:0"
+    width: int
+    height: int
+    capture_fps: float  # measured over the last seconds
+    frames_read: int
+    frames_dropped: int
+    frames_late: int
+    windows_done: int
+    windows_dropped: int  # went stale while the worker was busy
+    model: str
+    device: str
+    backend: str
+    inference_ms_p50: float | None = None
+    end_to_end_ms_p50: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """An exception in any engine thread, reported instead of dying silently. fatal: the chain stopped."""
+
+    where: str  # "capture", "inference", "scheduler", …
+    message: str  # one line for the user: what went wrong and what to do
+    fatal: bool = False
+    exception: BaseException | None = field(default=None, compare=False)
+
+
+class EngineListener(Protocol):
+    """Anything that wants engine events. Called on engine threads: must return quickly and never block."""
+
+    def on_frame(self, frame: FramePacket) -> None: ...
+
+    def on_prediction(self, prediction: Prediction) -> None: ...
+
+    def on_status(self, status: EngineStatus) -> None: ...
+
+    def on_error(self, error: EngineError) -> None: ...

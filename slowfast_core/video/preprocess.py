@@ -1,0 +1,66 @@
+"""Per-frame and per-clip preprocessing, as the anchors do it.
+
+Per frame, once, at capture: BGR->RGB and resize so the short side equals the model's input size (uint8
+stays uint8; this is the only resize a frame gets). Per clip, at inference: center crop (or the full frame),
+/255, (x - mean) / std, layout (1, 3, T, H, W). Resizing uses bilinear interpolation without antialiasing and
+PyTorchVideo's `ShortSideScale` size rule, so our tensors match its inference transform up to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+from slowfast_core.spec import Preprocessing
+
+
+def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(height, width) after scaling the short side to `short_side`, with PyTorchVideo's floor rule."""
+    if width < height:
+        return int(math.floor(height / width * short_side)), short_side
+    return short_side, int(math.floor(width / height * short_side))
+
+
+def prepare_frame(frame_bgr: np.ndarray, short_side: int) -> np.ndarray:
+    """One decoded OpenCV frame (H, W, 3) BGR uint8 -> RGB uint8 with its short side = `short_side`."""
+    rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    new_h, new_w = short_side_size(h, w, short_side)
+    if (new_h, new_w) == (h, w):
+        return rgb
+    return cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+
+
+def center_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
+    """Top-left (y, x) of a centred size x size crop, rounded like torchvision's `center_crop`."""
+    return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+
+
+def crop_frames(frames: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> centre crop of prep.short_side (a view, no copy), or the frames for crop="full"."""
+    if prep.crop == "full":
+        return frames
+    h, w = frames.shape[1:3]
+    size = min(prep.short_side, h, w)
+    y, x = center_crop_box(h, w, size)
+    return frames[:, y : y + size, x : x + size]
+
+
+def frames_to_tensor(frames: np.ndarray, prep: Preprocessing) -> torch.Tensor:
+    """(T, H, W, 3) RGB uint8 -> normalised float32 (1, 3, T, H', W') after the crop."""
+    clip = torch.from_numpy(np.ascontiguousarray(crop_frames(frames, prep)))  # (T, H', W', 3) uint8
+    x = clip.permute(3, 0, 1, 2).float().div_(255.0)  # (3, T, H', W')
+    mean = torch.tensor(prep.mean, dtype=x.dtype).view(3, 1, 1, 1)
+    std = torch.tensor(prep.std, dtype=x.dtype).view(3, 1, 1, 1)
+    return x.sub_(mean).div_(std).unsqueeze(0)  # (1, 3, T, H', W')
+
+
+def pathway_tensors(frames: np.ndarray, indices: list[np.ndarray], prep: Preprocessing) -> list[torch.Tensor]:
+    """Model inputs from a frame store: one (1, 3, T_p, H, W) tensor per pathway, gathered by `indices`.
+
+    frames: (N, H, W, 3) uint8 already resized at capture; indices: from `sampling.sample_window`.
+    """
+    return [frames_to_tensor(frames[idx], prep) for idx in indices]

@@ -1,0 +1,73 @@
+"""Which frames each pathway takes from a window: pure functions, shared by `predict`, the engine and tests.
+
+Two steps, the same for files and live sources:
+1. `time_grid_indices`: the window spans T*tau frames *at 30 fps* (the rate the models were trained at).
+   For each instant of that 30 fps grid, pick the captured frame nearest in time. A 30 fps source maps
+   one to one; 15 fps repeats frames; 60 fps skips every other one; 25 fps picks the nearest.
+2. `pathway_indices`: from those T*tau grid frames, the anchors' sampling: Fast takes alpha*T frames spread
+   uniformly (PyTorchVideo `UniformTemporalSubsample`), Slow takes T of Fast's frames (PySlowFast
+   `pack_pathway_output`, PyTorchVideo `PackPathway`). Both use `linspace(...).long()`, i.e. truncation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from slowfast_core.errors import ConfigError
+from slowfast_core.spec import REFERENCE_FPS, ClipGeometry
+
+
+def uniform_indices(num_available: int, num_samples: int) -> np.ndarray:
+    """`num_samples` indices spread over [0, num_available-1], truncated like torch.linspace(...).long()."""
+    if num_available < 1 or num_samples < 1:
+        raise ConfigError(f"cannot sample {num_samples} of {num_available} frames")
+    # float32 like torch.linspace, so the truncation lands on the same integers as the anchors'
+    grid = np.linspace(0, num_available - 1, num_samples, dtype=np.float32)
+    return np.clip(grid.astype(np.int64), 0, num_available - 1)
+
+
+def pathway_indices(window_len: int, geometry: ClipGeometry, *, alpha: int | None = None) -> list[np.ndarray]:
+    """Indices into a window of `window_len` frames for each pathway, in model-input order.
+
+    `alpha` defaults to the geometry's; it is a parameter so tests can compare with the anchors at any alpha.
+    """
+    a = geometry.alpha if alpha is None else alpha
+    fast = uniform_indices(window_len, a * geometry.slow_frames)  # (αT,)
+    if geometry.layout == "fast":
+        return [fast]
+    if geometry.layout == "slow":
+        return [uniform_indices(window_len, geometry.slow_frames)]
+    slow = fast[uniform_indices(len(fast), len(fast) // a)]  # (T,)
+    return [slow, fast]
+
+
+def time_grid(end_time: float, num: int, fps: float = REFERENCE_FPS) -> np.ndarray:
+    """`num` instants ending at `end_time`, 1/fps apart, oldest first: (num,) seconds."""
+    return end_time - (num - 1 - np.arange(num, dtype=np.float64)) / fps
+
+
+def nearest_indices(timestamps: np.ndarray, instants: np.ndarray) -> np.ndarray:
+    """For each instant, the index of the timestamp nearest to it (ties go to the earlier frame).
+
+    timestamps must be increasing. Instants before the first or after the last frame clamp to it, which is
+    how a clip shorter than a window gets padded by repeating its edge frames.
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.ndim != 1 or len(ts) == 0:
+        raise ConfigError("need at least one frame timestamp to sample a window")
+    right = np.clip(np.searchsorted(ts, instants, side="left"), 0, len(ts) - 1)
+    left = np.clip(right - 1, 0, len(ts) - 1)
+    # tolerance absorbs float jitter of timestamps on an exact grid (i / fps)
+    take_left = np.abs(instants - ts[left]) <= np.abs(ts[right] - instants) + 1e-9
+    return np.where(take_left, left, right)
+
+
+def time_grid_indices(timestamps: np.ndarray, end_time: float, geometry: ClipGeometry) -> np.ndarray:
+    """Indices into `timestamps` of the window's T*tau reference-rate frames ending at `end_time`: (T*tau,)."""
+    return nearest_indices(timestamps, time_grid(end_time, geometry.window_frames))
+
+
+def sample_window(timestamps: np.ndarray, end_time: float, geometry: ClipGeometry) -> list[np.ndarray]:
+    """Per-pathway indices into `timestamps` for the window ending at `end_time` (steps 1 and 2 above)."""
+    grid = time_grid_indices(timestamps, end_time, geometry)
+    return [grid[idx] for idx in pathway_indices(len(grid), geometry)]
