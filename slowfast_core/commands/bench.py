@@ -1,0 +1,32 @@
+"""`slowfast bench model|pipeline`: measured speed, reported as ratios against a reference from the same run.
+
+`model` lives in slowfast_core.backends.bench, `pipeline` in slowfast_core.stream.bench; each exposes
+`add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCHES = {
+    "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
+    "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `bench` with one sub-subcommand per benchmark that is importable."""
+    p = sub.add_parser("bench", help="benchmarks: model latency per backend, real-time pipeline metrics")
+    bench_sub = p.add_subparsers(dest="bench", metavar="BENCH")
+    for name, (module_name, help_text) in BENCHES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        bp = bench_sub.add_parser(name, help=help_text)
+        module.add_arguments(bp)
+        bp.set_defaults(func=module.run)
+    p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
