@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand registered."""
     parser = argparse.ArgumentParser(prog="slowfast", description="Real-time action recognition with SlowFast.")
     parser.add_argument("--version", action="version", version=f"slowfast {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also show informational notices")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -34,10 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(verbose: bool = False) -> None:
+    """Show the engine's notices on stderr as `slowfast: warning: ...` lines (INFO too with --verbose)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowerLevelFormatter("slowfast: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("slowfast_core")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+class _LowerLevelFormatter(logging.Formatter):
+    """`slowfast: warning: ...` rather than `WARNING`, like argparse's own `error:` lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `slowfast` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False))
     if not getattr(args, "func", None):
         parser.print_help()
         return 1

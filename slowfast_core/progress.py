@@ -36,7 +36,7 @@ def _format_amount(n: float, unit: str) -> str:
 class ProgressBar:
     """One-line progress display: percent, bar, amount done/total and rate.
 
-    `total` None (unknown size) shows amount and rate only. `enabled=False` silences it entirely;
+    `total` None or <= 0 (unknown size) shows amount and rate only. `enabled=False` silences it entirely;
     `enabled=True` draws only when `stream` (default stderr) is a TTY, unless `force` is set.
     Redraws are throttled to `min_interval` seconds; `close()` draws the final state and ends the line.
     """
@@ -52,9 +52,9 @@ class ProgressBar:
         stream: TextIO | None = None,
         min_interval: float = 0.1,
     ) -> None:
-        if total is not None and total < 0:
-            raise ValueError(f"progress total must be >= 0 or None, got {total}")
-        self.total = total
+        # A size of 0 or less (a server without Content-Length, a video whose frame count is unknown) means
+        # "unknown": show amount and rate, never fail the work over a progress display.
+        self.total = total if total is not None and total > 0 else None
         self.desc = desc
         self.unit = unit
         self.n = 0
@@ -78,12 +78,16 @@ class ProgressBar:
         """The line as it is drawn now (without the leading carriage return)."""
         now = time.monotonic() if now is None else now
         elapsed = max(now - self._start, 1e-9)
-        rate = f"{_format_amount(self.n / elapsed, self.unit)}/s"
+        per_second = self.n / elapsed
+        rate = f"{format_bytes(per_second)}/s" if self.unit == "B" else f"{per_second:.1f} {self.unit}/s"
         prefix = f"{self.desc}: " if self.desc else ""
         if not self.total:
             return f"{prefix}{_format_amount(self.n, self.unit)}  {rate}"
         frac = min(self.n / self.total, 1.0)
-        amounts = f"{_format_amount(self.n, self.unit)}/{_format_amount(self.total, self.unit)}"
+        if self.unit == "B":
+            amounts = f"{format_bytes(self.n)}/{format_bytes(self.total)}"
+        else:
+            amounts = f"{self.n}/{self.total} {self.unit}"
         tail = f" {amounts}  {rate}"
         head = f"{prefix}{frac * 100:3.0f}% |"
         width = shutil.get_terminal_size((80, 24)).columns

@@ -1,19 +1,34 @@
-"""The interface the inference worker uses, and the plain eager-torch backend every other one is checked against.
+"""The interface the inference worker uses, the eager-torch backend every other one is checked against,
+and the registry that `--backend auto` chooses from.
 
 A backend owns a model placed on a device. `backend(inputs)` takes the model's CPU input tensors
-(`[(1, 3, T_p, H, W)]`, float32, normalised) and returns float32 logits `(B, num_classes)` on the CPU.
+(`[(B, 3, T_p, H, W)]`, float32, normalised) and returns float32 logits `(B, num_classes)` on the CPU.
+
+Backends (fastest first, by measurement; see `slowfast bench model`):
+- `openvino`    CPU: the BN-folded model converted by OpenVINO, fp32, IR and compiled blob cached on disk.
+- `torch-cuda`  CUDA: BN folded, fp16, channels_last_3d, cuDNN autotuning, pinned staging buffers.
+- `torch-cpu`   CPU: BN folded, inference mode, thread count from the cores (fallback without OpenVINO).
+- `torch-eager` any device: the model as built; the reference for equal outputs.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import torch
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
 
+log = logging.getLogger(__name__)
+
 DEVICES = ("auto", "cpu", "cuda")
+CACHE_ENV = "SLOWFAST_CACHE_DIR"
+THREADS_ENV = "SLOWFAST_THREADS"
 
 
 def resolve_device(device: str) -> torch.device:
@@ -27,6 +42,50 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def physical_cores() -> int:
+    """Cores this process may run on, counting physical cores only (SMT siblings share the FMA units)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or usable
+    except ImportError:
+        physical = usable
+    return max(1, min(usable, physical))
+
+
+def inference_threads() -> int:
+    """Threads for CPU inference: $SLOWFAST_THREADS, else the physical cores, less one when there are >= 4.
+
+    The live engine also runs a capture thread (decode + resize) and a scheduler; on a big machine one
+    core is left to them so inference never waits on a starved capture. On 2-3 cores, giving one away
+    would cost a third to a half of the throughput, so inference takes them all.
+    """
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ConfigError(f"{THREADS_ENV}={env!r} is not a whole number: set it to a thread count, e.g. 4")
+        if n < 1:
+            raise ConfigError(f"{THREADS_ENV}={env!r} must be at least 1")
+        return n
+    cores = physical_cores()
+    return cores - 1 if cores >= 4 else cores
+
+
+def cache_dir() -> Path:
+    """Where compiled models are cached: $SLOWFAST_CACHE_DIR, else $XDG_CACHE_HOME (or ~/.cache)/slowfast-live."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "slowfast-live"
+
+
 class InferenceBackend(ABC):
     """A model ready to run on one device. Subclasses set `name` and implement `__call__`."""
 
@@ -35,6 +94,11 @@ class InferenceBackend(ABC):
     def __init__(self, model: SlowFast, device: torch.device) -> None:
         self.model = model
         self.device = device
+
+    @classmethod
+    def supports(cls, device: torch.device) -> bool:
+        """True when this backend can run on `device` here (its runtime is importable, the device fits)."""
+        return True
 
     @property
     def description(self) -> str:
@@ -65,23 +129,59 @@ class TorchEagerBackend(InferenceBackend):
             return self.model(x).float().cpu()  # (B, num_classes)
 
 
-#: name -> class; backends that need optional runtimes register themselves here when importable.
+#: Backend modules; each registers its class in BACKENDS when imported (by slowfast_core.backends).
+BACKEND_MODULES: tuple[str, ...] = (
+    "slowfast_core.backends.openvino_backend",
+    "slowfast_core.backends.torch_cuda",
+    "slowfast_core.backends.torch_cpu",
+)
+#: Preference for 'auto', fastest first (measured with `slowfast bench model`); unknown names go last.
+PREFERENCE: tuple[str, ...] = ("openvino", "torch-cuda", "torch-cpu", "torch-eager")
+
+#: name -> class. Every backend is registered; `supports()` says whether its runtime is usable here.
 BACKENDS: dict[str, type[InferenceBackend]] = {"torch-eager": TorchEagerBackend}
+
+
+def register(cls: type[InferenceBackend]) -> type[InferenceBackend]:
+    """Class decorator: add a backend to BACKENDS under its `name`."""
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+def _load_backends() -> None:
+    """Import the backend modules so they register (idempotent; their optional runtimes load lazily)."""
+    for module in BACKEND_MODULES:
+        importlib.import_module(module)
+
+
+def _rank(name: str) -> int:
+    return PREFERENCE.index(name) if name in PREFERENCE else len(PREFERENCE)
 
 
 def available_backends(device: torch.device) -> list[str]:
     """Names of the backends that can run on `device` here, fastest first."""
-    return [name for name, cls in BACKENDS.items() if getattr(cls, "supports", lambda d: True)(device)]
+    _load_backends()
+    names = [name for name, cls in BACKENDS.items() if cls.supports(device)]
+    return sorted(names, key=_rank)
 
 
 def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "auto") -> InferenceBackend:
-    """A backend for `model`: 'auto' picks the fastest available for the device."""
+    """A backend for `model`: 'auto' picks the fastest available for the device.
+
+    With 'auto', a backend that fails to set up (e.g. a runtime that cannot convert this model) is
+    logged as a warning and the next fastest is tried, ending at torch-eager which always works.
+    """
     dev = resolve_device(device)
     names = available_backends(dev)
     if backend == "auto":
-        backend = names[0]
+        for name in names[:-1]:
+            try:
+                return BACKENDS[name](model, dev)
+            except Exception as exc:  # noqa: BLE001 - any runtime failure means: use the next backend
+                log.warning("backend %s could not start (%s); trying %s", name, exc, names[names.index(name) + 1])
+        return BACKENDS[names[-1]](model, dev)
     if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}: use auto or one of {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {backend!r}: use auto or one of {', '.join(sorted(BACKENDS, key=_rank))}")
     if backend not in names:
-        raise ConfigError(f"backend {backend!r} is not available on {dev.type} here: use one of {', '.join(names)}")
+        raise ConfigError(f"backend {backend!r} is not available on {dev.type} here: use auto or one of {', '.join(names)}")
     return BACKENDS[backend](model, dev)

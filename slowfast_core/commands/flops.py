@@ -6,6 +6,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+import torch
+
 from slowfast_core.model.config import FUSION_KINDS, arch_names, get_config
 from slowfast_core.model.flops import cost_report
 from slowfast_core.model.net import SlowFast
@@ -31,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fusion is not None:
         overrides["fusion"] = args.fusion
     config = get_config(args.arch, **overrides)
-    report = cost_report(SlowFast(config), args.size)
+    with torch.device("meta"):  # shapes only: no memory, no arithmetic
+        model = SlowFast(config)
+    report = cost_report(model, args.size)
     if args.json:
         print(json.dumps({**asdict(report), "beta_inv": config.beta_inv, "fusion": config.fusion}))
     else:

@@ -15,7 +15,7 @@ from torch import nn
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.blocks import ResStage, Stem
-from slowfast_core.model.config import STAGE_OUT, STEM_WIDTH, SlowFastConfig
+from slowfast_core.model.config import SlowFastConfig
 from slowfast_core.model.fusion import build_fusion
 from slowfast_core.spec import ModelMeta
 
@@ -71,10 +71,10 @@ class SlowFast(nn.Module):
         #: categories, preprocessing and weights origin; builders replace it when they load weights
         self.meta = ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)))
         specs = config.pathway_specs()
-        fast_dims = [STEM_WIDTH // config.beta_inv] + [d // config.beta_inv for d in STAGE_OUT]
+        fast_dims = config.fast_fusion_dims()
 
         def fusion(stage: int) -> nn.Module | None:
-            if not config.has_fusion or stage >= 4:
+            if not config.has_fusion or stage >= len(fast_dims):
                 return None
             return build_fusion(
                 config.fusion, fast_dim=fast_dims[stage], ratio=config.fusion_ratio,

@@ -70,18 +70,24 @@ def _parse_json(text: str, path: Path) -> list[str]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LabelFileError(f"label file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+        raise LabelFileError(
+            f"label file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from exc
     if isinstance(data, list):
         if not all(isinstance(n, str) and n.strip() for n in data):
             raise LabelFileError(f"label file {path}: a JSON list must hold non-empty class-name strings only")
         return [_strip_quotes(n) for n in data]
     if not isinstance(data, dict):
-        raise LabelFileError(f"label file {path}: expected a JSON object mapping class name -> id, got {type(data).__name__}")
+        raise LabelFileError(
+            f"label file {path}: expected a JSON object mapping class name -> id, got {type(data).__name__}"
+        )
     by_id: dict[int, str] = {}
     for raw_name, class_id in data.items():
         name = _strip_quotes(raw_name)
         if not name:
-            raise LabelFileError(f"label file {path} has an empty class name (id {class_id!r}): give every class a name")
+            raise LabelFileError(
+                f"label file {path} has an empty class name (id {class_id!r}): give every class a name"
+            )
         if isinstance(class_id, bool) or not isinstance(class_id, int):
             raise LabelFileError(f"label file {path}: id of {name!r} is {class_id!r}, expected an integer")
         if class_id in by_id:

@@ -102,10 +102,10 @@ def _build_registry() -> dict[str, WeightsEntry]:
                ClipGeometry(8, 8, 4), 77.0,
                "SlowFast R50 8x8, Kinetics-400, original Caffe2 model from PySlowFast's model zoo"),
     )
-    return {e.name.upper(): e for e in entries}
+    return {e.name: e for e in entries}
 
 
-#: Every named weights entry, keyed by upper-case name. Tests may swap an entry (e.g. its url) here.
+#: Every named weights entry, keyed by its exact name. Tests may swap an entry (e.g. its url) here.
 REGISTRY: dict[str, WeightsEntry] = _build_registry()
 
 
@@ -122,8 +122,11 @@ def weights_names() -> list[str]:
 def find_weights(spec: str) -> WeightsEntry | None:
     """The entry named `spec` (case-insensitive), or whose file name is `spec`'s basename; else None."""
     key = spec.strip()
-    if key.upper() in REGISTRY:
-        return REGISTRY[key.upper()]
+    if key in REGISTRY:
+        return REGISTRY[key]
+    for entry in REGISTRY.values():
+        if entry.name.upper() == key.upper():
+            return entry
     base = os.path.basename(key).lower()
     for entry in REGISTRY.values():
         if entry.file_name.lower() == base:
@@ -207,9 +210,12 @@ def validate_registry() -> list[str]:
     """Consistency problems in the registry (empty when fine): unknown archs, geometry or class-count mismatches."""
     problems: list[str] = []
     seen_files: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
     for key, entry in REGISTRY.items():
-        if key != entry.name.upper():
+        if key != entry.name:
             problems.append(f"{entry.name}: registered under {key!r}")
+        if seen_names.setdefault(entry.name.upper(), entry.name) != entry.name:
+            problems.append(f"{entry.name}: name differs only in case from {seen_names[entry.name.upper()]}")
         config = PRESETS.get(entry.arch)
         if config is None:
             problems.append(f"{entry.name}: unknown arch {entry.arch!r}")

@@ -1,0 +1,229 @@
+"""`slowfast predict VIDEO`: top-k actions for every window of a video file (offline, no real-time engine).
+
+Text output (default) prints one line per window: its time span in the file, the frames it used and the
+top-k labels with probabilities. `--json` prints one JSON object per window per line; `--csv` a header and
+one row per window. Notices (untrained model, file cut short) go to stderr, never into the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TextIO
+
+from slowfast_core.model.config import arch_names
+from slowfast_core.progress import ProgressBar
+from slowfast_core.spec import REFERENCE_FPS
+from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
+
+if TYPE_CHECKING:
+    from slowfast_core.model.net import SlowFast
+    from slowfast_core.predict import WindowPrediction
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ARCH = "slowfast_8x8_r50"
+FORMATS = ("text", "json", "csv")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `predict` subcommand."""
+    p = sub.add_parser("predict", help="predict the actions in a video file, window by window")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of `slowfast predict` (VIDEO plus model, sampling and output options)."""
+    p.add_argument("video", metavar="VIDEO", help="a video file OpenCV can read (mp4, avi, mkv, ...)")
+    add_model_arguments(p)
+    p.add_argument("--stride", default=None, metavar="S",
+                   help="time between windows: seconds (0.5 or 0.5s) or frames at 30 fps (16f); default: half a window")
+    p.add_argument("--topk", type=int, default=5, help="labels per window (default: %(default)s)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON object per window")
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV: a header, one row per window")
+    p.set_defaults(format="text")
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """Model and input options shared by `predict` and `demo`."""
+    p.add_argument("--weights", default=None, metavar="NAME|PATH",
+                   help="registry name (slowfast weights list) or checkpoint file; default: random weights")
+    p.add_argument("--arch", default=None, choices=arch_names(), metavar="NAME",
+                   help=f"architecture (default: the weights' own, else {DEFAULT_ARCH}); one of: "
+                   + ", ".join(arch_names()))
+    p.add_argument("--size", type=int, default=None,
+                   help="short side frames are resized to (default: the weights' preprocessing, 256)")
+    p.add_argument("--crop", choices=("center", "full"), default=None,
+                   help="center: square crop of --size (default, as the anchors test); full: the whole frame")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
+    p.add_argument("--backend", default="auto", help="inference backend (default: fastest available)")
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """Everything `slowfast predict` needs besides the video path (the parsed command line)."""
+
+    arch: str | None = None
+    weights: str | None = None
+    stride: str | None = None
+    topk: int = 5
+    size: int | None = None
+    crop: str | None = None
+    device: str = "auto"
+    backend: str = "auto"
+    format: str = "text"
+    progress: bool = True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `slowfast predict`."""
+    options = PredictOptions(
+        arch=args.arch, weights=args.weights, stride=args.stride, topk=args.topk, size=args.size, crop=args.crop,
+        device=args.device, backend=args.backend, format=args.format,
+    )
+    return predict_video(args.video, options)
+
+
+def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
+    """The model to predict with: random weights (with a warning) or `weights`, whose registry entry picks the arch.
+
+    A checkpoint file the registry does not know is loaded with its architecture detected (unless --arch).
+    """
+    from slowfast_core import create_model, load_checkpoint
+
+    if weights is None:
+        return create_model(arch or DEFAULT_ARCH)
+    from slowfast_core.weights.registry import find_weights
+
+    entry = find_weights(weights)
+    if arch is None and entry is not None:
+        arch = entry.arch
+    if arch is None:
+        return load_checkpoint(weights)
+    return create_model(arch, weights=weights)
+
+
+def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = None) -> int:
+    """Decode `video`, run the model on every window and write the results to `out` (stdout) in `options.format`."""
+    from slowfast_core.backends.base import create_backend
+    from slowfast_core.predict import default_stride, parse_stride, predict_frames
+
+    out = sys.stdout if out is None else out
+    if options.format not in FORMATS:
+        raise ValueError(f"unknown output format {options.format!r}")
+    stride = parse_stride(options.stride) if options.stride is not None else None
+    with VideoReader(video) as reader:  # open first: a bad path fails before the model is built
+        model = load_model(arch=options.arch, weights=options.weights)
+        if not model.meta.trained:
+            logger.warning(
+                "%s has random weights (no --weights): untrained — predictions are meaningless; "
+                "pass --weights SLOWFAST_8x8_R50 or another name from `slowfast weights list`", model.config.name,
+            )
+        prep = model.meta.preprocessing
+        if options.size is not None:
+            prep = replace(prep, short_side=options.size)
+        if options.crop is not None:
+            prep = replace(prep, crop=options.crop)
+        runner = create_backend(model, backend=options.backend, device=options.device)
+        geometry = model.config.geometry
+        stride = default_stride(geometry) if stride is None else stride
+        writer = _make_writer(options.format, out, topk=options.topk)
+        if options.format == "text":
+            weights = model.meta.weights or "random weights, untrained"
+            print(f"{reader.path.name}: {reader.info.describe()}", file=out)
+            print(
+                f"model {model.config.name} ({weights}), {runner.description}; input short side {prep.short_side}, "
+                f"{prep.crop} crop; window {geometry.window_frames} frames at {REFERENCE_FPS:g} fps "
+                f"({geometry.window_seconds:.2f} s), stride {stride:.2f} s",
+                file=out,
+            )
+        with ProgressBar(total=reader.info.frame_count, desc=reader.path.name, unit="frames",
+                         enabled=options.progress) as bar:
+            frames = _counted(reader.frames(), bar)
+            count = 0
+            for prediction in predict_frames(frames, backend=runner, stride=stride, topk=options.topk,
+                                             preprocessing=prep):
+                if bar.active:
+                    sys.stderr.write("\r\x1b[K")  # clear the bar's line so the result line prints cleanly
+                writer.write(prediction, info=reader.info)
+                out.flush()
+                count += 1
+        if options.format == "text":
+            note = f"; the file was cut short after {reader.frames_read} frames" if reader.cut_short else ""
+            print(f"{count} window{'s' if count != 1 else ''} from {reader.frames_read} frames{note}", file=out)
+    return 0
+
+
+def _counted(frames: Iterator[DecodedFrame], bar: ProgressBar) -> Iterator[DecodedFrame]:
+    """Pass frames through, advancing the progress bar by one per decoded frame."""
+    for frame in frames:
+        bar.update(1)
+        yield frame
+
+
+class _Writer:
+    """Writes one window's prediction in one output format."""
+
+    def __init__(self, out: TextIO, *, topk: int) -> None:
+        self.out = out
+        self.topk = topk
+
+    def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
+        raise NotImplementedError
+
+
+class _TextWriter(_Writer):
+    """`  0.00-2.13 s  frames 0-63  label 12.3% | label 4.5% | ...`, plus a note on a padded window."""
+
+    def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
+        s = prediction.span
+        labels = " | ".join(f"{label} {prob:.1%}" for label, prob in prediction.topk)
+        print(f"{s.start:7.2f}-{s.end:.2f} s  frames {s.first_frame}-{s.last_frame}  {labels}", file=self.out)
+        if s.padded:
+            clip = (s.last_frame + 1) / info.fps
+            print(
+                f"         (padded: the clip is {clip:.2f} s, shorter than one {s.end - s.start:.2f} s window; "
+                "its last frame is repeated to fill it)",
+                file=self.out,
+            )
+
+
+class _JsonWriter(_Writer):
+    """One JSON object per line: window, start, end, first_frame, last_frame, padded, topk [{label, prob}]."""
+
+    def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
+        print(json.dumps(prediction.to_dict()), file=self.out)
+
+
+class _CsvWriter(_Writer):
+    """A header then one row per window: span columns, then label_1, prob_1, ... label_k, prob_k."""
+
+    SPAN_COLUMNS = ("window", "start", "end", "first_frame", "last_frame", "padded")
+
+    def __init__(self, out: TextIO, *, topk: int) -> None:
+        super().__init__(out, topk=topk)
+        self._csv = csv.writer(out, lineterminator="\n")
+        self._header_done = False
+
+    def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
+        row = prediction.to_dict()
+        if not self._header_done:
+            ranks = [f"{kind}_{i}" for i in range(1, len(prediction.topk) + 1) for kind in ("label", "prob")]
+            self._csv.writerow([*self.SPAN_COLUMNS, *ranks])
+            self._header_done = True
+        cells: list[object] = [row[c] for c in self.SPAN_COLUMNS]
+        for label, prob in prediction.topk:
+            cells += [label, f"{prob:.6f}"]
+        self._csv.writerow(cells)
+
+
+def _make_writer(fmt: str, out: TextIO, *, topk: int) -> _Writer:
+    return {"text": _TextWriter, "json": _JsonWriter, "csv": _CsvWriter}[fmt](out, topk=topk)
+

@@ -1,0 +1,251 @@
+"""What a session folder holds, and the small readers/writers for its files.
+
+A session is a folder:
+```
+session.json        metadata (program version, model, weights, source, fps, resolution, start time,
+                    label set, state: recording | finished | repaired)
+video.mp4           the video at the source's resolution and fps (after a normal stop or a repair)
+segments/NNNNNN.mp4 while recording: ~1 s pieces, each closed before the next opens (crash safety)
+frames.csv          frame,segment,source_index,time  (one row per frame of the video, in order)
+labels.csv          label,start,end                   (one row per finished labeled segment)
+current_label.json  while recording: the labeled segment that is open right now
+predictions.jsonl   one JSON object per prediction
+```
+Every time in these files is seconds since the session start (the recorder's `time.monotonic()` at start);
+session.json also keeps the wall-clock start as ISO 8601, so absolute times are start_time + offset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from slowfast_core.errors import SlowFastError
+
+SESSION_JSON = "session.json"
+VIDEO_FILE = "video.mp4"
+VIDEO_PART = "video.part.mp4"  # the join writes here first, then renames (cv2 picks the muxer by extension)
+SEGMENTS_DIR = "segments"
+FRAMES_CSV = "frames.csv"
+LABELS_CSV = "labels.csv"
+CURRENT_LABEL = "current_label.json"
+PREDICTIONS_JSONL = "predictions.jsonl"
+FORMAT_VERSION = 1
+
+FRAMES_HEADER = ("frame", "segment", "source_index", "time")
+LABELS_HEADER = ("label", "start", "end")
+
+SessionState = Literal["recording", "finished", "repaired"]
+STATES: tuple[str, ...] = ("recording", "finished", "repaired")
+
+ENV_ROOT = "SLOWFAST_SESSIONS"
+
+
+class SessionError(SlowFastError):
+    """A session folder is missing, unreadable, unfinished, or cannot be written."""
+
+
+@dataclass(frozen=True)
+class LabeledSegment:
+    """One span of time carrying one label. Times are seconds since the session start; end > start."""
+
+    label: str
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        """Length of the span in seconds."""
+        return self.end - self.start
+
+
+@dataclass
+class SessionInfo:
+    """The content of session.json, plus the folder it was read from (`path`, not stored in the file)."""
+
+    name: str
+    labels: list[str]
+    source: str
+    fps: float
+    width: int
+    height: int
+    model: str
+    weights: str | None
+    program_version: str
+    start_time: str  # wall clock, ISO 8601 with the UTC offset
+    state: str = "recording"
+    segment_seconds: float = 1.0
+    frames: int = 0  # frames in the video (known once finished or repaired)
+    duration: float = 0.0  # seconds from the session start to the last frame
+    frames_dropped: int = 0  # frames the recorder could not keep up with (the writer's queue was full)
+    end_time: str | None = None
+    error: str | None = None  # why the recording stopped itself (disk full, writer failure), if it did
+    pid: int | None = None  # the recording process, to tell a crashed session from one still being recorded
+    pid_started: float | None = None  # that process's start time (psutil), so a reused pid is not mistaken
+    repair: dict[str, Any] | None = None  # what repair_session did, when it did
+    format: int = FORMAT_VERSION
+    path: Path = field(default=Path("."), compare=False)
+
+    @property
+    def folder(self) -> str:
+        """The session folder's name (its identifier on the command line)."""
+        return self.path.name
+
+    @property
+    def unfinished(self) -> bool:
+        """True while session.json still says "recording" (in progress, crashed, or stopped by an error)."""
+        return self.state == "recording"
+
+    def to_json(self) -> dict[str, Any]:
+        """The dict written to session.json (everything but `path`)."""
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+
+def info_from_json(data: dict[str, Any], path: Path) -> SessionInfo:
+    """Build a SessionInfo from session.json's dict; unknown keys are ignored (newer writers)."""
+    known = {f for f in SessionInfo.__dataclass_fields__ if f != "path"}
+    missing = [k for k in ("name", "labels", "fps", "width", "height", "start_time") if k not in data]
+    if missing:
+        raise SessionError(f"{path / SESSION_JSON} lacks {', '.join(missing)}: not a session folder written by "
+                           "slowfast (delete it or restore the file)")
+    defaults = {"source": "", "model": "", "weights": None, "program_version": ""}
+    values = {**defaults, **{k: v for k, v in data.items() if k in known}}
+    return SessionInfo(**values, path=path)
+
+
+def read_info(path: Path) -> SessionInfo:
+    """Read `path`/session.json, raising SessionError (one line) when it is missing or broken."""
+    file = Path(path) / SESSION_JSON
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SessionError(f"{file} does not exist: {path} is not a session folder") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError(f"{file} is unreadable ({_one_line(exc)}): restore it or delete the session") from None
+    if not isinstance(data, dict):
+        raise SessionError(f"{file} is not a JSON object: restore it or delete the session")
+    return info_from_json(data, Path(path))
+
+
+def write_info(info: SessionInfo) -> None:
+    """Write session.json atomically (temp file, fsync, rename): a crash leaves the old or the new one."""
+    atomic_write_text(info.path / SESSION_JSON, json.dumps(info.to_json(), indent=2) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers never see a half-written file, even after a crash."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that renames and new files in it survive a power cut (no-op where unsupported)."""
+    if sys.platform.startswith("win"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file that someone else (OpenCV, another handle) wrote. Raises OSError like any write would."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def csv_line(values: tuple[object, ...] | list[object]) -> str:
+    """One CSV line (with its newline) for `values`; floats keep 6 decimals (microseconds)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([f"{v:.6f}" if isinstance(v, float) else v for v in values])
+    return buf.getvalue()
+
+
+def read_csv_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
+    """The data rows of a CSV we wrote; a torn last line (crash mid-write) and malformed rows are skipped.
+
+    Returns [] when the file does not exist. Only complete lines (ending in a newline) count.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise SessionError(f"{path} is unreadable ({_one_line(exc)}): restore it or delete the session") from None
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # drop the torn tail
+    rows = []
+    for row in csv.reader(io.StringIO(text)):
+        if not row or tuple(row) == header or len(row) != len(header):
+            continue
+        rows.append(row)
+    return rows
+
+
+def read_labels(path: Path) -> list[LabeledSegment]:
+    """labels.csv of session folder `path`, in start order; rows that do not parse are skipped."""
+    out = []
+    for label, start, end in read_csv_rows(Path(path) / LABELS_CSV, LABELS_HEADER):
+        try:
+            seg = LabeledSegment(label, float(start), float(end))
+        except ValueError:
+            continue
+        if seg.end > seg.start and label:
+            out.append(seg)
+    return sorted(out, key=lambda s: (s.start, s.end))
+
+
+def labels_text(segments: list[LabeledSegment]) -> str:
+    """The full text of a labels.csv holding `segments`."""
+    return csv_line(list(LABELS_HEADER)) + "".join(csv_line((s.label, s.start, s.end)) for s in segments)
+
+
+def slugify(name: str, *, max_len: int = 48) -> str:
+    """A file-name-safe form of `name`: letters, digits, '-', '_' and '.' (no spaces: CSV paths are
+    space-separated in the PySlowFast convention)."""
+    slug = re.sub(r"[^\w.-]+", "_", name.strip(), flags=re.UNICODE).strip("._")
+    return slug[:max_len] or "session"
+
+
+def default_root() -> Path:
+    """Where sessions live unless told otherwise: $SLOWFAST_SESSIONS, else the user data dir
+    (~/.local/share/slowfast-live/sessions on Linux, honouring $XDG_DATA_HOME)."""
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "slowfast-live" / "sessions"
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as a single short line."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

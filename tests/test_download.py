@@ -1,0 +1,265 @@
+"""download_file against a real HTTP server on 127.0.0.1, and the stderr progress bar.
+
+Every failure must leave nothing behind (no file at dest, no temporary file) and raise one WeightsError line.
+A guard refuses any connection that is not to the loopback address, so these tests never reach the internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+from slowfast_core.errors import WeightsError
+from slowfast_core.progress import ProgressBar, format_bytes
+from slowfast_core.weights import download
+from slowfast_core.weights.download import download_file
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves `server.files[path] = (body, mode)`; mode "ok" or "truncate" (announces more than it sends)."""
+
+    server: "LocalServer"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        self.server.requests.append(self.path)
+        item = self.server.files.get(self.path)
+        if item is None:
+            self.send_error(404, "Not Found")
+            return
+        body, mode = item
+        if mode == "error500":
+            self.send_error(500, "Internal Server Error")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        announced = len(body) + 4096 if mode == "truncate" else len(body)
+        self.send_header("Content-Length", str(announced))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True  # truncate: the socket closes with bytes still owed
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep pytest output clean
+        pass
+
+
+class LocalServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1:<free port> with a dict of files and a request log."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[str] = []
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    srv = LocalServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names other than the loopback address do not resolve, as on a machine without network or DNS.
+
+    So no test can reach the internet, and a download from a real host fails like a DNS failure does.
+    """
+    real = socket.create_connection
+
+    def guarded(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if address[0] not in ("127.0.0.1", "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, f"Name or service not known: {address[0]} (blocked in tests)")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", guarded)
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real, small PyTorchVideo-style checkpoint file's bytes."""
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pyth"
+    torch.manual_seed(0)
+    torch.save({"model_state": {"blocks.0.conv.weight": torch.randn(8, 3, 1, 3, 3)}}, path)
+    return path.read_bytes()
+
+
+def closed_port_url() -> str:
+    """A URL on a local port nobody listens on: connecting is refused, like a machine without network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/SLOWFAST_8x8_R50.pyth"
+
+
+def assert_one_line(exc: pytest.ExceptionInfo[WeightsError]) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.strip() == msg and msg
+    return msg
+
+
+def assert_nothing_left(folder: Path) -> None:
+    assert list(folder.iterdir()) == [], f"left behind: {[p.name for p in folder.iterdir()]}"
+
+
+def test_download_ok_with_checksum(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
+    server.files["/w/tiny.pyth"] = (checkpoint_bytes, "ok")
+    dest = tmp_path / "cache" / "tiny.pyth"
+    sha = hashlib.sha256(checkpoint_bytes).hexdigest()
+    out = download_file(server.url("/w/tiny.pyth"), dest, sha256=sha.upper(), progress=False)
+    assert out == dest
+    assert dest.read_bytes() == checkpoint_bytes
+    assert [p.name for p in dest.parent.iterdir()] == ["tiny.pyth"]  # no temporary file left
+    state = torch.load(dest, map_location="cpu", weights_only=True)["model_state"]
+    assert state["blocks.0.conv.weight"].shape == (8, 3, 1, 3, 3)
+    assert server.requests == ["/w/tiny.pyth"]
+
+
+def test_download_without_checksum_replaces_existing(server: LocalServer, tmp_path: Path) -> None:
+    server.files["/a.bin"] = (b"new contents", "ok")
+    dest = tmp_path / "a.bin"
+    dest.write_bytes(b"old")
+    download_file(server.url("/a.bin"), dest, progress=False)
+    assert dest.read_bytes() == b"new contents"
+
+
+def test_checksum_mismatch_leaves_nothing(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
+    server.files["/tiny.pyth"] = (checkpoint_bytes, "ok")
+    folder = tmp_path / "cache"
+    with pytest.raises(WeightsError) as exc:
+        download_file(server.url("/tiny.pyth"), folder / "tiny.pyth", sha256="0" * 64, progress=False)
+    msg = assert_one_line(exc)
+    assert "checksum mismatch" in msg and "tiny.pyth" in msg and hashlib.sha256(checkpoint_bytes).hexdigest() in msg
+    assert_nothing_left(folder)
+
+
+def test_truncated_transfer_leaves_nothing(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
+    server.files["/tiny.pyth"] = (checkpoint_bytes, "truncate")
+    with pytest.raises(WeightsError) as exc:
+        download_file(server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
+    msg = assert_one_line(exc)
+    assert "cut short" in msg and f"of {len(checkpoint_bytes) + 4096} bytes" in msg
+    assert server.url("/tiny.pyth") in msg
+    assert_nothing_left(tmp_path)
+
+
+def test_http_404(server: LocalServer, tmp_path: Path) -> None:
+    with pytest.raises(WeightsError) as exc:
+        download_file(server.url("/missing.pyth"), tmp_path / "missing.pyth", progress=False)
+    msg = assert_one_line(exc)
+    assert msg.startswith("HTTP 404") and server.url("/missing.pyth") in msg and "--weights" in msg
+    assert_nothing_left(tmp_path)
+
+
+def test_http_500(server: LocalServer, tmp_path: Path) -> None:
+    server.files["/x.pyth"] = (b"", "error500")
+    with pytest.raises(WeightsError) as exc:
+        download_file(server.url("/x.pyth"), tmp_path / "x.pyth", progress=False)
+    assert assert_one_line(exc).startswith("HTTP 500")
+    assert_nothing_left(tmp_path)
+
+
+def test_no_network(tmp_path: Path) -> None:
+    url = closed_port_url()
+    dest = tmp_path / "hub" / "checkpoints" / "SLOWFAST_8x8_R50.pyth"
+    with pytest.raises(WeightsError) as exc:
+        download_file(url, dest, progress=False, timeout=5.0)
+    msg = assert_one_line(exc)
+    assert msg.startswith("no network")
+    assert f"download SLOWFAST_8x8_R50.pyth on a machine with internet and copy it to {dest}" in msg
+    assert "--weights /path/to/file" in msg and url in msg
+    assert_nothing_left(dest.parent)
+
+
+def test_dns_failure_is_no_network(tmp_path: Path) -> None:
+    # ".invalid" never resolves (RFC 6761); the loopback guard makes it fail without asking any DNS server.
+    with pytest.raises(WeightsError) as exc:
+        download_file("http://weights.invalid/x.pyth", tmp_path / "x.pyth", progress=False, timeout=5.0)
+    assert assert_one_line(exc).startswith("no network")
+    assert_nothing_left(tmp_path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to produce a real ENOSPC")
+def test_disk_full(
+    server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bytes go to /dev/full, where the kernel answers every write with ENOSPC, as a full disk does.
+    def open_full(fd: int):  # type: ignore[no-untyped-def]
+        os.close(fd)
+        return open("/dev/full", "wb", buffering=0)
+
+    monkeypatch.setattr(download, "_open_temp", open_full)
+    server.files["/tiny.pyth"] = (checkpoint_bytes, "ok")
+    with pytest.raises(WeightsError) as exc:
+        download_file(server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
+    msg = assert_one_line(exc)
+    assert msg.startswith("disk full") and "tiny.pyth" in msg and str(tmp_path) in msg
+    assert_nothing_left(tmp_path)
+
+
+def test_unwritable_cache_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.raises(WeightsError) as exc:
+        download_file(closed_port_url(), blocker / "sub" / "x.pyth", progress=False)
+    assert "x.pyth" in assert_one_line(exc)
+
+
+def test_progress_bar_draws_when_forced() -> None:
+    stream = io.StringIO()
+    with ProgressBar(total=3_000_000, desc="w.pyth", unit="B", force=True, stream=stream, min_interval=0.0) as bar:
+        bar.update(1_500_000)
+        assert bar.n == 1_500_000
+        bar.update(1_500_000)
+    text = stream.getvalue()
+    last = text.rstrip("\n").split("\r")[-1]
+    assert last.startswith("w.pyth: 100% |") and "3.0 MB/3.0 MB" in last
+    assert " 50% |" in text and text.endswith("\n")
+
+
+def test_progress_bar_frames_and_unknown_total() -> None:
+    stream = io.StringIO()
+    with ProgressBar(total=-1, desc="video", unit="frames", force=True, stream=stream, min_interval=0.0) as bar:
+        assert bar.total is None  # OpenCV reports -1 frames for some streams: unknown, not an error
+        bar.update(120)
+    assert stream.getvalue().split("\r")[-1].startswith("video: 120 frames  ")
+    stream = io.StringIO()
+    with ProgressBar(total=300, desc="clip.mp4", unit="frames", force=True, stream=stream, min_interval=0.0) as bar:
+        bar.update(150)
+    last = stream.getvalue().rstrip("\n").split("\r")[-1]
+    assert last.startswith("clip.mp4:  50% |") and "| 150/300 frames  " in last and last.endswith(" frames/s")
+
+
+def test_progress_bar_silent_off_tty() -> None:
+    stream = io.StringIO()  # not a TTY
+    with ProgressBar(total=10, desc="x", stream=stream, min_interval=0.0) as bar:
+        bar.update(10)
+    with ProgressBar(total=10, desc="x", stream=stream, enabled=False, force=True) as bar:
+        bar.update(10)
+    assert stream.getvalue() == ""
+    assert not bar.active
+
+
+def test_format_bytes() -> None:
+    assert format_bytes(999) == "999 B"
+    assert format_bytes(1_234_567) == "1.2 MB"
+    assert format_bytes(265_000_000) == "265.0 MB"

@@ -1,0 +1,130 @@
+"""The network: shapes for every preset and fusion kind, adaptive head, config errors, PyTorchVideo layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from slowfast_core import create_model
+from slowfast_core.errors import ConfigError
+from slowfast_core.model import FUSION_KINDS, PRESETS, SlowFast, get_config
+from slowfast_core.model.flops import example_inputs
+
+
+def _inputs(model: SlowFast, size: int, batch: int = 1) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    return [torch.randn_like(t) for t in example_inputs(model, size, batch)]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_with_its_geometry(name: str) -> None:
+    with torch.device("meta"):  # shapes only: the R101 presets are big
+        model = SlowFast(get_config(name))
+        logits = model(example_inputs(model, 112))
+    assert logits.shape == (1, 400)
+    geometry = model.config.geometry
+    assert [t.shape[2] for t in example_inputs(model, 112)] == [p.frames for p in geometry.pathways()]
+
+
+def test_forward_returns_logits_that_depend_on_the_input() -> None:
+    model = create_model("slowfast_8x8_r50", num_classes=7, slow_frames=2)  # 2 Slow / 8 Fast frames
+    x = _inputs(model, 112, batch=2)
+    with torch.inference_mode():
+        logits = model(x)
+    assert logits.shape == (2, 7)
+    assert torch.isfinite(logits).all()
+    assert not torch.allclose(logits[0], logits[1])  # different clips, different answers
+
+
+@pytest.mark.parametrize("size", [(112, 112), (160, 160), (128, 171), (256, 256)])
+def test_head_adapts_to_any_input_size(size: tuple[int, int]) -> None:
+    model = create_model("slowfast_8x8_r50", num_classes=5, slow_frames=2)
+    x = [torch.randn(1, 3, t.shape[2], *size) for t in example_inputs(model, 112)]
+    with torch.inference_mode():
+        assert model(x).shape == (1, 5)
+
+
+def test_pytorchvideo_fixed_pool_fails_at_160_where_ours_works() -> None:
+    hub = pytest.importorskip("pytorchvideo.models.hub")
+    ref = hub.slowfast_r50(model_num_class=5).eval()
+    x = [torch.randn(1, 3, 8, 160, 160), torch.randn(1, 3, 32, 160, 160)]
+    with pytest.raises(RuntimeError), torch.inference_mode():
+        ref(list(x))  # PyTorchVideo overwrites the list it is given
+    ours = create_model("slowfast_8x8_r50", num_classes=5)
+    with torch.inference_mode():
+        assert ours(x).shape == (1, 5)
+
+
+@pytest.mark.parametrize("fusion", FUSION_KINDS)
+def test_fusion_kinds_change_slow_width_as_the_paper_says(fusion: str) -> None:
+    config = get_config("slowfast_4x16_r50", fusion=fusion, num_classes=3, slow_frames=2)
+    model = SlowFast(config).eval()
+    fast_stem = 64 // 8
+    expected_extra = {"tconv": 2 * fast_stem, "tsample": fast_stem, "ttoc_concat": 8 * fast_stem,
+                      "ttoc_sum": 0, "none": 0}[fusion]
+    assert config.pathway_specs()[0].stages[0].dim_in == 64 + expected_extra
+    with torch.inference_mode():
+        assert model(_inputs(model, 112)).shape == (1, 3)
+
+
+def test_slow_only_and_fast_only_take_one_input() -> None:
+    slow = create_model("slow_4x16_r50", num_classes=3)
+    fast = create_model("fast_32x2_r50", num_classes=3)
+    assert slow.num_pathways == fast.num_pathways == 1
+    with torch.inference_mode():
+        assert slow([torch.randn(1, 3, 4, 112, 112)]).shape == (1, 3)
+        assert fast([torch.randn(1, 3, 32, 112, 112)]).shape == (1, 3)
+    assert fast.config.head_in_features == 2048 // 8
+
+
+def test_clip_length_any_multiple_of_alpha() -> None:
+    model = create_model("slowfast_8x8_r50", num_classes=3)
+    with torch.inference_mode():
+        for t in (1, 3, 5):
+            assert model([torch.randn(1, 3, t, 112, 112), torch.randn(1, 3, 4 * t, 112, 112)]).shape == (1, 3)
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    model = create_model("slowfast_8x8_r50", num_classes=3)
+    with pytest.raises(ConfigError, match="takes 2 input"):
+        model([torch.randn(1, 3, 8, 112, 112)])
+    with pytest.raises(ConfigError, match="alpha=4"):
+        model([torch.randn(1, 3, 8, 112, 112), torch.randn(1, 3, 16, 112, 112)])
+    with pytest.raises(ConfigError, match=r"\(B, 3, T, H, W\)"):
+        model([torch.randn(1, 1, 8, 112, 112), torch.randn(1, 3, 32, 112, 112)])
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "match"),
+    [
+        ("nope", {}, "unknown architecture"),
+        ("slowfast_r50", {"depth": 34}, "depth 34"),
+        ("slowfast_r50", {"fusion": "magic"}, "unknown fusion"),
+        ("slowfast_r50", {"fusion": "ttoc_sum"}, "alpha\\*beta = 1"),  # alpha 4, beta 1/8
+        ("slowfast_r50", {"fusion_kernel": 4}, "odd"),
+        ("slowfast_r50", {"colour": "red"}, "unknown model option"),
+        ("slowfast_r50", {"alpha": 0}, "alpha"),
+    ],
+)
+def test_bad_config_raises_value_error(name: str, overrides: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        get_config(name, **overrides)
+
+
+def test_aliases_and_pytorchvideo_key_layout() -> None:
+    hub = pytest.importorskip("pytorchvideo.models.hub")
+    assert get_config("slowfast_r50") == get_config("slowfast_8x8_r50")
+    assert get_config("SlowFast_R101").name == "slowfast_8x8_r101"
+    with torch.device("meta"):
+        ours = SlowFast(get_config("slowfast_r50"))
+        ref = hub.slowfast_r50()
+    ours_sd, ref_sd = ours.state_dict(), ref.state_dict()
+    assert set(ours_sd) == set(ref_sd)
+    assert all(ours_sd[k].shape == ref_sd[k].shape for k in ref_sd)
+
+
+def test_untrained_model_says_so_and_names_kinetics_classes() -> None:
+    model = create_model("slowfast_8x8_r50")
+    assert not model.meta.trained
+    assert len(model.meta.categories) == 400
+    assert "arm wrestling" in model.meta.categories
