@@ -11,8 +11,9 @@ labels.csv          label,start,end                   (one row per finished labe
 current_label.json  while recording: the labeled segment that is open right now
 predictions.jsonl   one JSON object per prediction
 ```
-Every time in these files is seconds since the session start (the recorder's `time.monotonic()` at start);
-session.json also keeps the wall-clock start as ISO 8601, so absolute times are start_time + offset.
+Every time in these files is seconds since the session's first frame (time 0 = that frame's timestamp on the
+engine's clock, `clock_origin` in session.json: time.monotonic() for live sources, media time for files
+played on their own clock). session.json also keeps the wall-clock start as ISO 8601.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class SessionInfo:
     weights: str | None
     program_version: str
     start_time: str  # wall clock, ISO 8601 with the UTC offset
+    clock_origin: float | None = None  # the engine-clock timestamp of time 0 (the first frame's), once known
     state: str = "recording"
     segment_seconds: float = 1.0
     frames: int = 0  # frames in the video (known once finished or repaired)
