@@ -18,11 +18,16 @@ def create_model(name: str, *, num_classes: int = 400, weights: str | None = Non
     return _create(name, num_classes=num_classes, weights=weights, **overrides)
 
 
-def load_checkpoint(path: str | Path, *, arch: str | None = None) -> "SlowFast":
-    """Load a PyTorchVideo/PySlowFast checkpoint into an eval-mode model; `arch` is detected when omitted."""
+def load_checkpoint(
+    path: str | Path, *, arch: str | None = None, num_classes: int | None = None, map_location: str = "cpu"
+) -> "SlowFast":
+    """Load a PyTorchVideo/PySlowFast checkpoint into an eval-mode model; `arch` is detected when omitted.
+
+    A `num_classes` other than the checkpoint's keeps the backbone and starts a fresh head (with a warning).
+    """
     from slowfast_core.weights.checkpoint import load_checkpoint as _load
 
-    return _load(path, arch=arch)
+    return _load(path, arch=arch, num_classes=num_classes, map_location=map_location)
 
 
 __all__ = ["__version__", "create_model", "load_checkpoint"]

@@ -44,8 +44,8 @@ STATE_WRAPPERS: tuple[str, ...] = ("model_state", "state_dict", "model")
 HEAD_KEYS: tuple[str, str] = ("blocks.6.proj.weight", "blocks.6.proj.bias")
 
 _ZIP_MAGIC = b"PK\x03\x04"
-#: What a legacy (pre-1.6, non-zip) torch.save file starts with: protocol 2 + torch's magic number as a long.
-_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+#: The first pickle of a legacy (pre-1.6, non-zip) torch.save file is this number.
+_LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -61,7 +61,9 @@ def _existing_file(path: str | Path) -> Path:
     """`path` as a Path, or CheckpointError when it is missing or not a regular file."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise CheckpointError(f"checkpoint file {p} not found: check the path, or use a weights name (slowfast weights list)")
+        raise CheckpointError(
+            f"checkpoint file {p} not found: check the path, or use a weights name (slowfast weights list)"
+        )
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} is not a file: pass the .pyth/.pkl file itself")
     return p
@@ -139,14 +141,17 @@ def _caffe2_load(path: Path, *, looks_pickled: bool) -> Any:
 def _load_file(path: Path) -> tuple[Any, bool]:
     """The file's top-level object and whether it came from a Caffe2 pickle (numpy blobs)."""
     with path.open("rb") as f:
-        head = f.read(len(_LEGACY_TORCH_MAGIC))
+        head = f.read(len(_ZIP_MAGIC))
     if not head:
         raise _not_a_checkpoint(path, "the file is empty")
-    if head.startswith(_ZIP_MAGIC):
+    if head == _ZIP_MAGIC:
         return _torch_load(path, zipped=True), False
-    if head == _LEGACY_TORCH_MAGIC:
+    # Not a zip: a Caffe2 pickle, or a legacy torch file whose first pickle is torch's magic number. Reading
+    # the first pickle (safely) tells them apart and, for Caffe2, already is the whole checkpoint.
+    obj = _caffe2_load(path, looks_pickled=head.startswith(b"\x80"))
+    if type(obj) is int and obj == _LEGACY_TORCH_MAGIC:
         return _torch_load(path, zipped=False), False
-    return _caffe2_load(path, looks_pickled=head.startswith(b"\x80")), True
+    return obj, True
 
 
 def _unwrap(obj: Any, path: Path) -> Mapping[str, Any]:
@@ -189,7 +194,7 @@ def _layout(state: Mapping[str, torch.Tensor], caffe2: bool) -> str | None:
     """The key layout of `state`: pytorchvideo, pytorchvideo-resnet, pyslowfast, caffe2, or None (unknown)."""
     if caffe2:
         return "caffe2" if any(caffe2_to_pyslowfast_key(k) for k in state) else None
-    if any(".multipathway_blocks." in k for k in state):
+    if any(".multipathway_" in k for k in state):
         return "pytorchvideo"
     if "blocks.0.conv.weight" in state:
         return "pytorchvideo-resnet"
@@ -309,7 +314,8 @@ def state_signature(state: Mapping[str, torch.Tensor], *, source: str = "state d
         stages = []
         for s in range(1, 5):
             kernels = []
-            while (w := state.get(f"blocks.{s}.multipathway_blocks.{p}.res_blocks.{len(kernels)}.branch2.conv_a.weight")) is not None:
+            prefix = f"blocks.{s}.multipathway_blocks.{p}.res_blocks"
+            while (w := state.get(f"{prefix}.{len(kernels)}.branch2.conv_a.weight")) is not None:
                 kernels.append(int(w.shape[2]))  # (C_out, C_in, kt, 1, 1)
             stages.append(tuple(kernels))
         pathways.append(PathwaySignature(int(stem.shape[0]), int(stem.shape[2]), tuple(stages)))  # (C, 3, kt, 7, 7)
@@ -417,7 +423,8 @@ def _load(
     wanted = num_classes if num_classes is not None else (head if head is not None else 400)
     config = get_config(arch, num_classes=wanted, **overrides)
     if config_signature(config) != found:
-        fits = f"it holds {detected} weights: use arch {detected}" if detected else f"no preset fits it ({found.describe()})"
+        fits = (f"it holds {detected} weights: use arch {detected}" if detected
+                else f"no preset fits it ({found.describe()})")
         raise CheckpointError(f"checkpoint {path} does not fit architecture {config.name}: {fits}")
 
     fresh_head = head is not None and wanted != head

@@ -30,7 +30,8 @@ _C2_FUSE_STAGE = re.compile(r"^t_res(?P<stage>\d+)_\d+_branch2c_bn_subsample_(?:
 _C2_STEM_CONV = re.compile(r"^(?P<t>t_)?conv1_(?P<p>w|b)$")
 _C2_STEM_BN = re.compile(r"^(?P<t>t_)?res_conv1_bn_(?P<bn>s|b|rm|riv)$")
 _C2_BRANCH = re.compile(
-    r"^(?P<t>t_)?res(?P<stage>\d+)_(?P<block>\d+)_branch(?P<branch>1|2(?P<conv>[abc]))_(?:bn_(?P<bn>s|b|rm|riv)|(?P<p>w|b))$"
+    r"^(?P<t>t_)?res(?P<stage>\d+)_(?P<block>\d+)_branch(?:1|2(?P<conv>[abc]))"
+    r"_(?:bn_(?P<bn>s|b|rm|riv)|(?P<p>w|b))$"
 )
 _C2_PRED = re.compile(r"^pred_(?P<p>w|b)$")
 
@@ -42,8 +43,9 @@ def is_caffe2_optimizer_blob(name: str) -> bool:
 
 def _c2_suffix(match: re.Match[str]) -> str:
     """The PyTorch name of a Caffe2 `_w`/`_b` or `_bn_{s,b,rm,riv}` suffix captured by `match`."""
-    if match.group("bn") is not None:
-        return _C2_BN_SUFFIX[match.group("bn")]
+    bn = match.groupdict().get("bn")
+    if bn is not None:
+        return _C2_BN_SUFFIX[bn]
     return _C2_PARAM_SUFFIX[match.group("p")]
 
 
@@ -62,7 +64,7 @@ def caffe2_to_pyslowfast_key(name: str) -> str | None:
         return f"s1.pathway{1 if m.group('t') else 0}_stem.bn.{_c2_suffix(m)}"
     if m := _C2_BRANCH.match(name):
         prefix = f"s{m.group('stage')}.pathway{1 if m.group('t') else 0}_res{m.group('block')}"
-        is_bn = m.group("bn") is not None
+        is_bn = m.groupdict().get("bn") is not None
         if m.group("conv"):  # branch2a/b/c
             module = f"branch2.{m.group('conv')}" + ("_bn" if is_bn else "")
         else:  # branch1
@@ -78,8 +80,10 @@ _PSF_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, repl in (
         (r"^s1\.pathway(\d+)_stem\.conv\.(\w+)$", r"blocks.0.multipathway_blocks.\1.conv.\2"),
         (r"^s1\.pathway(\d+)_stem\.bn\.(\w+)$", r"blocks.0.multipathway_blocks.\1.norm.\2"),
-        (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch1\.(\w+)$", r"blocks.{\1}.multipathway_blocks.\2.res_blocks.\3.branch1_conv.\4"),
-        (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch1_bn\.(\w+)$", r"blocks.{\1}.multipathway_blocks.\2.res_blocks.\3.branch1_norm.\4"),
+        (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch1\.(\w+)$",
+         r"blocks.{\1}.multipathway_blocks.\2.res_blocks.\3.branch1_conv.\4"),
+        (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch1_bn\.(\w+)$",
+         r"blocks.{\1}.multipathway_blocks.\2.res_blocks.\3.branch1_norm.\4"),
         (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch2\.([abc])\.(\w+)$",
          r"blocks.{\1}.multipathway_blocks.\2.res_blocks.\3.branch2.conv_\4.\5"),
         (r"^s(\d)\.pathway(\d+)_res(\d+)\.branch2\.([abc])_bn\.(\w+)$",
@@ -95,7 +99,8 @@ _STAGE_INDEX = re.compile(r"blocks\.\{(\d)\}")
 def pyslowfast_to_ours_key(key: str) -> str | None:
     """Our key for PySlowFast's `key` (stage sN is our blocks.N-1); None when it has no counterpart.
 
-    Example: `s2.pathway1_res0.branch2.a_bn.weight` -> `blocks.1.multipathway_blocks.1.res_blocks.0.branch2.norm_a.weight`.
+    Example: `s2.pathway1_res0.branch2.a_bn.weight`
+          -> `blocks.1.multipathway_blocks.1.res_blocks.0.branch2.norm_a.weight`.
     Keys without a counterpart (non-local blocks, detection heads) are returned as None so the caller can
     report them as unexpected.
     """
