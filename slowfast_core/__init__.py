@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from slowfast_core.model.net import SlowFast
 
 
-def create_model(name: str, *, num_classes: int = 400, weights: str | None = None, **overrides: object) -> "SlowFast":
+def create_model(
+    name: str, *, num_classes: int | None = None, weights: str | None = None, **overrides: object
+) -> "SlowFast":
     """Build architecture `name` (see `slowfast_core.model.config.PRESETS`), optionally loading `weights`."""
     from slowfast_core.model.builder import create_model as _create
 

@@ -208,8 +208,10 @@ def iter_windows(
 ) -> Iterator[Window]:
     """Windows over decoded BGR frames: each frame is prepared once (RGB, short side = prep.short_side).
 
-    Holds only the frames from the next window's first grid instant on, i.e. about one window plus one
-    stride of frames. `store_stats`, when given, receives {"peak_frames": ...} at the end.
+    Holds only the frames the next window can take (from its first grid instant on) and, with `tail`, those a
+    window ending at the newest frame can take: at most about one window plus one stride of frames, however
+    long the file. `tail`: see `WindowClock.finish`. `store_stats`, when given, receives {"peak_frames": n}
+    at the end.
     """
     stride = default_stride(geometry) if stride is None else stride
     store = _FrameStore()
@@ -266,7 +268,7 @@ class WindowPrediction:
     """The model's answer for one window: its span, the top-k (label, probability) and all probabilities."""
 
     span: WindowSpan
-    topk: tuple[tuple[str, float], ...]
+    topk: tuple[tuple[str, float], ...]  # best first
     probs: np.ndarray = field(repr=False)  # (num_classes,) float32 softmax
 
     def to_dict(self) -> dict[str, object]:
@@ -283,7 +285,10 @@ class WindowPrediction:
         }
 
 
-def topk_labels(logits: torch.Tensor, categories: Sequence[str], k: int) -> tuple[tuple[tuple[str, float], ...], np.ndarray]:
+TopK = tuple[tuple[str, float], ...]
+
+
+def topk_labels(logits: torch.Tensor, categories: Sequence[str], k: int) -> tuple[TopK, np.ndarray]:
     """(top-k (label, probability) best first, softmax probabilities (C,)) from logits (1, C)."""
     probs = torch.softmax(logits.float().reshape(-1), dim=0)  # (C,)
     k = max(1, min(k, probs.numel()))

@@ -128,3 +128,18 @@ def test_untrained_model_says_so_and_names_kinetics_classes() -> None:
     assert not model.meta.trained
     assert len(model.meta.categories) == 400
     assert "arm wrestling" in model.meta.categories
+
+
+def test_create_model_keeps_a_fine_tuned_head_unless_asked(tmp_path) -> None:
+    tuned = create_model("fast_32x2_r50", num_classes=7)
+    path = tmp_path / "tuned.pyth"
+    torch.save({"model_state": tuned.state_dict()}, path)
+    x = [torch.randn(1, 3, 32, 112, 112)]
+    loaded = create_model("fast_32x2_r50", weights=str(path))
+    assert loaded.config.num_classes == 7
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(x), tuned(x))
+    fresh = create_model("fast_32x2_r50", weights=str(path), num_classes=3)
+    assert fresh.config.num_classes == 3
+    torch.testing.assert_close(fresh.blocks[0].multipathway_blocks[0].conv.weight,
+                               tuned.blocks[0].multipathway_blocks[0].conv.weight)

@@ -53,6 +53,12 @@ def test_pathway_indices_match_pyslowfast_pack_pathway_output() -> None:
     np.testing.assert_array_equal(ours[1], fast[0, :, 0, 0].long().numpy())
 
 
+def test_uniform_indices_equal_torch_linspace_long_for_all_small_sizes() -> None:
+    for n in range(1, 140):
+        for k in range(1, 70):
+            np.testing.assert_array_equal(uniform_indices(n, k), torch.linspace(0, n - 1, k).long().numpy())
+
+
 def test_alpha_is_a_parameter() -> None:
     g = ClipGeometry(8, 8, 4)
     slow, fast = pathway_indices(64, g, alpha=8)

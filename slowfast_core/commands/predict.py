@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
 from slowfast_core.progress import ProgressBar
-from slowfast_core.spec import REFERENCE_FPS
+from slowfast_core.spec import REFERENCE_FPS, Preprocessing
 from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
 
 if TYPE_CHECKING:
@@ -47,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topk", type=int, default=5, help="labels per window (default: %(default)s)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON object per window")
-    fmt.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV: a header, one row per window")
+    fmt.add_argument("--csv", dest="format", action="store_const", const="csv",
+                     help="CSV: a header, then one row per window")
     p.set_defaults(format="text")
 
 
@@ -92,62 +96,49 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
-    """The model to predict with: random weights (with a warning) or `weights`, whose registry entry picks the arch.
+    """The model to predict with: random weights (the caller warns), a checkpoint file, or registered weights.
 
-    A checkpoint file the registry does not know is loaded with its architecture detected (unless --arch).
+    A checkpoint file keeps its own classifier head (a fine-tuned 10-class model stays 10-class) and has its
+    architecture detected unless `arch` is given. A registry name brings the entry's architecture, categories
+    and preprocessing (downloaded on first use).
     """
     from slowfast_core import create_model, load_checkpoint
 
     if weights is None:
         return create_model(arch or DEFAULT_ARCH)
-    from slowfast_core.weights.registry import find_weights
+    if Path(weights).expanduser().is_file():
+        return load_checkpoint(Path(weights).expanduser(), arch=arch)
+    from slowfast_core.weights.checkpoint import load_weights
 
-    entry = find_weights(weights)
-    if arch is None and entry is not None:
-        arch = entry.arch
-    if arch is None:
-        return load_checkpoint(weights)
-    return create_model(arch, weights=weights)
+    return load_weights(weights, arch=arch)  # WeightsError for unknown names and missing paths
 
 
 def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = None) -> int:
     """Decode `video`, run the model on every window and write the results to `out` (stdout) in `options.format`."""
     from slowfast_core.backends.base import create_backend
-    from slowfast_core.predict import default_stride, parse_stride, predict_frames
+    from slowfast_core.predict import default_stride, predict_frames
 
     out = sys.stdout if out is None else out
-    if options.format not in FORMATS:
-        raise ValueError(f"unknown output format {options.format!r}")
-    stride = parse_stride(options.stride) if options.stride is not None else None
-    with VideoReader(video) as reader:  # open first: a bad path fails before the model is built
+    stride = _check_options(options)  # before the (slow) model build, so a typo fails at once
+    with VideoReader(video) as reader:  # open and decode one frame first: a bad file fails before the model is built
+        decoded = reader.frames()
+        first = next(decoded)  # VideoError when the file holds no frames
         model = load_model(arch=options.arch, weights=options.weights)
         if not model.meta.trained:
             logger.warning(
                 "%s has random weights (no --weights): untrained — predictions are meaningless; "
                 "pass --weights SLOWFAST_8x8_R50 or another name from `slowfast weights list`", model.config.name,
             )
-        prep = model.meta.preprocessing
-        if options.size is not None:
-            prep = replace(prep, short_side=options.size)
-        if options.crop is not None:
-            prep = replace(prep, crop=options.crop)
+        prep = _input_preprocessing(model.meta.preprocessing, options)
         runner = create_backend(model, backend=options.backend, device=options.device)
-        geometry = model.config.geometry
-        stride = default_stride(geometry) if stride is None else stride
+        stride = default_stride(model.config.geometry) if stride is None else stride
         writer = _make_writer(options.format, out, topk=options.topk)
         if options.format == "text":
-            weights = model.meta.weights or "random weights, untrained"
-            print(f"{reader.path.name}: {reader.info.describe()}", file=out)
-            print(
-                f"model {model.config.name} ({weights}), {runner.description}; input short side {prep.short_side}, "
-                f"{prep.crop} crop; window {geometry.window_frames} frames at {REFERENCE_FPS:g} fps "
-                f"({geometry.window_seconds:.2f} s), stride {stride:.2f} s",
-                file=out,
-            )
+            _print_header(out, reader.info, model, runner.description, prep, stride)
+        count = 0
         with ProgressBar(total=reader.info.frame_count, desc=reader.path.name, unit="frames",
                          enabled=options.progress) as bar:
-            frames = _counted(reader.frames(), bar)
-            count = 0
+            frames = _counted(itertools.chain([first], decoded), bar)
             for prediction in predict_frames(frames, backend=runner, stride=stride, topk=options.topk,
                                              preprocessing=prep):
                 if bar.active:
@@ -159,6 +150,45 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
             note = f"; the file was cut short after {reader.frames_read} frames" if reader.cut_short else ""
             print(f"{count} window{'s' if count != 1 else ''} from {reader.frames_read} frames{note}", file=out)
     return 0
+
+
+def _check_options(options: PredictOptions) -> float | None:
+    """Validate what can be checked without a model; returns the stride in seconds (None: the default)."""
+    from slowfast_core.backends.base import resolve_device
+    from slowfast_core.predict import parse_stride
+
+    if options.format not in FORMATS:
+        raise ValueError(f"unknown output format {options.format!r}")
+    if options.topk < 1:
+        raise ConfigError(f"--topk {options.topk} must be 1 or more")
+    if options.size is not None:
+        Preprocessing(short_side=options.size)  # ConfigError for a size that is too small
+    resolve_device(options.device)  # ConfigError for an unknown device or CUDA without a GPU
+    return parse_stride(options.stride) if options.stride is not None else None
+
+
+def _input_preprocessing(base: Preprocessing, options: PredictOptions) -> Preprocessing:
+    """The model's preprocessing with --size and --crop applied."""
+    if options.size is not None:
+        base = replace(base, short_side=options.size)
+    if options.crop is not None:
+        base = replace(base, crop=options.crop)
+    return base
+
+
+def _print_header(
+    out: TextIO, info: VideoInfo, model: "SlowFast", backend: str, prep: Preprocessing, stride: float,
+) -> None:
+    """Two lines before the windows: the file, then the model, backend, input size and window timing."""
+    geometry = model.config.geometry
+    weights = model.meta.weights or "random weights, untrained"
+    print(f"{info.path.name}: {info.describe()}", file=out)
+    print(
+        f"model {model.config.name} ({weights}), {backend}; input short side {prep.short_side}, {prep.crop} crop; "
+        f"window {geometry.window_frames} frames at {REFERENCE_FPS:g} fps ({geometry.window_seconds:.2f} s), "
+        f"stride {stride:.2f} s",
+        file=out,
+    )
 
 
 def _counted(frames: Iterator[DecodedFrame], bar: ProgressBar) -> Iterator[DecodedFrame]:

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slowfast_core.model.config import get_config
 from slowfast_core.model.net import SlowFast
 
 
-def create_model(name: str, *, num_classes: int = 400, weights: str | None = None, **overrides: object) -> SlowFast:
+def create_model(
+    name: str, *, num_classes: int | None = None, weights: str | None = None, **overrides: object
+) -> SlowFast:
     """Build the architecture `name` in eval mode.
 
     weights: None for random (untrained) weights, else a registry name (`slowfast weights list`) or a path to
-    a PyTorchVideo / PySlowFast checkpoint. A `num_classes` other than the checkpoint's keeps the backbone
-    and starts a fresh head. Overrides change config fields (e.g. fusion="tsample", beta_inv=4).
+    a PyTorchVideo / PySlowFast checkpoint. num_classes: None means the checkpoint's (400 without weights);
+    a number other than the checkpoint's keeps the backbone and starts a fresh head.
+    Overrides change config fields (e.g. fusion="tsample", beta_inv=4).
     """
     if weights is not None:
         from slowfast_core.weights.checkpoint import load_weights  # lazy: weights imports model
 
         return load_weights(weights, arch=name, num_classes=num_classes, **overrides)
-    config = get_config(name, num_classes=num_classes, **overrides)
+    config = get_config(name, num_classes=400 if num_classes is None else num_classes, **overrides)
     model = SlowFast(config).eval()
-    if num_classes == 400:
+    if config.num_classes == 400:
         from slowfast_core.weights.labels import kinetics400_labels
-
-        from dataclasses import replace
 
         model.meta = replace(model.meta, categories=tuple(kinetics400_labels()))
     return model

@@ -12,6 +12,7 @@ Two steps, the same for files and live sources:
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.spec import REFERENCE_FPS, ClipGeometry
@@ -21,9 +22,9 @@ def uniform_indices(num_available: int, num_samples: int) -> np.ndarray:
     """`num_samples` indices spread over [0, num_available-1], truncated like torch.linspace(...).long()."""
     if num_available < 1 or num_samples < 1:
         raise ConfigError(f"cannot sample {num_samples} of {num_available} frames")
-    # float32 like torch.linspace, so the truncation lands on the same integers as the anchors'
-    grid = np.linspace(0, num_available - 1, num_samples, dtype=np.float32)
-    return np.clip(grid.astype(np.int64), 0, num_available - 1)
+    # torch's own linspace: numpy's float32 linspace rounds differently for some (n, k), e.g. (17, 15)
+    grid = torch.linspace(0, num_available - 1, num_samples).long().clamp_(0, num_available - 1)
+    return grid.numpy()
 
 
 def pathway_indices(window_len: int, geometry: ClipGeometry, *, alpha: int | None = None) -> list[np.ndarray]:

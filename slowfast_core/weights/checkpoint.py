@@ -464,13 +464,16 @@ def load_checkpoint(
                  preprocessing=Preprocessing(), categories=None, weights_name=str(p))
 
 
-def load_weights(spec: str, *, arch: str | None = None, num_classes: int = 400, **overrides: object) -> SlowFast:
+def load_weights(
+    spec: str, *, arch: str | None = None, num_classes: int | None = None, **overrides: object
+) -> SlowFast:
     """An eval-mode model for `spec`: an existing checkpoint file, else a registered weights name.
 
     Anything but an existing file goes to the registry (`resolve_weights`), which raises WeightsError for
     unknown names and missing paths. Registered weights are downloaded on first use (with a progress bar and
     checksum) and bring their architecture, categories and preprocessing. arch: None takes the entry's (or
-    detects it from a file); given for a registered name, it must be the entry's. Overrides change config
+    detects it from a file); given for a registered name, it must be the entry's. num_classes: None keeps the
+    checkpoint's head; another number keeps the backbone and starts a fresh head. Overrides change config
     fields of the architecture.
     """
     path = Path(spec).expanduser()
