@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test venv clean
+.PHONY: run test venv screenshot clean
 
 # (Re)install only when pyproject.toml is newer than the last install.
 $(STAMP): pyproject.toml
@@ -19,7 +19,11 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 run: $(STAMP)
-	$(VENV)/bin/slowfast demo
+	$(VENV)/bin/slowfast-app
+
+# The real window under Xvfb on a real clip, saved as PNGs in build/screenshots/ (1280x800 and 800x600).
+screenshot: $(STAMP)
+	$(PY) tools/screenshot.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -6,10 +6,10 @@ import zlib
 
 from PySide6.QtGui import QColor, QFont
 
-#: Distinct, saturated colours that stay readable under white text (Tableau-like, slightly darkened).
+#: Distinct, saturated colours dark enough for white text on top (Tableau-like, the light ones darkened).
 CLASS_COLORS = (
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#e6550d", "#17becf", "#bcbd22", "#e377c2",
-    "#8c564b", "#3182bd", "#31a354", "#756bb1", "#636363", "#de2d26", "#fd8d3c", "#6baed6",
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#e6550d", "#138e9b", "#8f9012", "#c9559f",
+    "#8c564b", "#3182bd", "#31a354", "#756bb1", "#636363", "#b03a2e", "#b5651d", "#a05195",
 )
 
 BACKGROUND = QColor("#15171a")

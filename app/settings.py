@@ -19,6 +19,7 @@ ORGANIZATION = "SlowFastLive"
 APPLICATION = "slowfast-app"
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "openvino", "torch-cuda", "torch-cpu", "torch-eager")
 #: Short sides offered in the settings dialog; 0 means "the model's own preprocessing".
 INPUT_SIZES = (0, 112, 160, 192, 224, 256)
 DEFAULT_LABELS = ("wave", "clap", "drink", "sit down", "stand up")
@@ -31,6 +32,7 @@ class AppSettings:
     """Everything the window remembers between runs.
 
     source: the last used source spec ("" = none yet), as `parse_source` understands it.
+    backend: the inference backend ("auto": the fastest that works here, see slowfast_core.backends).
     arch / weights: the model preset and its weights (a registry name, a checkpoint path, or "" = untrained).
     input_size: the model's input short side (0 = the weights' own preprocessing).
     """
@@ -39,6 +41,7 @@ class AppSettings:
     arch: str = DEFAULT_ARCH
     weights: str = DEFAULT_WEIGHTS
     device: str = "auto"
+    backend: str = "auto"
     input_size: int = 0
     stride_s: float = 0.5
     topk: int = 5
@@ -54,6 +57,8 @@ class AppSettings:
         out = dataclasses.replace(self)
         if out.device not in DEVICES:
             out.device = default.device
+        if out.backend not in BACKENDS:
+            out.backend = default.backend
         if out.input_size not in INPUT_SIZES:
             out.input_size = default.input_size
         if not 0.05 <= out.stride_s <= 10.0:

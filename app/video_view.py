@@ -148,12 +148,19 @@ class VideoView(QWidget):
         head_font = palette.scaled_font(self.font(), int(base * 1.45), bold=True)
         row_font = palette.scaled_font(self.font(), base)
         small_font = palette.scaled_font(self.font(), max(10, base - 2))
+        warn_font = palette.scaled_font(self.font(), max(10, base - 1), bold=True)
+        if c.untrained:  # the warning is never cut: widen the panel, else shrink the text until it fits
+            need = QFontMetrics(warn_font).horizontalAdvance(UNTRAINED_TEXT) + 32
+            panel_w = min(max(panel_w, need), area.width() - 2 * margin)
+            while QFontMetrics(warn_font).horizontalAdvance(UNTRAINED_TEXT) + 32 > panel_w and warn_font.pixelSize() > 8:
+                warn_font.setPixelSize(warn_font.pixelSize() - 1)
         row_h = base * 1.75
         head_h = QFontMetrics(head_font).height() + 8
-        warn_h = QFontMetrics(small_font).height() + 8 if c.untrained else 0
+        warn_h = QFontMetrics(warn_font).height() + 8 if c.untrained else 0
         foot_h = QFontMetrics(small_font).height() + 6 if c.footer else 0
         panel_h = 10 + warn_h + head_h + len(c.rows) * row_h + foot_h + 6
         panel = QRectF(area.left() + margin, area.top() + margin, panel_w, panel_h)
+        self._panel_rect = panel
 
         p.save()
         p.setPen(Qt.PenStyle.NoPen)
@@ -165,8 +172,8 @@ class VideoView(QWidget):
             p.setBrush(palette.DANGER)
             p.drawRoundedRect(warn, 4, 4)
             p.setPen(palette.TEXT)
-            p.setFont(palette.scaled_font(small_font, small_font.pixelSize(), bold=True))
-            p.drawText(warn, Qt.AlignmentFlag.AlignCenter, _elide(p, UNTRAINED_TEXT, warn.width() - 6))
+            p.setFont(warn_font)
+            p.drawText(warn, Qt.AlignmentFlag.AlignCenter, _elide(p, UNTRAINED_TEXT, warn.width() - 4))
             y += warn_h
         if c.stale:
             p.setOpacity(0.45)
@@ -238,6 +245,11 @@ class VideoView(QWidget):
         text = f"REC {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}  {s.recording_name}"
         tw = min(fm.horizontalAdvance(text), area.width() * 0.4)
         box = QRectF(area.right() - tw - 44, area.top() + 10, tw + 34, fm.height() + 12)
+        panel = getattr(self, "_panel_rect", None)
+        if panel is not None and box.intersects(panel):  # narrow video: use the letterbox, else go below
+            box.moveRight(self.width() - 10)
+            if box.intersects(panel):
+                box.moveTop(panel.bottom() + 8)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(palette.PANEL)
         p.drawRoundedRect(box, 6, 6)

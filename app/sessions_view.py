@@ -1,0 +1,438 @@
+"""The Sessions window: list, rename, delete (with confirmation), replay, export.
+
+Replay shows the session's video (decoded by a `ReplayController` off the GUI thread) above two timelines
+side by side in time: the labels the person marked and the model's predictions, plus how well they agree.
+Export writes a labeled-clips dataset in a background task with a progress bar.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import palette
+from app.dialogs import ProgressDialog
+from app.replay import ReplayController
+from app.timeline import Band, BandTimeline
+from app.workers import TaskContext, TaskRunner
+from slowfast_core.errors import SlowFastError
+from slowfast_core.sessions.export import ExportReport
+from slowfast_core.sessions.layout import SessionInfo
+from slowfast_core.sessions import (
+    Session,
+    agreement,
+    delete_session,
+    export_dataset,
+    list_sessions,
+    load_session,
+    rename_session,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ExportCancelled(Exception):
+    """Raised from the export's progress callback when the user pressed Cancel."""
+
+
+def label_bands(session: Session) -> list[Band]:
+    """The labeled segments as bands (seconds since the session start)."""
+    return [Band(s.start, s.end, s.label, 1.0) for s in session.labels]
+
+
+def prediction_bands_from_records(session: Session) -> list[Band]:
+    """The recorded predictions as bands: each from the previous window's end to its own end."""
+    bands: list[Band] = []
+    prev_end: float | None = None
+    for r in sorted(session.predictions, key=lambda r: r.end):
+        start = r.start if prev_end is None else prev_end
+        prev_end = r.end
+        if r.end <= start:
+            continue
+        if bands and bands[-1].label == r.label and abs(bands[-1].end - start) < 1e-6:
+            bands[-1] = Band(bands[-1].start, r.end, r.label, max(bands[-1].strength, r.confidence))
+        else:
+            bands.append(Band(start, r.end, r.label, r.confidence if r.label else 0.0))
+    return bands
+
+
+def agreement_text(session: Session) -> str:
+    """How well predictions match the marked labels, overall and per label, as display text."""
+    if not session.labels:
+        return "Agreement: no labeled segments in this session"
+    if not session.predictions:
+        return "Agreement: no predictions were recorded"
+    result = agreement(session.labels, session.predictions)
+    if result.fraction is None:
+        return "Agreement: no labeled time"
+    parts = [
+        f"{a.label} {a.fraction * 100:.0f}%" for a in result.per_label.values() if a.fraction is not None
+    ]
+    return (f"Agreement: {result.fraction * 100:.0f}% of {result.labeled_seconds:.1f} s labeled time "
+            f"predicted as marked — " + ", ".join(parts))
+
+
+class FrameCanvas(QWidget):
+    """Shows one RGB frame scaled with its aspect kept."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None
+        self.message = "select a session to replay it"
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 160)
+
+    def sizeHint(self) -> QSize:
+        return QSize(560, 360)
+
+    def set_frame(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self._image, self._buffer = None, None
+        else:
+            self._buffer = np.ascontiguousarray(rgb)
+            h, w = self._buffer.shape[:2]
+            self._image = QImage(self._buffer.data, w, h, self._buffer.strides[0], QImage.Format.Format_RGB888)
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.fillRect(self.rect(), palette.BACKGROUND)
+        if self._image is None:
+            p.setPen(palette.MUTED)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        else:
+            w, h = self._image.width(), self._image.height()
+            s = min(self.width() / w, self.height() / h)
+            p.drawImage(QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s), self._image)
+        p.end()
+
+
+class SessionsWindow(QDialog):
+    """Sessions under one root: list on the left, replay and actions on the right."""
+
+    sessionsChanged = Signal()
+    message = Signal(str, str)  # level, text: shown in the main window's message bar
+
+    def __init__(self, root: Path, parent: QWidget | None = None, *, runner: TaskRunner | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Sessions — {root}")
+        self.resize(980, 640)
+        self.root = Path(root)
+        self.runner = runner or TaskRunner(self)
+        self.session: Session | None = None
+        self._times: np.ndarray = np.zeros(0)
+        self.replay = ReplayController(self)
+        self.replay.player.frameAvailable.connect(self._on_replay_frame)
+        self.replay.player.failed.connect(self._show_error)
+        self.replay.player.stateChanged.connect(self._on_play_state)
+
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setSpacing(2)
+        self.list.currentItemChanged.connect(self._on_current)
+        lv.addWidget(self.list, 1)
+        row = QGridLayout()
+        self.rename_button = QPushButton("Rename…")
+        self.delete_button = QPushButton("Delete…")
+        self.export_button = QPushButton("Export…")
+        self.refresh_button = QPushButton("Refresh")
+        for k, b in enumerate((self.rename_button, self.delete_button, self.export_button, self.refresh_button)):
+            row.addWidget(b, k // 2, k % 2)
+        self.rename_button.clicked.connect(self.rename_current)
+        self.delete_button.clicked.connect(self.delete_current)
+        self.export_button.clicked.connect(self.export_selected)
+        self.refresh_button.clicked.connect(self.refresh)
+        lv.addLayout(row)
+        split.addWidget(left)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.canvas = FrameCanvas()
+        rv.addWidget(self.canvas, 1)
+        controls = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.position = QLabel("")
+        controls.addWidget(self.play_button)
+        controls.addWidget(self.position, 1)
+        rv.addLayout(controls)
+        self.labels_timeline = BandTimeline("labels")
+        self.predictions_timeline = BandTimeline("predictions")
+        for t in (self.labels_timeline, self.predictions_timeline):
+            t.seekRequested.connect(self.seek_time)
+            rv.addWidget(t)
+        self.agreement = QLabel("")
+        self.agreement.setWordWrap(True)
+        rv.addWidget(self.agreement)
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setStyleSheet("color:#8a9099;")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        rv.addWidget(self.details)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 3)
+        split.setSizes([280, 700])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+        self._playing = False
+        self.refresh()
+
+    # --- list ---------------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the sessions folder, keeping the selection when possible."""
+        current = self.current_info()
+        self.list.blockSignals(True)
+        self.list.clear()
+        infos = list_sessions(self.root)
+        for info in reversed(infos):  # newest first
+            item = QListWidgetItem(_describe(info))
+            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
+            item.setToolTip(str(info.path))
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        if not infos:
+            self.canvas.message = f"no sessions yet in {self.root}: press R in the main window to record one"
+            self.canvas.set_frame(None)
+        target = 0
+        if current is not None:
+            for i in range(self.list.count()):
+                if self.list.item(i).data(Qt.ItemDataRole.UserRole) == str(current.path):
+                    target = i
+        if self.list.count():
+            self.list.blockSignals(True)
+            self.list.setCurrentRow(target)
+            self.list.blockSignals(False)
+            self._on_current(self.list.currentItem())
+        else:
+            self.session = None
+        for b in (self.rename_button, self.delete_button, self.export_button):
+            b.setEnabled(bool(infos))
+
+    def current_info(self) -> SessionInfo | None:
+        return self.session.info if self.session is not None else None
+
+    def selected_paths(self) -> list[Path]:
+        """The sessions selected in the list (the current one when nothing else is)."""
+        paths = [Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()]
+        if not paths and self.list.currentItem() is not None:
+            paths = [Path(self.list.currentItem().data(Qt.ItemDataRole.UserRole))]
+        return paths
+
+    def _on_current(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None = None) -> None:
+        if item is None:
+            self.session = None
+            return
+        self.load(Path(item.data(Qt.ItemDataRole.UserRole)))
+
+    def load(self, path: Path) -> None:
+        """Show session `path`: its timelines, agreement and first video frame."""
+        try:
+            session = load_session(path)
+        except SlowFastError as exc:
+            self._show_error(str(exc))
+            return
+        self.session = session
+        info = session.info
+        self._times = session.frames.time
+        end = max([info.duration, *(s.end for s in session.labels), *(r.end for r in session.predictions), 1.0])
+        self.labels_timeline.set_bands(label_bands(session), 0.0, end, origin=0.0)
+        self.predictions_timeline.set_bands(prediction_bands_from_records(session), 0.0, end, origin=0.0)
+        self.agreement.setText(agreement_text(session))
+        self.details.setText(
+            f"{info.width}×{info.height} @ {info.fps:g} fps · {info.frames} frames · {info.duration:.1f} s · "
+            f"source {info.source} · model {info.model} ({info.weights or 'untrained'}) · labels: "
+            f"{', '.join(info.labels)} · {info.path}"
+            + (f" · stopped early: {info.error}" if info.error else "")
+        )
+        self._pause()
+        if session.video_path is not None:
+            self.canvas.set_frame(None)
+            self.canvas.message = "loading the video…"
+            self.play_button.setEnabled(True)
+            self.replay.requestOpen.emit(str(session.video_path))
+        else:
+            self.play_button.setEnabled(False)
+            self.canvas.message = "this session has no video yet (unfinished: it is repaired at the next start)"
+            self.canvas.set_frame(None)
+
+    # --- replay -------------------------------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self._playing:
+            self._pause()
+        else:
+            self.replay.requestPlay.emit()
+
+    def _pause(self) -> None:
+        self.replay.requestPause.emit()
+
+    def _on_play_state(self, playing: bool) -> None:
+        self._playing = playing
+        self.play_button.setText("Pause" if playing else "Play")
+
+    def seek_time(self, t: float) -> None:
+        """Jump the replay to `t` seconds since the session start."""
+        if self.session is None or not len(self._times):
+            return
+        frame = int(np.searchsorted(self._times, t))
+        self.replay.requestSeek.emit(frame)
+
+    def _on_replay_frame(self) -> None:
+        item = self.replay.player.take_frame()
+        if item is None:
+            return
+        number, rgb = item
+        self.canvas.set_frame(rgb)
+        if len(self._times):
+            t = float(self._times[min(number, len(self._times) - 1)])
+            self.labels_timeline.set_cursor(t)
+            self.predictions_timeline.set_cursor(t)
+            self.position.setText(f"{int(t) // 60}:{t % 60:04.1f} · frame {number}")
+
+    # --- actions ------------------------------------------------------------------------------------------------
+    def rename_current(self) -> None:
+        if self.session is None:
+            return
+        name, ok = QInputDialog.getText(self, "Rename session", "New name:", text=self.session.name)
+        if not ok or not name.strip():
+            return
+        self.rename(self.session.path, name)
+
+    def rename(self, path: Path, name: str) -> Path | None:
+        """Rename the session at `path`; errors become a message."""
+        self._pause()
+        self.replay.requestClose.emit()  # release the file before its folder moves
+        try:
+            new_path = rename_session(path, name)
+        except (SlowFastError, OSError) as exc:
+            self._show_error(str(exc))
+            return None
+        self.session = None
+        self.refresh()
+        self.sessionsChanged.emit()
+        return new_path
+
+    def delete_current(self) -> None:
+        paths = self.selected_paths()
+        if not paths:
+            return
+        names = ", ".join(p.name for p in paths)
+        answer = QMessageBox.question(
+            self, "Delete sessions", f"Delete {len(paths)} session(s) for good?\n{names}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete(paths)
+
+    def delete(self, paths: Sequence[Path]) -> None:
+        """Delete sessions (already confirmed); errors become a message."""
+        self._pause()
+        self.replay.requestClose.emit()
+        for path in paths:
+            try:
+                delete_session(path)
+            except (SlowFastError, OSError) as exc:
+                self._show_error(str(exc))
+        self.session = None
+        self.refresh()
+        self.sessionsChanged.emit()
+
+    def export_selected(self) -> None:
+        paths = self.selected_paths()
+        if not paths:
+            return
+        out = QFileDialog.getExistingDirectory(self, "Export labeled clips into…", str(self.root.parent))
+        if out:
+            self.export(paths, Path(out))
+
+    def export(self, paths: Sequence[Path], out_dir: Path) -> ProgressDialog:
+        """Export `paths` as a labeled-clips dataset into `out_dir` in the background, with a progress bar."""
+        dialog = ProgressDialog("Export", f"Exporting {len(paths)} session(s) into {out_dir}", self)
+
+        def work(ctx: TaskContext) -> ExportReport:
+            def progress(done: int, total: int, what: str) -> None:
+                if ctx.cancelled:
+                    raise ExportCancelled()
+                ctx.progress(done / total if total else None, f"{done} of {total}: {what}")
+
+            return export_dataset(list(paths), out_dir, progress=progress)
+
+        handle = self.runner.start("export", work)
+        dialog.buttons.rejected.connect(handle.cancel)
+        dialog.buttons.rejected.connect(lambda: dialog.text.setText("cancelling…"))
+        handle.progress.connect(dialog.set_progress)
+        handle.done.connect(lambda result: self._export_done(dialog, out_dir, result))
+        handle.failed.connect(lambda msg: self._export_failed(dialog, msg))
+        self.export_dialog = dialog
+        self.export_handle = handle
+        dialog.show()
+        return dialog
+
+    def _export_done(self, dialog: ProgressDialog, out_dir: Path, report: ExportReport) -> None:
+        dialog.set_progress(1.0, "done")
+        dialog.accept()
+        self.last_export = report
+        text = (f"exported {len(report.clips)} clips ({len(report.label_map)} labels) to {report.out_dir}: "
+                f"{report.csv_path.name}, {report.label_map_path.name}")
+        if report.skipped:
+            text += f"; {len(report.skipped)} segments skipped (too short)"
+        self.message.emit("info", text)
+
+    def _export_failed(self, dialog: ProgressDialog, msg: str) -> None:
+        dialog.reject()
+        if "ExportCancelled" in msg:
+            self.message.emit("info", "export cancelled")
+        else:
+            self._show_error(msg)
+
+    def _show_error(self, text: str) -> None:
+        self.message.emit("error", text)
+        self.details.setText(text)
+
+    def done(self, result: int) -> None:  # Esc or the close button: pause and release the video
+        self._pause()
+        self.replay.requestClose.emit()
+        super().done(result)
+
+    def shutdown(self) -> None:
+        """Stop the replay thread (bounded wait); the window cannot replay afterwards."""
+        self.replay.stop()
+
+
+
+def _describe(info: SessionInfo) -> str:
+    """One list line: name, start time, length, state."""
+    state = "" if info.state == "finished" else f" [{info.state}]"
+    start = info.start_time.replace("T", " ")[:16]
+    return f"{info.name}{state}\n{start} · {info.duration:.0f} s · {info.frames} frames"

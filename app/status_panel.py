@@ -1,0 +1,93 @@
+"""The status bar's live figures: source, resolution, capture fps, model, device, backend, latencies, drops.
+
+`status_fields(state)` computes the texts (tested directly); `StatusPanel` shows them in three sections
+that elide instead of overflowing when the window is narrow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from app.state import LiveState
+
+
+def _short_source(name: str) -> str:
+    """'file:/long/path/clip.mp4' -> 'clip.mp4'; other source names unchanged."""
+    if name.startswith("file:"):
+        return Path(name[len("file:"):]).name
+    return name
+
+
+def status_fields(state: LiveState) -> dict[str, str]:
+    """Every status figure as display text; '–' where not known yet."""
+    s = state.status
+    dash = "–"
+    out = {
+        "source": _short_source(s.source if s is not None and s.source else state.source_label) or dash,
+        "resolution": f"{s.width}×{s.height}" if s is not None and s.width else dash,
+        "fps": f"{s.capture_fps:.1f} fps" if s is not None else dash,
+        "state": s.state if s is not None else dash,
+        "model": state.model.title,
+        "device": (s.device if s is not None and s.device else dash),
+        "backend": (s.backend if s is not None and s.backend else (state.prediction.backend if state.prediction else "")) or dash,
+        "inference": f"{s.inference_ms_p50:.0f} ms" if s is not None and s.inference_ms_p50 is not None else dash,
+        "end_to_end": f"{s.end_to_end_ms_p50:.0f} ms" if s is not None and s.end_to_end_ms_p50 is not None else dash,
+        "dropped": str(s.windows_dropped) if s is not None else dash,
+    }
+    return out
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that elides its text (full text in the tooltip) instead of widening the window."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        text = QFontMetrics(self.font()).elidedText(self.text(), Qt.TextElideMode.ElideMiddle, self.width())
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.drawText(self.rect(), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+        p.end()
+
+
+class StatusPanel(QWidget):
+    """Three sections: source (what is shown), model (what runs where), timing (how fast, how much dropped)."""
+
+    def __init__(self, state: LiveState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.setSpacing(14)
+        self.source = ElidedLabel()
+        self.model = ElidedLabel()
+        self.timing = QLabel()
+        self.timing.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        row.addWidget(self.source, 3)
+        row.addWidget(self.model, 3)
+        row.addWidget(self.timing, 0)
+        for signal in (state.statusChanged, state.modelChanged, state.sourceChanged, state.predictionChanged):
+            signal.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the state."""
+        f = status_fields(self.state)
+        self.source.setText(f"{f['source']} · {f['resolution']} · {f['fps']}")
+        self.source.setToolTip(f"source {f['source']} ({f['state']}), {f['resolution']}, capture {f['fps']}")
+        self.model.setText(f"{f['model']} · {f['device']} · {f['backend']}")
+        self.model.setToolTip(f"model {f['model']} on {f['device']}, backend {f['backend']}")
+        self.timing.setText(f"inference {f['inference']} · end-to-end {f['end_to_end']} · dropped {f['dropped']}")
+        self.timing.setToolTip("median inference time, median capture-to-prediction latency, "
+                               "windows dropped because the model was busy")
+        self.source.update()
+        self.model.update()

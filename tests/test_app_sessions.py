@@ -1,0 +1,189 @@
+"""The Sessions window (list, replay with two timelines and agreement, rename, delete, export) and the
+repair of a crashed recording when the main window starts."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from app.sessions_view import SessionsWindow, agreement_text, label_bands  # noqa: E402
+from slowfast_core.sessions import SessionRecorder, list_sessions, load_session  # noqa: E402
+from slowfast_core.stream.types import FramePacket, Prediction, Timings  # noqa: E402
+
+FPS = 20.0
+WAIT = 60_000
+
+
+def record_session(root: Path, *, name: str = "demo", seconds: float = 3.0) -> Path:
+    """A real finished session: synthetic frames at FPS, 'wave' marked over [0.5, 1.5) s and 'clap' over
+    [1.8, 2.6) s, and predictions every 0.25 s that say 'wave' during the first 1.8 s, then 'jump'."""
+    rec = SessionRecorder.start(root, name=name, labels=["wave", "clap"], source="synthetic", fps=FPS, width=96,
+                                height=64, model="slowfast_8x8_r50", min_free_bytes=0)
+    t0 = rec.start_monotonic
+    n = int(seconds * FPS)
+    for i in range(n):
+        t = t0 + 0.001 + i / FPS
+        img = np.zeros((64, 96, 3), np.uint8)
+        img[:, : 1 + (i * 3) % 96] = (200, 80, 40)
+        rec.on_frame(FramePacket(index=i, timestamp=t, image=img, source_fps=FPS))
+        rel = i / FPS
+        if i == int(0.5 * FPS):
+            rec.mark("wave", at=t)
+        if i == int(1.5 * FPS):
+            rec.end_mark(at=t)
+        if i == int(1.8 * FPS):
+            rec.mark("clap", at=t)
+        if i == int(2.6 * FPS):
+            rec.end_mark(at=t)
+        if i % 5 == 4:
+            label = "wave" if rel < 1.8 else "jump"
+            rec.on_prediction(Prediction(
+                id=i, start_time=t - 0.5, end_time=t, first_index=max(0, i - 10), last_index=i,
+                topk=((label, 0.8), ("clap", 0.1)), probs=np.zeros(3, np.float32), label=label, confidence=0.8,
+                timings=Timings(1.0, 1.0, 1.0, 1.0), backend="torch-cpu"))
+    info = rec.stop()
+    assert info.state == "finished"
+    return info.path
+
+
+@pytest.fixture
+def sessions_window(qtbot, tmp_path):
+    root = tmp_path / "sessions"
+    path = record_session(root)
+    win = SessionsWindow(root)
+    qtbot.addWidget(win)
+    win.show()
+    yield win, root, path
+    win.shutdown()
+
+
+def test_sessions_window_lists_and_replays_with_two_timelines(qtbot, sessions_window):
+    win, root, path = sessions_window
+    assert win.list.count() == 1 and "demo" in win.list.item(0).text()
+    assert win.session is not None and win.session.path == path
+    assert [(b.label, round(b.start, 2), round(b.end, 2)) for b in win.labels_timeline.bands] == \
+        [("wave", 0.5, 1.5), ("clap", 1.8, 2.6)]
+    pred_labels = [b.label for b in win.predictions_timeline.bands]
+    assert pred_labels == ["wave", "jump"]
+    # the agreement: 'wave' predicted over its whole segment, 'clap' never
+    text = win.agreement.text()
+    assert "wave 100%" in text and "clap 0%" in text and "Agreement: 56%" in text
+    assert text == agreement_text(load_session(path))
+    qtbot.waitUntil(lambda: win.canvas._image is not None, timeout=WAIT)  # first frame decoded off-thread
+    win.toggle_play()
+    qtbot.waitUntil(lambda: win.labels_timeline.cursor is not None and win.labels_timeline.cursor > 0.5,
+                    timeout=WAIT)
+    win.seek_time(0.0)
+    qtbot.waitUntil(lambda: win.labels_timeline.cursor is not None and win.labels_timeline.cursor < 0.5,
+                    timeout=WAIT)
+    assert label_bands(win.session)[0].label == "wave"
+
+
+def test_sessions_window_renames_and_deletes(qtbot, sessions_window, tmp_path):
+    win, root, path = sessions_window
+    new_path = win.rename(path, "renamed run")
+    assert new_path is not None and new_path.is_dir() and not path.exists()
+    assert [i.name for i in list_sessions(root)] == ["renamed run"]
+    assert "renamed run" in win.list.item(0).text()
+    with qtbot.waitSignal(win.sessionsChanged):
+        win.delete([new_path])
+    assert not new_path.exists() and win.list.count() == 0
+    assert not win.delete_button.isEnabled()
+
+
+def test_sessions_window_exports_a_dataset_with_progress(qtbot, sessions_window, tmp_path):
+    win, root, path = sessions_window
+    out = tmp_path / "dataset"
+    dialog = win.export([path], out)
+    messages = []
+    win.message.connect(lambda level, text: messages.append((level, text)))
+    qtbot.waitUntil(lambda: hasattr(win, "last_export"), timeout=WAIT)
+    report = win.last_export
+    assert dialog.bar.value() == 1000  # the progress bar reached the end
+    rows = [line.split() for line in report.csv_path.read_text().splitlines()]
+    assert len(rows) == 2 and [int(r[1]) for r in rows] == [0, 1]
+    assert all((out / r[0]).is_file() for r in rows)
+    assert json.loads(report.label_map_path.read_text()) == {"wave": 0, "clap": 1}
+    assert messages and messages[-1][0] == "info" and "exported 2 clips" in messages[-1][1]
+    # exporting into the same folder again is refused with a message, not a crash
+    win.export([path], out)
+    qtbot.waitUntil(lambda: any(level == "error" for level, _ in messages), timeout=WAIT)
+    assert "already holds an export" in messages[-1][1]
+
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from slowfast_core.sessions import SessionRecorder
+    from slowfast_core.stream.types import FramePacket
+
+    rec = SessionRecorder.start(sys.argv[1], name="crashed", labels=["wave"], source="synthetic", fps=20.0,
+                                width=96, height=64, model="tiny", min_free_bytes=0)
+    i, due = 0, time.monotonic()
+    while True:
+        now = time.monotonic()
+        rec.on_frame(FramePacket(index=i, timestamp=now, image=np.full((64, 96, 3), i % 250, np.uint8),
+                                 source_fps=20.0))
+        if i == 10:
+            rec.mark("wave", at=now)
+        if i == 60:
+            print("recorded", now - rec.start_monotonic, flush=True)
+        i += 1
+        due += 0.05
+        time.sleep(max(0.0, due - time.monotonic()))
+""")
+
+
+def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
+    """A recording process killed with SIGKILL leaves an unfinished session; the next start repairs it and
+    tells the user, and the repaired session loses at most ~2 s."""
+    from app.settings import AppSettings, SettingsStore
+    from app.window import MainWindow
+    from slowfast_core import create_model
+    from app.engine_control import with_input_size
+
+    root = tmp_path / "sessions"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("recorded"), line
+        recorded = float(line.split()[1])
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    (info,) = list_sessions(root)
+    assert info.state == "recording"
+
+    model = with_input_size(create_model("slowfast_8x8_r50"), 112)
+    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=AppSettings(weights=""),
+                   sessions_root=root, start_source="synthetic:96x64@10", model=model, cameras=[],
+                   engine_settings={"backend": "torch-cpu"})
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.messages.has("repair"), timeout=WAIT)
+        text = " ".join(t for _, t in w.messages.messages())
+        assert "Repaired 1 unfinished session" in text and info.path.name in text
+        session = load_session(info.path)
+        assert session.info.state == "repaired" and session.video_path is not None
+        assert session.info.duration >= recorded - 2.0
+        assert [s.label for s in session.labels] == ["wave"]  # the open label was closed at the video's end
+    finally:
+        w.shutdown()
