@@ -42,6 +42,7 @@ class CaptureStats:
     frames_late: int
     fps: float  # measured over the last couple of seconds
     state: SourceState
+    first_arrival: float | None
     last_arrival: float | None
 
 
@@ -77,6 +78,7 @@ class CaptureThread(threading.Thread):
         self._read = self._dropped = self._late = 0
         self._arrivals: deque[float] = deque(maxlen=max(8, int(2 * fps)))
         self._last_arrival: float | None = None
+        self._first_arrival: float | None = None
         self._state: SourceState = "running"
         self._next_index = 0
 
@@ -85,6 +87,11 @@ class CaptureThread(threading.Thread):
         """Ask the thread to finish: it returns from a pending read promptly (cameras: within a frame)."""
         self._stop_event.set()
         self.source.interrupt()
+
+    def retarget(self, buffer: RingBuffer, short_side: int) -> None:
+        """Write into another buffer at another size from the next frame on (the model changed)."""
+        with self._lock:
+            self.buffer, self.short_side = buffer, short_side
 
     @property
     def stopping(self) -> bool:
@@ -98,7 +105,8 @@ class CaptureThread(threading.Thread):
                 fps = (len(self._arrivals) - 1) / (self._arrivals[-1] - self._arrivals[0])
             if self._last_arrival is not None and time.monotonic() - self._last_arrival > self.stall_timeout:
                 fps = 0.0
-            return CaptureStats(self._read, self._dropped, self._late, fps, self._state, self._last_arrival)
+            return CaptureStats(self._read, self._dropped, self._late, fps, self._state, self._first_arrival,
+                                self._last_arrival)
 
     @property
     def state(self) -> SourceState:
@@ -114,6 +122,8 @@ class CaptureThread(threading.Thread):
 
     def check_stall(self, now: float | None = None) -> bool:
         """Called periodically by the engine: report a source that stopped delivering (no error, no frames)."""
+        if not self.source.live:
+            return False  # an unpaced file waits for its readers; that is not a stall
         now = time.monotonic() if now is None else now
         with self._lock:
             last = self._last_arrival
@@ -179,7 +189,9 @@ class CaptureThread(threading.Thread):
                 continue
             if self._stop_event.is_set():
                 return False
-            if buffer_shape(info.width, info.height, self.short_side) != self.buffer.frame_shape:
+            with self._lock:
+                buffer, short_side = self.buffer, self.short_side
+            if buffer_shape(info.width, info.height, short_side) != buffer.frame_shape:
                 raise SourceError(f"{self.source.name} came back at {info.width}x{info.height}, another size "
                                   "than before: start it again")
             self._set_state("running", f"{self.source.name} reopened ({info.width}x{info.height})")
@@ -202,6 +214,8 @@ class CaptureThread(threading.Thread):
                 self._late += 1
                 self._dropped += max(0, int(round(gap / period)) - 1)
         self._last_arrival = arrival
+        if self._first_arrival is None:
+            self._first_arrival = arrival
         self._arrivals.append(arrival)
 
     def _handle(self, frame: SourceFrame, arrival: float) -> None:
@@ -217,12 +231,21 @@ class CaptureThread(threading.Thread):
             timestamp = frame.media_time
         else:
             timestamp = arrival
-        small = prepare_frame(frame.image, self.short_side)  # (h, w, 3) RGB uint8, short side = model's
+        with self._lock:
+            buffer, short_side = self.buffer, self.short_side
+        small = prepare_frame(frame.image, short_side)  # (h, w, 3) RGB uint8, short side = model's
         blocking = self.clock == "media"
-        while not self.buffer.write(small, timestamp=timestamp, index=index, arrival=arrival,
-                                    block=blocking, timeout=0.1):
-            if self._stop_event.is_set():
-                return
+        try:
+            while not buffer.write(small, timestamp=timestamp, index=index, arrival=arrival,
+                                   block=blocking, timeout=0.1):
+                if self._stop_event.is_set():
+                    return
+        except BufferClosed:
+            with self._lock:
+                retargeted = self.buffer is not buffer
+            if not retargeted:
+                raise
+            # the model changed while this frame was prepared for the old one: it only misses the buffer
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3) full resolution, for people
         self._on_frame(FramePacket(index=index, timestamp=timestamp, image=rgb, source_fps=self.fps))
 

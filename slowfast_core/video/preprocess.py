@@ -39,28 +39,49 @@ def center_crop_box(height: int, width: int, size: int) -> tuple[int, int]:
     return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
 
 
+def crop_slices(height: int, width: int, prep: Preprocessing) -> tuple[slice, slice]:
+    """(rows, cols) slices of the centre crop of prep.short_side, or the whole frame for crop="full"."""
+    if prep.crop == "full":
+        return slice(None), slice(None)
+    size = min(prep.short_side, height, width)
+    y, x = center_crop_box(height, width, size)
+    return slice(y, y + size), slice(x, x + size)
+
+
 def crop_frames(frames: np.ndarray, prep: Preprocessing) -> np.ndarray:
     """(T, H, W, 3) uint8 -> centre crop of prep.short_side (a view, no copy), or the frames for crop="full"."""
-    if prep.crop == "full":
-        return frames
-    h, w = frames.shape[1:3]
-    size = min(prep.short_side, h, w)
-    y, x = center_crop_box(h, w, size)
-    return frames[:, y : y + size, x : x + size]
+    rows, cols = crop_slices(frames.shape[1], frames.shape[2], prep)
+    return frames[:, rows, cols]
+
+
+def _normalised(clip: np.ndarray, prep: Preprocessing) -> torch.Tensor:
+    """(T, H, W, 3) uint8 (already cropped) -> (3, T, H, W) float32: /255, - mean, / std per channel."""
+    src = torch.from_numpy(np.ascontiguousarray(clip))  # (T, H, W, 3) uint8
+    x = torch.empty((3, *src.shape[:3]), dtype=torch.float32)
+    x.copy_(src.permute(3, 0, 1, 2))  # uint8 -> float and THWC -> CTHW in one pass
+    mean = torch.tensor(prep.mean, dtype=x.dtype).view(3, 1, 1, 1)
+    std = torch.tensor(prep.std, dtype=x.dtype).view(3, 1, 1, 1)
+    return x.div_(255.0).sub_(mean).div_(std)
 
 
 def frames_to_tensor(frames: np.ndarray, prep: Preprocessing) -> torch.Tensor:
     """(T, H, W, 3) RGB uint8 -> normalised float32 (1, 3, T, H', W') after the crop."""
-    clip = torch.from_numpy(np.ascontiguousarray(crop_frames(frames, prep)))  # (T, H', W', 3) uint8
-    x = clip.permute(3, 0, 1, 2).float().div_(255.0)  # (3, T, H', W')
-    mean = torch.tensor(prep.mean, dtype=x.dtype).view(3, 1, 1, 1)
-    std = torch.tensor(prep.std, dtype=x.dtype).view(3, 1, 1, 1)
-    return x.sub_(mean).div_(std).unsqueeze(0)  # (1, 3, T, H', W')
+    return _normalised(crop_frames(frames, prep), prep).unsqueeze(0)
 
 
 def pathway_tensors(frames: np.ndarray, indices: list[np.ndarray], prep: Preprocessing) -> list[torch.Tensor]:
     """Model inputs from a frame store: one (1, 3, T_p, H, W) tensor per pathway, gathered by `indices`.
 
     frames: (N, H, W, 3) uint8 already resized at capture; indices: from `sampling.sample_window`.
+    Each distinct frame is cropped, converted and normalised once (Slow's frames are a subset of Fast's),
+    then every pathway picks its frames from that one tensor.
     """
-    return [frames_to_tensor(frames[idx], prep) for idx in indices]
+    union, inverse = np.unique(np.concatenate(indices), return_inverse=True)  # sorted distinct frame ids
+    rows, cols = crop_slices(frames.shape[1], frames.shape[2], prep)
+    x = _normalised(frames[union, rows, cols], prep)  # (3, K, H', W'), copies only the cropped pixels
+    out, start = [], 0
+    for idx in indices:
+        pos = torch.from_numpy(inverse[start : start + len(idx)].astype(np.int64))
+        out.append(x.index_select(1, pos).unsqueeze(0))  # (1, 3, T_p, H', W')
+        start += len(idx)
+    return out

@@ -84,7 +84,9 @@ class RingBuffer:
         returns False if that wait timed out. Raises BufferClosed when the buffer is closed.
         """
         if frame.shape != self.frame_shape or frame.dtype != np.uint8:
-            raise ConfigError(f"frame {frame.shape} {frame.dtype} does not fit the ring buffer's {self.frame_shape} uint8")
+            raise ConfigError(
+                f"frame {frame.shape} {frame.dtype} does not fit the ring buffer's {self.frame_shape} uint8"
+            )
         with self._cond:
             if self._closed:
                 raise BufferClosed("ring buffer is closed")
@@ -163,6 +165,12 @@ class RingBuffer:
         """A copy of the buffered timestamps, oldest first: (n,)."""
         with self._cond:
             return self._timestamps[self._order()].copy()
+
+    def stamps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the buffered (timestamps, indices), oldest first, without touching the frames."""
+        with self._cond:
+            order = self._order()
+            return self._timestamps[order].copy(), self._indices[order].copy()
 
     def wait_for_frame(self, after: int, timeout: float | None = None) -> int:
         """Block until more than `after` frames were ever written (or closed, or timeout); returns the count."""

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from slowfast_core.errors import SourceError
+from slowfast_core.video.decode import usable_fps
 
 logger = logging.getLogger(__name__)
 
@@ -129,20 +130,24 @@ class _Pacer:
     """Delivers frame numbers at a fixed rate; when the reader is more than a frame behind, skips frames.
 
     Skipping (instead of delivering a backlog) is what a camera does: the newest frame replaces unread ones.
+    The schedule starts at the first read, not at open: a source opened before a model was built has not
+    been "dropping" frames meanwhile.
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, first_frame: int = 0) -> None:
         self.period = 1.0 / fps
-        self.start = time.monotonic()
-        self.next_frame = 0
+        self.start: float | None = None
+        self.next_frame = first_frame
 
     def restart(self) -> None:
-        """Start the schedule again from now (after a stall: a stalled camera produced nothing to skip)."""
-        self.start = time.monotonic() - self.next_frame * self.period
+        """Start the schedule again at the next read (after a stall: a stalled camera produced nothing to skip)."""
+        self.start = None
 
     def wait_next(self, interrupt: threading.Event) -> tuple[int, float, int] | None:
         """Block until the next frame is due: (frame number, due time, frames skipped); None if interrupted."""
         now = time.monotonic()
+        if self.start is None:
+            self.start = now - self.next_frame * self.period
         behind = int(math.floor((now - self.start) / self.period)) - self.next_frame
         skipped = max(0, behind)  # frames whose time has fully passed: the newest one is delivered now
         number = self.next_frame + skipped
@@ -302,14 +307,16 @@ class FileSource(FrameSource):
         return cap
 
     def _open(self) -> SourceInfo:
-        if not self.path.is_file():
+        if not self.path.exists():
             raise SourceError(f"video file {self.path} does not exist: check the path")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path} is not a video file: pass a file such as clip.mp4")
         cap = self._open_capture()
         ok, frame = cap.read()
         if not ok or frame is None:
             cap.release()
             raise SourceError(f"{self.path} has no readable frames: check that it is a complete video file")
-        self._fps = _valid_fps(cap.get(cv2.CAP_PROP_FPS), str(self.path))
+        self._fps, _assumed = usable_fps(cap.get(cv2.CAP_PROP_FPS), self.path)  # as `slowfast predict` does
         self._cap, self._pending = cap, frame
         self._number, self._in_file = 0, 0
         self._pacer = _Pacer(self._fps) if self.paced else None
@@ -367,7 +374,7 @@ class SyntheticSource(FrameSource):
 
     It can be told to `stall(seconds)` (reads block, like a frozen camera), to `drop_out(seconds)` (reads and
     re-opens fail, like an unplugged camera) and comes back after the time given or on `resume()`.
-    Each frame carries its number in a strip of black/white blocks (`decode_index`), so tests can check order.
+    Each frame carries its number in a strip of black/white blocks (`frame_number`), so tests can check order.
     `frames` ends the stream after that many frames (an end-of-file event); paced=False delivers at once.
     """
 
@@ -377,11 +384,12 @@ class SyntheticSource(FrameSource):
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, *, paced: bool = True,
                  frames: int | None = None, seed: int = 0) -> None:
         super().__init__()
-        if width < self.STRIP_BITS * self.BLOCK // 2 or height < 2 * self.BLOCK:
-            raise SourceError(f"synthetic size {width}x{height} is too small: use at least 96x16")
+        if width < 2 * self.STRIP_BITS or height < 16:
+            raise SourceError(f"synthetic size {width}x{height} is too small: use at least {2 * self.STRIP_BITS}x16")
         if not 0 < fps <= MAX_FPS:
             raise SourceError(f"synthetic fps {fps} is out of range: use 1 to {MAX_FPS:g}")
         self.width, self.height, self.fps = int(width), int(height), float(fps)
+        self.block = max(2, min(self.BLOCK, self.width // self.STRIP_BITS, self.height // 4))
         self.paced = paced
         self.live = paced
         self.total = frames
@@ -433,10 +441,7 @@ class SyntheticSource(FrameSource):
     def _open(self) -> SourceInfo:
         if self._dropped_out():
             raise SourceError(f"{self.name} is unavailable (simulated drop-out): it will come back")
-        self._pacer = _Pacer(self.fps) if self.paced else None
-        if self._pacer is not None:
-            self._pacer.next_frame = self._number
-            self._pacer.restart()
+        self._pacer = _Pacer(self.fps, first_frame=self._number) if self.paced else None
         return SourceInfo(self.width, self.height, self.fps)
 
     def _wait_stall(self) -> bool:
@@ -491,8 +496,12 @@ class SyntheticSource(FrameSource):
         side = min(self.width, self.height) // 6
         x0 = int((number * 4) % max(1, self.width - side))
         cv2.rectangle(frame, (x0, self.height - side - 2), (x0 + side, self.height - 2), (255, 80, 40), -1)
-        encode_index(frame, number, bits=self.STRIP_BITS, block=self.BLOCK)
+        encode_index(frame, number, bits=self.STRIP_BITS, block=self.block)
         return frame
+
+    def frame_number(self, frame: np.ndarray) -> int:
+        """The number this scene wrote into `frame` (full size, BGR or RGB)."""
+        return decode_index(frame, bits=self.STRIP_BITS, block=self.block)
 
 
 def encode_index(frame: np.ndarray, number: int, *, bits: int = 24, block: int = 8) -> None:
@@ -517,7 +526,8 @@ _SYNTHETIC = re.compile(r"^synthetic(?::(?:(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?)?$
 def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> FrameSource:
     """A source from its `--source` text: camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH][@FPS].
 
-    realtime applies to files (paced at their fps) and the synthetic scene; loop to files.
+    realtime: files are paced at their fps like a camera (else read as fast as possible, every frame);
+    loop: files start again at their end. Cameras and the synthetic scene are always live.
     """
     text = spec.strip()
     if text.startswith("camera:"):
@@ -532,7 +542,7 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         width = int(m.group(1)) if m.group(1) else 640
         height = int(m.group(2)) if m.group(2) else 480
         fps = float(m.group(3)) if m.group(3) else 30.0
-        return SyntheticSource(width, height, fps, paced=realtime)
+        return SyntheticSource(width, height, fps)
     raise SourceError(
         f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH or synthetic[:WxH@FPS]"
     )

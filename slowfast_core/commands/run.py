@@ -1,0 +1,178 @@
+"""`slowfast run`: the real-time engine without a GUI, one JSON line per prediction.
+
+    slowfast run --source camera:0|camera:/dev/video0|file:PATH|synthetic[:WxH@FPS] [--realtime] ...
+
+A file without --realtime is analysed offline: every frame, every window, the same windows and predictions
+as `slowfast predict` with the same stride. With --realtime (and for cameras and the synthetic scene) the
+engine runs live: latest-only windows, stale ones skipped. Ctrl-C or SIGTERM stop it within 2 s; the JSONL
+lines already written and the --metrics file are complete. Non-fatal engine events (a stalled camera,
+a reopen) are logged on stderr; a fatal one ends the run with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from slowfast_core.commands.predict import add_model_arguments, load_model
+from slowfast_core.errors import ConfigError
+from slowfast_core.stream.types import EngineError
+
+logger = logging.getLogger(__name__)
+
+#: seconds `stop()` may take before the run reports threads that did not end
+STOP_TIMEOUT = 2.0
+#: live stride when --stride is not given (offline runs use `slowfast predict`'s default, half a window)
+LIVE_STRIDE = 0.5
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `run` subcommand."""
+    p = sub.add_parser("run", help="run the real-time engine headless: one JSON line per prediction")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `slowfast run`."""
+    p.add_argument("--source", default=None, metavar="SPEC",
+                   help="camera:N, camera:/dev/videoN, file:PATH or synthetic[:WxH@FPS]")
+    p.add_argument("--list-cameras", action="store_true", help="list the cameras that open, then exit")
+    p.add_argument("--realtime", action="store_true",
+                   help="play files at their own fps like a camera (default for files: every window, offline)")
+    p.add_argument("--loop", action="store_true", help="start files again at their end")
+    add_model_arguments(p)
+    p.add_argument("--stride", default=None, metavar="S",
+                   help=f"time between windows: seconds (0.5) or 30 fps frames (16f); default: {LIVE_STRIDE} s live, "
+                   "half a window offline (as `slowfast predict`)")
+    p.add_argument("--topk", type=int, default=5, help="labels per prediction (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=0.2,
+                   help="smoothed probability under which the label is null (default: %(default)s)")
+    p.add_argument("--smoothing", type=int, default=3, help="predictions averaged for the label (default: %(default)s)")
+    p.add_argument("--jsonl", default=None, metavar="OUT", help="write the JSON lines to OUT instead of stdout")
+    p.add_argument("--metrics", default=None, metavar="OUT", help="write the run's metrics as JSON to OUT at the end")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+
+
+class _EventLog:
+    """Subscriber that reports engine errors on stderr (through logging) and remembers the fatal one."""
+
+    def __init__(self) -> None:
+        self.fatal: EngineError | None = None
+
+    def on_error(self, error: EngineError) -> None:
+        if error.fatal:
+            self.fatal = self.fatal or error
+        else:
+            logger.warning("%s", error.message)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `slowfast run`."""
+    from slowfast_core.backends.base import resolve_device
+    from slowfast_core.predict import default_stride, parse_stride
+    from slowfast_core.stream.engine import Engine, EngineSettings
+    from slowfast_core.stream.jsonl import JsonlWriter
+    from slowfast_core.video.sources import list_cameras, parse_source
+
+    if args.list_cameras:
+        cameras = list_cameras()
+        for camera in cameras:
+            print(f"{camera.spec}  {camera.width}x{camera.height} @ {camera.fps:g} fps")
+        if not cameras:
+            print("no camera found: use --source synthetic or --source file:PATH")
+        return 0
+    if not args.source:
+        raise ConfigError("no --source given: use camera:0, file:PATH or synthetic (see slowfast run --help)")
+    if args.duration is not None and args.duration <= 0:
+        raise ConfigError(f"--duration must be positive seconds, got {args.duration}")
+    stride_arg = parse_stride(args.stride) if args.stride is not None else None
+    resolve_device(args.device)  # a bad --device fails before anything is opened or built
+    source = parse_source(args.source, realtime=args.realtime, loop=args.loop)
+    source.open()  # a missing camera or file fails here, before the model is built
+    try:
+        model = load_model(arch=args.arch, weights=args.weights)
+        prep = model.meta.preprocessing
+        if args.size is not None:
+            prep = replace(prep, short_side=args.size)
+        if args.crop is not None:
+            prep = replace(prep, crop=args.crop)
+        model.meta = replace(model.meta, preprocessing=prep)
+        offline = not source.live
+        stride = stride_arg if stride_arg is not None else (
+            default_stride(model.config.geometry) if offline else LIVE_STRIDE)
+        settings = EngineSettings(stride_s=stride, topk=args.topk, threshold=args.threshold, smoothing=args.smoothing,
+                                  device=args.device, backend=args.backend, realtime=not offline)
+        engine = Engine(settings)
+    except BaseException:
+        source.close()
+        raise
+    writer = JsonlWriter(Path(args.jsonl) if args.jsonl else sys.stdout, geometry=model.config.geometry)
+    events = _EventLog()
+    engine.subscribe(writer)
+    engine.subscribe(events)
+    stop = threading.Event()
+    previous = _install_signal_handlers(stop)
+    clean = True
+    try:
+        engine.start(source, model)
+    except BaseException:
+        _restore_signal_handlers(previous)
+        writer.close()
+        source.close()
+        raise
+    if not model.meta.trained:
+        logger.warning("%s has random weights (no --weights): predictions are meaningless; pass --weights "
+                       "SLOWFAST_8x8_R50 or a name from `slowfast weights list`", model.config.name)
+    try:
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while not stop.is_set():
+            if engine.wait(0.1):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        clean = engine.stop(timeout=STOP_TIMEOUT)
+        writer.close()
+        _restore_signal_handlers(previous)
+        if args.metrics:
+            _write_metrics(Path(args.metrics), engine.metrics())
+    if not clean:  # the engine logged which; they end on their own once their current step is done
+        logger.info("engine threads still finishing after %.1f s", STOP_TIMEOUT)
+    if events.fatal is not None:
+        print(f"slowfast: error: {events.fatal.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
+    """SIGINT and SIGTERM set `stop` (the main loop then stops the engine and flushes); returns the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)
+
+
+def _write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    """The metrics as one JSON object (written even after a signal, so a stopped run still reports)."""
+    path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

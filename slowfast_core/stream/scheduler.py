@@ -1,0 +1,267 @@
+"""The window scheduler: decides when a window is cut from the ring buffer and which frames it holds.
+
+Which frames: `sampling.sample_window` (the same function `slowfast predict` uses), applied to the buffered
+timestamps, so a window always spans T*tau frames of 30 fps time whatever the source's rate. Only the frames
+the pathways use are copied out, once; normalisation happens later in the worker, on windows that are run.
+
+When, live ("latest" mode): every `stride` (seconds, or frames) a window is due. If the inference worker is
+idle, the newest window is cut at once and handed over; if it is busy, the window waits for it, and when it
+frees up it gets the newest frames, not the old ones. Each further stride that passes while it is busy is a
+window that went stale: dropped and counted, never queued. Inference slower than real time therefore skips
+windows instead of falling behind.
+
+When, offline ("every" mode, unpaced files): at exactly the window end times `slowfast predict` uses, each
+window handed over only when the worker is free, and the capture thread held back so no frame is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from slowfast_core.errors import SlowFastError
+from slowfast_core.predict import WindowClock, window_lead
+from slowfast_core.spec import ClipGeometry
+from slowfast_core.stream.types import EngineError
+from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
+from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.video.sampling import sample_window
+
+logger = logging.getLogger(__name__)
+
+ScheduleMode = Literal["latest", "every"]
+
+#: a window is cut only when the buffer covers its span to within this fraction of a frame
+SPAN_TOLERANCE_FRAMES = 0.5
+
+
+@dataclass(frozen=True)
+class Window:
+    """The frames one inference needs, copied out of the ring buffer.
+
+    frames holds each distinct frame once; `pathway_indices[p]` picks pathway p's frames from it.
+    """
+
+    id: int
+    generation: int  # bumped when the source or the model changes: older windows are not run
+    frames: np.ndarray  # (K, h, w, 3) uint8 RGB, short side = model input size
+    pathway_indices: list[np.ndarray]  # per pathway (T_p,) indices into frames
+    start_time: float  # timestamp of the earliest frame used
+    end_time: float  # the window's end instant (the newest frame's timestamp, live)
+    first_index: int
+    last_index: int
+    last_arrival: float  # monotonic capture time of the newest frame used: start of end-to-end latency
+    created: float  # monotonic time the window was cut
+    cut_ms: float  # time spent selecting and copying the frames
+    geometry: ClipGeometry = field(compare=False)
+
+
+def cut_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry, *, window_id: int = 0,
+               generation: int = 0) -> Window | None:
+    """Sample the window ending at `end_time` from the buffer and copy out its frames (None: buffer empty)."""
+    t0 = time.monotonic()
+    chosen: dict[str, list[np.ndarray]] = {}
+
+    def select(timestamps: np.ndarray) -> np.ndarray:
+        per_pathway = sample_window(timestamps, end_time, geometry)  # positions into the buffered frames
+        unique, inverse = np.unique(np.concatenate(per_pathway), return_inverse=True)
+        splits = np.cumsum([len(p) for p in per_pathway])[:-1]
+        chosen["indices"] = np.split(inverse.astype(np.int64), splits)
+        return unique
+
+    taken = buffer.take(select)
+    if taken is None:
+        return None
+    created = time.monotonic()
+    return Window(
+        id=window_id, generation=generation, frames=taken.frames, pathway_indices=chosen["indices"],
+        start_time=float(taken.timestamps[0]), end_time=float(end_time),
+        first_index=int(taken.indices[0]), last_index=int(taken.indices[-1]),
+        last_arrival=float(taken.arrivals.max()), created=created, cut_ms=(created - t0) * 1000.0,
+        geometry=geometry,
+    )
+
+
+class WindowScheduler(threading.Thread):
+    """Cuts windows from the ring buffer and hands them to the worker's latest-only slot (see module doc)."""
+
+    def __init__(self, *, buffer: RingBuffer, geometry: ClipGeometry, slot: LatestSlot, fps: float,
+                 stride_s: float = 0.5, stride_frames: int | None = None, mode: ScheduleMode = "latest",
+                 generation: int = 0,
+                 on_error: Callable[[EngineError], None] | None = None) -> None:
+        super().__init__(name="slowfast-scheduler", daemon=False)
+        self.mode = mode
+        self.slot = slot
+        self.fps = fps
+        self._on_error = on_error or (lambda error: None)
+        self._lock = threading.Lock()
+        self._buffer = buffer
+        self._geometry = geometry
+        self._generation = generation
+        self._stride_s = stride_s
+        self._stride_frames = stride_frames
+        self._stop_event = threading.Event()
+        self._ended = threading.Event()
+        self._next_id = 0
+        self.windows_cut = 0
+        self.windows_stale = 0
+
+    # --- control (any thread) ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Finish promptly (wakes a wait on the buffer by closing nothing: the loop polls every 0.25 s at most)."""
+        self._stop_event.set()
+
+    def source_ended(self) -> None:
+        """The capture reached the end of the stream: flush what is due, then hand over END_OF_STREAM."""
+        self._ended.set()
+
+    def set_stride(self, *, stride_s: float | None = None, stride_frames: int | None = None) -> None:
+        """Change the stride live (seconds, or frames when stride_frames is given)."""
+        with self._lock:
+            if stride_s is not None:
+                self._stride_s, self._stride_frames = stride_s, None
+            if stride_frames is not None:
+                self._stride_frames = stride_frames
+
+    def retarget(self, buffer: RingBuffer, geometry: ClipGeometry, generation: int) -> None:
+        """Read from another buffer with another geometry from now on (the model changed)."""
+        with self._lock:
+            self._buffer, self._geometry, self._generation = buffer, geometry, generation
+
+    def _current(self) -> tuple[RingBuffer, ClipGeometry, int]:
+        with self._lock:
+            return self._buffer, self._geometry, self._generation
+
+    def _stride(self) -> tuple[float, int | None]:
+        with self._lock:
+            return self._stride_s, self._stride_frames
+
+    # --- thread -----------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            if self.mode == "latest":
+                self._run_latest()
+            else:
+                self._run_every()
+        except BaseException as exc:  # reported, never silent
+            logger.debug("scheduler failed", exc_info=True)
+            message = str(exc) if isinstance(exc, SlowFastError) else (
+                f"window scheduler failed: {type(exc).__name__}: {exc}")
+            self._on_error(EngineError("scheduler", message, fatal=True, exception=exc))
+        finally:
+            if self._ended.is_set() and not self._stop_event.is_set():
+                self._hand_over(END_OF_STREAM)
+
+    def _hand_over(self, item: object) -> bool:
+        """Put `item` in the slot once the worker has taken the previous one; False when stopped meanwhile."""
+        while not self._stop_event.is_set():
+            if self.slot.put(item, block=True, timeout=0.25) is not LatestSlot.TIMEOUT:
+                return True
+            if self.slot.closed:
+                return False
+        return False
+
+    def _run_latest(self) -> None:
+        seen = 0
+        buffer, _, _ = self._current()
+        due_time: float | None = None  # when the next window is due (seconds), None: as soon as the span is full
+        due_index: int | None = None
+        while not self._stop_event.is_set():
+            target, geometry, generation = self._current()
+            if target is not buffer:  # model changed: new buffer, start over
+                buffer, seen, due_time, due_index = target, 0, None, None
+            written = buffer.wait_for_frame(seen, timeout=0.25)
+            if self._stop_event.is_set():
+                return
+            if written == seen:  # timed out, or the buffer was closed
+                if self._ended.is_set():
+                    return
+                if buffer.closed and self._current()[0] is buffer:
+                    self._stop_event.wait(0.05)  # closed for a switch about to be announced
+                continue
+            seen = written
+            span = buffer.span()
+            if span is None:
+                continue
+            oldest, newest = span
+            period = 1.0 / self.fps
+            covered = newest - oldest >= geometry.window_seconds - (1 + SPAN_TOLERANCE_FRAMES) * period
+            if not covered and written < buffer.capacity:
+                continue  # the first window waits until the buffer covers a whole window (or is full)
+            newest_count = written - 1  # frames written into this buffer: the stride in frames counts these
+            stride_s, stride_frames = self._stride()
+            if stride_frames is not None:
+                if due_index is not None and newest_count < due_index:
+                    continue
+            elif due_time is not None and newest < due_time - SPAN_TOLERANCE_FRAMES * period:
+                continue
+            if not self.slot.consumer_waiting:
+                continue  # due, but the worker is busy: it gets the newest frames when it frees up
+            stale = self._count_stale(newest, newest_count, due_time, due_index, stride_s, stride_frames)
+            window = cut_window(buffer, newest, geometry, window_id=self._next_id, generation=generation)
+            if window is None:
+                continue
+            self._next_id += 1
+            self.windows_cut += 1
+            replaced = self.slot.put(window)
+            if isinstance(replaced, Window):
+                stale += 1
+            self.windows_stale += stale
+            due_time = newest + stride_s
+            due_index = newest_count + (stride_frames or 0)
+
+    def _count_stale(self, newest: float, newest_index: int, due_time: float | None, due_index: int | None,
+                     stride_s: float, stride_frames: int | None) -> int:
+        """Windows that fell due after the pending one while the worker was busy: each one went stale."""
+        if stride_frames is not None:
+            return 0 if due_index is None else max(0, (newest_index - due_index) // stride_frames)
+        if due_time is None:
+            return 0
+        tolerance = SPAN_TOLERANCE_FRAMES / self.fps
+        return max(0, int(math.floor((newest - due_time + tolerance) / stride_s)))
+
+    def _run_every(self) -> None:
+        """Offline: the window end times of `slowfast predict` (its WindowClock), each window run, and the
+        capture held back so that no frame a window needs is overwritten and none goes unseen."""
+        buffer, geometry, generation = self._current()
+        buffer.hold_from(-math.inf)
+        clock: WindowClock | None = None
+        last_index = -1
+        last_time = 0.0
+        while not self._stop_event.is_set():
+            ended = self._ended.is_set()  # read before the buffer: every frame was written before `ended`
+            buffer.wait_for_frame(last_index + 1, timeout=0.25)
+            times, indices = buffer.stamps()
+            fresh = indices > last_index
+            ends: list[float] = []
+            if fresh.any():
+                last_index = int(indices[fresh][-1])
+                last_time = float(times[fresh][-1])
+                if clock is None:
+                    clock = WindowClock(geometry=geometry, stride=self._stride()[0], start_time=float(times[fresh][0]))
+                ends += clock.due(last_time)
+            if clock is None:
+                if ended:
+                    return
+                continue
+            if ended:
+                ends += clock.finish(last_time)
+            for end in ends:
+                window = cut_window(buffer, end, geometry, window_id=self._next_id, generation=generation)
+                if window is None or not self._hand_over(window):
+                    return
+                self._next_id += 1
+                self.windows_cut += 1
+            if ended:
+                return
+            # the writer may overwrite only frames older than what the next window, or a tail window ending at
+            # the newest frame, can use (as `predict.iter_windows` keeps them); all of those were seen already
+            keep_from = min(clock.next_start, last_time - window_lead(geometry))
+            buffer.hold_from(keep_from - 2.0 / self.fps)

@@ -1,0 +1,280 @@
+"""The inference worker: one thread that owns the model's backend, and the latest-only slot that feeds it.
+
+`LatestSlot` holds at most one window. The scheduler puts, the worker takes; a put while a window is still
+waiting replaces it (the replaced one went stale: the caller counts it), so nothing ever queues. Offline,
+the scheduler uses a blocking put instead and every window runs.
+
+`InferenceWorker` warms the backend up before the first real window (lazy initialisation is not timed),
+normalises each window it actually runs (`pathway_tensors`, once), runs it under the backend's
+`torch.inference_mode()`, smooths the probabilities and publishes a `Prediction` with its timings.
+A failing window is reported to subscribers; three failures in a row stop the worker (fatal). A model switch
+builds and warms the new backend on this thread, so capture and display never wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import torch
+
+from slowfast_core.backends.base import InferenceBackend, create_backend
+from slowfast_core.errors import SlowFastError
+from slowfast_core.model.net import SlowFast
+from slowfast_core.stream.smoothing import Smoother, top_k
+from slowfast_core.stream.types import EngineError, Prediction, Timings
+from slowfast_core.video.preprocess import pathway_tensors
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: handed over by the scheduler after the last window of a stream that ended
+END_OF_STREAM = object()
+
+#: consecutive failing windows after which the worker gives up
+MAX_FAILURES = 3
+
+
+class LatestSlot(Generic[T]):
+    """A one-item hand-over with a condition: put replaces, take waits. No queue, no busy wait."""
+
+    TIMEOUT = object()  # returned by a blocking put that timed out
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = None
+        self._full = False
+        self._waiting = 0
+        self._closed = False
+        self._wake = False
+
+    def put(self, item: T, *, block: bool = False, timeout: float | None = None) -> Any:
+        """Store `item`; returns the item it replaced (stale) or None. block=True waits until the slot is empty
+        (returns LatestSlot.TIMEOUT if that took longer than `timeout`)."""
+        with self._cond:
+            if block and not self._cond.wait_for(lambda: self._closed or not self._full, timeout):
+                return self.TIMEOUT
+            if self._closed:
+                return None
+            replaced = self._item if self._full else None
+            self._item, self._full = item, True
+            self._cond.notify_all()
+            return replaced
+
+    def take(self, timeout: float | None = None) -> Any:
+        """Wait for an item and remove it; None on timeout, close or `wake()`."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                self._cond.wait_for(lambda: self._full or self._closed or self._wake, timeout)
+                self._wake = False
+                if not self._full:
+                    return None
+                item, self._item, self._full = self._item, None, False
+                self._cond.notify_all()
+                return item
+            finally:
+                self._waiting -= 1
+
+    def clear(self) -> Any:
+        """Remove and return a waiting item (None if empty)."""
+        with self._cond:
+            item = self._item if self._full else None
+            self._item, self._full = None, False
+            self._cond.notify_all()
+            return item
+
+    def wake(self) -> None:
+        """Make a blocked `take` return None once (the worker has something else to do)."""
+        with self._cond:
+            self._wake = True
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake everyone; later puts are ignored and takes return None."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def consumer_waiting(self) -> bool:
+        """True while a consumer is blocked in `take` with the slot empty: it would start on a put at once."""
+        with self._cond:
+            return self._waiting > 0 and not self._full
+
+    @property
+    def closed(self) -> bool:
+        with self._cond:
+            return self._closed
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model with its backend, warm."""
+
+    model: SlowFast
+    backend: InferenceBackend
+
+
+def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
+    """Zero inputs of the model's clip geometry and crop size: [(1, 3, T_p, S, S)] per pathway."""
+    size = model.meta.preprocessing.short_side
+    return [torch.zeros(1, 3, clip.frames, size, size) for clip in model.config.geometry.pathways()]
+
+
+def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", warmup_runs: int = 1) -> LoadedModel:
+    """Create the backend for `model` and warm it up (runs on the worker thread, off the capture path)."""
+    loaded = create_backend(model, backend=backend, device=device)
+    if warmup_runs > 0:
+        loaded.warmup(warm_inputs(model), runs=warmup_runs)
+    return LoadedModel(model, loaded)
+
+
+class InferenceWorker(threading.Thread):
+    """Takes windows from `slot`, runs them, publishes predictions (see module doc)."""
+
+    def __init__(self, slot: LatestSlot, backend: InferenceBackend, model: SlowFast, *, smoother: Smoother,
+                 topk: int = 5, warmup_runs: int = 1,
+                 on_prediction: Callable[[Prediction], None] | None = None,
+                 on_error: Callable[[EngineError], None] | None = None,
+                 on_ready: Callable[[LoadedModel], None] | None = None,
+                 on_warm: Callable[[LoadedModel], None] | None = None,
+                 on_end: Callable[[], None] | None = None) -> None:
+        super().__init__(name="slowfast-inference", daemon=False)
+        self.slot = slot
+        self.smoother = smoother
+        self.topk = topk
+        self.warmup_runs = warmup_runs
+        self._loaded = LoadedModel(model, backend)
+        self._on_prediction = on_prediction or (lambda p: None)
+        self._on_error = on_error or (lambda e: None)
+        self._on_ready = on_ready or (lambda loaded: None)
+        self._on_warm = on_warm or (lambda loaded: None)
+        self._on_end = on_end or (lambda: None)
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: tuple[SlowFast, str, str] | None = None
+        self.generation = 0
+        self.ready = threading.Event()
+        self.busy = False
+        self.windows_done = 0
+        self.windows_discarded = 0  # from an older source or model
+
+    @property
+    def loaded(self) -> LoadedModel:
+        with self._lock:
+            return self._loaded
+
+    def stop(self) -> None:
+        """Finish after the current window (an inference in flight cannot be interrupted)."""
+        self._stop_event.set()
+        self.slot.wake()
+
+    def request_model(self, model: SlowFast, *, backend: str = "auto", device: str = "auto") -> None:
+        """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
+        with self._lock:
+            self._pending = (model, backend, device)
+        self.slot.wake()
+
+    # --- thread -----------------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._warm_up()
+            self.ready.set()
+            self._on_warm(self.loaded)
+            self._loop()
+        except BaseException as exc:  # reported, never silent
+            logger.debug("inference worker failed", exc_info=True)
+            message = str(exc) if isinstance(exc, SlowFastError) else f"inference failed: {type(exc).__name__}: {exc}"
+            self._on_error(EngineError("inference", message, fatal=True, exception=exc))
+        finally:
+            self.ready.set()
+
+    def _warm_up(self) -> None:
+        loaded = self.loaded
+        if self.warmup_runs > 0:
+            loaded.backend.warmup(warm_inputs(loaded.model), runs=self.warmup_runs)
+
+    def _switch_if_asked(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        model, backend, device = pending
+        try:
+            loaded = load_model(model, backend=backend, device=device, warmup_runs=self.warmup_runs)
+        except BaseException as exc:  # the old model keeps running
+            message = str(exc) if isinstance(exc, SlowFastError) else f"{type(exc).__name__}: {exc}"
+            self._on_error(EngineError("inference", f"could not switch model: {message}", exception=exc))
+            return
+        with self._lock:
+            self._loaded = loaded
+        self.smoother.reset(model.meta.categories)
+        self._on_ready(loaded)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop_event.is_set():
+            self._switch_if_asked()
+            item = self.slot.take(timeout=0.5)
+            if item is None:
+                continue
+            if item is END_OF_STREAM:
+                self._on_end()
+                continue
+            if item.generation != self.generation:
+                self.windows_discarded += 1
+                continue
+            self.busy = True
+            try:
+                prediction = self._run(item)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                message = str(exc) if isinstance(exc, SlowFastError) else f"{type(exc).__name__}: {exc}"
+                fatal = failures >= MAX_FAILURES
+                text = f"inference failed on window {item.id}: {message}"
+                if fatal:
+                    text += f" ({failures} windows in a row; the worker stopped)"
+                self._on_error(EngineError("inference", text, fatal=fatal, exception=exc))
+                if fatal:
+                    return
+                continue
+            finally:
+                self.busy = False
+            if prediction is not None and item.generation == self.generation:
+                self.windows_done += 1
+                self._on_prediction(prediction)
+
+    def _run(self, window: Any) -> Prediction | None:
+        """Normalise, infer, smooth one window; returns the prediction with its timings."""
+        loaded = self.loaded
+        started = time.monotonic()
+        prep = loaded.model.meta.preprocessing
+        inputs = pathway_tensors(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
+        prepared = time.monotonic()
+        logits = loaded.backend(inputs)  # (1, num_classes)
+        inferred = time.monotonic()
+        probs = torch.softmax(logits.float(), dim=-1)[0].numpy().astype(np.float32)  # (num_classes,)
+        categories = loaded.model.meta.categories
+        smoothed = self.smoother.update(probs)
+        published = time.monotonic()
+        timings = Timings(
+            waited_ms=(started - window.created) * 1000.0,
+            prepared_ms=window.cut_ms + (prepared - started) * 1000.0,
+            inferred_ms=(inferred - prepared) * 1000.0,
+            end_to_end_ms=(published - window.last_arrival) * 1000.0,
+        )
+        return Prediction(
+            id=window.id, start_time=window.start_time, end_time=window.end_time,
+            first_index=window.first_index, last_index=window.last_index,
+            topk=top_k(probs, categories, self.topk), probs=probs,
+            label=smoothed.label, confidence=smoothed.confidence, timings=timings,
+            backend=loaded.backend.description,
+        )

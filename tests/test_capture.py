@@ -1,0 +1,162 @@
+"""CaptureThread: stamps, preprocesses once into the ring buffer, publishes full frames, survives failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from slowfast_core.errors import SourceError
+from slowfast_core.stream.types import EngineError, FramePacket
+from slowfast_core.video.capture import CaptureThread, buffer_shape
+from slowfast_core.video.preprocess import prepare_frame
+from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.video.sources import FileSource, SyntheticSource
+
+
+class Events:
+    """Collects what the capture thread reports."""
+
+    def __init__(self) -> None:
+        self.frames: list[FramePacket] = []
+        self.states: list[tuple[str, str]] = []
+        self.errors: list[EngineError] = []
+        self.lock = threading.Lock()
+
+    def on_frame(self, packet: FramePacket) -> None:
+        with self.lock:
+            self.frames.append(packet)
+
+    def on_state(self, state: str, message: str) -> None:
+        with self.lock:
+            self.states.append((state, message))
+
+    def on_error(self, error: EngineError) -> None:
+        with self.lock:
+            self.errors.append(error)
+
+    def wait_frames(self, n: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.frames) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(self.frames) >= n, f"only {len(self.frames)} frames"
+
+
+def start(source, *, short_side: int = 32, clock: str = "monotonic", capacity: int = 64, **kwargs):
+    info = source.open()
+    buffer = RingBuffer(capacity=capacity, frame_shape=buffer_shape(info.width, info.height, short_side))
+    events = Events()
+    capture = CaptureThread(source, buffer=buffer, short_side=short_side, clock=clock, on_frame=events.on_frame,
+                            on_state=events.on_state, on_error=events.on_error, **kwargs)
+    capture.start()
+    return capture, buffer, events
+
+
+def test_frames_are_stamped_resized_once_and_published_full_size() -> None:
+    source = SyntheticSource(128, 96, 50)
+    capture, buffer, events = start(source, short_side=48)
+    events.wait_frames(10)
+    capture.stop()
+    capture.join(2)
+    assert not capture.is_alive()
+    packets = events.frames
+    assert [p.index for p in packets] == list(range(len(packets)))
+    stamps = [p.timestamp for p in packets]
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert packets[0].image.shape == (96, 128, 3) and packets[0].source_fps == 50
+    expected_bgr = source.render(source.frame_number(packets[3].image))
+    np.testing.assert_array_equal(packets[3].image, cv2.cvtColor(expected_bgr, cv2.COLOR_BGR2RGB))  # RGB
+    window = buffer.newest(len(buffer))
+    assert window.frames.shape[1:] == (48, 64, 3)  # short side 48, resized once at capture
+    number = source.frame_number(cv2.cvtColor(packets[int(window.indices[-1])].image, cv2.COLOR_RGB2BGR))
+    np.testing.assert_array_equal(window.frames[-1], prepare_frame(source.render(number), 48))
+    np.testing.assert_allclose(window.timestamps, [p.timestamp for p in packets[-len(window):]][: len(window)])
+    stats = capture.stats()
+    assert stats.frames_read == len(packets) and stats.frames_dropped == 0
+    assert events.states[-1][0] == "stopped"
+
+
+def test_end_of_file_is_an_event(tmp_path: Path) -> None:
+    clip = tmp_path / "c.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (64, 48))
+    for i in range(9):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    capture, buffer, events = start(FileSource(clip, paced=False), clock="media")
+    capture.join(5)
+    assert not capture.is_alive()
+    assert events.states[-1][0] == "ended" and not events.errors
+    assert buffer.newest(20).timestamps.tolist() == pytest.approx([i / 30 for i in range(9)])  # media time
+
+
+def test_drop_out_is_reported_and_reopened_with_back_off() -> None:
+    source = SyntheticSource(96, 64, 50)
+    capture, buffer, events = start(source, backoff=(0.05, 0.2))
+    events.wait_frames(3)
+    source.drop_out(0.4)
+    time.sleep(0.5)
+    before = len(events.frames)
+    events.wait_frames(before + 5)
+    capture.stop()
+    capture.join(2)
+    assert any("drop-out" in e.message and not e.fatal for e in events.errors)
+    states = [s for s, _ in events.states]
+    assert "reopening" in states and states.index("reopening") < len(states) - 1
+    assert any(s == "running" and "reopened" in m for s, m in events.states)
+    attempts = [m for s, m in events.states if s == "reopening"]
+    assert len(attempts) >= 2  # it kept trying while the source was away
+    indices = [p.index for p in events.frames]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)  # running index continues
+
+
+def test_stall_is_reported_and_recovery_noticed() -> None:
+    source = SyntheticSource(96, 64, 50)
+    capture, _, events = start(source, stall_timeout=0.2)
+    events.wait_frames(3)
+    source.stall(0.6)
+    time.sleep(0.4)
+    assert capture.check_stall() is True
+    assert capture.state == "stalled"
+    assert any("stopped delivering" in e.message for e in events.errors)
+    n = len(events.frames)
+    events.wait_frames(n + 3)
+    assert capture.state == "running"
+    capture.stop()
+    capture.join(2)
+    assert any("again" in m for s, m in events.states if s == "running")
+
+
+def test_stop_interrupts_a_stalled_source_promptly() -> None:
+    source = SyntheticSource(96, 64, 30)
+    capture, _, events = start(source)
+    events.wait_frames(2)
+    source.stall(None)
+    time.sleep(0.1)
+    t0 = time.monotonic()
+    capture.stop()
+    capture.join(2)
+    assert not capture.is_alive() and time.monotonic() - t0 < 1.0
+
+
+def test_source_must_be_open() -> None:
+    buffer = RingBuffer(capacity=4, frame_shape=(32, 48, 3))
+    with pytest.raises(SourceError, match="opened"):
+        CaptureThread(SyntheticSource(96, 64), buffer=buffer, short_side=32)
+
+
+def test_capture_failure_reaches_subscribers() -> None:
+    source = SyntheticSource(96, 64, 50)
+    info = source.open()
+    wrong = RingBuffer(capacity=8, frame_shape=(10, 10, 3))  # frames will not fit: a bug, reported
+    events = Events()
+    capture = CaptureThread(source, buffer=wrong, short_side=32, on_error=events.on_error, on_state=events.on_state)
+    capture.start()
+    capture.join(2)
+    assert not capture.is_alive()
+    assert events.errors and events.errors[0].fatal and events.errors[0].where == "capture"
+    assert events.states[-1][0] == "failed"
+    assert info.width == 96

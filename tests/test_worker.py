@@ -1,0 +1,206 @@
+"""Inference worker and its latest-only slot, with a real (small) SlowFast model on real threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from slowfast_core.backends.base import create_backend
+from slowfast_core.model import get_config
+from slowfast_core.model.net import SlowFast
+from slowfast_core.stream.scheduler import Window, cut_window
+from slowfast_core.stream.smoothing import Smoother
+from slowfast_core.stream.types import EngineError, Prediction
+from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot, LoadedModel
+
+SIZE = 32  # the smallest input the network takes: keeps each inference to a few ms
+CLASSES = tuple(f"action {i}" for i in range(5))
+
+
+class RecordingModel(SlowFast):
+    """The real network, noting whether each call got warm-up zeros; optionally failing on real windows."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__(get_config("slowfast_8x8_r50", num_classes=len(CLASSES)))
+        self.meta = replace(self.meta, categories=CLASSES,
+                            preprocessing=replace(self.meta.preprocessing, short_side=SIZE))
+        self.calls: list[bool] = []  # True: the inputs were all zeros (warm-up)
+        self.fail = fail
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        warm = all(bool((t == 0).all()) for t in x)
+        self.calls.append(warm)
+        if self.fail and not warm:
+            raise RuntimeError("simulated failure inside the model")
+        return super().forward(x)
+
+
+def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> Window:
+    from slowfast_core.video.ringbuffer import RingBuffer
+
+    rng = np.random.default_rng(window_id)
+    buffer = RingBuffer(capacity=80, frame_shape=(SIZE, 48, 3))
+    for i in range(70):
+        buffer.write(rng.integers(0, 255, (SIZE, 48, 3), dtype=np.uint8), timestamp=i / 30, index=i)
+    window = cut_window(buffer, 69 / 30, model.config.geometry, window_id=window_id, generation=generation)
+    assert window is not None
+    return window
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.predictions: list[Prediction] = []
+        self.errors: list[EngineError] = []
+        self.ready: list[LoadedModel] = []
+        self.ended = threading.Event()
+        self.got = threading.Condition()
+
+    def on_prediction(self, p: Prediction) -> None:
+        with self.got:
+            self.predictions.append(p)
+            self.got.notify_all()
+
+    def on_error(self, e: EngineError) -> None:
+        with self.got:
+            self.errors.append(e)
+            self.got.notify_all()
+
+    def wait(self, predicate, timeout: float = 20.0) -> None:
+        with self.got:
+            assert self.got.wait_for(predicate, timeout)
+
+
+def start_worker(model: SlowFast, **kwargs) -> tuple[InferenceWorker, LatestSlot, Collect]:
+    slot: LatestSlot = LatestSlot()
+    events = Collect()
+    worker = InferenceWorker(
+        slot, create_backend(model, backend="torch-eager", device="cpu"), model,
+        smoother=Smoother(model.meta.categories, window=2, threshold=0.0, hysteresis=0.0), topk=3,
+        on_prediction=events.on_prediction, on_error=events.on_error, on_ready=events.ready.append,
+        on_end=events.ended.set, **kwargs,
+    )
+    worker.start()
+    return worker, slot, events
+
+
+def stop(worker: InferenceWorker) -> None:
+    worker.stop()
+    worker.join(5)
+    assert not worker.is_alive()
+
+
+def test_slot_is_latest_only() -> None:
+    slot: LatestSlot = LatestSlot()
+    assert slot.put("a") is None
+    assert slot.put("b") == "a"  # "a" went stale: replaced, never queued
+    assert slot.take(timeout=0) == "b"
+    assert slot.take(timeout=0.01) is None
+    assert not slot.consumer_waiting
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(slot.take(timeout=5)))
+    t.start()
+    deadline = time.monotonic() + 2
+    while not slot.consumer_waiting and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert slot.consumer_waiting
+    slot.put("c")
+    t.join(2)
+    assert got == ["c"]
+    slot.put("d")
+    assert slot.put("e", block=True, timeout=0.05) is LatestSlot.TIMEOUT  # offline put waits for the taker
+    slot.close()
+    assert slot.take(timeout=1) == "d"  # what was handed over is still delivered
+    assert slot.take(timeout=1) is None  # then nothing: closed, no waiting
+    assert slot.put("f") is None and slot.closed and slot.take(timeout=0) is None
+
+
+def test_worker_warms_up_then_publishes_predictions() -> None:
+    model = RecordingModel()
+    worker, slot, events = start_worker(model)
+    assert worker.ready.wait(20)
+    assert model.calls == [True]  # warm-up ran before any real window
+    windows = [make_window(model, i) for i in range(2)]
+    for w in windows:
+        slot.put(w, block=True, timeout=10)
+    events.wait(lambda: len(events.predictions) == 2)
+    stop(worker)
+    assert model.calls == [True, False, False]
+    for p, w in zip(events.predictions, windows):
+        assert p.id == w.id and p.first_index == w.first_index and p.last_index == w.last_index
+        assert p.probs.shape == (5,) and p.probs.dtype == np.float32
+        assert p.probs.sum() == pytest.approx(1.0, abs=1e-5)
+        assert len(p.topk) == 3 and [x[1] for x in p.topk] == sorted((x[1] for x in p.topk), reverse=True)
+        assert p.topk[0][0] == CLASSES[int(np.argmax(p.probs))]
+        t = p.timings
+        assert t.inferred_ms > 0 and t.prepared_ms > 0 and t.waited_ms >= 0
+        assert t.end_to_end_ms >= t.inferred_ms
+        assert p.backend == "torch-eager on cpu"
+    # the label is the smoothed one: mean of the last two probability vectors
+    mean = (events.predictions[0].probs + events.predictions[1].probs) / 2
+    assert events.predictions[1].label == CLASSES[int(np.argmax(mean))]
+    assert worker.windows_done == 2
+
+
+def test_worker_output_equals_the_model_on_the_same_inputs() -> None:
+    from slowfast_core.video.preprocess import pathway_tensors
+
+    model = RecordingModel()
+    worker, slot, events = start_worker(model)
+    window = make_window(model, 3)
+    slot.put(window, block=True, timeout=10)
+    events.wait(lambda: len(events.predictions) == 1)
+    stop(worker)
+    with torch.inference_mode():
+        logits = model(pathway_tensors(window.frames, window.pathway_indices, model.meta.preprocessing))
+    np.testing.assert_allclose(events.predictions[0].probs, torch.softmax(logits, -1)[0].numpy(), atol=1e-5)
+
+
+def test_exception_inside_the_worker_reaches_subscribers() -> None:
+    model = RecordingModel(fail=True)
+    worker, slot, events = start_worker(model)
+    for i in range(MAX_FAILURES):
+        slot.put(make_window(model, i), block=True, timeout=10)
+    events.wait(lambda: len(events.errors) == MAX_FAILURES)
+    worker.join(5)
+    assert not worker.is_alive()  # gave up after MAX_FAILURES windows in a row
+    assert all(e.where == "inference" for e in events.errors)
+    assert [e.fatal for e in events.errors] == [False] * (MAX_FAILURES - 1) + [True]
+    assert "simulated failure" in events.errors[0].message
+    assert isinstance(events.errors[0].exception, RuntimeError)
+    assert not events.predictions
+
+
+def test_windows_of_an_old_generation_are_not_run_and_end_is_signalled() -> None:
+    model = RecordingModel()
+    worker, slot, events = start_worker(model)
+    assert worker.ready.wait(20)
+    worker.generation = 1
+    slot.put(make_window(model, 0, generation=0), block=True, timeout=10)
+    slot.put(make_window(model, 1, generation=1), block=True, timeout=10)
+    slot.put(END_OF_STREAM, block=True, timeout=10)
+    assert events.ended.wait(20)
+    stop(worker)
+    assert [p.id for p in events.predictions] == [1]
+    assert worker.windows_discarded == 1
+
+
+def test_model_switch_happens_on_the_worker_thread() -> None:
+    model = RecordingModel()
+    worker, slot, events = start_worker(model)
+    assert worker.ready.wait(20)
+    other = RecordingModel()
+    worker.request_model(other, backend="torch-eager", device="cpu")
+    deadline = time.monotonic() + 20
+    while not events.ready and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert events.ready and events.ready[0].model is other
+    assert other.calls == [True]  # warmed before taking over
+    slot.put(make_window(other, 5), block=True, timeout=10)
+    events.wait(lambda: len(events.predictions) == 1)
+    stop(worker)
+    assert other.calls == [True, False] and model.calls == [True]
