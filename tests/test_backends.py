@@ -1,0 +1,275 @@
+"""Inference backends: BN folding, equal logits to eager for every backend, auto choice, OpenVINO caching
+and shape changes, thread and cache settings, and the CUDA path (skipped without a GPU)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from slowfast_core.backends import BACKENDS, available_backends, create_backend
+from slowfast_core.backends.base import cache_dir, inference_threads
+from slowfast_core.backends.fold import count_batchnorm, fold_batchnorm
+from slowfast_core.errors import ConfigError
+from slowfast_core.model.builder import create_model
+from slowfast_core.model.net import SlowFast
+
+CPU = torch.device("cpu")
+ATOL = 1e-4  # the bar every backend is held to against eager
+HAS_OPENVINO = "openvino" in available_backends(CPU)
+needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="openvino is not installed here")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
+
+
+def randomise_batchnorm(model: nn.Module, seed: int = 0) -> None:
+    """Give every BN non-trivial running stats and affine weights, so folding has something to fold."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(c, generator=g) * 0.5 + 0.75)
+            m.weight.data.copy_(torch.rand(c, generator=g) * 0.5 + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=g) * 0.1)
+
+
+def clip(model: SlowFast, size: int = 112, width: int | None = None, seed: int = 1) -> list[torch.Tensor]:
+    """A random normalised clip of the model's geometry: [(1, 3, T_p, size, width)]."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(1, 3, c.frames, size, width or size, generator=g) for c in model.config.geometry.pathways()]
+
+
+@pytest.fixture(scope="module")
+def model() -> SlowFast:
+    torch.manual_seed(0)
+    m = create_model("slowfast_8x8_r50", num_classes=10)
+    randomise_batchnorm(m)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def small_model() -> SlowFast:
+    """Fast-pathway-only R50 (1/8 of the channels): quick to convert, for the tests that must convert cold."""
+    torch.manual_seed(0)
+    m = create_model("fast_32x2_r50", num_classes=10)
+    randomise_batchnorm(m, seed=1)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def ov_cache(tmp_path_factory: pytest.TempPathFactory):
+    """One cache dir for this module, so `model` is converted by OpenVINO once and read back after."""
+    return tmp_path_factory.mktemp("slowfast-cache")
+
+
+@pytest.fixture(scope="module")
+def inputs(model: SlowFast) -> list[torch.Tensor]:
+    return clip(model)
+
+
+@pytest.fixture(scope="module")
+def eager_logits(model: SlowFast, inputs: list[torch.Tensor]) -> torch.Tensor:
+    with torch.inference_mode():
+        return model(inputs)  # (1, 10)
+
+
+def test_fold_batchnorm_removes_every_bn_and_keeps_logits(model, inputs, eager_logits) -> None:
+    n_bn = count_batchnorm(model)
+    folded, n = fold_batchnorm(model)
+    assert n == n_bn > 100  # stems, every bottleneck conv, shortcuts, fusions
+    assert count_batchnorm(folded) == 0
+    assert count_batchnorm(model) == n_bn  # the original is untouched
+    with torch.inference_mode():
+        out = folded(inputs)
+    assert out.shape == (1, 10)
+    assert eager_logits.abs().max() > 0.1  # logits carry signal, so the comparison means something
+    torch.testing.assert_close(out, eager_logits, atol=ATOL, rtol=0)
+
+
+def test_fold_batchnorm_needs_eval_mode(model) -> None:
+    model.train()
+    try:
+        with pytest.raises(ValueError, match="eval mode"):
+            fold_batchnorm(model)
+    finally:
+        model.eval()
+
+
+@pytest.mark.parametrize("name", available_backends(CPU))
+def test_every_cpu_backend_matches_eager(name, model, inputs, eager_logits, ov_cache, monkeypatch) -> None:
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(ov_cache))
+    backend = create_backend(model, backend=name, device="cpu")
+    assert backend.name == name and name in backend.description
+    out = backend(inputs)
+    assert out.dtype == torch.float32 and out.device.type == "cpu" and out.shape == (1, 10)
+    torch.testing.assert_close(out, eager_logits, atol=ATOL, rtol=0)
+    backend.warmup(inputs, runs=1)
+    torch.testing.assert_close(backend(inputs), out, atol=1e-6, rtol=0)  # repeatable
+
+
+def test_auto_prefers_the_fastest_measured(model, ov_cache, monkeypatch) -> None:
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(ov_cache))
+    names = available_backends(CPU)
+    assert names[-1] == "torch-eager" and "torch-cpu" in names and "torch-cuda" not in names
+    assert names.index("torch-cpu") < names.index("torch-eager")
+    if HAS_OPENVINO:
+        assert names[0] == "openvino"
+    assert create_backend(model, device="cpu").name == names[0]
+
+
+def test_without_openvino_auto_falls_back_to_torch_cpu(model, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` raise ImportError
+    assert "openvino" not in available_backends(CPU)
+    backend = create_backend(model, device="cpu")
+    assert backend.name == "torch-cpu"
+    with pytest.raises(ConfigError, match="not available on cpu"):
+        create_backend(model, backend="openvino", device="cpu")
+
+
+def test_auto_skips_a_backend_that_fails_to_start(model, inputs, eager_logits, ov_cache, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(ov_cache))
+    first = available_backends(CPU)[0]
+
+    class Broken(BACKENDS[first]):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise RuntimeError("cannot convert this model")
+
+    monkeypatch.setitem(BACKENDS, first, Broken)
+    with caplog.at_level(logging.WARNING):
+        backend = create_backend(model, device="cpu")
+    assert backend.name != first
+    assert "could not start" in caplog.text
+    torch.testing.assert_close(backend(inputs), eager_logits, atol=ATOL, rtol=0)
+
+
+def test_unknown_or_unavailable_backend_is_a_one_line_error(model) -> None:
+    with pytest.raises(ConfigError, match="unknown backend 'tensorrt'") as err:
+        create_backend(model, backend="tensorrt", device="cpu")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="'torch-cuda' is not available on cpu"):
+        create_backend(model, backend="torch-cuda", device="cpu")
+
+
+@needs_openvino
+def test_openvino_recompiles_on_a_new_shape(model, ov_cache) -> None:
+    from slowfast_core.backends.openvino_backend import OpenVINOBackend
+
+    backend = OpenVINOBackend(model, CPU, cache=ov_cache, max_shapes=2)
+    shapes = [(112, 112), (128, 160), (112, 144)]
+    for h, w in shapes + [(112, 112)]:
+        x = clip(model, h, w, seed=h + w)
+        with torch.inference_mode():
+            ref = model(x)
+        torch.testing.assert_close(backend(x), ref, atol=ATOL, rtol=0)
+    # at most two shapes stay compiled, most recent last
+    assert [s[0][-2:] for s in backend.compiled_shapes] == [(112, 144), (112, 112)]
+
+
+@needs_openvino
+def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
+    from slowfast_core.backends.openvino_backend import OpenVINOBackend, model_key
+
+    x = clip(small_model)
+    with torch.inference_mode():
+        ref = small_model(x)
+    cold = OpenVINOBackend(small_model, CPU, cache=tmp_path)
+    assert not cold.ir_from_cache and "convert_s" in cold.timings
+    xmls = list((tmp_path / "openvino").glob("fast_32x2_r50-*.xml"))
+    n_params = sum(p.numel() for p in small_model.parameters())
+    assert len(xmls) == 1 and xmls[0].with_suffix(".bin").stat().st_size >= 4 * n_params * 0.95  # fp32, not fp16
+    torch.testing.assert_close(cold(x), ref, atol=ATOL, rtol=0)
+    assert list((tmp_path / "openvino" / "blobs").iterdir())  # OpenVINO's compiled-blob cache, filled on compile
+    warm = OpenVINOBackend(small_model, CPU, cache=tmp_path)
+    assert warm.ir_from_cache and "convert_s" not in warm.timings
+    torch.testing.assert_close(warm(x), ref, atol=ATOL, rtol=0)
+    # other weights -> another key: a cached IR is never served for different weights
+    config = repr(small_model.config)
+    other = create_model("fast_32x2_r50", num_classes=10)
+    assert model_key(small_model, config, "v") != model_key(other, config, "v")
+    assert model_key(small_model, config, "v") != model_key(small_model, config, "v2")
+
+
+@needs_openvino
+def test_openvino_unwritable_cache_still_runs(small_model, tmp_path, caplog) -> None:
+    from slowfast_core.backends.openvino_backend import OpenVINOBackend
+
+    x = clip(small_model)
+    with torch.inference_mode():
+        ref = small_model(x)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache dir should be")
+    with caplog.at_level(logging.WARNING):
+        backend = OpenVINOBackend(small_model, CPU, cache=blocker)
+    assert "not writable" in caplog.text and "could not cache" in caplog.text
+    torch.testing.assert_close(backend(x), ref, atol=ATOL, rtol=0)
+
+
+def test_threads_and_cache_dir_follow_the_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SLOWFAST_THREADS", "3")
+    assert inference_threads() == 3
+    monkeypatch.delenv("SLOWFAST_THREADS")
+    assert 1 <= inference_threads() <= (torch.get_num_threads() + 64)
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path / "c"))
+    assert cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("SLOWFAST_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "slowfast-live"
+
+
+@pytest.mark.parametrize("value", ["many", "0"])
+def test_bad_thread_count_is_a_one_line_error(value, monkeypatch) -> None:
+    monkeypatch.setenv("SLOWFAST_THREADS", value)
+    with pytest.raises(ConfigError, match="SLOWFAST_THREADS") as err:
+        inference_threads()
+    assert "\n" not in str(err.value)
+
+
+def test_torch_cpu_sets_the_thread_count(model) -> None:
+    before = torch.get_num_threads()
+    try:
+        backend = create_backend(model, backend="torch-cpu", device="cpu")
+        assert torch.get_num_threads() == backend.num_threads == inference_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+# -- CUDA (CI has no GPU: these skip there) -----------------------------------------------------------------------
+
+
+@needs_cuda
+def test_torch_cuda_fp32_matches_eager(model, inputs, eager_logits) -> None:
+    from slowfast_core.backends.torch_cuda import TorchCudaBackend
+
+    backend = TorchCudaBackend(model, torch.device("cuda"), precision="fp32")
+    out = backend(inputs)
+    assert out.device.type == "cpu" and out.dtype == torch.float32
+    torch.testing.assert_close(out, eager_logits, atol=ATOL, rtol=0)
+
+
+@needs_cuda
+def test_torch_cuda_fp16_graph_is_close_and_handles_new_shapes(model, eager_logits, inputs) -> None:
+    backend = create_backend(model, device="cuda")
+    assert backend.name == "torch-cuda" and "fp16" in backend.description
+    out = backend(inputs)
+    scale = float(eager_logits.abs().max())
+    assert float((out - eager_logits).abs().max()) < 1e-2 * max(1.0, scale)  # fp16 rounding, not a wrong graph
+    assert int(out.argmax()) == int(eager_logits.argmax())
+    x2 = clip(model, 128, 160, seed=5)
+    with torch.inference_mode():
+        ref2 = model(x2)
+    out2 = backend(x2)
+    assert float((out2 - ref2).abs().max()) < 1e-2 * max(1.0, float(ref2.abs().max()))
+    torch.testing.assert_close(backend(inputs), out, atol=0, rtol=0)  # replaying the first graph again
+
+
+@needs_cuda
+def test_torch_cuda_graph_equals_no_graph(model, inputs) -> None:
+    from slowfast_core.backends.torch_cuda import TorchCudaBackend
+
+    dev = torch.device("cuda")
+    a = TorchCudaBackend(model, dev, cuda_graph=True)(inputs)
+    b = TorchCudaBackend(model, dev, cuda_graph=False)(inputs)
+    torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
