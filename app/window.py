@@ -86,9 +86,9 @@ def discover_cameras() -> list[CameraChoice]:
 
 
 def initial_backend(settings: AppSettings) -> str:
-    """The backend to start with. On a CPU, "auto" would pick OpenVINO, whose first conversion of a model
-    takes tens of seconds inside `Engine.start` (no video meanwhile); the window starts on torch-cpu
-    instead and upgrades in the background once the video runs (see `MainWindow._upgrade_backend`)."""
+    """The backend to start with. On a CPU, "auto" picks OpenVINO, whose first conversion of a model takes
+    seconds (tens under load) before the first prediction; the window starts on torch-cpu, which predicts
+    sooner, and upgrades in the background for trained weights (see `MainWindow._upgrade_backend`)."""
     if settings.backend != "auto":
         return settings.backend
     import torch

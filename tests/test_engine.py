@@ -29,11 +29,13 @@ class SmallModel(SlowFast):
     sleep_s makes it deliberately slow (the stale-window edge); fail_after makes it raise on real windows.
     """
 
-    def __init__(self, *, size: int = 32, sleep_s: float = 0.0, fail: bool = False) -> None:
+    def __init__(self, *, size: int = 32, sleep_s: float = 0.0, fail: bool = False, warm_sleep_s: float = 0.0) -> None:
         super().__init__(get_config("slowfast_8x8_r50", num_classes=len(CLASSES), slow_frames=4, tau=2))
         self.meta = replace(self.meta, categories=CLASSES,
                             preprocessing=replace(self.meta.preprocessing, short_side=size))
+        torch.nn.init.normal_(self.blocks[6].proj.weight, std=1e-5)  # moderate logits: softmax never saturates
         self.sleep_s = sleep_s
+        self.warm_sleep_s = warm_sleep_s
         self.fail = fail
 
     def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
@@ -42,6 +44,8 @@ class SmallModel(SlowFast):
             if self.fail:
                 raise RuntimeError("simulated failure inside the model")
             time.sleep(self.sleep_s)
+        else:
+            time.sleep(self.warm_sleep_s)  # a slow backend set-up (e.g. a first OpenVINO conversion)
         return super().forward(x)
 
 
@@ -127,6 +131,18 @@ def test_streams_predictions_frames_status_and_metrics() -> None:
     assert m["capture_fps"] > 0 and m["overhead_ms_p50"] >= 0
     assert m["end_to_end_ms_p50"] >= m["inference_ms_p50"]
     assert m["source"] == "synthetic 96x64@30" and m["model"] == "slowfast_8x8_r50"
+
+
+def test_frames_flow_while_the_backend_is_still_being_built() -> None:
+    engine, events = make_engine()
+    engine.start(SyntheticSource(96, 64, 30), SmallModel(warm_sleep_s=2.0))  # returns before the warm-up ends
+    events.wait(lambda: events.frames >= 10, timeout=10.0)
+    warming = engine.status()
+    assert warming.backend == "" and warming.model == "slowfast_8x8_r50"  # known model, no backend yet
+    assert events.predictions == []
+    events.wait_predictions(1)
+    assert engine.status().backend == "torch-eager"
+    assert engine.stop() is True
 
 
 def test_stale_windows_are_dropped_under_a_slow_model() -> None:

@@ -165,14 +165,30 @@ def available_backends(device: torch.device) -> list[str]:
     return sorted(names, key=_rank)
 
 
+def check_backend(backend: str, device: str) -> tuple[torch.device, list[str]]:
+    """Validate a backend/device request without building anything (cheap: callers use it to fail early).
+
+    Returns the resolved device and the backends available on it, fastest first; a request that cannot be
+    met raises a one-line ConfigError.
+    """
+    dev = resolve_device(device)
+    names = available_backends(dev)
+    if backend == "auto":
+        return dev, names
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}: use auto or one of {', '.join(sorted(BACKENDS, key=_rank))}")
+    if backend not in names:
+        raise ConfigError(f"backend {backend!r} is not available on {dev.type} here: use auto or one of {', '.join(names)}")
+    return dev, names
+
+
 def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "auto") -> InferenceBackend:
     """A backend for `model`: 'auto' picks the fastest available for the device.
 
     With 'auto', a backend that fails to set up (e.g. a runtime that cannot convert this model) is
     logged as a warning and the next fastest is tried, ending at torch-eager which always works.
     """
-    dev = resolve_device(device)
-    names = available_backends(dev)
+    dev, names = check_backend(backend, device)
     if backend == "auto":
         for name in names[:-1]:
             try:
@@ -180,8 +196,4 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
             except Exception as exc:  # noqa: BLE001 - any runtime failure means: use the next backend
                 log.warning("backend %s could not start (%s); trying %s", name, exc, names[names.index(name) + 1])
         return BACKENDS[names[-1]](model, dev)
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}: use auto or one of {', '.join(sorted(BACKENDS, key=_rank))}")
-    if backend not in names:
-        raise ConfigError(f"backend {backend!r} is not available on {dev.type} here: use auto or one of {', '.join(names)}")
     return BACKENDS[backend](model, dev)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slowfast_core.backends.base import create_backend
+from slowfast_core.backends.base import check_backend
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.metrics import MetricsRecorder
@@ -213,7 +213,7 @@ class Engine:
             if self._running:
                 raise ConfigError("the engine is already running: stop it first, or switch source or model")
             s = self._settings
-            backend = create_backend(model, backend=s.backend, device=s.device)
+            check_backend(s.backend, s.device)  # a bad request fails here; the worker builds the backend
             opened_here = source.info is None
             if opened_here:
                 source.open()
@@ -235,7 +235,8 @@ class Engine:
             self._smoother = Smoother(model.meta.categories, window=s.smoothing, threshold=s.threshold,
                                       hysteresis=s.hysteresis)
             worker = InferenceWorker(
-                self._slot, backend, model, smoother=self._smoother, topk=s.topk, warmup_runs=s.warmup_runs,
+                self._slot, None, model, backend_name=s.backend, device=s.device, smoother=self._smoother,
+                topk=s.topk, warmup_runs=s.warmup_runs,
                 on_prediction=self._on_prediction, on_error=self._emit_error, on_ready=self._on_model_ready,
                 on_warm=self._on_warm, on_end=self._on_end,
             )
@@ -474,6 +475,7 @@ class Engine:
         live = chain is not None and not chain.retired
         cap = chain.capture.stats() if live and chain is not None else None
         loaded = worker.loaded if worker is not None else None
+        model = loaded.model if loaded is not None else self._model  # the model still warming up, if any
 
         def total(key: str, current: int) -> int:
             return sum(r[key] for r in self._retired) + current
@@ -489,7 +491,7 @@ class Engine:
             frames_late=total("frames_late", cap.frames_late if cap else 0),
             windows_done=worker.windows_done if worker is not None else 0,
             windows_dropped=total("windows_stale", chain.scheduler.windows_stale if live and chain else 0),
-            model=loaded.model.config.name if loaded is not None else "",
+            model=model.config.name if model is not None else "",
             device=loaded.backend.device.type if loaded is not None else "",
             backend=loaded.backend.name if loaded is not None else "",
             inference_ms_p50=self._recorder.inference_p50(),

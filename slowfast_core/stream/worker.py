@@ -137,10 +137,14 @@ def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", 
 
 
 class InferenceWorker(threading.Thread):
-    """Takes windows from `slot`, runs them, publishes predictions (see module doc)."""
+    """Takes windows from `slot`, runs them, publishes predictions (see module doc).
 
-    def __init__(self, slot: LatestSlot, backend: InferenceBackend, model: SlowFast, *, smoother: Smoother,
-                 topk: int = 5, warmup_runs: int = 1,
+    backend None: the worker builds it itself (`backend_name` on `device`) before its first window, so the
+    caller (GUI thread, engine start) never waits for a slow conversion such as OpenVINO's.
+    """
+
+    def __init__(self, slot: LatestSlot, backend: InferenceBackend | None, model: SlowFast, *, smoother: Smoother,
+                 backend_name: str = "auto", device: str = "auto", topk: int = 5, warmup_runs: int = 1,
                  on_prediction: Callable[[Prediction], None] | None = None,
                  on_error: Callable[[EngineError], None] | None = None,
                  on_ready: Callable[[LoadedModel], None] | None = None,
@@ -151,7 +155,9 @@ class InferenceWorker(threading.Thread):
         self.smoother = smoother
         self.topk = topk
         self.warmup_runs = warmup_runs
-        self._loaded = LoadedModel(model, backend)
+        self._model = model
+        self._backend_request = (backend_name, device)
+        self._loaded: LoadedModel | None = LoadedModel(model, backend) if backend is not None else None
         self._on_prediction = on_prediction or (lambda p: None)
         self._on_error = on_error or (lambda e: None)
         self._on_ready = on_ready or (lambda loaded: None)
@@ -167,7 +173,8 @@ class InferenceWorker(threading.Thread):
         self.windows_discarded = 0  # from an older source or model
 
     @property
-    def loaded(self) -> LoadedModel:
+    def loaded(self) -> LoadedModel | None:
+        """The model and its warm backend; None until the worker has built the backend it was asked for."""
         with self._lock:
             return self._loaded
 
@@ -187,7 +194,9 @@ class InferenceWorker(threading.Thread):
         try:
             self._warm_up()
             self.ready.set()
-            self._on_warm(self.loaded)
+            if self._stop_event.is_set():
+                return
+            self._on_warm(self._require_loaded())
             self._loop()
         except BaseException as exc:  # reported, never silent
             logger.debug("inference worker failed", exc_info=True)
@@ -198,8 +207,19 @@ class InferenceWorker(threading.Thread):
 
     def _warm_up(self) -> None:
         loaded = self.loaded
-        if self.warmup_runs > 0:
+        if loaded is None:
+            backend, device = self._backend_request
+            loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs)
+            with self._lock:
+                self._loaded = loaded
+        elif self.warmup_runs > 0:
             loaded.backend.warmup(warm_inputs(loaded.model), runs=self.warmup_runs)
+
+    def _require_loaded(self) -> LoadedModel:
+        loaded = self.loaded
+        if loaded is None:  # pragma: no cover - _warm_up always sets it before the loop
+            raise RuntimeError("inference worker has no model loaded")
+        return loaded
 
     def _switch_if_asked(self) -> None:
         with self._lock:
@@ -254,7 +274,7 @@ class InferenceWorker(threading.Thread):
 
     def _run(self, window: Any) -> Prediction | None:
         """Normalise, infer, smooth one window; returns the prediction with its timings."""
-        loaded = self.loaded
+        loaded = self._require_loaded()
         started = time.monotonic()
         prep = loaded.model.meta.preprocessing
         inputs = pathway_tensors(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
