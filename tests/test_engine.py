@@ -118,7 +118,7 @@ def test_streams_predictions_frames_status_and_metrics() -> None:
     assert ids == sorted(ids)
     for p in events.predictions:
         assert p.probs.shape == (5,) and p.label in CLASSES  # threshold 0: always a label
-        assert p.end_time - p.start_time == pytest.approx(7 / 30, abs=0.02)  # the model's window span
+        assert p.end_time - p.start_time == pytest.approx(7 / 30, abs=1.5 / 30)  # window span, capture jitter
         assert p.last_index > p.first_index
     states = [s.state for s in events.statuses]
     assert "running" in states and states[-1] == "stopped"

@@ -108,6 +108,42 @@ def test_signal_stops_cleanly_and_flushes(tmp_path: Path, signum: int) -> None:
     assert m["predictions"] == len(lines) and m["state"] == "stopped"
 
 
+def test_a_reader_that_leaves_ends_the_run_quietly() -> None:
+    """`slowfast run ... | head -n 2`: the run stops once the pipe closes, exit 0, no traceback."""
+    proc = subprocess.Popen(
+        [SLOWFAST, "run", "--source", "synthetic:160x120@30", "--size", "32", "--stride", "0.2",
+         "--backend", "torch-eager", "--duration", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = [proc.stdout.readline() for _ in range(2)]
+        proc.stdout.close()  # the reader leaves
+        stderr = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert all(json.loads(line)["topk"] for line in first)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Broken pipe" not in stderr
+
+
+def test_a_full_disk_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    """--jsonl onto a full disk (/dev/full answers every write with ENOSPC): exit 1, one error line."""
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available on this system")
+    proc = subprocess.run(
+        [SLOWFAST, "run", "--source", "synthetic:160x120@30", "--size", "32", "--stride", "0.2",
+         "--backend", "torch-eager", "--duration", "120", "--jsonl", "/dev/full"],
+        capture_output=True, text=True, timeout=120,
+    )
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert proc.returncode == 1
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "/dev/full" in errors[0]
+    assert "Traceback" not in proc.stderr
+
+
 def test_realtime_run_on_the_real_demo_clip_streams_predictions(tmp_path: Path) -> None:
     demo = REAL / "demo.mp4"
     if not demo.exists():

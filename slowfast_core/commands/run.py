@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                        "SLOWFAST_8x8_R50 or a name from `slowfast weights list`", model.config.name)
     try:
         deadline = None if args.duration is None else time.monotonic() + args.duration
-        while not stop.is_set():
+        while not stop.is_set() and not writer.broken.is_set():
             if engine.wait(0.1):
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -148,10 +149,25 @@ def run(args: argparse.Namespace) -> int:
             _write_metrics(Path(args.metrics), engine.metrics())
     if not clean:  # the engine logged which; they end on their own once their current step is done
         logger.info("engine threads still finishing after %.1f s", STOP_TIMEOUT)
+    if isinstance(writer.error, BrokenPipeError):  # the reader left (e.g. `| head`): a normal end
+        _silence_stdout()
+        return 0
+    if writer.error is not None:
+        where = args.jsonl or "standard output"
+        print(f"slowfast: error: cannot write predictions to {where}: {writer.error.strerror or writer.error}; "
+              f"{writer.lines} lines were written (free some space or choose another --jsonl)", file=sys.stderr)
+        return 1
     if events.fatal is not None:
         print(f"slowfast: error: {events.fatal.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush into a closed pipe stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:

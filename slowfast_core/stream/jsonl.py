@@ -47,6 +47,8 @@ class JsonlWriter:
         self.geometry = geometry
         self.origin: float | None = None
         self.lines = 0
+        self.error: OSError | None = None  # why writing stopped (a closed pipe, a full disk), if it did
+        self.broken = threading.Event()  # set with `error`: the caller stops the run instead of losing lines
         self._lock = threading.Lock()
 
     def on_frame(self, frame: FramePacket) -> None:
@@ -56,10 +58,15 @@ class JsonlWriter:
     def on_prediction(self, prediction: Prediction) -> None:
         record = prediction_record(prediction, geometry=self.geometry, origin=self.origin or 0.0)
         with self._lock:
-            if self._out.closed:
+            if self._out.closed or self.error is not None:
                 return
-            self._out.write(json.dumps(record) + "\n")
-            self._out.flush()
+            try:
+                self._out.write(json.dumps(record) + "\n")
+                self._out.flush()
+            except OSError as exc:  # reader gone (`| head`) or disk full: report once, write no more
+                self.error = exc
+                self.broken.set()
+                return
             self.lines += 1
 
     def close(self) -> None:
@@ -67,6 +74,14 @@ class JsonlWriter:
         with self._lock:
             if self._out.closed:
                 return
-            self._out.flush()
-            if self._owns:
-                self._out.close()
+            try:
+                if self.error is None:
+                    self._out.flush()
+            except OSError as exc:
+                self.error = exc
+            finally:
+                if self._owns:
+                    try:
+                        self._out.close()
+                    except OSError:
+                        pass
