@@ -20,12 +20,12 @@ class WeightsError(SlowFastError):
     """A named weights entry is unknown, or its download failed or did not verify."""
 
 
-class VideoError(SlowFastError):
-    """A video file is missing, not a video, empty, or cut short."""
-
-
 class SourceError(SlowFastError):
     """A frame source (camera, file, synthetic) could not be opened or stopped delivering."""
+
+
+class VideoError(SourceError):
+    """A video file is missing, not a video, empty, or cut short (a file is a frame source too)."""
 
 
 class ConfigError(SlowFastError, ValueError):

@@ -104,6 +104,22 @@ def _check_path(path: Path) -> None:
         raise VideoError(f"video file {path} is empty (0 bytes): pass a video that was fully written")
 
 
+def open_capture(path: Path) -> cv2.VideoCapture:
+    """An opened OpenCV capture of the file at `path`, or a one-line VideoError saying why it cannot be.
+
+    The one place files are opened: `VideoReader` (offline) and `FileSource` (live) both use it.
+    """
+    _check_path(path)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(
+            f"{path} is not a video OpenCV can read (not a video, an unsupported codec, or a file cut "
+            "short before its index was written): check the file plays in a video player"
+        )
+    return cap
+
+
 class VideoReader:
     """An open video file. Use as a context manager; `frames()` decodes once, front to back.
 
@@ -118,14 +134,7 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        _check_path(self.path)
-        self._cap = cv2.VideoCapture(str(self.path))
-        if not self._cap.isOpened():
-            self._cap.release()
-            raise VideoError(
-                f"{self.path} is not a video OpenCV can read (not a video, an unsupported codec, or a file cut "
-                "short before its index was written): check the file plays in a video player"
-            )
+        self._cap = open_capture(self.path)
         claimed_count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         fps, assumed = usable_fps(self._cap.get(cv2.CAP_PROP_FPS), self.path)
         self.info = VideoInfo(

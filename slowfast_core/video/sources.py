@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from slowfast_core.errors import SourceError
-from slowfast_core.video.decode import usable_fps
+from slowfast_core.video.decode import open_capture, usable_fps
 
 logger = logging.getLogger(__name__)
 
@@ -300,17 +300,9 @@ class FileSource(FrameSource):
 
     def _open_capture(self) -> cv2.VideoCapture:
         with _quiet_opencv():
-            cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            cap.release()
-            raise SourceError(f"cannot read {self.path} as a video: check that it is a video file OpenCV can decode")
-        return cap
+            return open_capture(self.path)  # VideoError (a SourceError) for missing, empty, not-a-video files
 
     def _open(self) -> SourceInfo:
-        if not self.path.exists():
-            raise SourceError(f"video file {self.path} does not exist: check the path")
-        if not self.path.is_file():
-            raise SourceError(f"{self.path} is not a video file: pass a file such as clip.mp4")
         cap = self._open_capture()
         ok, frame = cap.read()
         if not ok or frame is None:
