@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,8 @@ class OpenVINOBackend(InferenceBackend):
             except RuntimeError as exc:
                 log.warning("cached OpenVINO model %s is unreadable (%s): converting again", xml, exc)
         t0 = time.perf_counter()
-        with torch.inference_mode(False), torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace deprecation notes, not ours to fix
             ov_model = self._ov.convert_model(self.folded_model, example_input=(self._example_inputs(),))
         self.timings["convert_s"] = time.perf_counter() - t0
         self._save_ir(ov_model, xml)

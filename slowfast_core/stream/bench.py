@@ -20,6 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
 from slowfast_core.stream.types import EngineError, EngineStatus
@@ -94,6 +96,7 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
 
     if duration <= 0 or fps <= 0:
         raise ConfigError("--duration and --fps must be positive")
+    torch.manual_seed(0)  # the same random weights every run: a backend's converted-model cache stays warm
     model = create_model(arch)
     model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=size))
     progress = _Progress(quiet)
