@@ -208,6 +208,33 @@ def test_prediction_bands_cover_time_and_merge_equal_labels():
         == ["b", "c", "a"]
 
 
+def test_painting_keeps_none_alive(qtbot):
+    """Repainting the overlay and timeline must not leak or drop references to None.
+
+    PySide6 6.12.0's QPainter.setPen dropped one reference to None per call; on Python 3.11 (None is not
+    immortal) the live window aborted with "deallocating None" within a minute. pyproject.toml excludes it.
+    """
+    import sys
+
+    state = LiveState(clock=FakeClock(100.0))
+    state.set_model(ModelInfo(arch="slowfast_8x8_r50", weights=None, trained=False, num_classes=400))
+    state.set_frame(make_frame(0, 99.0, 320, 240))
+    state.set_options(threshold=0.2, topk=5, stride_s=0.5)
+    for i in range(5):
+        state.add_prediction(make_prediction(i, 95.0 + i, (("wave", 0.7), ("clap", 0.2), ("jump", 0.05))))
+    view, timeline = VideoView(state), LiveTimeline(state)
+    qtbot.addWidget(view)
+    qtbot.addWidget(timeline)
+    view.resize(640, 480)
+    timeline.resize(600, 100)
+    view.grab(), timeline.grab()  # first paint: caches, fonts
+    before = sys.getrefcount(None)
+    for _ in range(50):
+        view.grab()
+        timeline.grab()
+    assert abs(sys.getrefcount(None) - before) < 50  # 6.12.0 lost about 40 per overlay paint
+
+
 def test_live_timeline_follows_the_state(qtbot):
     clock = FakeClock(50.0)
     state = LiveState(clock=clock)
