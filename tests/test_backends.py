@@ -273,3 +273,19 @@ def test_torch_cuda_graph_equals_no_graph(model, inputs) -> None:
     a = TorchCudaBackend(model, dev, cuda_graph=True)(inputs)
     b = TorchCudaBackend(model, dev, cuda_graph=False)(inputs)
     torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+
+
+def test_default_prepare_is_the_cpu_preprocessing(model) -> None:
+    import numpy as np
+
+    from slowfast_core.spec import Preprocessing
+    from slowfast_core.video.preprocess import pathway_tensors
+    from slowfast_core.video.sampling import pathway_indices
+
+    frames = np.random.default_rng(1).integers(0, 256, (70, 112, 150, 3), dtype=np.uint8)
+    indices = [i + 3 for i in pathway_indices(64, model.config.geometry)]
+    prep = Preprocessing(short_side=112)
+    backend = create_backend(model, backend="torch-eager", device="cpu")
+    got, want = backend.prepare(frames, indices, prep), pathway_tensors(frames, indices, prep)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+

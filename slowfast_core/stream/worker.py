@@ -28,7 +28,6 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.smoothing import Smoother, top_k
 from slowfast_core.stream.types import EngineError, Prediction, Timings
-from slowfast_core.video.preprocess import pathway_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +276,7 @@ class InferenceWorker(threading.Thread):
         loaded = self._require_loaded()
         started = time.monotonic()
         prep = loaded.model.meta.preprocessing
-        inputs = pathway_tensors(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
+        inputs = loaded.backend.prepare(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
         prepared = time.monotonic()
         logits = loaded.backend(inputs)  # (1, num_classes)
         inferred = time.monotonic()
