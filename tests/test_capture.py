@@ -139,7 +139,7 @@ def test_stop_interrupts_a_stalled_source_promptly() -> None:
     t0 = time.monotonic()
     capture.stop()
     capture.join(2)
-    assert not capture.is_alive() and time.monotonic() - t0 < 1.0
+    assert not capture.is_alive() and time.monotonic() - t0 < 2.0  # the stop bound
 
 
 def test_source_must_be_open() -> None:
