@@ -171,14 +171,6 @@ def _quiet_opencv() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
-def _valid_fps(fps: float, what: str) -> float:
-    """The fps a file or camera reports, or DEFAULT_FPS (with a warning) when it reports nonsense."""
-    if not math.isfinite(fps) or fps <= 0 or fps > MAX_FPS:
-        logger.warning("%s reports %r fps; assuming %g", what, fps, DEFAULT_FPS)
-        return DEFAULT_FPS
-    return float(fps)
-
-
 class CameraSource(FrameSource):
     """An OpenCV capture device, by index (0) or path (/dev/video0). Asks for a size and rate, reports what it got."""
 
@@ -217,7 +209,7 @@ class CameraSource(FrameSource):
             cap.release()
             raise SourceError(f"camera {self.device} opened but delivers no frames: check it is not used elsewhere")
         self._cap, self._pending = cap, frame
-        info = SourceInfo(frame.shape[1], frame.shape[0], _valid_fps(cap.get(cv2.CAP_PROP_FPS), self.name))
+        info = SourceInfo(frame.shape[1], frame.shape[0], usable_fps(cap.get(cv2.CAP_PROP_FPS), self.name)[0])
         if width and height and (info.width, info.height) != (width, height):
             logger.info("%s: asked for %dx%d, got %dx%d", self.name, width, height, info.width, info.height)
         return info
