@@ -16,7 +16,9 @@ from slowfast_core import __version__
 from slowfast_core.errors import SlowFastError
 
 #: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
-COMMANDS: tuple[str, ...] = ("predict", "run", "weights", "flops", "bench", "sessions", "demo")
+COMMANDS: tuple[str, ...] = (
+    "predict", "run", "train", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,6 +51,7 @@ class ProgressBar:
         force: bool = False,
         stream: TextIO | None = None,
         min_interval: float = 0.1,
+        eta: bool = False,
     ) -> None:
         # A size of 0 or less (a server without Content-Length, a video whose frame count is unknown) means
         # "unknown": show amount and rate, never fail the work over a progress display.
@@ -64,6 +65,7 @@ class ProgressBar:
         self._last_draw = float("-inf")
         self._closed = False
         self.active = bool(enabled) and (force or _is_tty(self._stream))
+        self.eta = eta  # show the estimated time left (known total only)
 
     def update(self, n: int = 1) -> None:
         """Count `n` more units done and redraw if enough time passed since the last draw."""
@@ -89,6 +91,9 @@ class ProgressBar:
         else:
             amounts = f"{self.n}/{self.total} {self.unit}"
         tail = f" {amounts}  {rate}"
+        if self.eta and per_second > 0:
+            left = int(round(max(0, self.total - self.n) / per_second))
+            tail += f"  ETA {left // 60}:{left % 60:02d}"
         head = f"{prefix}{frac * 100:3.0f}% |"
         width = shutil.get_terminal_size((80, 24)).columns
         bar_width = max(10, min(40, width - len(head) - len(tail) - 2))

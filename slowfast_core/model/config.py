@@ -17,7 +17,8 @@ FusionKind = Literal["tconv", "tsample", "ttoc_sum", "ttoc_concat", "none"]
 FUSION_KINDS: tuple[str, ...] = ("tconv", "tsample", "ttoc_sum", "ttoc_concat", "none")
 
 #: Residual blocks per stage (res2..res5) for each supported depth.
-STAGE_DEPTHS: dict[int, tuple[int, int, int, int]] = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
+#: Depth 14 (one bottleneck per stage) is the small network of the `*_tiny` presets, made for CPU training.
+STAGE_DEPTHS: dict[int, tuple[int, int, int, int]] = {14: (1, 1, 1, 1), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 STEM_WIDTH = 64
 STAGE_INNER = (64, 128, 256, 512)
 STAGE_OUT = (256, 512, 1024, 2048)
@@ -60,6 +61,9 @@ class SlowFastConfig:
 
     beta_inv is 1/beta (8 means the Fast pathway has 1/8 of Slow's channels). `res4_temporal_blocks` limits
     the temporal conv_a kernels of res4 to the first N blocks (the "50_50" R101 variant); None means all.
+    `width_div` divides every Slow width (4: a quarter-width ResNet; the Fast widths follow through beta).
+    `input_size` is the short side the model is made for (inference resizes frames to it; training crops
+    `input_size * 7/8` from a scale-jittered frame, the paper's 224-of-[256, 320] ratio).
     """
 
     name: str = "custom"
@@ -75,6 +79,8 @@ class SlowFastConfig:
     res4_temporal_blocks: int | None = None
     num_classes: int = 400
     dropout: float = 0.5
+    width_div: int = 1
+    input_size: int = 256
     aliases: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +96,10 @@ class SlowFastConfig:
             raise ConfigError(f"num_classes must be >= 1, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.width_div not in (1, 2, 4, 8):
+            raise ConfigError(f"width_div {self.width_div} must be 1, 2, 4 or 8")
+        if not 32 <= self.input_size <= 1024:
+            raise ConfigError(f"input size {self.input_size} must be in 32..1024")
         if self.fusion == "ttoc_sum" and self.layout == "slowfast" and self.alpha != self.beta_inv:
             raise ConfigError(
                 f"fusion ttoc_sum needs alpha*beta = 1 (alpha={self.alpha}, beta=1/{self.beta_inv}); "
@@ -129,10 +139,10 @@ class SlowFastConfig:
 
     def fast_fusion_dims(self) -> tuple[int, ...]:
         """Fast-pathway channels at the four fusion points: after the stem, res2, res3 and res4."""
-        return tuple(width(d, self.beta_inv) for d in (STEM_WIDTH, *STAGE_OUT[:3]))
+        return tuple(width(d, self.beta_inv * self.width_div) for d in (STEM_WIDTH, *STAGE_OUT[:3]))
 
     def _pathway_spec(self, name: Literal["slow", "fast"]) -> PathwaySpec:
-        div = 1 if name == "slow" else self.beta_inv
+        div = self.width_div * (1 if name == "slow" else self.beta_inv)
         fused = self.fast_fusion_dims()
         stem_dim = width(STEM_WIDTH, div)
         stages = []
@@ -186,6 +196,15 @@ PRESETS: dict[str, SlowFastConfig] = {
         ),
         SlowFastConfig(name="slow_4x16_r50", slow_frames=4, tau=16, alpha=8, layout="slow", fusion="none"),
         SlowFastConfig(name="fast_32x2_r50", slow_frames=4, tau=16, alpha=8, layout="fast", fusion="none"),
+        # Small networks for training on a 2-core CPU (synthetic actions, teaching): 1/8 width, one block per
+        # stage, 70-pixel crops of 80-pixel frames; T x tau = 4 x 8 (a 32-frame, 1.07 s window), alpha 4.
+        # beta = 1/4 rather than 1/8 so the Fast pathway keeps a few channels at this width.
+        *(
+            SlowFastConfig(name=f"{layout_name}_tiny", depth=14, width_div=8, input_size=80, slow_frames=4, tau=8,
+                           alpha=4, beta_inv=4, layout=layout, fusion=fusion, fusion_kernel=5)
+            for layout_name, layout, fusion in (("slowfast", "slowfast", "tconv"), ("slow", "slow", "none"),
+                                                ("fast", "fast", "none"))
+        ),
     )
 }
 ALIASES: dict[str, str] = {a: c.name for c in PRESETS.values() for a in c.aliases}

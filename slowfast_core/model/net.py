@@ -17,7 +17,7 @@ from slowfast_core.errors import ConfigError
 from slowfast_core.model.blocks import ResStage, Stem
 from slowfast_core.model.config import SlowFastConfig
 from slowfast_core.model.fusion import build_fusion
-from slowfast_core.spec import ModelMeta
+from slowfast_core.spec import ModelMeta, Preprocessing
 
 MIN_SHORT_SIDE = 32  # five stride-2 stages; the paper's models want >= 112 for meaningful features
 
@@ -69,7 +69,8 @@ class SlowFast(nn.Module):
         super().__init__()
         self.config = config
         #: categories, preprocessing and weights origin; builders replace it when they load weights
-        self.meta = ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)))
+        self.meta = ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)),
+                              preprocessing=Preprocessing(short_side=config.input_size))
         specs = config.pathway_specs()
         fast_dims = config.fast_fusion_dims()
 
@@ -112,15 +113,18 @@ class SlowFast(nn.Module):
                 f"got {x[1].shape[2]} and {x[0].shape[2]}"
             )
 
-    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
-        # [slow (B, 3, T, H, W), fast (B, 3, αT, H, W)] -> logits (B, num_classes)
+    def features(self, x: list[torch.Tensor]) -> torch.Tensor:
+        """The pooled feature the classifier sees: [slow, fast] -> (B, C_slow + C_fast)."""
         if not torch.jit.is_tracing() and not torch.compiler.is_compiling():
             self.check_inputs(x)
         feats: list[torch.Tensor] = list(x)
         for block in self.blocks[:5]:
             feats = block(feats)
-        pooled = self.blocks[5](feats)  # (B, C_slow + C_fast)
-        return self.blocks[6](pooled)
+        return self.blocks[5](feats)  # (B, C_slow + C_fast)
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        # [slow (B, 3, T, H, W), fast (B, 3, αT, H, W)] -> logits (B, num_classes)
+        return self.blocks[6](self.features(x))
 
 
 def init_weights(model: nn.Module) -> None:

@@ -514,6 +514,12 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
     loop: files start again at their end. Cameras and the synthetic scene are always live.
     """
     text = spec.strip()
+    if text.startswith("synthetic:actions"):
+        from slowfast_core.video.scripted import parse_actions_source  # it builds on SyntheticSource
+
+        scripted = parse_actions_source(text, realtime=realtime)
+        if scripted is not None:
+            return scripted
     if text.startswith("camera:"):
         device = text[len("camera:"):]
         if device.isdigit():
@@ -528,5 +534,6 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         fps = float(m.group(3)) if m.group(3) else 30.0
         return SyntheticSource(width, height, fps)
     raise SourceError(
-        f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH or synthetic[:WxH@FPS]"
+        f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH@FPS] or "
+        "synthetic:actions[:A-B]"
     )

@@ -31,6 +31,7 @@ from slowfast_core.errors import CheckpointError
 from slowfast_core.model.config import PRESETS, STAGE_DEPTHS, SlowFastConfig, get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import ModelMeta, Preprocessing
+from slowfast_core.weights.native import META_KEY, config_from_metadata, preprocessing_from_metadata
 from slowfast_core.weights.convert_pyslowfast import (
     caffe2_to_pyslowfast_key,
     is_caffe2_optimizer_blob,
@@ -240,8 +241,15 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     content. Raises CheckpointError when the file is missing, truncated, not a checkpoint, or of an unknown
     key layout.
     """
+    state, layout, _ = read_checkpoint(path)
+    return state, layout
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], str, dict[str, Any] | None]:
+    """`read_state_dict` plus our format's metadata (`weights.native`), None for other formats."""
     p = _existing_file(path)
     obj, caffe2 = _load_file(p)
+    metadata = obj.get(META_KEY) if isinstance(obj, Mapping) and not caffe2 else None
     raw = _unwrap(obj, p)
     state = _tensors(raw, p, caffe2=caffe2)
     if not caffe2:
@@ -253,7 +261,7 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
             f"checkpoint {p} has keys of an unknown layout (first: {first!r}): expected PyTorchVideo "
             "(blocks.N...), PySlowFast (s1.pathway0_stem...) or Caffe2 (conv1_w, res2_0_branch2a_w...) names"
         )
-    return _convert(state, layout), layout
+    return _convert(state, layout), layout, dict(metadata) if isinstance(metadata, Mapping) else None
 
 
 # ------------------------------------------------------------------------------------------- architecture
@@ -405,13 +413,19 @@ def _load(
     num_classes: int | None,
     map_location: str | torch.device,
     overrides: Mapping[str, object],
-    preprocessing: Preprocessing,
+    preprocessing: Preprocessing | None,
     categories: tuple[str, ...] | None,
     weights_name: str,
 ) -> SlowFast:
-    """Shared body of load_checkpoint and load_weights: read, check, build, load, describe."""
-    state, layout = read_state_dict(path)
+    """Shared body of load_checkpoint and load_weights: read, check, build, load, describe.
+
+    preprocessing None: the checkpoint's own (our format), else the architecture's input size.
+    """
+    state, layout, metadata = read_checkpoint(path)
     found = state_signature(state, source=f"checkpoint {path}")
+    if metadata is not None:  # our own format: the file says what it is
+        return _load_native(path, state, metadata, arch=arch, num_classes=num_classes,
+                            map_location=map_location, overrides=overrides)
     detected = _matching_preset(found)
     if arch is None:
         if detected is None:
@@ -440,8 +454,39 @@ def _load(
     model.eval().to(map_location)
     if fresh_head or categories is None or len(categories) != wanted:
         categories = _categories(wanted)
-    model.meta = ModelMeta(categories=tuple(categories), preprocessing=preprocessing, weights=weights_name)
+    prep = preprocessing if preprocessing is not None else Preprocessing(short_side=config.input_size)
+    model.meta = ModelMeta(categories=tuple(categories), preprocessing=prep, weights=weights_name)
     log.info("loaded %s (%s format) into %s", path, layout, config.name)
+    return model
+
+
+def _load_native(
+    path: Path, state: dict[str, torch.Tensor], metadata: Mapping[str, Any], *, arch: str | None,
+    num_classes: int | None, map_location: str | torch.device, overrides: Mapping[str, object],
+) -> SlowFast:
+    """A model from our own format: config, categories and preprocessing come from the file."""
+    config = config_from_metadata(metadata, path)
+    if arch is not None and get_config(arch).name != config.name:
+        raise CheckpointError(f"checkpoint {path} holds a {config.name} model, not {arch}: leave out the arch")
+    if overrides:
+        config = config.replace(**overrides)
+    categories = tuple(str(c) for c in metadata.get("categories") or ())
+    fresh_head = num_classes is not None and num_classes != config.num_classes
+    if fresh_head:
+        log.warning("checkpoint %s has a %d-class head but %d classes were asked for: keeping the backbone, "
+                    "starting a fresh (untrained) %d-class head", path, config.num_classes, num_classes, num_classes)
+        config = config.replace(num_classes=num_classes)
+        state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
+        categories = _categories(config.num_classes)
+    model = SlowFast(config)
+    _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
+    model.load_state_dict(state, strict=not fresh_head)
+    model.eval().to(map_location)
+    if len(categories) != config.num_classes:
+        categories = _categories(config.num_classes)
+    model.meta = ModelMeta(categories=categories, preprocessing=preprocessing_from_metadata(metadata),
+                           weights=str(path))
+    log.info("loaded %s (slowfast-live format) into %s", path, config.name)
     return model
 
 
@@ -461,7 +506,7 @@ def load_checkpoint(
     """
     p = _existing_file(path)
     return _load(p, arch=arch, num_classes=num_classes, map_location=map_location, overrides={},
-                 preprocessing=Preprocessing(), categories=None, weights_name=str(p))
+                 preprocessing=None, categories=None, weights_name=str(p))
 
 
 def load_weights(
@@ -479,7 +524,7 @@ def load_weights(
     path = Path(spec).expanduser()
     if path.is_file():
         return _load(path, arch=arch, num_classes=num_classes, map_location="cpu", overrides=overrides,
-                     preprocessing=Preprocessing(), categories=None, weights_name=str(path))
+                     preprocessing=None, categories=None, weights_name=str(path))
 
     from slowfast_core.weights.registry import resolve_weights  # lazy: the registry may download
 
@@ -487,7 +532,7 @@ def load_weights(
     entry = resolved.entry
     if entry is None:
         return _load(Path(resolved.path), arch=arch, num_classes=num_classes, map_location="cpu",
-                     overrides=overrides, preprocessing=Preprocessing(), categories=None,
+                     overrides=overrides, preprocessing=None, categories=None,
                      weights_name=str(resolved.path))
     if arch is not None and get_config(arch).name != get_config(entry.arch).name:
         raise CheckpointError(
