@@ -326,7 +326,6 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
     """Train one epoch (from `state.batch` on), validate, write metrics and checkpoints. Mutates `state`."""
     epoch = state.epoch
     sampler.set_epoch(epoch)
-    torch.manual_seed(config.seed * 1000 + epoch)  # dropout: a function of the epoch, so resume is exact
     model.train()
     if config.frozen_bn or config.train != "all":
         from slowfast_core.train.recipe import freeze_bn
@@ -344,6 +343,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         lr = lr_at(state.step, total_steps=total_steps, warmup_steps=warmup, base_lr=config.lr)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        torch.manual_seed(config.seed * 1_000_003 + state.step)  # dropout draws: a function of the step (exact resume)
         if inputs is not None:
             labels_dev = labels.to(d.device, non_blocking=True)
             with _autocast(d, config.amp):

@@ -1,0 +1,199 @@
+"""The training loop: learning, checkpoints that load everywhere, exact resume, Ctrl-C, head mode, evaluate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from slowfast_core.errors import CheckpointError
+from slowfast_core.model.builder import create_model
+from slowfast_core.train.loop import BEST, LAST, METRICS, Interrupted, train
+from slowfast_core.train.recipe import TrainConfig, lr_at
+from slowfast_core.train.synth import SynthSettings, generate
+from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
+from slowfast_core.weights.native import atomic_save, save_model
+
+FAST = dict(workers=0, flip=False, warmup_epochs=0.0)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5))
+    return out
+
+
+@pytest.fixture(scope="module")
+def overfit(synth: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A tiny SlowFast trained until it fits its 8 training clips."""
+    out = tmp_path_factory.mktemp("overfit")
+    config = TrainConfig(data=[str(synth)], out=str(out), epochs=30, batch_size=8, lr=0.1, dropout=0.0,
+                         scale=(80, 80), crop=80, **FAST)
+    return train(config)
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / METRICS).read_text().splitlines()]
+
+
+def test_a_tiny_model_overfits_eight_clips(overfit) -> None:
+    records = metrics(overfit.out)
+    assert len(records) == 30 and [r["epoch"] for r in records] == list(range(1, 31))
+    assert records[-1]["train_top1"] == 1.0
+    assert records[-1]["train_loss"] < 0.25 * records[0]["train_loss"]
+    assert {"val_top1", "lr", "clips_per_s", "seconds"} <= set(records[0])
+    for name in (BEST, LAST, "confusion.csv", "curves.png", "run.json"):
+        assert (overfit.out / name).is_file(), name
+    run = json.loads((overfit.out / "run.json").read_text())
+    assert run["config"]["epochs"] == 30 and run["seed"] == 0 and "torch" in run["versions"]
+    assert (overfit.out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_checkpoint_loads_with_its_labels_and_gives_identical_logits(overfit, synth: Path) -> None:
+    model = load_weights(str(overfit.out / BEST))
+    assert model.config.name == "slowfast_tiny" and list(model.meta.categories) == overfit.categories
+    assert model.meta.preprocessing.short_side == 80 and model.meta.trained
+    x = [torch.randn(2, 3, 4, 80, 80), torch.randn(2, 3, 16, 80, 80)]
+    again = load_checkpoint(overfit.out / BEST)
+    with torch.inference_mode():
+        assert torch.equal(model(x), again(x))
+    saved = overfit.out / "resaved.pyth"
+    save_model(model, saved)
+    with torch.inference_mode():
+        assert torch.equal(load_weights(str(saved))(x), model(x))
+
+
+def test_a_trained_checkpoint_predicts_through_the_cli(overfit, synth: Path) -> None:
+    clip = synth / (synth / "val.csv").read_text().split()[0]
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "predict", str(clip), "--weights",
+                             str(overfit.out / BEST), "--json", "--backend", "torch-cpu"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "untrained" not in result.stderr.lower()
+    labels = {t["label"] for line in result.stdout.splitlines() if line.startswith("{") and '"topk"' in line
+              for t in json.loads(line)["topk"]}
+    assert labels <= set(overfit.categories) and labels
+
+
+def test_evaluate_multi_view(overfit, synth: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "evaluate", str(overfit.out / BEST), str(synth),
+                             "--split", "train", "--clips", "2", "--crops", "3", "--backend", "torch-cpu", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["videos"] == 8 and report["views_per_video"] == 6 and report["split"] == "train"
+    confusion = report["confusion"]
+    assert len(confusion) == 4 and sum(map(sum, confusion)) == 8 and [sum(r) for r in confusion] == [2, 2, 2, 2]
+    assert report["top1"] == pytest.approx(sum(confusion[i][i] for i in range(4)) / 8)
+    assert report["top5"] == 1.0  # 4 classes: the truth is always among the top 5
+    assert set(report["per_class"]) == set(overfit.categories)
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)["model_state"]
+
+
+def test_resume_continues_exactly(synth: Path, tmp_path: Path) -> None:
+    common = dict(data=[str(synth)], epochs=3, batch_size=4, lr=0.05, **FAST)
+    straight = train(TrainConfig(out=str(tmp_path / "a"), **common))
+    stop = threading.Event()
+
+    def progress(what: str, done: int, total: int) -> None:
+        if what.startswith("epoch 2/") and done == 1:
+            stop.set()  # interrupt inside epoch 2, after its first batch
+
+    with pytest.raises(Interrupted, match="--resume"):
+        train(TrainConfig(out=str(tmp_path / "b"), **common), stop=stop, progress=progress)
+    saved = torch.load(tmp_path / "b" / LAST, map_location="cpu", weights_only=True)["train_state"]["state"]
+    assert (saved["epoch"], saved["batch"]) == (1, 1)
+    resumed = train(TrainConfig(out=str(tmp_path / "b"), resume=True, **common))
+    assert resumed.state.epoch == 3 and [r["epoch"] for r in metrics(tmp_path / "b")] == [1, 2, 3]
+    a, b = _state(tmp_path / "a" / LAST), _state(tmp_path / "b" / LAST)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert metrics(tmp_path / "a")[-1]["train_loss"] == pytest.approx(metrics(tmp_path / "b")[-1]["train_loss"])
+
+
+def test_resume_without_a_run_is_a_one_line_error(synth: Path, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(tmp_path),
+                             "--resume"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "nothing to resume" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_writes_a_resumable_checkpoint(synth: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(run),
+                             "--epochs", "50", "--batch-size", "2", "--workers", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / METRICS).is_file() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)  # polling a file another process writes: there is no event to wait on
+        assert (run / METRICS).is_file(), proc.stderr.read() if proc.poll() is not None else "no epoch in 240 s"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    state = torch.load(run / LAST, map_location="cpu", weights_only=True)["train_state"]["state"]
+    assert state["epoch"] >= 1 and state["horizon"] == 50
+    assert load_weights(str(run / LAST)).meta.categories  # the interrupted checkpoint is usable as weights too
+
+
+def test_minutes_bounds_the_run_at_an_epoch_boundary(synth: Path, tmp_path: Path) -> None:
+    result = train(TrainConfig(data=[str(synth)], out=str(tmp_path), epochs=30, minutes=1e-4, batch_size=4, **FAST))
+    assert result.state.epoch == 1 and (tmp_path / BEST).is_file() and len(metrics(tmp_path)) == 1
+
+
+def test_head_mode_trains_on_cached_features(overfit, synth: Path, tmp_path: Path) -> None:
+    config = dict(data=[str(synth)], init=str(overfit.out / BEST), arch="", train="head", views=2, **FAST)
+    first = train(TrainConfig(out=str(tmp_path / "h1"), **config))
+    assert first.metrics["cache_misses"] == 8 + 4 and first.metrics["cache_hits"] == 0
+    second = train(TrainConfig(out=str(tmp_path / "h2"), **config))
+    assert second.metrics["cache_misses"] == 0 and second.metrics["cache_hits"] == 12  # nothing decoded again
+    assert second.metrics["train_top1"] == 1.0
+    model = load_weights(str(tmp_path / "h2" / BEST))
+    base = load_weights(str(overfit.out / BEST))
+    for k, v in base.state_dict().items():
+        if not k.startswith("blocks.6."):
+            assert torch.equal(v, model.state_dict()[k]), k  # the backbone is kept as it was
+    assert list(model.meta.categories) == overfit.categories
+
+
+def test_head_mode_needs_init(synth: Path, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(tmp_path),
+                             "--train", "head"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--init" in result.stderr
+
+
+def test_learning_rate_warms_up_then_follows_a_half_cosine() -> None:
+    lrs = [lr_at(s, total_steps=100, warmup_steps=10, base_lr=0.1) for s in range(101)]
+    assert lrs[0] == pytest.approx(0.001) and lrs[10] == pytest.approx(0.1) and lrs[100] == pytest.approx(0.0)
+    assert lrs[55] == pytest.approx(0.05)
+    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:11])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = create_model("slowfast_tiny", num_classes=3)
+    path = tmp_path / "ckpt.pyth"
+    save_model(model, path)
+    before = path.read_bytes()
+
+    def full_disk(obj, f, *args, **kwargs):  # the write fails part-way, as on a full disk
+        f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match="the disk is full.*previous checkpoint is kept"):
+        atomic_save({"x": 1}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pyth"]
