@@ -12,6 +12,7 @@ import importlib
 BENCHES = {
     "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
     "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
+    "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
 }
 
 

@@ -206,7 +206,7 @@ def train_head(config, d: distributed.Dist, data: DatasetSplit, out: Path, *, st
     save_model(model, out / BEST, base=base)
     save_model(model, out / LAST, base=base)
     write_curves_png(out / CURVES, history)
-    best = max(history, key=lambda r: r["val_top1"] if r["val_top1"] is not None else r["train_top1"])
-    state = TrainState(epoch=len(history), horizon=len(history), best_top1=best["val_top1"] or best["train_top1"],
-                       skipped=bad + bad_v)
+    score = lambda r: r["val_top1"] if r["val_top1"] is not None else r["train_top1"]  # noqa: E731
+    best = max(history, key=score)
+    state = TrainState(epoch=len(history), horizon=len(history), best_top1=score(best), skipped=bad + bad_v)
     return TrainResult(out, state, {**best, "cache_hits": cache.hits, "cache_misses": cache.misses}, data.categories)

@@ -1,0 +1,1 @@
+"""`slowfast bench …` measurements that the runtime packages never import."""
