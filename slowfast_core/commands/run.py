@@ -153,9 +153,7 @@ def run(args: argparse.Namespace) -> int:
             _write_metrics(Path(args.metrics), engine.metrics())
     if not clean:  # the engine logged which; they end on their own once their current step is done
         logger.info("engine threads still finishing after %.1f s", STOP_TIMEOUT)
-    status = exit_status(signals[0]) if signals else None
-    if status is not None and not clean:
-        _exit_abandoning_threads(status)  # a signal asked to stop now: do not wait for a torch inference
+    status = exit_status(signals[0]) if signals else None  # `slowfast` then exits at once (cli.main)
     if isinstance(writer.error, BrokenPipeError):  # the reader left (e.g. `| head`): a normal end
         _silence_stdout()
         return 0 if status is None else status
@@ -175,17 +173,6 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def _exit_abandoning_threads(status: int) -> None:
-    """Exit now with `status`, everything written flushed, without waiting for engine threads that are still
-    in a step they cannot leave (a torch forward pass): the 2 s a signal allows are over."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(status)
 
 
 def _install_signal_handlers(stop: threading.Event, signals: list[int]) -> dict[int, Any]:
