@@ -85,8 +85,10 @@ def load_model(request: ModelRequest) -> LoadedModel:
             if request.explicit:
                 raise
             notice = str(exc)
-    if model is None:
-        model = create_model(request.arch)
+    if model is None:  # untrained: the fixed seed makes every start reuse one converted model
+        from slowfast_core.model.builder import UNTRAINED_SEED
+
+        model = create_model(request.arch, seed=UNTRAINED_SEED)
     model = with_input_size(model, request.input_size)
     return LoadedModel(model=model, info=model_info(model, label), request=request, notice=notice)
 

@@ -12,12 +12,17 @@ if TYPE_CHECKING:
 
 
 def create_model(
-    name: str, *, num_classes: int | None = None, weights: str | None = None, **overrides: object
+    name: str, *, num_classes: int | None = None, weights: str | None = None, seed: int | None = None,
+    **overrides: object,
 ) -> "SlowFast":
-    """Build architecture `name` (see `slowfast_core.model.config.PRESETS`), optionally loading `weights`."""
+    """Build architecture `name` (see `slowfast_core.model.config.PRESETS`), optionally loading `weights`.
+
+    seed: untrained weights drawn from this seed (`slowfast_core.model.builder.UNTRAINED_SEED` for starts
+    without weights); None: from the global RNG.
+    """
     from slowfast_core.model.builder import create_model as _create
 
-    return _create(name, num_classes=num_classes, weights=weights, **overrides)
+    return _create(name, num_classes=num_classes, weights=weights, seed=seed, **overrides)
 
 
 def load_checkpoint(

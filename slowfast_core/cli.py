@@ -2,6 +2,11 @@
 
 A subcommand module exposes `register(subparsers)` (adds its parser and sets `func`). User mistakes raise
 `SlowFastError`; here they become one line on stderr and exit status 2, never a traceback.
+
+SIGINT and SIGTERM end any command at any moment (imports included: this module imports nothing heavy, and
+`main` takes the signals first thing) with `slowfast: interrupted` and status 130 / 143 (128 + the signal),
+never a traceback. A command may take them over for a graceful stop (`slowfast run` flushes and exits with the
+same statuses).
 """
 
 from __future__ import annotations
@@ -9,15 +14,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
 
 from slowfast_core import __version__
 from slowfast_core.errors import SlowFastError
 
 #: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
-    "predict", "run", "train", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo",
+    "predict", "run", "train", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo", "cache",
 )
 
 
@@ -56,24 +66,84 @@ class _LowerLevelFormatter(logging.Formatter):
         return super().format(record)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived (`signum` says which); the command unwinds and `main` exits 128 + signum."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def take_signals() -> dict[int, Any]:
+    """SIGINT and SIGTERM raise `Interrupted` in the main thread from now on; returns the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def exit_status(signum: int) -> int:
+    """The shell's status for a run that a signal ended: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + int(signum)
+
+
+#: the statuses a command returns when a signal ended it (and only then)
+SIGNAL_STATUSES = (128 + signal.SIGINT, 128 + signal.SIGTERM)
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process at once with `status`: streams and log handlers flushed, the interpreter's teardown
+    skipped. With torch and OpenVINO loaded that teardown takes 2-5 s on a busy 2-core machine (measured),
+    past the 2 s a signal allows; it also does not wait for an engine thread still inside a torch forward
+    pass (stopped, its result dropped). Every file the command wrote is closed by then."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `slowfast` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(getattr(args, "verbose", False))
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 1
+    """Entry point of the `slowfast` console script; returns the exit status.
+
+    Called as the program (argv None), a run that a signal ended leaves through `exit_now`; called with
+    arguments (tests, other Python code) it always returns.
+    """
+    status = _main(argv)
+    if argv is None and status in SIGNAL_STATUSES:
+        exit_now(status)
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    previous = take_signals()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        configure_logging(getattr(args, "verbose", False))
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 1
         return int(args.func(args) or 0)
     except SlowFastError as exc:
         print(f"slowfast: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("slowfast: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        try:
+            print("slowfast: interrupted", file=sys.stderr)
+        except KeyboardInterrupt:  # a second Ctrl-C while saying so
+            pass
+        return exit_status(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
-"""Shared test set-up: headless Qt, small thread counts, and the path to the real clips beside the repo."""
+"""Shared test set-up: headless Qt, small thread counts, the path to the real clips beside the repo, and the
+guard that fails a test which leaves threads running."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,3 +23,52 @@ def realvideo() -> Path:
     if not (REAL_VIDEO_DIR / "demo.mp4").exists():
         pytest.skip(f"real clips not found at {REAL_VIDEO_DIR} (they live in ../shared/realvideo beside the repo)")
     return REAL_VIDEO_DIR
+
+
+# -- threads: every test stops what it starts ----------------------------------------------------------------------
+
+try:  # importing openvino starts its telemetry sender, a library thread pool that lives until exit: start it
+    import openvino  # noqa: F401  here, before any test, so that no test is charged with that thread
+except ImportError:
+    pass
+
+#: how long a test's leftover threads get to end after it (joined with this timeout, not slept): engine stops are
+#: bounded at 2 s, so a thread still alive after this was never asked to stop, or ignores it
+THREAD_GRACE_S = 5.0
+
+
+def _engine_thread_types() -> tuple[type, ...]:
+    """The engine's thread classes: capture, scheduler, inference worker, monitor."""
+    from slowfast_core.stream.engine import _Monitor
+    from slowfast_core.stream.scheduler import WindowScheduler
+    from slowfast_core.stream.worker import InferenceWorker
+    from slowfast_core.video.capture import CaptureThread
+
+    return (CaptureThread, WindowScheduler, InferenceWorker, _Monitor)
+
+
+def _must_end(thread: threading.Thread, engine_types: tuple[type, ...]) -> bool:
+    """A thread a test must not leave running: any non-daemon thread, and every engine thread."""
+    return not thread.daemon or isinstance(thread, engine_types) or thread.name.startswith("slowfast-")
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves a non-daemon thread or an engine thread running after it ends.
+
+    Threads alive before the test (another scope's fixtures) are not its doing. Leftovers are joined for up
+    to THREAD_GRACE_S in all, then named in the failure.
+    """
+    before = set(threading.enumerate())
+    yield
+    engine_types = _engine_thread_types()
+    left = [t for t in threading.enumerate()
+            if t not in before and t is not threading.current_thread() and _must_end(t, engine_types)]
+    deadline = time.monotonic() + THREAD_GRACE_S
+    for thread in left:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [t for t in left if t.is_alive()]
+    if alive:
+        names = ", ".join(f"{t.name} ({type(t).__name__}{', daemon' if t.daemon else ''})" for t in alive)
+        pytest.fail(f"{request.node.nodeid} left threads running {THREAD_GRACE_S:.0f} s after it ended: {names}",
+                    pytrace=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -177,19 +179,113 @@ def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
         ref = small_model(x)
     cold = OpenVINOBackend(small_model, CPU, cache=tmp_path)
     assert not cold.ir_from_cache and "convert_s" in cold.timings
-    xmls = list((tmp_path / "openvino").glob("fast_32x2_r50-*.xml"))
+    entries = list((tmp_path / "openvino").iterdir())
+    assert [e.name.split("-")[0] for e in entries] == ["fast_32x2_r50"] and cold.entry == entries[0]
     n_params = sum(p.numel() for p in small_model.parameters())
-    assert len(xmls) == 1 and xmls[0].with_suffix(".bin").stat().st_size >= 4 * n_params * 0.95  # fp32, not fp16
+    assert (entries[0] / "model.bin").stat().st_size >= 4 * n_params * 0.95  # fp32 weights, not fp16
     torch.testing.assert_close(cold(x), ref, atol=ATOL, rtol=0)
-    assert list((tmp_path / "openvino" / "blobs").iterdir())  # OpenVINO's compiled-blob cache, filled on compile
+    assert list((entries[0] / "blobs").iterdir())  # OpenVINO's compiled-blob cache, filled on compile
     warm = OpenVINOBackend(small_model, CPU, cache=tmp_path)
-    assert warm.ir_from_cache and "convert_s" not in warm.timings
+    assert warm.ir_from_cache and "convert_s" not in warm.timings and warm.entry == entries[0]
     torch.testing.assert_close(warm(x), ref, atol=ATOL, rtol=0)
     # other weights -> another key: a cached IR is never served for different weights
     config = repr(small_model.config)
     other = create_model("fast_32x2_r50", num_classes=10)
     assert model_key(small_model, config, "v") != model_key(other, config, "v")
     assert model_key(small_model, config, "v") != model_key(small_model, config, "v2")
+
+
+@needs_openvino
+def test_two_conversions_at_once_give_two_working_backends(tmp_path, monkeypatch) -> None:
+    """Issue 8: two threads converting at once used to break each other's trace ("Graphs differed across
+    invocations": torch.jit.trace keeps its module map in a process-wide global). Each now converts in its own
+    child process."""
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))  # cold
+    models = [create_model("fast_32x2_r50", num_classes=10, seed=seed) for seed in (11, 12)]
+    for i, m in enumerate(models):
+        randomise_batchnorm(m, seed=20 + i)
+    x = clip(models[0])
+    start = threading.Barrier(len(models))
+    results: dict[int, object] = {}
+
+    def convert(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = create_backend(models[i], backend="openvino", device="cpu")
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=convert, args=(i,)) for i in range(len(models))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert all(not isinstance(r, Exception) for r in results.values()), results
+    for i, m in enumerate(models):
+        backend = results[i]
+        assert backend.name == "openvino" and not backend.ir_from_cache
+        with torch.inference_mode():
+            ref = m(x)
+        torch.testing.assert_close(backend(x), ref, atol=ATOL, rtol=0)
+    assert len(list((tmp_path / "openvino").iterdir())) == 2  # two models, two cache entries, no leftovers
+
+
+class ElsewhereModel(SlowFast):
+    """A model class the conversion child cannot import (tests/ is not on its path), so its conversion fails."""
+
+
+@needs_openvino
+def test_a_failed_conversion_is_retried_once_then_reported(tmp_path, monkeypatch, caplog) -> None:
+    from slowfast_core.backends.base import BackendError
+
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))
+    model = ElsewhereModel(create_model("fast_32x2_r50", num_classes=10).config).eval()
+    with caplog.at_level(logging.WARNING), pytest.raises(BackendError) as err:
+        create_backend(model, backend="openvino", device="cpu")
+    message = str(err.value)
+    assert "OpenVINO could not convert fast_32x2_r50 (2 attempts)" in message
+    assert "No module named 'test_backends'" in message and "\n" not in message  # the child's reason, one line
+    assert [r.getMessage() for r in caplog.records if "trying once more" in r.getMessage()] != []
+    assert not [p for p in (tmp_path / "openvino").iterdir()]  # nothing half-written left in the cache
+    # 'auto' falls back, and says why through `report` (the engine turns it into an event the user sees)
+    said: list[str] = []
+    backend = create_backend(model, device="cpu", report=said.append)
+    assert backend.name == "torch-cpu"
+    assert len(said) == 1 and "backend openvino could not start" in said[0] and "test_backends" in said[0]
+
+
+@needs_openvino
+def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
+    """Setting the cancel event (the worker's stop) kills the conversion child and raises Cancelled."""
+    import psutil
+
+    from slowfast_core.backends.base import Cancelled
+
+    cancel = threading.Event()
+    outcome: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            BACKENDS["openvino"](small_model, CPU, cache=tmp_path, cancel=cancel)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcome.append(exc)
+
+    me = psutil.Process()
+    thread = threading.Thread(target=build)
+    thread.start()
+    children: list[psutil.Process] = []
+    deadline = time.monotonic() + 120
+    while not children and time.monotonic() < deadline:  # the conversion child has started
+        children = [c for c in me.children() if "openvino_convert" in " ".join(c.cmdline())]
+        thread.join(0.05)
+    assert children, "no conversion child process started"
+    cancelled_at = time.monotonic()
+    cancel.set()
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - cancelled_at < 2.0
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert not children[0].is_running() or children[0].status() == psutil.STATUS_ZOMBIE
+    assert not list((tmp_path / "openvino").iterdir())  # the work folder is gone, nothing cached
 
 
 @needs_openvino

@@ -16,13 +16,15 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from slowfast_core.errors import ConfigError
+from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
 from slowfast_core.video.preprocess import pathway_tensors
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 CACHE_ENV = "SLOWFAST_CACHE_DIR"
 THREADS_ENV = "SLOWFAST_THREADS"
+
+
+class BackendError(SlowFastError):
+    """A backend could not be set up (e.g. OpenVINO failed to convert the model twice); the message says why."""
+
+
+class Cancelled(Exception):
+    """Raised by a backend whose `cancel` event was set: its set-up or inference was abandoned, on purpose."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -97,6 +107,14 @@ class InferenceBackend(ABC):
     def __init__(self, model: SlowFast, device: torch.device) -> None:
         self.model = model
         self.device = device
+
+    @classmethod
+    def create(cls, model: SlowFast, device: torch.device, *, cancel: threading.Event | None = None
+               ) -> "InferenceBackend":
+        """Build the backend. Backends whose set-up or inference can be abandoned (OpenVINO: the conversion
+        child process, an in-flight request) watch `cancel` and raise `Cancelled` once it is set; the others
+        ignore it (a torch forward pass cannot be interrupted; it ends on its own)."""
+        return cls(model, device)
 
     @classmethod
     def supports(cls, device: torch.device) -> bool:
@@ -194,18 +212,25 @@ def check_backend(backend: str, device: str) -> tuple[torch.device, list[str]]:
     return dev, names
 
 
-def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "auto") -> InferenceBackend:
+def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "auto",
+                   cancel: threading.Event | None = None,
+                   report: Callable[[str], None] | None = None) -> InferenceBackend:
     """A backend for `model`: 'auto' picks the fastest available for the device.
 
-    With 'auto', a backend that fails to set up (e.g. a runtime that cannot convert this model) is
-    logged as a warning and the next fastest is tried, ending at torch-eager which always works.
+    With 'auto', a backend that fails to set up (e.g. OpenVINO could not convert this model, even on its
+    retry) is reported with its reason through `report` (default: a logged warning) and the next fastest is
+    tried, ending at torch-eager which always works. A named backend that fails raises. `cancel`: set it to
+    abandon a long set-up (the OpenVINO conversion); `Cancelled` is raised then, never a fallback.
     """
     dev, names = check_backend(backend, device)
-    if backend == "auto":
-        for name in names[:-1]:
-            try:
-                return BACKENDS[name](model, dev)
-            except Exception as exc:  # noqa: BLE001 - any runtime failure means: use the next backend
-                log.warning("backend %s could not start (%s); trying %s", name, exc, names[names.index(name) + 1])
-        return BACKENDS[names[-1]](model, dev)
-    return BACKENDS[backend](model, dev)
+    if backend != "auto":
+        return BACKENDS[backend].create(model, dev, cancel=cancel)
+    say = report or (lambda message: log.warning("%s", message))
+    for name in names[:-1]:
+        try:
+            return BACKENDS[name].create(model, dev, cancel=cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any runtime failure means: use the next backend, and say why
+            say(f"backend {name} could not start ({exc}); trying {names[names.index(name) + 1]}")
+    return BACKENDS[names[-1]].create(model, dev, cancel=cancel)

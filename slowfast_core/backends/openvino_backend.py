@@ -5,25 +5,34 @@ memory layouts once for the whole graph and keeps activations in them, and runs 
 Python in the loop. Torch eager pays a layout reorder and a memory round-trip per op instead.
 
 How:
-- BatchNorm is folded into the convolutions first (slowfast_core.backends.fold), then the torch module is
-  converted directly with `openvino.convert_model`. Conversion traces the model, which takes tens of seconds
-  on two cores, so the converted IR is saved under the cache dir keyed by a hash of the architecture, the
-  weights and the OpenVINO version; the next start reads it in a fraction of a second.
-- OpenVINO's own compiled-blob cache (`CACHE_DIR`) is set beside it, so compilation is cached too.
+- BatchNorm is folded into the convolutions first (slowfast_core.backends.fold), then the folded module is
+  converted by `openvino.convert_model` in a child process (`openvino_convert`: tracing is not thread-safe,
+  and a child can be killed when the program stops or switches model). A failed conversion is tried once
+  more, then raised as `BackendError` with the child's reason.
+- Conversion takes seconds to tens of seconds on two cores, so the IR is cached (slowfast_core.backends.cache):
+  one folder per model, keyed by a hash of the recipe, architecture, weights and OpenVINO version, with
+  OpenVINO's compiled blobs for each input shape beside it. The next start reads it in a fraction of a
+  second. The cache is bounded (least recently used entries go first; `slowfast cache info`).
 - Precision is pinned to fp32: on CPUs with AMX/AVX512-BF16 OpenVINO defaults to bf16, which is ~2.5x
   faster but changes logits by ~1e-1, far from the 1e-4 every backend is held to.
 - The IR has dynamic shapes; it is compiled for the shape of the first clip. A clip of another shape (a
   different short side or frame count) is compiled on first sight; the last `max_shapes` stay compiled.
+- Inference runs asynchronously and is waited on in short steps: a `cancel` event (the inference worker's
+  stop flag) abandons a request in flight within ~50 ms, and so does Ctrl-C in the main thread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import time
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -31,14 +40,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from slowfast_core.backends.base import InferenceBackend, cache_dir, inference_threads, register
+import slowfast_core
+from slowfast_core.backends import cache as model_cache
+from slowfast_core.backends import openvino_convert as child
+from slowfast_core.backends.base import (
+    BackendError,
+    Cancelled,
+    InferenceBackend,
+    cache_dir,
+    inference_threads,
+    register,
+)
 from slowfast_core.backends.fold import fold_batchnorm
 from slowfast_core.model.net import SlowFast
 
 log = logging.getLogger(__name__)
 
-#: bump when the conversion recipe changes, so stale cached IRs are not reused
-RECIPE_VERSION = 1
+#: bump when the conversion recipe or the cache layout changes, so stale cached IRs are not reused
+RECIPE_VERSION = 2
+#: conversion attempts before the failure is raised (a retry, then the reason)
+CONVERT_ATTEMPTS = 2
+#: how often a wait (conversion child, inference request) looks at its cancel event, in seconds
+POLL_S = 0.05
 
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -79,11 +102,80 @@ def compile_for_cpu(core: Any, ov_model: Any, shapes: Shapes, *, num_threads: in
     })
 
 
-def run_compiled(req: Any, inputs: list[torch.Tensor]) -> torch.Tensor:
-    """One synchronous inference: [(B, 3, T_p, H, W) float32 CPU] -> logits (B, num_classes) float32."""
+def run_compiled(req: Any, inputs: list[torch.Tensor], *, cancel: threading.Event | None = None) -> torch.Tensor:
+    """One inference: [(B, 3, T_p, H, W) float32 CPU] -> logits (B, num_classes) float32.
+
+    Started asynchronously and waited on in `POLL_S` steps, so that `cancel` (or a signal in the main thread)
+    abandons it at once: the request is cancelled and `Cancelled` (or the KeyboardInterrupt) raised.
+    """
     arrays = [np.ascontiguousarray(t.detach().cpu().float().numpy()) for t in inputs]
-    result = req.infer(arrays)
-    return torch.from_numpy(np.array(result[0], dtype=np.float32))
+    req.start_async(arrays)
+    try:
+        while not req.wait_for(int(POLL_S * 1000)):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("inference cancelled")
+    except BaseException:
+        req.cancel()
+        try:
+            req.wait()
+        except RuntimeError:  # "Infer Request was canceled": what we asked for
+            pass
+        raise
+    return torch.from_numpy(np.array(req.get_output_tensor(0).data, dtype=np.float32))
+
+
+class _ConversionFailed(Exception):
+    """One conversion attempt failed; the message is the child's one-line reason."""
+
+
+def _child_env() -> dict[str, str]:
+    """The environment for the conversion child: ours, with this very slowfast_core first on the path."""
+    root = str(Path(slowfast_core.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+
+def convert_in_child(work: Path, *, cancel: threading.Event | None = None) -> Path:
+    """Run one conversion of the job in `work` in a child process; returns the folder holding model.xml/.bin.
+
+    Waits in `POLL_S` steps: when `cancel` is set (or the main thread gets a signal) the child is killed
+    and `Cancelled` (or the KeyboardInterrupt) raised. A failed child raises `_ConversionFailed(reason)`.
+    """
+    for stale in (work / child.ERROR, work / child.IR_DIR):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+    with open(work / child.LOG, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "slowfast_core.backends.openvino_convert", str(work)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=_child_env(),
+            start_new_session=True,  # a terminal's Ctrl-C goes to us; we decide what happens to the child
+        )
+        log.debug("converting %s in process %d", work, proc.pid)
+        try:
+            while True:
+                try:
+                    code = proc.wait(timeout=POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("OpenVINO conversion cancelled") from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    if code == 0 and (work / child.IR_DIR / child.IR_XML).exists():
+        return work / child.IR_DIR
+    try:
+        why = (work / child.ERROR).read_text(encoding="utf-8").strip()
+    except OSError:
+        why = ""
+    if not why:
+        why = f"the conversion process was killed by signal {-code}" if code < 0 else f"exit status {code}"
+        if code == -9:
+            why += " (out of memory?)"
+    raise _ConversionFailed(why)
 
 
 @register
@@ -101,6 +193,7 @@ class OpenVINOBackend(InferenceBackend):
         cache: Path | None = None,
         precision: str = "f32",
         max_shapes: int = 2,
+        cancel: threading.Event | None = None,
     ) -> None:
         super().__init__(model, device)
         ov = _import_openvino()
@@ -108,14 +201,21 @@ class OpenVINOBackend(InferenceBackend):
         self.num_threads = num_threads or inference_threads()
         self.precision = precision
         self.max_shapes = max(1, max_shapes)
-        self.cache = (cache or cache_dir()) / "openvino"
+        self.cancel_event = cancel
+        model_cache.max_bytes()  # a bad $SLOWFAST_CACHE_MAX_MB fails here, before any work
+        self.cache = model_cache.kind_dir("openvino", cache or cache_dir())
         self.core = ov.Core()
-        self._set_blob_cache()
-        self.folded_model, _ = fold_batchnorm(model.eval())
+        self.folded_model, _ = fold_batchnorm(model.eval())  # a private copy: nothing else touches it
         self.timings: dict[str, float] = {}
         self.ir_from_cache = False
+        self.entry: Path | None = None  # the cache folder this model lives in (None: not cached)
         self.ov_model = self._load_or_convert()
         self._compiled: OrderedDict[Shapes, Any] = OrderedDict()  # shapes -> infer request
+
+    @classmethod
+    def create(cls, model: SlowFast, device: torch.device, *, cancel: threading.Event | None = None
+               ) -> "OpenVINOBackend":
+        return cls(model, device, cancel=cancel)
 
     @classmethod
     def supports(cls, device: torch.device) -> bool:
@@ -127,53 +227,92 @@ class OpenVINOBackend(InferenceBackend):
 
     # -- setup -------------------------------------------------------------------------------------------------
 
-    def _set_blob_cache(self) -> None:
-        """Point OpenVINO's compiled-blob cache into our cache dir (skipped, with a notice, if not writable)."""
-        blobs = self.cache / "blobs"
-        try:
-            blobs.mkdir(parents=True, exist_ok=True)
-            self.core.set_property({"CACHE_DIR": str(blobs)})
-        except OSError as exc:
-            log.warning("OpenVINO cache %s is not writable (%s): every start will convert and compile again", blobs, exc)
-
-    def _example_inputs(self) -> list[torch.Tensor]:
+    def _example_shapes(self) -> list[list[int]]:
         """Small zero clips of the model's geometry, only used to trace the graph (shapes stay dynamic)."""
-        return [torch.zeros(1, 3, clip.frames, 112, 112) for clip in self.model.config.geometry.pathways()]
+        return [[1, 3, clip.frames, 112, 112] for clip in self.model.config.geometry.pathways()]
 
     def _load_or_convert(self) -> Any:
-        """The IR from the cache when present, else convert the folded torch model and save it there."""
+        """The IR from the cache when present, else converted (in a child process) and cached."""
         t0 = time.perf_counter()
         key = model_key(self.folded_model, repr(self.model.config), self._ov.__version__)
         self.timings["hash_s"] = time.perf_counter() - t0
-        xml = self.cache / f"{self.model.config.name}-{key}.xml"
+        entry = self.cache / f"{self.model.config.name}-{key}"
+        xml = entry / child.IR_XML
         if xml.exists() and xml.with_suffix(".bin").exists():
             t0 = time.perf_counter()
             try:
                 ov_model = self.core.read_model(str(xml))
+            except RuntimeError as exc:
+                log.warning("cached OpenVINO model %s is unreadable (%s): converting again", entry, exc)
+                model_cache.remove(entry)
+            else:
                 self.timings["read_ir_s"] = time.perf_counter() - t0
                 self.ir_from_cache = True
+                self._use_entry(entry)
                 return ov_model
-            except RuntimeError as exc:
-                log.warning("cached OpenVINO model %s is unreadable (%s): converting again", xml, exc)
+        return self._convert(entry)
+
+    def _work_dir(self) -> tuple[Path, bool]:
+        """A private folder for one conversion: in the cache (renamed into place when done) when writable,
+        else in the system's temp folder (then nothing is cached). Returns (folder, in_cache)."""
+        try:
+            self.cache.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=model_cache.TMP_PREFIX, dir=self.cache)), True
+        except OSError as exc:
+            log.warning("OpenVINO cache %s is not writable (%s): could not cache the converted model, "
+                        "every start will convert and compile again", self.cache, exc)
+            return Path(tempfile.mkdtemp(prefix="slowfast-openvino-")), False
+
+    def _convert(self, entry: Path) -> Any:
+        """Convert the folded model in a child process (tried twice), cache it as `entry`, return the IR."""
+        name = self.model.config.name
+        log.info("converting %s for OpenVINO (once per model: the result is cached in %s)", name, self.cache)
         t0 = time.perf_counter()
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace deprecation notes, not ours to fix
-            ov_model = self._ov.convert_model(self.folded_model, example_input=(self._example_inputs(),))
-        self.timings["convert_s"] = time.perf_counter() - t0
-        self._save_ir(ov_model, xml)
+        work, in_cache = self._work_dir()
+        try:
+            torch.save(self.folded_model, work / child.MODEL)
+            job = {"example_shapes": self._example_shapes(), "parent": os.getpid()}
+            (work / child.JOB).write_text(json.dumps(job), encoding="utf-8")
+            for attempt in range(1, CONVERT_ATTEMPTS + 1):
+                try:
+                    ir = convert_in_child(work, cancel=self.cancel_event)
+                    break
+                except _ConversionFailed as exc:
+                    if attempt == CONVERT_ATTEMPTS:
+                        raise BackendError(f"OpenVINO could not convert {name} ({attempt} attempts): {exc}") from None
+                    log.warning("OpenVINO conversion of %s failed (%s): trying once more", name, exc)
+            self.timings["convert_s"] = time.perf_counter() - t0
+            if in_cache:
+                ir = self._move_into_cache(ir, entry)
+            ov_model = self.core.read_model(str(ir / child.IR_XML))  # weights are read (or mapped) now
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if self.entry is not None:
+            model_cache.enforce_limit(self.cache, keep=self.entry)
         return ov_model
 
-    def _save_ir(self, ov_model: Any, xml: Path) -> None:
-        """Write the IR atomically (temp dir, then rename .bin before .xml), full fp32 weights."""
+    def _move_into_cache(self, ir: Path, entry: Path) -> Path:
+        """Rename the fresh IR folder to `entry` (atomic); if another process or thread got there first, use
+        theirs. Returns the folder to read."""
         try:
-            xml.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".tmp-") as tmp:
-                tmp_xml = Path(tmp) / xml.name
-                self._ov.save_model(ov_model, str(tmp_xml), compress_to_fp16=False)
-                os.replace(tmp_xml.with_suffix(".bin"), xml.with_suffix(".bin"))
-                os.replace(tmp_xml, xml)
+            os.rename(ir, entry)
+        except OSError:
+            if not (entry / child.IR_XML).exists():
+                log.warning("could not cache the OpenVINO model in %s: the next start converts again", entry)
+                return ir
+        self._use_entry(entry)
+        return entry
+
+    def _use_entry(self, entry: Path) -> None:
+        """Mark `entry` used and point OpenVINO's compiled-blob cache into it (skipped if not writable)."""
+        self.entry = entry
+        model_cache.touch(entry)
+        blobs = entry / "blobs"
+        try:
+            blobs.mkdir(exist_ok=True)
+            self.core.set_property({"CACHE_DIR": str(blobs)})
         except OSError as exc:
-            log.warning("could not cache the OpenVINO model in %s (%s): the next start converts again", xml.parent, exc)
+            log.warning("OpenVINO cache %s is not writable (%s): every start will compile again", blobs, exc)
 
     def _request(self, shapes: Shapes) -> Any:
         """An infer request compiled for exactly these input shapes (compiled on first use, LRU-bounded)."""
@@ -181,6 +320,7 @@ class OpenVINOBackend(InferenceBackend):
         if req is not None:
             self._compiled.move_to_end(shapes)
             return req
+        log.info("compiling %s for OpenVINO, input %s", self.model.config.name, [list(s) for s in shapes])
         t0 = time.perf_counter()
         compiled = compile_for_cpu(self.core, self.ov_model, shapes, num_threads=self.num_threads,
                                    precision=self.precision)
@@ -190,6 +330,8 @@ class OpenVINOBackend(InferenceBackend):
         self._compiled[shapes] = req
         while len(self._compiled) > self.max_shapes:
             self._compiled.popitem(last=False)
+        if self.entry is not None:  # a new compiled blob may have grown the cache
+            model_cache.enforce_limit(self.cache, keep=self.entry)
         return req
 
     @property
@@ -200,5 +342,7 @@ class OpenVINOBackend(InferenceBackend):
     # -- inference ---------------------------------------------------------------------------------------------
 
     def __call__(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        if self.cancel_event is not None and self.cancel_event.is_set():
+            raise Cancelled("the backend was cancelled")
         req = self._request(tuple(tuple(t.shape) for t in inputs))  # [(B, 3, T_p, H, W)]
-        return run_compiled(req, inputs)  # (B, num_classes)
+        return run_compiled(req, inputs, cancel=self.cancel_event)  # (B, num_classes)

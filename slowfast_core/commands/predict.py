@@ -103,9 +103,10 @@ def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
     and preprocessing (downloaded on first use).
     """
     from slowfast_core import create_model, load_checkpoint
+    from slowfast_core.model.builder import UNTRAINED_SEED
 
-    if weights is None:
-        return create_model(arch or DEFAULT_ARCH)
+    if weights is None:  # the same random weights every start: one converted model in the cache, not one per start
+        return create_model(arch or DEFAULT_ARCH, seed=UNTRAINED_SEED)
     if Path(weights).expanduser().is_file():
         return load_checkpoint(Path(weights).expanduser(), arch=arch)
     from slowfast_core.weights.checkpoint import load_weights

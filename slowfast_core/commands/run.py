@@ -4,9 +4,10 @@
 
 A file without --realtime is analysed offline: every frame, every window, the same windows and predictions
 as `slowfast predict` with the same stride. With --realtime (and for cameras and the synthetic scene) the
-engine runs live: latest-only windows, stale ones skipped. Ctrl-C or SIGTERM stop it within 2 s; the JSONL
-lines already written and the --metrics file are complete. Non-fatal engine events (a stalled camera,
-a reopen) are logged on stderr; a fatal one ends the run with status 1.
+engine runs live: latest-only windows, stale ones skipped. Ctrl-C or SIGTERM stop it within 2 s at any moment
+(loading, converting or compiling the model, an inference in flight) with status 130 or 143; the JSONL lines
+already written and the --metrics file are complete. Non-fatal engine events (a stalled camera, a reopen, a
+backend that could not start) are logged on stderr; a fatal one ends the run with status 1.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from slowfast_core.cli import exit_status
 from slowfast_core.commands.predict import add_model_arguments, load_model
 from slowfast_core.errors import ConfigError
 from slowfast_core.stream.types import EngineError
 
 logger = logging.getLogger(__name__)
 
-#: seconds `stop()` may take before the run reports threads that did not end
-STOP_TIMEOUT = 2.0
+#: seconds `stop()` may take before the run reports threads that did not end (the rest of the 2 s a signal
+#: allows goes to flushing and the interpreter's exit)
+STOP_TIMEOUT = 1.5
 #: live stride when --stride is not given (offline runs use `slowfast predict`'s default, half a window)
 LIVE_STRIDE = 0.5
 
@@ -122,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     engine.subscribe(writer)
     engine.subscribe(events)
     stop = threading.Event()
-    previous = _install_signal_handlers(stop)
+    signals: list[int] = []
+    previous = _install_signal_handlers(stop, signals)
     clean = True
     try:
         engine.start(source, model)
@@ -149,18 +153,19 @@ def run(args: argparse.Namespace) -> int:
             _write_metrics(Path(args.metrics), engine.metrics())
     if not clean:  # the engine logged which; they end on their own once their current step is done
         logger.info("engine threads still finishing after %.1f s", STOP_TIMEOUT)
+    status = exit_status(signals[0]) if signals else None  # `slowfast` then exits at once (cli.main)
     if isinstance(writer.error, BrokenPipeError):  # the reader left (e.g. `| head`): a normal end
         _silence_stdout()
-        return 0
+        return 0 if status is None else status
     if writer.error is not None:
         where = args.jsonl or "standard output"
         print(f"slowfast: error: cannot write predictions to {where}: {writer.error.strerror or writer.error}; "
               f"{writer.lines} lines were written (free some space or choose another --jsonl)", file=sys.stderr)
-        return 1
+        return 1 if status is None else status
     if events.fatal is not None:
         print(f"slowfast: error: {events.fatal.message}", file=sys.stderr)
-        return 1
-    return 0
+        return 1 if status is None else status
+    return 0 if status is None else status
 
 
 def _silence_stdout() -> None:
@@ -170,12 +175,14 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
-    """SIGINT and SIGTERM set `stop` (the main loop then stops the engine and flushes); returns the old handlers."""
+def _install_signal_handlers(stop: threading.Event, signals: list[int]) -> dict[int, Any]:
+    """SIGINT and SIGTERM set `stop` and are noted in `signals` (the main loop then stops the engine and
+    flushes); returns the old handlers."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        signals.append(signum)
         stop.set()
 
     previous = {}

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import torch
 
-from slowfast_core.backends.base import InferenceBackend, create_backend
+from slowfast_core.backends.base import Cancelled, InferenceBackend, create_backend
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.smoothing import Smoother, top_k
@@ -127,9 +127,13 @@ def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
     return [torch.zeros(1, 3, clip.frames, size, size) for clip in model.config.geometry.pathways()]
 
 
-def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", warmup_runs: int = 1) -> LoadedModel:
-    """Create the backend for `model` and warm it up (runs on the worker thread, off the capture path)."""
-    loaded = create_backend(model, backend=backend, device=device)
+def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", warmup_runs: int = 1,
+               cancel: threading.Event | None = None, report: Callable[[str], None] | None = None) -> LoadedModel:
+    """Create the backend for `model` and warm it up (runs on the worker thread, off the capture path).
+
+    cancel: set it to abandon the set-up (`Cancelled` is raised); report: where a fallback's reason goes.
+    """
+    loaded = create_backend(model, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
         loaded.warmup(warm_inputs(model), runs=warmup_runs)
     return LoadedModel(model, loaded)
@@ -178,7 +182,8 @@ class InferenceWorker(threading.Thread):
             return self._loaded
 
     def stop(self) -> None:
-        """Finish after the current window (an inference in flight cannot be interrupted)."""
+        """End soon: a backend set-up (OpenVINO's conversion) or an OpenVINO inference in flight is abandoned at
+        once; a torch inference in flight cannot be interrupted and ends first. Nothing is published after."""
         self._stop_event.set()
         self.slot.wake()
 
@@ -197,6 +202,8 @@ class InferenceWorker(threading.Thread):
                 return
             self._on_warm(self._require_loaded())
             self._loop()
+        except Cancelled:  # stop() abandoned the set-up or an inference: nothing to report
+            pass
         except BaseException as exc:  # reported, never silent
             logger.debug("inference worker failed", exc_info=True)
             message = str(exc) if isinstance(exc, SlowFastError) else f"inference failed: {type(exc).__name__}: {exc}"
@@ -204,11 +211,16 @@ class InferenceWorker(threading.Thread):
         finally:
             self.ready.set()
 
+    def _report(self, message: str) -> None:
+        """A backend that could not start (and the one used instead), as a non-fatal event with the reason."""
+        self._on_error(EngineError("inference", message))
+
     def _warm_up(self) -> None:
         loaded = self.loaded
         if loaded is None:
             backend, device = self._backend_request
-            loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs)
+            loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs,
+                                cancel=self._stop_event, report=self._report)
             with self._lock:
                 self._loaded = loaded
         elif self.warmup_runs > 0:
@@ -227,7 +239,10 @@ class InferenceWorker(threading.Thread):
             return
         model, backend, device = pending
         try:
-            loaded = load_model(model, backend=backend, device=device, warmup_runs=self.warmup_runs)
+            loaded = load_model(model, backend=backend, device=device, warmup_runs=self.warmup_runs,
+                                cancel=self._stop_event, report=self._report)
+        except Cancelled:  # stopping: the loop ends next
+            return
         except BaseException as exc:  # the old model keeps running
             message = str(exc) if isinstance(exc, SlowFastError) else f"{type(exc).__name__}: {exc}"
             self._on_error(EngineError("inference", f"could not switch model: {message}", exception=exc))
@@ -254,6 +269,8 @@ class InferenceWorker(threading.Thread):
             try:
                 prediction = self._run(item)
                 failures = 0
+            except Cancelled:  # stop() abandoned the inference in flight
+                return
             except Exception as exc:
                 failures += 1
                 message = str(exc) if isinstance(exc, SlowFastError) else f"{type(exc).__name__}: {exc}"
