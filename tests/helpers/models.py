@@ -2,13 +2,14 @@
 
 Everything it computes is the real SlowFast's output. The probes only observe or hold a call:
 - `probe.calls`: per forward, True when the inputs were the worker's warm-up zeros, False for a real window;
-- `probe.hold()` / `probe.release()`: real windows wait inside forward until released (a busy model whose
-  business the test ends, instead of a sleep that guesses how long is long enough); `probe.wait_entered(n)`
-  waits until the n-th real window is inside forward;
+- `probe.hold()` / `probe.step()` / `probe.release()`: real windows wait inside forward until let through
+  (`step`: one more window, `release`: all from now on): a busy model whose business the test ends, instead
+  of a sleep that guesses how long is long enough; `probe.wait_entered(n)` waits until the n-th real window
+  is inside forward, `probe.busy` says whether one is;
 - `probe.hold_warmup()`: the warm-up waits the same way (a slow backend set-up, e.g. a first conversion);
 - `fail=True`: real windows raise (a model that breaks at run time);
-- `delay_s`: real windows take at least this long. Only for the stop/close bounds, where an inference in
-  flight that takes a known time *is* the situation under test.
+- `delay_s`: real windows take at least this long: a model known to be that slow is the situation under
+  test (the stop/close bounds with an inference in flight; a worker slower than decoding).
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class Probe:
         self.cond = threading.Condition()
         self.calls: list[bool] = []  # True: warm-up zeros, False: a real window
         self.entered = 0  # real windows that reached forward
-        self._open = threading.Event()
-        self._open.set()
+        self.left = 0  # real windows that left it (returned or raised)
+        self._allowed: int | None = None  # real windows that may pass the gate; None: all
         self._warm_open = threading.Event()
         self._warm_open.set()
 
@@ -47,11 +48,21 @@ class Probe:
 
     # --- control (test thread) -----------------------------------------------------------------------------
     def hold(self) -> None:
-        """From now on real windows wait inside forward until `release()`."""
-        self._open.clear()
+        """From now on real windows wait inside forward until `step()` or `release()`."""
+        with self.cond:
+            self._allowed = 0
+
+    def step(self, n: int = 1) -> None:
+        """Let `n` more held windows through."""
+        with self.cond:
+            self._allowed = (self._allowed or 0) + n
+            self.cond.notify_all()
 
     def release(self) -> None:
-        self._open.set()
+        """Let every window through from now on."""
+        with self.cond:
+            self._allowed = None
+            self.cond.notify_all()
 
     def hold_warmup(self) -> None:
         """The warm-up waits inside forward until `release_warmup()`."""
@@ -66,16 +77,31 @@ class Probe:
             ok = self.cond.wait_for(lambda: self.entered >= n, timeout)
         assert ok, f"timed out waiting for real window {n} to reach the model (got {self.entered})"
 
+    @property
+    def busy(self) -> bool:
+        """True while a real window is inside forward."""
+        with self.cond:
+            return self.entered > self.left
+
     # --- model side (worker thread) -----------------------------------------------------------------------
+    def leave(self, warm: bool) -> None:
+        if not warm:
+            with self.cond:
+                self.left += 1
+                self.cond.notify_all()
+
     def enter(self, warm: bool) -> None:
         with self.cond:
             self.calls.append(warm)
             if not warm:
                 self.entered += 1
-            self.cond.notify_all()
-        gate = self._warm_open if warm else self._open
-        assert gate.wait(HOLD_TIMEOUT_S), "a held model call was never released"
+                self.cond.notify_all()
+                passed = self.cond.wait_for(lambda: self._allowed is None or self._allowed > 0, HOLD_TIMEOUT_S)
+                assert passed, "a held model call was never let through"
+                if self._allowed is not None:
+                    self._allowed -= 1
         if warm:
+            assert self._warm_open.wait(HOLD_TIMEOUT_S), "a held warm-up was never released"
             return
         if self.fail:
             raise RuntimeError("simulated failure inside the model")
@@ -89,16 +115,24 @@ class ProbeSlowFast(SlowFast):
     probe: Probe
 
     def forward(self, x: list[torch.Tensor]) -> torch.Tensor:  # [(B, 3, T_p, H, W)] -> (B, num_classes)
-        self.probe.enter(warm=all(bool((t == 0).all()) for t in x))
-        return super().forward(x)
+        warm = all(bool((t == 0).all()) for t in x)
+        try:
+            self.probe.enter(warm)
+            return super().forward(x)
+        finally:
+            self.probe.leave(warm)
 
 
-def probe_model(*, size: int = 32, slow_frames: int | None = None, tau: int | None = None, classes: int = 5,
-                fail: bool = False, delay_s: float = 0.0, seed: int | None = 0) -> ProbeSlowFast:
-    """A new R50 SlowFast with probes: `classes` classes named "action i", input short side `size`.
+def probe_model(*, arch: str = "slowfast_8x8_r50", size: int = 32, slow_frames: int | None = None,
+                tau: int | None = None, classes: int = 5, fail: bool = False, delay_s: float = 0.0,
+                seed: int | None = 0) -> ProbeSlowFast:
+    """A new R50 SlowFast (or another preset `arch`) with probes: `classes` classes named "action i", input
+    short side `size`.
 
     slow_frames/tau shorten the clip (e.g. 4 and 2: Slow 4 frames, Fast 16, a 0.27 s window). The head's
-    weights are small, so logits are moderate and the softmax never saturates.
+    weights are small, so logits are moderate and the softmax never saturates. `fast_32x2_r50` (the Fast
+    pathway alone, 1/8 of the channels) is the cheapest to run: for tests where only the time a window takes
+    matters, so that `delay_s`, not the machine's load, sets it.
     """
     if seed is not None:
         torch.manual_seed(seed)
@@ -107,7 +141,7 @@ def probe_model(*, size: int = 32, slow_frames: int | None = None, tau: int | No
         overrides["slow_frames"] = slow_frames
     if tau is not None:
         overrides["tau"] = tau
-    model = ProbeSlowFast(get_config("slowfast_8x8_r50", **overrides))
+    model = ProbeSlowFast(get_config(arch, **overrides))
     names = CLASSES if classes == len(CLASSES) else tuple(f"action {i}" for i in range(classes))
     model.meta = replace(model.meta, categories=names,
                          preprocessing=replace(model.meta.preprocessing, short_side=size))
