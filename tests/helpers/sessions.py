@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ CRASH_RECORDER = Path(__file__).with_name("crash_recorder.py")
 @dataclass(frozen=True)
 class Crash:
     """What a killed `crash_recorder.py` had reported: its session folder, each handed-over frame's session
-    time (frame 0 at 0), and how many frames were in closed (crash-safe) segments at the last report."""
+    time (frame 0 at 0), and how many frames were in closed (crash-safe) segments when it was killed."""
 
     session: Path
     times: dict[int, float]
@@ -68,18 +68,18 @@ class Crash:
         return len(self.times)
 
 
-def crash_recording(root: Path, *, kill_when: Callable[[int, int], bool], fps: float = FPS,
-                    segment_s: float = 1.0, size: tuple[int, int] = (WIDTH, HEIGHT), timeout: float = 120.0,
+def crash_recording(root: Path, *, frames: int, fps: float = FPS, segment_s: float = 1.0,
+                    size: tuple[int, int] = (WIDTH, HEIGHT), mark_at: int = 20, timeout: float = 120.0,
                     cwd: Path | None = None) -> Crash:
-    """Record in a child process at `fps` until `kill_when(frames_handed_over, frames_written)` holds after a
-    report, then SIGKILL it (a crash, mid-recording)."""
+    """Record `frames` frames at `fps` in a child process, then SIGKILL it while it records with a segment
+    open (a crash, mid-recording)."""
     proc = subprocess.Popen(
-        [sys.executable, str(CRASH_RECORDER), str(root), "--fps", str(fps), "--segment", str(segment_s),
-         "--size", f"{size[0]}x{size[1]}"],
+        [sys.executable, str(CRASH_RECORDER), str(root), "--frames", str(frames), "--fps", str(fps),
+         "--segment", str(segment_s), "--size", f"{size[0]}x{size[1]}", "--mark-at", str(mark_at)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     stamps: dict[int, float] = {}
     session: Path | None = None
-    written = 0
+    written = -1
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout
@@ -89,9 +89,9 @@ def crash_recording(root: Path, *, kill_when: Callable[[int, int], bool], fps: f
                 session = Path(parts[1])
             elif parts[0] == "frame":
                 stamps[int(parts[1])] = float(parts[2])
-                written = int(parts[3])
-                if kill_when(len(stamps), written):
-                    break
+            elif parts[0] == "idle":
+                written = int(parts[2])
+                break
             assert time.monotonic() < deadline, "the recording child did not get there in time"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -99,6 +99,6 @@ def crash_recording(root: Path, *, kill_when: Callable[[int, int], bool], fps: f
         proc.wait(timeout=30)
     stderr = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == -signal.SIGKILL, stderr
-    assert session is not None and stamps, stderr
+    assert session is not None and len(stamps) == frames and written >= 0, stderr
     origin = stamps[0]
     return Crash(session, {i: t - origin for i, t in stamps.items()}, written)
