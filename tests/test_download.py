@@ -21,6 +21,7 @@ from slowfast_core.progress import ProgressBar, format_bytes
 from slowfast_core.weights import download
 from slowfast_core.weights.download import download_file
 
+from helpers.errors import one_line
 from helpers.network import LocalServer, closed_port_url
 
 
@@ -31,12 +32,6 @@ def checkpoint_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     torch.manual_seed(0)
     torch.save({"model_state": {"blocks.0.conv.weight": torch.randn(8, 3, 1, 3, 3)}}, path)
     return path.read_bytes()
-
-
-def assert_one_line(exc: pytest.ExceptionInfo[WeightsError]) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and msg.strip() == msg and msg
-    return msg
 
 
 def assert_nothing_left(folder: Path) -> None:
@@ -70,7 +65,7 @@ def test_checksum_mismatch_leaves_nothing(local_server: LocalServer, checkpoint_
     folder = tmp_path / "cache"
     with pytest.raises(WeightsError) as exc:
         download_file(local_server.url("/tiny.pyth"), folder / "tiny.pyth", sha256="0" * 64, progress=False)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert "checksum mismatch" in msg and "tiny.pyth" in msg and hashlib.sha256(checkpoint_bytes).hexdigest() in msg
     assert_nothing_left(folder)
 
@@ -80,7 +75,7 @@ def test_truncated_transfer_leaves_nothing(local_server: LocalServer, checkpoint
     local_server.serve("/tiny.pyth", checkpoint_bytes, "truncate")
     with pytest.raises(WeightsError) as exc:
         download_file(local_server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert "cut short" in msg and f"of {len(checkpoint_bytes) + 4096} bytes" in msg
     assert local_server.url("/tiny.pyth") in msg
     assert_nothing_left(tmp_path)
@@ -89,7 +84,7 @@ def test_truncated_transfer_leaves_nothing(local_server: LocalServer, checkpoint
 def test_http_404(local_server: LocalServer, tmp_path: Path) -> None:
     with pytest.raises(WeightsError) as exc:
         download_file(local_server.url("/missing.pyth"), tmp_path / "missing.pyth", progress=False)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert msg.startswith("HTTP 404") and local_server.url("/missing.pyth") in msg and "--weights" in msg
     assert_nothing_left(tmp_path)
 
@@ -98,7 +93,7 @@ def test_http_500(local_server: LocalServer, tmp_path: Path) -> None:
     local_server.serve("/x.pyth", b"", "error500")
     with pytest.raises(WeightsError) as exc:
         download_file(local_server.url("/x.pyth"), tmp_path / "x.pyth", progress=False)
-    assert assert_one_line(exc).startswith("HTTP 500")
+    assert one_line(exc).startswith("HTTP 500")
     assert_nothing_left(tmp_path)
 
 
@@ -107,7 +102,7 @@ def test_no_network(tmp_path: Path) -> None:
     dest = tmp_path / "hub" / "checkpoints" / "SLOWFAST_8x8_R50.pyth"
     with pytest.raises(WeightsError) as exc:
         download_file(url, dest, progress=False, timeout=5.0)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert msg.startswith("no network")
     assert f"download SLOWFAST_8x8_R50.pyth on a machine with internet and copy it to {dest}" in msg
     assert "--weights /path/to/file" in msg and url in msg
@@ -129,7 +124,7 @@ def test_dns_failure_is_no_network(tmp_path: Path) -> None:
     # ".invalid" never resolves (RFC 6761); the loopback guard makes it fail without asking any DNS server.
     with pytest.raises(WeightsError) as exc:
         download_file("http://weights.invalid/x.pyth", tmp_path / "x.pyth", progress=False, timeout=5.0)
-    assert assert_one_line(exc).startswith("no network")
+    assert one_line(exc).startswith("no network")
     assert_nothing_left(tmp_path)
 
 
@@ -146,7 +141,7 @@ def test_disk_full(
     local_server.serve("/tiny.pyth", checkpoint_bytes, "ok")
     with pytest.raises(WeightsError) as exc:
         download_file(local_server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert msg.startswith("disk full") and "tiny.pyth" in msg and str(tmp_path) in msg
     assert_nothing_left(tmp_path)
 
@@ -156,7 +151,7 @@ def test_unwritable_cache_folder(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(WeightsError) as exc:
         download_file(closed_port_url(), blocker / "sub" / "x.pyth", progress=False)
-    assert "x.pyth" in assert_one_line(exc)
+    assert "x.pyth" in one_line(exc)
 
 
 def test_progress_bar_draws_when_forced() -> None:
