@@ -80,12 +80,13 @@ class Taken:
     window: Window
 
 
-def run_live(fps: float, *, stride_s: float, windows: int, busy_s: float = 0.0,
+def run_live(fps: float, *, stride_s: float, windows: int, busy_frames: int = 0,
              stride_frames: int | None = None) -> tuple[WindowScheduler, list[Taken]]:
     """Run capture -> scheduler -> a consumer until the consumer took `windows` windows, then stop the producers
     and let the consumer take whatever is left, so that every window cut was taken (in order).
 
-    busy_s: the consumer stays busy that long after each window, a stand-in for a slow inference.
+    busy_frames: after each window the consumer stays busy until that many more frames were captured, a
+    stand-in for a slow inference (measured in frames, so however slow this machine is, strides pass).
     """
     capture, scheduler, slot = live_chain(fps, stride_s=stride_s)
     if stride_frames is not None:
@@ -102,8 +103,10 @@ def run_live(fps: float, *, stride_s: float, windows: int, busy_s: float = 0.0,
                 taken.append(Taken(free_since, item))
                 if len(taken) >= windows:
                     enough.set()
-                if busy_s:
-                    time.sleep(busy_s)  # a slow inference: the consumer's busy time is the situation under test
+                if busy_frames:
+                    target = capture.buffer.written + busy_frames
+                    wait_until(lambda: capture.buffer.written >= target or capture.stopping,
+                               what="frames while the consumer is busy")
                 free_since = time.monotonic()
 
     consumer = threading.Thread(target=consume, name="test-consumer")
@@ -134,7 +137,7 @@ def stale_between(ends: np.ndarray, stride_s: float, fps: float) -> int:
 
 
 def test_latest_windows_skip_stale_ones_under_a_slow_consumer() -> None:
-    scheduler, taken = run_live(50.0, stride_s=0.1, windows=4, busy_s=0.35)
+    scheduler, taken = run_live(50.0, stride_s=0.1, windows=4, busy_frames=18)  # busy for ~3.5 strides
     ends = np.array([t.window.end_time for t in taken])
     assert np.all(np.diff(ends) > 0)  # newer frames each time
     for t in taken[1:]:
