@@ -1,5 +1,6 @@
-"""Shared test set-up: headless Qt, small thread counts, the path to the real clips beside the repo, and the
-guard that fails a test which leaves threads running."""
+"""Shared test set-up: headless Qt, the fixtures of tests/helpers/fixtures.py (real clips, the loopback-only
+network guard, a local HTTP server, a fixed-weights checkpoint), and the guard that fails a test which leaves
+threads running. Shared fakes, collectors and writers live in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-REAL_VIDEO_DIR = REPO_ROOT.parent / "shared" / "realvideo"
-
-
-@pytest.fixture(scope="session")
-def realvideo() -> Path:
-    """The folder of real clips (../shared/realvideo); skips the test when it is not beside the checkout."""
-    if not (REAL_VIDEO_DIR / "demo.mp4").exists():
-        pytest.skip(f"real clips not found at {REAL_VIDEO_DIR} (they live in ../shared/realvideo beside the repo)")
-    return REAL_VIDEO_DIR
+from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their names here
+    REAL_VIDEO_DIR,
+    REPO_ROOT,
+    checkpoint_8x8,
+    local_server,
+    loopback_only,
+    realvideo,
+)
 
 
 # -- threads: every test stops what it starts ----------------------------------------------------------------------

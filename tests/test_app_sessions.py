@@ -8,62 +8,37 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json
-import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from app.sessions_view import SessionsWindow, agreement_text, label_bands  # noqa: E402
-from slowfast_core.sessions import SessionRecorder, list_sessions, load_session  # noqa: E402
-from slowfast_core.stream.types import FramePacket, Prediction, Timings  # noqa: E402
+from slowfast_core.sessions import list_sessions, load_session  # noqa: E402
+
+from helpers.sessions import crash_recording, record_session  # noqa: E402
 
 FPS = 20.0
 WAIT = 60_000
 
 
-def record_session(root: Path, *, name: str = "demo", seconds: float = 3.0) -> Path:
-    """A real finished session: synthetic frames at FPS, 'wave' marked over [0.5, 1.5) s and 'clap' over
-    [1.8, 2.6) s, and predictions every 0.25 s that say 'wave' during the first 1.8 s, then 'jump'."""
-    rec = SessionRecorder.start(root, name=name, labels=["wave", "clap"], source="synthetic", fps=FPS, width=96,
-                                height=64, model="slowfast_8x8_r50", min_free_bytes=0)
-    t0 = rec.start_monotonic
+def record_demo_session(root: Path, *, name: str = "demo", seconds: float = 3.0) -> Path:
+    """A real finished session: frames at FPS, 'wave' marked over [0.5, 1.5) s and 'clap' over [1.8, 2.6) s,
+    and predictions every 0.25 s that say 'wave' during the first 1.8 s, then 'jump'."""
     n = int(seconds * FPS)
-    for i in range(n):
-        t = t0 + 0.001 + i / FPS
-        img = np.zeros((64, 96, 3), np.uint8)
-        img[:, : 1 + (i * 3) % 96] = (200, 80, 40)
-        rec.on_frame(FramePacket(index=i, timestamp=t, image=img, source_fps=FPS))
-        rel = i / FPS
-        if i == int(0.5 * FPS):
-            rec.mark("wave", at=t)
-        if i == int(1.5 * FPS):
-            rec.end_mark(at=t)
-        if i == int(1.8 * FPS):
-            rec.mark("clap", at=t)
-        if i == int(2.6 * FPS):
-            rec.end_mark(at=t)
-        if i % 5 == 4:
-            label = "wave" if rel < 1.8 else "jump"
-            rec.on_prediction(Prediction(
-                id=i, start_time=t - 0.5, end_time=t, first_index=max(0, i - 10), last_index=i,
-                topk=((label, 0.8), ("clap", 0.1)), probs=np.zeros(3, np.float32), label=label, confidence=0.8,
-                timings=Timings(1.0, 1.0, 1.0, 1.0), backend="torch-cpu"))
-    info = rec.stop()
-    assert info.state == "finished"
-    return info.path
+    predictions = [("wave" if i / FPS < 1.8 else "jump", i / FPS - 0.5, i / FPS) for i in range(4, n, 5)]
+    rec = record_session(root, name, n, labels=["wave", "clap"], marks=[("wave", 0.5, 1.5), ("clap", 1.8, 2.6)],
+                         predictions=predictions, fps=FPS, size=(96, 64))
+    assert rec.info.state == "finished"
+    return rec.path
 
 
 @pytest.fixture
 def sessions_window(qtbot, tmp_path):
     root = tmp_path / "sessions"
-    path = record_session(root)
+    path = record_demo_session(root)
     win = SessionsWindow(root)
     qtbot.addWidget(win)
     win.show()
@@ -125,49 +100,17 @@ def test_sessions_window_exports_a_dataset_with_progress(qtbot, sessions_window,
     assert "already holds an export" in messages[-1][1]
 
 
-CHILD = textwrap.dedent("""
-    import sys, time
-    import numpy as np
-    from slowfast_core.sessions import SessionRecorder
-    from slowfast_core.stream.types import FramePacket
-
-    rec = SessionRecorder.start(sys.argv[1], name="crashed", labels=["wave"], source="synthetic", fps=20.0,
-                                width=96, height=64, model="tiny", min_free_bytes=0)
-    i, due = 0, time.monotonic()
-    while True:
-        now = time.monotonic()
-        rec.on_frame(FramePacket(index=i, timestamp=now, image=np.full((64, 96, 3), i % 250, np.uint8),
-                                 source_fps=20.0))
-        if i == 10:
-            rec.mark("wave", at=now)
-        if i == 60:
-            print("recorded", now - rec.start_monotonic, flush=True)
-        i += 1
-        due += 0.05
-        time.sleep(max(0.0, due - time.monotonic()))
-""")
-
-
 def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
     """A recording process killed with SIGKILL leaves an unfinished session; the next start repairs it and
-    tells the user, and the repaired session loses at most ~2 s."""
+    tells the user, and the repaired session loses at most the last segment (1 s)."""
     from app.settings import AppSettings, SettingsStore
     from app.window import MainWindow
     from slowfast_core import create_model
     from app.engine_control import with_input_size
 
     root = tmp_path / "sessions"
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE, text=True,
-                            cwd=str(Path(__file__).resolve().parents[1]))
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("recorded"), line
-        recorded = float(line.split()[1])
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    crash = crash_recording(root, frames=61, fps=FPS, size=(96, 64), mark_at=10)
+    recorded = max(crash.times.values())
     (info,) = list_sessions(root)
     assert info.state == "recording"
 
@@ -183,7 +126,7 @@ def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
         assert "Repaired 1 unfinished session" in text and info.path.name in text
         session = load_session(info.path)
         assert session.info.state == "repaired" and session.video_path is not None
-        assert session.info.duration >= recorded - 2.0
+        assert session.info.duration >= recorded - 1.0  # at most the last (1 s) segment is lost
         assert [s.label for s in session.labels] == ["wave"]  # the open label was closed at the video's end
     finally:
         w.shutdown()

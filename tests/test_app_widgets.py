@@ -8,13 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading
 
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 
 from app.bridge import EngineBridge  # noqa: E402
 from app.dialogs import RecordDialog, SettingsDialog  # noqa: E402
@@ -24,23 +23,19 @@ from app.state import LiveState, ModelInfo  # noqa: E402
 from app.status_panel import StatusPanel, status_fields  # noqa: E402
 from app.timeline import LiveTimeline, leading_classes, prediction_bands  # noqa: E402
 from app.video_view import NO_ACTION_TEXT, UNTRAINED_TEXT, VideoView, overlay_content  # noqa: E402
-from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction, Timings  # noqa: E402
+from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction  # noqa: E402
+
+from helpers import media  # noqa: E402
 
 
 def make_prediction(pid: int, end: float, topk: tuple[tuple[str, float], ...], *, label: str | None = "wave",
                     span: float = 2.0) -> Prediction:
-    probs = np.zeros(4, np.float32)
-    return Prediction(
-        id=pid, start_time=end - span, end_time=end, first_index=0, last_index=10, topk=topk, probs=probs,
-        label=label, confidence=topk[0][1] if topk else 0.0,
-        timings=Timings(waited_ms=1.0, prepared_ms=2.0, inferred_ms=30.0, end_to_end_ms=40.0), backend="torch-eager",
-    )
+    """A prediction for the `span` seconds up to `end`."""
+    return media.make_prediction(pid, end - span, end, topk, label=label, last_index=10)
 
 
 def make_frame(index: int, ts: float, w: int = 160, h: int = 120) -> FramePacket:
-    img = np.zeros((h, w, 3), np.uint8)
-    img[:, :, 0] = index % 255
-    return FramePacket(index=index, timestamp=ts, image=img, source_fps=30.0)
+    return media.frame_packet(index, ts, width=w, height=h)
 
 
 class FakeClock:
@@ -137,8 +132,10 @@ def test_bridge_forwards_predictions_status_and_errors_to_the_gui_thread(qtbot):
     assert [g[1] for g in got] == [pred, err]
     assert all(g[2] == threading.get_ident() for g in got)
     bridge.close()
-    bridge.on_prediction(pred)
-    qtbot.wait(50)
+    t = threading.Thread(target=lambda: (bridge.on_prediction(pred), bridge.on_error(err)))
+    t.start()
+    t.join()
+    QCoreApplication.sendPostedEvents()  # delivers whatever the thread queued to the GUI thread: nothing
     assert len(got) == 2  # nothing after close
 
 

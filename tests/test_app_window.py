@@ -1,5 +1,9 @@
-"""The main window with the real engine and a real (small-input) SlowFast: frames, predictions, sources,
-errors, recording with label keys, shutdown time and event-loop responsiveness."""
+"""The main window with the real engine and a real (small-input) SlowFast: frames, predictions, sources
+(File -> Open, Ctrl+O), errors, weights downloads (cancel, offline, success and the model switch), recording
+with label keys and buttons, shutdown time, and video that keeps flowing while the model is busy.
+
+Nothing here reaches the network: downloads come from a local HTTP server (helpers.network) through the
+window's real download dialog and child process (helpers/local_registry_cli.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import copy
+import json
 import threading
 import time
 from pathlib import Path
@@ -20,15 +25,22 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
 
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.video_view import overlay_content  # noqa: E402
 from app.window import DEMO_SOURCE, MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
 from slowfast_core.model.net import SlowFast  # noqa: E402
+from slowfast_core.commands.demo import write_synthetic_clip  # noqa: E402
 from slowfast_core.sessions import load_session  # noqa: E402
+from slowfast_core.weights.download import CHUNK_SIZE  # noqa: E402
 
-REAL_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "realvideo"
+from helpers.models import probe_model, with_probe  # noqa: E402
+from helpers.network import LocalServer, closed_port_url  # noqa: E402
+
+LAUNCHER = Path(__file__).resolve().parent / "helpers" / "local_registry_cli.py"
+WEIGHTS = "SLOWFAST_8x8_R50"
 SYNTHETIC = "synthetic:160x120@15"
 INPUT_SIZE = 112
 WAIT = 120_000  # ms: generous, the test machine is small and shared
@@ -76,6 +88,26 @@ def messages_text(window: MainWindow) -> str:
     return " | ".join(text for _level, text in window.messages.messages())
 
 
+def let_frames_pass(qtbot, window: MainWindow, n: int) -> None:
+    """Wait until the window has shown `n` more frames (time passes in frames, not in guessed milliseconds)."""
+    shown = window.state.frames_shown
+    qtbot.waitUntil(lambda: window.state.frames_shown >= shown + n, timeout=WAIT)
+
+
+def local_downloads(monkeypatch, urls: dict[str, str]) -> None:
+    """The window's download dialog runs its real `slowfast weights download` child, which fetches the weights
+    named in `urls` (name -> url, read when each download starts) from those URLs and refuses other hosts."""
+    import app.window
+    from app.dialogs import DownloadDialog
+
+    class LocalDownloadDialog(DownloadDialog):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.process.setArguments([str(LAUNCHER), json.dumps(urls), *self.process.arguments()])
+
+    monkeypatch.setattr(app.window, "DownloadDialog", LocalDownloadDialog)
+
+
 def test_window_shows_synthetic_frames_and_predictions_reach_the_overlay(qtbot, make_window):
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 5, timeout=WAIT)
@@ -102,10 +134,8 @@ def test_without_camera_the_demo_source_starts_with_a_notice(qtbot, make_window)
     assert w.state.frame.image.shape == (480, 640, 3)
 
 
-def test_switching_to_a_real_file_and_the_choice_persists(qtbot, make_window, tmp_path):
-    clip = REAL_VIDEO / "test.mp4"
-    if not clip.is_file():
-        pytest.skip(f"real clip {clip} not found (../shared/realvideo beside the repo)")
+def test_switching_to_a_real_file_and_the_choice_persists(qtbot, make_window, tmp_path, realvideo):
+    clip = realvideo / "test.mp4"
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
     w.open_file(clip)
@@ -141,40 +171,50 @@ def test_bad_file_and_bad_checkpoint_produce_messages(qtbot, make_window, tmp_pa
     qtbot.waitUntil(lambda: "missing.pyth" in messages_text(w), timeout=WAIT)
 
 
-def test_recording_with_label_keys_gives_a_valid_session(qtbot, make_window, tmp_path):
+def test_recording_with_label_keys_and_buttons_gives_a_valid_session(qtbot, make_window, tmp_path):
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
     assert w.start_recording("keys test", ["wave", "clap", "jump"])
     assert w.label_bar.isVisible() and len(w.label_bar.buttons) == 3
-    qtbot.wait(700)
+    assert not w.label_bar.end_button.isEnabled()  # nothing to end yet
+    let_frames_pass(qtbot, w, 8)
     marks: list[tuple[str, float]] = []
 
-    def press(key, expect):
-        qtbot.keyClick(w, key)
+    def mark(do, expect: str) -> None:
+        do()
         marks.append((expect, w.state.frame.timestamp - w.recorder.start_monotonic))
         assert w.state.active_label == (expect or None)
+        assert [b.isChecked() for b in w.label_bar.buttons] == [label == expect for label in w.label_bar.labels]
+        assert w.label_bar.end_button.isEnabled() == bool(expect)
+        let_frames_pass(qtbot, w, 6)
 
-    press(Qt.Key.Key_1, "wave")
-    qtbot.wait(1200)
-    press(Qt.Key.Key_1, "")  # the same key ends it
-    qtbot.wait(300)
-    press(Qt.Key.Key_2, "clap")
-    qtbot.wait(1000)
-    press(Qt.Key.Key_3, "jump")  # another key switches label
-    qtbot.wait(800)
-    press(Qt.Key.Key_Space, "")
-    qtbot.wait(500)
+    def key(k):
+        return lambda: qtbot.keyClick(w, k)
+
+    def button(b):
+        return lambda: qtbot.mouseClick(b, Qt.MouseButton.LeftButton)
+
+    mark(key(Qt.Key.Key_1), "wave")
+    mark(key(Qt.Key.Key_1), "")  # the same key ends it
+    mark(button(w.label_bar.buttons[1]), "clap")  # the label buttons take the same path as the keys
+    mark(key(Qt.Key.Key_3), "jump")  # another key switches label
+    mark(button(w.label_bar.end_button), "")  # End label
+    mark(button(w.label_bar.buttons[0]), "wave")
+    mark(button(w.label_bar.buttons[0]), "")  # the same button again ends it
+    mark(key(Qt.Key.Key_2), "clap")
+    mark(key(Qt.Key.Key_Space), "")  # Space ends it
     with qtbot.waitSignal(w.recordingStopped, timeout=WAIT) as blocker:
         qtbot.keyClick(w, Qt.Key.Key_R)  # R stops the recording
     info = blocker.args[0]
     assert info is not None and info.state == "finished" and info.error is None
     session = load_session(info.path)
-    assert [s.label for s in session.labels] == ["wave", "clap", "jump"]
-    expected = [(marks[0][1], marks[1][1]), (marks[2][1], marks[3][1]), (marks[3][1], marks[4][1])]
+    assert [s.label for s in session.labels] == ["wave", "clap", "jump", "wave", "clap"]
+    t = [at for _, at in marks]
+    expected = [(t[0], t[1]), (t[2], t[3]), (t[3], t[4]), (t[5], t[6]), (t[7], t[8])]
     for seg, (start, end) in zip(session.labels, expected):
         assert seg.start == pytest.approx(start, abs=1e-3) and seg.end == pytest.approx(end, abs=1e-3)
     times = session.frames.time
-    assert len(times) >= 15 * 3 and np.all(np.diff(times) > 0)
+    assert len(times) >= 8 + 6 * len(marks) and np.all(np.diff(times) > 0)
     # the marks were taken at frames that are in the video: every label edge is a recorded frame time
     for seg in session.labels:
         for edge in (seg.start, seg.end):
@@ -185,67 +225,55 @@ def test_recording_with_label_keys_gives_a_valid_session(qtbot, make_window, tmp
     cap.release()
     assert ok and frame.shape == (120, 160, 3) and n == len(times) == info.frames
     assert "saved" in messages_text(w)
+    assert not w.label_bar.isVisible()
     assert SettingsStore(path=tmp_path / "settings.ini").load().labels == ["wave", "clap", "jump"]
     # the Sessions window lists it and replays it, also after being closed and opened again
     for _ in range(2):
         w.show_sessions()
         sw = w.sessions_window
         assert sw.list.count() == 1 and sw.session.path == info.path
-        assert [b.label for b in sw.labels_timeline.bands] == ["wave", "clap", "jump"]
+        assert [b.label for b in sw.labels_timeline.bands] == ["wave", "clap", "jump", "wave", "clap"]
         qtbot.waitUntil(lambda: sw.canvas._image is not None, timeout=WAIT)
         sw.done(0)
         assert not sw.isVisible()
 
 
-class SlowSlowFast(SlowFast):
-    """A real SlowFast whose forward also sleeps: inference far slower than the frame rate."""
-
-    delay_s = 0.6
-
-    def forward(self, x):  # [(B, C, T_p, H, W)] -> (B, num_classes)
-        time.sleep(self.delay_s)
-        return super().forward(x)
-
-
-def test_closing_while_inference_runs_stops_every_thread_quickly(qtbot, make_window, base_model):
-    from app.engine_control import with_input_size
-
-    slow = with_input_size(copy.deepcopy(base_model), 64)  # little compute: the sleep dominates
-    slow.__class__ = SlowSlowFast  # each window takes > 0.6 s: the close lands inside an inference
+def test_closing_while_inference_runs_stops_every_thread_quickly(qtbot, make_window):
+    # each real window takes 0.6 s (the Fast pathway alone at 64²: the delay, not the machine's load, sets
+    # it), far slower than the frames: a close lands inside one
+    slow = probe_model(arch="fast_32x2_r50", size=64, delay_s=0.6)
     w = make_window(model=slow, backend="torch-eager")
     qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
-    with qtbot.waitSignal(w.state.predictionChanged, timeout=WAIT):
-        pass  # a fresh prediction: the worker has just taken the next window
-    qtbot.wait(100)
+    qtbot.waitUntil(lambda: slow.probe.busy, timeout=WAIT)  # a window is inside the model now
     assert any(name.startswith("slowfast") for name in engine_threads())
     t0 = time.monotonic()
     w.close()
     elapsed = time.monotonic() - t0
     assert not w.isVisible()
-    assert elapsed < 2.0, f"closing took {elapsed:.2f} s"
+    assert elapsed < 2.0, f"closing took {elapsed:.2f} s"  # the issue's close bound
     assert engine_threads() == [], engine_threads()
     assert not w.control.thread.isRunning()
-    print(f"close time {elapsed * 1000:.0f} ms")
 
 
-def test_event_loop_never_stalls_while_a_slow_model_runs(qtbot, make_window, base_model):
-    slow = copy.deepcopy(base_model)
-    slow.__class__ = SlowSlowFast
-    w = make_window(model=slow, backend="torch-eager")
+def test_video_keeps_flowing_while_the_model_is_busy(qtbot, make_window, base_model):
+    """Display never waits for inference: while a window is held inside the model, frames go on and no
+    prediction is published; when it is released, its prediction arrives. (How long the event loop stalls is
+    a speed figure, measured by a bench, not asserted here.)"""
+    busy = with_probe(base_model)
+    w = make_window(model=busy, backend="torch-eager")
     qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    first_id = w.state.prediction.id
-    frames0 = w.state.frames_shown
-    timer.start()
-    qtbot.waitUntil(lambda: w.state.prediction.id >= first_id + 3, timeout=WAIT)
-    timer.stop()
-    gaps = np.diff(np.array(ticks)) * 1000.0
-    assert w.state.frames_shown - frames0 > 15  # the video kept going while the model was slow
-    print(f"event loop: {len(ticks)} ticks, max gap {gaps.max():.1f} ms, p99 {np.percentile(gaps, 99):.1f} ms")
-    assert gaps.max() < 50.0, f"event loop stalled {gaps.max():.1f} ms"
+    busy.probe.hold()
+    try:
+        entered = busy.probe.entered
+        qtbot.waitUntil(lambda: busy.probe.entered > entered, timeout=WAIT)  # the next window is held in the model
+        let_frames_pass(qtbot, w, 2)  # the prediction published before it has reached the window too
+        held_id = w.state.prediction.id
+        let_frames_pass(qtbot, w, 15)  # a second of video at 15 fps while the model is busy
+        assert w.state.prediction.id == held_id  # nothing was published meanwhile
+        assert busy.probe.busy
+    finally:
+        busy.probe.release()
+    qtbot.waitUntil(lambda: w.state.prediction.id > held_id, timeout=WAIT)
 
 
 def test_missing_weights_show_how_to_fix_and_run_untrained(qtbot, tmp_path, monkeypatch):
@@ -269,38 +297,112 @@ def test_missing_weights_show_how_to_fix_and_run_untrained(qtbot, tmp_path, monk
         w.shutdown()
 
 
-def test_download_can_be_cancelled_and_offline_failure_is_a_message(qtbot, make_window, tmp_path, monkeypatch):
+def test_download_can_be_cancelled_and_offline_failure_is_a_message(qtbot, make_window, tmp_path, monkeypatch,
+                                                                     local_server: LocalServer):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # the server sends the first MiB of 3, then stalls: the download is under way when it is cancelled
+    urls = {WEIGHTS: local_server.serve(f"/zoo/{WEIGHTS}.pyth", bytes(3 * CHUNK_SIZE), "stall",
+                                        stall_after=CHUNK_SIZE)}
+    local_downloads(monkeypatch, urls)
     w = make_window()
-    w.choose_weights("SLOWFAST_8x8_R50")
+    w.choose_weights(WEIGHTS)
     dialog = w.download_dialog
     assert dialog.isVisible() and dialog.process.state() != dialog.process.ProcessState.NotRunning
+
+    def partial_bytes() -> int:
+        return sum(p.stat().st_size for p in (tmp_path / "torch").rglob("*.part") if p.is_file())
+
+    qtbot.waitUntil(lambda: partial_bytes() >= CHUNK_SIZE, timeout=WAIT)  # a partial file holds the first MiB
+    qtbot.waitUntil(lambda: "received" in dialog.amount.text(), timeout=WAIT)  # and the dialog says so
     dialog.cancel()
     assert not dialog.isVisible() and dialog.process.state() == dialog.process.ProcessState.NotRunning
     assert "cancelled" in messages_text(w)
-    assert not list((tmp_path / "torch").rglob("*.part"))
-    # let one run to its end: there is no network here (or the URL fails), so the banner explains it
-    w.choose_weights("SLOWFAST_8x8_R50")
+    assert not list((tmp_path / "torch").rglob("*.part"))  # cancel removed it
+    assert not (tmp_path / "torch" / "hub" / "checkpoints" / f"{WEIGHTS}.pyth").exists()
+    # let one run to its end on a machine without network: the banner explains it
+    urls[WEIGHTS] = closed_port_url(f"/zoo/{WEIGHTS}.pyth")
+    w.choose_weights(WEIGHTS)
     dialog = w.download_dialog
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
-    if dialog.result() == dialog.DialogCode.Accepted:
-        pytest.skip("the download succeeded: this machine is online")
+    assert dialog.result() == dialog.DialogCode.Rejected
     assert w.messages.has("download")
-    assert "SLOWFAST_8x8_R50.pyth" in messages_text(w)
+    text = messages_text(w)
+    assert "no network" in text and f"{WEIGHTS}.pyth" in text
+    assert not w.state.model.trained  # the untrained model runs on
+
+
+def test_downloaded_weights_replace_the_running_model(qtbot, make_window, tmp_path, monkeypatch,
+                                                      local_server: LocalServer, checkpoint_8x8):
+    """Model menu -> weights not yet downloaded: the dialog downloads them, the window switches the running
+    engine to them (input size kept), the untrained warning goes, and the choice is saved."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    local_downloads(monkeypatch, {WEIGHTS: local_server.serve(f"/zoo/{WEIGHTS}.pyth", checkpoint_8x8.read_bytes())})
+    w = make_window()
+    qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
+    assert w.messages.has("untrained")
+    with qtbot.waitSignal(w.control.modelSwitched, timeout=WAIT) as switched:
+        w.choose_weights(WEIGHTS)
+    assert not w.download_dialog.isVisible() and w.download_dialog.result() == w.download_dialog.DialogCode.Accepted
+    assert (tmp_path / "torch" / "hub" / "checkpoints" / f"{WEIGHTS}.pyth").read_bytes() == \
+        checkpoint_8x8.read_bytes()
+    loaded = switched.args[0]
+    assert loaded.model is w.model and loaded.info.weights == WEIGHTS and loaded.info.trained
+    assert w.model.meta.preprocessing.short_side == INPUT_SIZE
+    assert w.state.model.trained and not w.messages.has("untrained") and not w.messages.has("download")
+    first_after = w.state.prediction.id if w.state.prediction is not None else -1
+    qtbot.waitUntil(lambda: w.state.prediction is not None and w.state.prediction.id > first_after + 1,
+                    timeout=WAIT)  # the engine goes on with the new model
+    assert SettingsStore(path=tmp_path / "settings.ini").load().weights == WEIGHTS
+    assert local_server.requests == [f"/zoo/{WEIGHTS}.pyth"]
+
+
+def test_ctrl_o_opens_a_video_file_and_plays_it(qtbot, make_window, tmp_path):
+    """File -> Open video file (Ctrl+O): the file dialog offers videos, and the chosen clip becomes the source."""
+    clip = tmp_path / "clips" / "opened.avi"
+    clip.parent.mkdir()
+    write_synthetic_clip(clip, seconds=3.0, fps=15, width=192, height=144)
+    w = make_window()
+    qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
+    seen: list[list[str]] = []  # the name filters of each file dialog that came up
+
+    def choose_clip() -> None:  # runs inside the dialog's own event loop once it is on screen
+        dialogs = [d for d in QApplication.topLevelWidgets() if isinstance(d, QFileDialog) and d.isVisible()]
+        if dialogs and not seen:
+            seen.append(dialogs[0].nameFilters())
+            dialogs[0].selectFile(str(clip))
+            dialogs[0].accept()
+
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(choose_clip)
+    poll.start()
+    try:
+        qtbot.keyClick(w, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    finally:
+        poll.stop()
+    assert seen, "Ctrl+O did not open a file dialog"
+    assert any("*.avi" in f and "*.mp4" in f for f in seen[0])
+    qtbot.waitUntil(lambda: w.state.frame is not None and w.state.frame.image.shape == (144, 192, 3),
+                    timeout=WAIT)
+    assert w.source_spec == f"file:{clip.resolve()}" and w.state.source_label.endswith("opened.avi")
+    assert SettingsStore(path=tmp_path / "settings.ini").load().recent_files[0] == w.source_spec
+    assert w.open_file_action.shortcut().toString() == "Ctrl+O"
+    assert w.open_file_action in w.menuBar().actions()[0].menu().actions()  # File -> Open video file…
 
 
 def test_a_full_disk_stops_the_recording_with_a_message_and_keeps_it_readable(qtbot, make_window):
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
     assert w.start_recording("disk", ["wave"])
-    qtbot.wait(1500)  # at least one closed segment
+    qtbot.waitUntil(lambda: w.recorder.frames_written >= 15, timeout=WAIT)  # one closed segment (1 s at 15 fps)
+    written = w.recorder.frames_written
     with qtbot.waitSignal(w.recordingStopped, timeout=WAIT) as blocker:
         w.recorder.min_free_bytes = 10**18  # the recorder's free-space check now sees a full disk
     info = blocker.args[0]
     assert "disk almost full" in messages_text(w) and w.messages.has("record")
     assert w.recorder is None and w.state.recording_name is None and not w.label_bar.isVisible()
     session = load_session(info.path)
-    assert len(session.frames) >= 15 and session.video_path is not None
+    assert len(session.frames) >= written and session.video_path is not None  # what was on disk is kept
 
 
 def test_a_source_failure_on_the_capture_thread_shows_in_the_window_and_clears(qtbot, make_window):

@@ -14,7 +14,6 @@ from slowfast_core.model.builder import create_model
 from slowfast_core.model.flops import count_macs
 
 
-
 def _has(module: str) -> bool:
     try:
         __import__(module)
@@ -86,13 +85,25 @@ def test_final_map_follows_the_five_stride_two_steps() -> None:
     assert [_final_map(s) for s in (224, 256, 112, 160, 192)] == [7, 8, 4, 5, 6]
 
 
-def test_first_prediction_is_faster_with_a_warm_cache(tmp_path) -> None:
+def test_a_second_start_reads_the_converted_model_from_the_cache(tmp_path) -> None:
+    """`time_to_first_prediction` starts a fresh Python each time: the first start converts and caches the
+    model, the second reads that IR back instead of converting again (its files are not rewritten). How much
+    faster that is, is what the bench reports; it is not asserted here."""
     cold = time_to_first_prediction("slowfast_8x8_r50", 112, "cpu", tmp_path)
     assert cold["seconds"] > 0 and "on cpu" in str(cold["backend"])
-    if "openvino" in available_backends(torch.device("cpu")):
-        assert list((tmp_path / "openvino").glob("*.xml"))  # the child process wrote the converted model
-        warm = time_to_first_prediction("slowfast_8x8_r50", 112, "cpu", tmp_path)
-        assert warm["backend"] == cold["backend"]
+    if "openvino" not in available_backends(torch.device("cpu")):
+        pytest.skip("openvino is not installed: the default backend converts and caches nothing")
+
+    def converted() -> dict[str, tuple[int, int]]:
+        return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in (tmp_path / "openvino").glob("*.*")
+                if p.suffix in (".xml", ".bin")}
+
+    first = converted()
+    assert sorted(first) == sorted(n for n in first if n.startswith("slowfast_8x8_r50-"))
+    assert {name.rsplit(".", 1)[1] for name in first} == {"xml", "bin"}  # the child wrote the converted model
+    warm = time_to_first_prediction("slowfast_8x8_r50", 112, "cpu", tmp_path)
+    assert warm["backend"] == cold["backend"]
+    assert converted() == first  # read back, not converted and written again
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,41 +29,17 @@ from slowfast_core.weights.checkpoint import (
 )
 from slowfast_core.weights.labels import kinetics400_labels
 
-hub = pytest.importorskip("pytorchvideo.models.hub", reason="pytorchvideo is needed for the reference models")
+from helpers.checkpoints import LOGIT_TOL, randomise_
+from helpers.errors import one_line
 
-LOGIT_TOL = 1e-4
 FAST_FEATURES = get_config("fast_32x2_r50").head_in_features
 
 
-def randomise_(model: nn.Module, run_backbone: Callable[[], object], seed: int = 0) -> None:
-    """Give `model` random BN affine parameters and running statistics and a random linear head.
-
-    The running statistics come from one train-mode pass of `run_backbone` (a random clip) and are then
-    perturbed: calibrated stats keep activations O(1) through 100+ BN layers, so logits are ~10 and an absolute
-    1e-4 tolerance means something; uncalibrated random stats blow logits up to ~1e5.
-    """
-    torch.manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm3d)]
-    with torch.no_grad():
-        for m in bns:
-            m.weight.uniform_(0.5, 1.5)
-            m.bias.normal_(0.0, 0.1)
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average: after one batch the running stats are that batch's
-        model.train()
-        run_backbone()
-        model.eval()
-        for m in bns:
-            m.momentum = 0.1
-            m.running_mean.add_(0.1 * m.running_var.sqrt() * torch.randn_like(m.running_mean))
-            m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
-        for m in model.modules():
-            if isinstance(m, nn.Linear):
-                m.weight.normal_(0.0, 0.05)
-                m.bias.normal_(0.0, 0.1)
-    # BN must not be (close to) the identity, or a swapped running_mean/running_var would go unnoticed
-    assert max(float((m.running_var - 1).abs().max()) for m in bns) > 0.5
-    assert max(float(m.running_mean.abs().max()) for m in bns) > 0.5
+@pytest.fixture(scope="module")
+def hub():
+    """PyTorchVideo's model builders, the reference the logit tests compare against: only those tests skip
+    without pytorchvideo (the format, error and safety tests below need no reference)."""
+    return pytest.importorskip("pytorchvideo.models.hub", reason="pytorchvideo is needed for the reference models")
 
 
 def run_blocks(model: nn.Module, x: list[torch.Tensor] | torch.Tensor, upto: int = 5) -> object:
@@ -82,14 +57,6 @@ def clip(slow_frames: int, alpha: int, size: int = 224, *, layout: str = "slowfa
     return {"slowfast": [slow, fast], "slow": [slow], "fast": [fast]}[layout]
 
 
-def one_line_error(exc: pytest.ExceptionInfo[BaseException], path: Path) -> str:
-    """The error message, checked to be one line that names `path`."""
-    msg = str(exc.value)
-    assert "\n" not in msg
-    assert str(path) in msg
-    return msg
-
-
 # ----------------------------------------------------------------------------------- PyTorchVideo reference
 
 
@@ -102,7 +69,7 @@ def one_line_error(exc: pytest.ExceptionInfo[BaseException], path: Path) -> str:
     ],
 )
 def test_pytorchvideo_pyth_gives_pytorchvideo_logits(
-    tmp_path: Path, hub_name: str, preset: str, slow_frames: int
+    tmp_path: Path, hub, hub_name: str, preset: str, slow_frames: int
 ) -> None:
     ref = getattr(hub, hub_name)(pretrained=False)
     randomise_(ref, lambda: run_blocks(ref, clip(slow_frames // 2, 4, 112)))
@@ -128,10 +95,10 @@ def test_pytorchvideo_pyth_gives_pytorchvideo_logits(
     # the same file named as another architecture: rejected before building, naming the one that fits
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path, arch="slowfast_4x16_r50")
-    assert f"use arch {preset}" in one_line_error(exc, path)
+    assert f"use arch {preset}" in one_line(exc, path)
 
 
-def test_pytorchvideo_resnet_layout_slow_r50(tmp_path: Path) -> None:
+def test_pytorchvideo_resnet_layout_slow_r50(tmp_path: Path, hub) -> None:
     """PyTorchVideo's single-pathway ResNet (`slow_r50`, keys blocks.N.res_blocks...) maps onto Slow-only."""
     ref = hub.slow_r50(pretrained=False)
     randomise_(ref, lambda: run_blocks(ref, torch.randn(1, 3, 4, 112, 112)))
@@ -230,7 +197,7 @@ def test_detect_arch_unknown_variant_and_override(tmp_path: Path) -> None:
     torch.save(sd, path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "fits no known architecture" in one_line_error(exc, path)
+    assert "fits no known architecture" in one_line(exc, path)
     model = load_weights(str(path), arch="slowfast_8x8_r50", num_classes=5, fusion_kernel=3)
     assert model.config.fusion_kernel == 3
     assert_same_state(model.state_dict(), sd)
@@ -290,7 +257,7 @@ def test_load_weights_path_and_create_model(fast_ckpt: Path, fast_model: SlowFas
     assert model.meta.weights == str(fast_ckpt)
     with pytest.raises(CheckpointError) as exc:
         create_model("slow_4x16_r50", weights=str(fast_ckpt))
-    assert "it holds fast_32x2_r50 weights" in one_line_error(exc, fast_ckpt)
+    assert "it holds fast_32x2_r50 weights" in one_line(exc, fast_ckpt)
 
 
 def test_load_weights_unknown_name_and_missing_path(tmp_path: Path) -> None:
@@ -307,13 +274,13 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.pyth"
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "not found" in one_line_error(exc, path)
+    assert "not found" in one_line(exc, path)
 
 
 def test_folder_is_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(tmp_path)
-    assert "is not a file" in one_line_error(exc, tmp_path)
+    assert "is not a file" in one_line(exc, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -333,7 +300,7 @@ def test_not_a_checkpoint(tmp_path: Path, name: str, content: str | bytes) -> No
         path.write_bytes(content)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "is not a checkpoint" in one_line_error(exc, path)
+    assert "is not a checkpoint" in one_line(exc, path)
 
 
 @pytest.mark.parametrize("zipped", [True, False], ids=["zip", "legacy"])
@@ -345,7 +312,7 @@ def test_truncated_pyth(tmp_path: Path, fast_model: SlowFast, zipped: bool) -> N
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "truncated" in one_line_error(exc, path)
+    assert "truncated" in one_line(exc, path)
 
 
 def test_whole_pickled_module_is_refused(tmp_path: Path) -> None:
@@ -353,7 +320,7 @@ def test_whole_pickled_module_is_refused(tmp_path: Path) -> None:
     torch.save(nn.Linear(2, 2), path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "torch.save(model.state_dict(), path)" in one_line_error(exc, path)
+    assert "torch.save(model.state_dict(), path)" in one_line(exc, path)
 
 
 class _Evil:
@@ -372,7 +339,7 @@ def test_pickle_with_code_is_refused(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps({"blobs": {"conv1_w": _Evil(marker)}}, protocol=2))
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "not unpickled for safety" in one_line_error(exc, path)
+    assert "not unpickled for safety" in one_line(exc, path)
     assert not marker.exists()
 
 
@@ -381,7 +348,7 @@ def test_unknown_key_layout(tmp_path: Path) -> None:
     torch.save({"stem.0.weight": torch.zeros(64, 3, 3, 7, 7), "fc.weight": torch.zeros(400, 512)}, path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "unknown layout (first: 'stem.0.weight')" in one_line_error(exc, path)
+    assert "unknown layout (first: 'stem.0.weight')" in one_line(exc, path)
 
 
 def test_torch_file_without_state_dict(tmp_path: Path) -> None:
@@ -389,7 +356,7 @@ def test_torch_file_without_state_dict(tmp_path: Path) -> None:
     torch.save([torch.zeros(3)], path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "holds a list, not a state dict" in one_line_error(exc, path)
+    assert "holds a list, not a state dict" in one_line(exc, path)
 
 
 def test_head_only_has_no_backbone(tmp_path: Path) -> None:
@@ -398,13 +365,13 @@ def test_head_only_has_no_backbone(tmp_path: Path) -> None:
                 "blocks.6.proj.weight": torch.zeros(400, 2304)}, path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "no complete SlowFast/ResNet backbone" in one_line_error(exc, path)
+    assert "no complete SlowFast/ResNet backbone" in one_line(exc, path)
 
 
 def test_wrong_arch_names_the_fitting_preset(fast_ckpt: Path) -> None:
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(fast_ckpt, arch="slow_4x16_r50")
-    msg = one_line_error(exc, fast_ckpt)
+    msg = one_line(exc, fast_ckpt)
     assert "does not fit architecture slow_4x16_r50" in msg and "use arch fast_32x2_r50" in msg
 
 
@@ -423,6 +390,6 @@ def test_missing_unexpected_and_misshapen_keys(tmp_path: Path, fast_model: SlowF
     torch.save({"model_state": sd}, path)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    msg = one_line_error(exc, path)
+    msg = one_line(exc, path)
     assert {"missing": "missing keys", "unexpected": "unexpected keys", "shape": "shape mismatch"}[problem] in msg
     assert key in msg and "does not fit fast_32x2_r50" in msg

@@ -30,7 +30,8 @@ from slowfast_core.weights.checkpoint import load_checkpoint, load_weights, read
 from slowfast_core.weights.convert_pyslowfast import caffe2_to_pyslowfast_key, is_caffe2_optimizer_blob
 from slowfast_core.weights.labels import kinetics400_labels
 
-from test_checkpoint import LOGIT_TOL, one_line_error, randomise_  # shared helpers of the checkpoint tests
+from helpers.checkpoints import LOGIT_TOL, randomise_
+from helpers.errors import one_line
 
 
 def _import_pyslowfast() -> types.SimpleNamespace:
@@ -317,7 +318,7 @@ def test_truncated_caffe2_pkl(tmp_path: Path, few_blobs: dict[str, np.ndarray]) 
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path)
-    assert "truncated" in one_line_error(exc, path)
+    assert "truncated" in one_line(exc, path)
 
 
 def test_registry_name_uses_cached_caffe2_file(

@@ -12,13 +12,8 @@ from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import VideoError
 from slowfast_core.video.decode import FALLBACK_FPS, VideoReader, probe_video, read_frames, usable_fps
 
-REALVIDEO = Path(__file__).resolve().parents[2] / "shared" / "realvideo"
+from helpers.errors import one_line
 
-
-def _one_line(exc: pytest.ExceptionInfo[VideoError], path: Path) -> str:
-    message = str(exc.value)
-    assert "\n" not in message and str(path) in message
-    return message
 
 
 @pytest.mark.parametrize("fps", [30.0, 25.0])
@@ -72,13 +67,13 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.mp4"
     with pytest.raises(VideoError) as exc:
         VideoReader(path)
-    assert "does not exist" in _one_line(exc, path)
+    assert "does not exist" in one_line(exc, path)
 
 
 def test_folder(tmp_path: Path) -> None:
     with pytest.raises(VideoError) as exc:
         VideoReader(tmp_path)
-    assert "is a folder" in _one_line(exc, tmp_path)
+    assert "is a folder" in one_line(exc, tmp_path)
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -86,7 +81,7 @@ def test_empty_file(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(VideoError) as exc:
         VideoReader(path)
-    assert "empty" in _one_line(exc, path)
+    assert "empty" in one_line(exc, path)
 
 
 def test_text_file_is_not_a_video(tmp_path: Path) -> None:
@@ -94,7 +89,7 @@ def test_text_file_is_not_a_video(tmp_path: Path) -> None:
     path.write_text("these are not the frames you are looking for\n" * 50)
     with pytest.raises(VideoError) as exc:
         VideoReader(path)
-    assert "not a video" in _one_line(exc, path)
+    assert "not a video" in one_line(exc, path)
 
 
 def test_zero_frame_avi_has_no_frames(tmp_path: Path) -> None:
@@ -105,7 +100,7 @@ def test_zero_frame_avi_has_no_frames(tmp_path: Path) -> None:
     with VideoReader(path) as video:  # the container opens...
         with pytest.raises(VideoError) as exc:
             next(video.frames())  # ...but yields nothing
-    assert "no video frames" in _one_line(exc, path)
+    assert "no video frames" in one_line(exc, path)
 
 
 def test_zero_frame_mp4_is_rejected(tmp_path: Path) -> None:
@@ -115,7 +110,7 @@ def test_zero_frame_mp4_is_rejected(tmp_path: Path) -> None:
     cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (64, 48)).release()
     with pytest.raises(VideoError) as exc:  # an MP4 without frames has no index: FFmpeg refuses it
         VideoReader(path)
-    _one_line(exc, path)
+    one_line(exc, path)
 
 
 def _cut_in_half(src: Path, dst: Path) -> Path:
@@ -144,7 +139,7 @@ def test_cut_mp4_without_index_is_rejected(tmp_path: Path) -> None:
     cut = _cut_in_half(full, tmp_path / "cut.mp4")  # mp4v MP4 keeps its index (moov) at the end
     with pytest.raises(VideoError) as exc:
         VideoReader(cut)
-    assert "cut short" in _one_line(exc, cut)
+    assert "cut short" in one_line(exc, cut)
 
 
 @pytest.mark.parametrize(
@@ -155,10 +150,9 @@ def test_cut_mp4_without_index_is_rejected(tmp_path: Path) -> None:
         ("demo_skeleton.mp4", (1920, 1080), 28.05, 72),
     ],
 )
-def test_real_clips_decode(name: str, size: tuple[int, int], fps: float, count: int) -> None:
-    path = REALVIDEO / name
-    if not path.is_file():
-        pytest.skip(f"real clip {path} is absent (the shared realvideo folder is not beside the repo)")
+def test_real_clips_decode(name: str, size: tuple[int, int], fps: float, count: int,
+                           realvideo: Path) -> None:
+    path = realvideo / name
     with VideoReader(path) as video:
         assert (video.info.width, video.info.height) == size
         assert video.info.fps == pytest.approx(fps, abs=0.01)

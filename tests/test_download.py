@@ -1,7 +1,8 @@
-"""download_file against a real HTTP server on 127.0.0.1, and the stderr progress bar.
+"""download_file against a real HTTP server on 127.0.0.1 (helpers.network.LocalServer), and the stderr
+progress bar.
 
 Every failure must leave nothing behind (no file at dest, no temporary file) and raise one WeightsError line.
-A guard refuses any connection that is not to the loopback address, so these tests never reach the internet.
+The conftest's loopback guard refuses any other host, so these tests never reach the internet.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import hashlib
 import io
 import os
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,75 +21,8 @@ from slowfast_core.progress import ProgressBar, format_bytes
 from slowfast_core.weights import download
 from slowfast_core.weights.download import download_file
 
-
-class _Handler(BaseHTTPRequestHandler):
-    """Serves `server.files[path] = (body, mode)`; mode "ok" or "truncate" (announces more than it sends)."""
-
-    server: "LocalServer"
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
-        self.server.requests.append(self.path)
-        item = self.server.files.get(self.path)
-        if item is None:
-            self.send_error(404, "Not Found")
-            return
-        body, mode = item
-        if mode == "error500":
-            self.send_error(500, "Internal Server Error")
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        announced = len(body) + 4096 if mode == "truncate" else len(body)
-        self.send_header("Content-Length", str(announced))
-        self.end_headers()
-        self.wfile.write(body)
-        self.close_connection = True  # truncate: the socket closes with bytes still owed
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep pytest output clean
-        pass
-
-
-class LocalServer(ThreadingHTTPServer):
-    """A threaded HTTP server on 127.0.0.1:<free port> with a dict of files and a request log."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files: dict[str, tuple[bytes, str]] = {}
-        self.requests: list[str] = []
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    srv = LocalServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Names other than the loopback address do not resolve, as on a machine without network or DNS.
-
-    So no test can reach the internet, and a download from a real host fails like a DNS failure does.
-    """
-    real = socket.create_connection
-
-    def guarded(address, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if address[0] not in ("127.0.0.1", "localhost", "::1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"Name or service not known: {address[0]} (blocked in tests)")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
+from helpers.errors import one_line
+from helpers.network import LocalServer, closed_port_url
 
 
 @pytest.fixture(scope="module")
@@ -103,78 +34,66 @@ def checkpoint_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
-def closed_port_url() -> str:
-    """A URL on a local port nobody listens on: connecting is refused, like a machine without network."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/SLOWFAST_8x8_R50.pyth"
-
-
-def assert_one_line(exc: pytest.ExceptionInfo[WeightsError]) -> str:
-    msg = str(exc.value)
-    assert "\n" not in msg and msg.strip() == msg and msg
-    return msg
-
-
 def assert_nothing_left(folder: Path) -> None:
     assert list(folder.iterdir()) == [], f"left behind: {[p.name for p in folder.iterdir()]}"
 
 
-def test_download_ok_with_checksum(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
-    server.files["/w/tiny.pyth"] = (checkpoint_bytes, "ok")
+def test_download_ok_with_checksum(local_server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
+    local_server.serve("/w/tiny.pyth", checkpoint_bytes, "ok")
     dest = tmp_path / "cache" / "tiny.pyth"
     sha = hashlib.sha256(checkpoint_bytes).hexdigest()
-    out = download_file(server.url("/w/tiny.pyth"), dest, sha256=sha.upper(), progress=False)
+    out = download_file(local_server.url("/w/tiny.pyth"), dest, sha256=sha.upper(), progress=False)
     assert out == dest
     assert dest.read_bytes() == checkpoint_bytes
     assert [p.name for p in dest.parent.iterdir()] == ["tiny.pyth"]  # no temporary file left
     state = torch.load(dest, map_location="cpu", weights_only=True)["model_state"]
     assert state["blocks.0.conv.weight"].shape == (8, 3, 1, 3, 3)
-    assert server.requests == ["/w/tiny.pyth"]
+    assert local_server.requests == ["/w/tiny.pyth"]
 
 
-def test_download_without_checksum_replaces_existing(server: LocalServer, tmp_path: Path) -> None:
-    server.files["/a.bin"] = (b"new contents", "ok")
+def test_download_without_checksum_replaces_existing(local_server: LocalServer, tmp_path: Path) -> None:
+    local_server.serve("/a.bin", b"new contents", "ok")
     dest = tmp_path / "a.bin"
     dest.write_bytes(b"old")
-    download_file(server.url("/a.bin"), dest, progress=False)
+    download_file(local_server.url("/a.bin"), dest, progress=False)
     assert dest.read_bytes() == b"new contents"
 
 
-def test_checksum_mismatch_leaves_nothing(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
-    server.files["/tiny.pyth"] = (checkpoint_bytes, "ok")
+def test_checksum_mismatch_leaves_nothing(local_server: LocalServer, checkpoint_bytes: bytes,
+                                          tmp_path: Path) -> None:
+    local_server.serve("/tiny.pyth", checkpoint_bytes, "ok")
     folder = tmp_path / "cache"
     with pytest.raises(WeightsError) as exc:
-        download_file(server.url("/tiny.pyth"), folder / "tiny.pyth", sha256="0" * 64, progress=False)
-    msg = assert_one_line(exc)
+        download_file(local_server.url("/tiny.pyth"), folder / "tiny.pyth", sha256="0" * 64, progress=False)
+    msg = one_line(exc)
     assert "checksum mismatch" in msg and "tiny.pyth" in msg and hashlib.sha256(checkpoint_bytes).hexdigest() in msg
     assert_nothing_left(folder)
 
 
-def test_truncated_transfer_leaves_nothing(server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path) -> None:
-    server.files["/tiny.pyth"] = (checkpoint_bytes, "truncate")
+def test_truncated_transfer_leaves_nothing(local_server: LocalServer, checkpoint_bytes: bytes,
+                                           tmp_path: Path) -> None:
+    local_server.serve("/tiny.pyth", checkpoint_bytes, "truncate")
     with pytest.raises(WeightsError) as exc:
-        download_file(server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
-    msg = assert_one_line(exc)
+        download_file(local_server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
+    msg = one_line(exc)
     assert "cut short" in msg and f"of {len(checkpoint_bytes) + 4096} bytes" in msg
-    assert server.url("/tiny.pyth") in msg
+    assert local_server.url("/tiny.pyth") in msg
     assert_nothing_left(tmp_path)
 
 
-def test_http_404(server: LocalServer, tmp_path: Path) -> None:
+def test_http_404(local_server: LocalServer, tmp_path: Path) -> None:
     with pytest.raises(WeightsError) as exc:
-        download_file(server.url("/missing.pyth"), tmp_path / "missing.pyth", progress=False)
-    msg = assert_one_line(exc)
-    assert msg.startswith("HTTP 404") and server.url("/missing.pyth") in msg and "--weights" in msg
+        download_file(local_server.url("/missing.pyth"), tmp_path / "missing.pyth", progress=False)
+    msg = one_line(exc)
+    assert msg.startswith("HTTP 404") and local_server.url("/missing.pyth") in msg and "--weights" in msg
     assert_nothing_left(tmp_path)
 
 
-def test_http_500(server: LocalServer, tmp_path: Path) -> None:
-    server.files["/x.pyth"] = (b"", "error500")
+def test_http_500(local_server: LocalServer, tmp_path: Path) -> None:
+    local_server.serve("/x.pyth", b"", "error500")
     with pytest.raises(WeightsError) as exc:
-        download_file(server.url("/x.pyth"), tmp_path / "x.pyth", progress=False)
-    assert assert_one_line(exc).startswith("HTTP 500")
+        download_file(local_server.url("/x.pyth"), tmp_path / "x.pyth", progress=False)
+    assert one_line(exc).startswith("HTTP 500")
     assert_nothing_left(tmp_path)
 
 
@@ -183,24 +102,35 @@ def test_no_network(tmp_path: Path) -> None:
     dest = tmp_path / "hub" / "checkpoints" / "SLOWFAST_8x8_R50.pyth"
     with pytest.raises(WeightsError) as exc:
         download_file(url, dest, progress=False, timeout=5.0)
-    msg = assert_one_line(exc)
+    msg = one_line(exc)
     assert msg.startswith("no network")
     assert f"download SLOWFAST_8x8_R50.pyth on a machine with internet and copy it to {dest}" in msg
     assert "--weights /path/to/file" in msg and url in msg
     assert_nothing_left(dest.parent)
 
 
+def test_the_loopback_guard_refuses_other_hosts() -> None:
+    """The guard every test runs under: other names do not resolve and other addresses refuse at once
+    (192.0.2.1 is TEST-NET-1, never routed; without the guard this would hang until its timeout)."""
+    for host in ("192.0.2.1", "example.com"):
+        with pytest.raises(socket.gaierror, match="only 127.0.0.1 in tests"):
+            socket.create_connection((host, 80), timeout=30)
+    with socket.socket() as s:
+        with pytest.raises(socket.gaierror):
+            s.connect(("192.0.2.1", 80))
+
+
 def test_dns_failure_is_no_network(tmp_path: Path) -> None:
     # ".invalid" never resolves (RFC 6761); the loopback guard makes it fail without asking any DNS server.
     with pytest.raises(WeightsError) as exc:
         download_file("http://weights.invalid/x.pyth", tmp_path / "x.pyth", progress=False, timeout=5.0)
-    assert assert_one_line(exc).startswith("no network")
+    assert one_line(exc).startswith("no network")
     assert_nothing_left(tmp_path)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to produce a real ENOSPC")
 def test_disk_full(
-    server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_server: LocalServer, checkpoint_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The bytes go to /dev/full, where the kernel answers every write with ENOSPC, as a full disk does.
     def open_full(fd: int):  # type: ignore[no-untyped-def]
@@ -208,10 +138,10 @@ def test_disk_full(
         return open("/dev/full", "wb", buffering=0)
 
     monkeypatch.setattr(download, "_open_temp", open_full)
-    server.files["/tiny.pyth"] = (checkpoint_bytes, "ok")
+    local_server.serve("/tiny.pyth", checkpoint_bytes, "ok")
     with pytest.raises(WeightsError) as exc:
-        download_file(server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
-    msg = assert_one_line(exc)
+        download_file(local_server.url("/tiny.pyth"), tmp_path / "tiny.pyth", progress=False)
+    msg = one_line(exc)
     assert msg.startswith("disk full") and "tiny.pyth" in msg and str(tmp_path) in msg
     assert_nothing_left(tmp_path)
 
@@ -221,7 +151,7 @@ def test_unwritable_cache_folder(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(WeightsError) as exc:
         download_file(closed_port_url(), blocker / "sub" / "x.pyth", progress=False)
-    assert "x.pyth" in assert_one_line(exc)
+    assert "x.pyth" in one_line(exc)
 
 
 def test_progress_bar_draws_when_forced() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.video.ringbuffer import EXTRA_FRAMES, BufferClosed, RingBuffer
+
+from helpers.waiting import wait_until
 
 SHAPE = (8, 12, 3)
 
@@ -121,12 +122,15 @@ def test_no_torn_window_under_fast_writer_and_several_readers() -> None:
     ]
     for t in threads:
         t.start()
-    time.sleep(1.0)
-    stop.set()
-    for t in threads:
-        t.join(5)
+    try:  # thousands of writes, each reader many windows while they happen (however long that takes here)
+        wait_until(lambda: buffer.written >= 3000 and min(reads) >= 20 or bool(problems), timeout=120,
+                   what="3000 writes and 20 reads per reader")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
     assert not problems, problems[:3]
-    assert buffer.written > 1000 and min(reads) > 10
+    assert not any(t.is_alive() for t in threads)
 
 
 def test_blocking_write_waits_for_held_frames() -> None:
@@ -143,9 +147,9 @@ def test_blocking_write_waits_for_held_frames() -> None:
 
     t = threading.Thread(target=write)
     t.start()
-    assert not done.wait(0.1)
+    assert not done.wait(0.1)  # given the time to write, it did not: it waits (a wait for nothing to happen)
     buffer.hold_from(1.5 / 30)  # frames 0 and 1 may go now
-    assert done.wait(5)
+    assert done.wait(60)
     t.join()
     assert buffer.newest(4).indices.tolist() == [1, 2, 3, 4]
 
@@ -153,11 +157,11 @@ def test_blocking_write_waits_for_held_frames() -> None:
 def test_close_wakes_waiters_and_stops_writes() -> None:
     buffer = RingBuffer(capacity=4, frame_shape=SHAPE)
     result: list[int] = []
-    t = threading.Thread(target=lambda: result.append(buffer.wait_for_frame(0, timeout=10)))
+    t = threading.Thread(target=lambda: result.append(buffer.wait_for_frame(0, timeout=60)))
     t.start()
-    time.sleep(0.05)
+    wait_until(lambda: len(buffer._cond._waiters) == 1, what="the reader to wait")  # CPython's Condition
     buffer.close()
-    t.join(2)
+    t.join(10)
     assert not t.is_alive() and result == [0]
     with pytest.raises(BufferClosed):
         buffer.write(frame_for(0), timestamp=0.0, index=0)

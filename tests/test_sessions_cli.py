@@ -9,39 +9,25 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from slowfast_core.cli import main
 from slowfast_core.sessions import SessionRecorder, default_root, list_sessions, load_session
 from slowfast_core.sessions.layout import read_info, write_info
-from slowfast_core.stream.types import FramePacket
 
-FPS = 30.0
+from helpers.sessions import record_session
+from helpers.waiting import wait_until
 
 
 def record(root: Path, name: str, n: int = 60, *, stop: bool = True) -> SessionRecorder:
     """A session of `n` frames with one labeled segment (0.5-1.5 s) under `root`."""
-    rec = SessionRecorder.start(root, name=name, labels=["wave", "clap"], source="synthetic", fps=FPS, width=160,
-                                height=120, model="tiny", min_free_bytes=0, queue_seconds=30.0)
-    t0 = 100.0  # any engine clock: time 0 is the first frame
-    for i in range(n):
-        rec.on_frame(FramePacket(index=i, timestamp=t0 + i / FPS, image=np.full((120, 160, 3), 100, np.uint8),
-                                 source_fps=FPS))
-    rec.mark("wave", at=t0 + 0.5)
-    rec.end_mark(at=t0 + 1.5)
-    if stop:
-        rec.stop()
-    return rec
+    return record_session(root, name, n, labels=["wave", "clap"], marks=[("wave", 0.5, 1.5)], stop=stop)
 
 
 def crashed_copy(root: Path) -> Path:
     """A session left as a crash leaves it: recorded while running, copied before stop, owner gone."""
     rec = record(root / "live", "crashed", n=75, stop=False)
-    deadline = 100
-    while rec.frames_written < 60 and deadline:  # two segments closed
-        deadline -= 1
-        __import__("time").sleep(0.05)
+    wait_until(lambda: rec.frames_written >= 60, what="two closed segments")
     copy = root / rec.path.name
     shutil.copytree(rec.path, copy)
     rec.stop()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -14,56 +12,28 @@ from slowfast_core.sessions import (
     LabeledSegment,
     PredictionRecord,
     SessionError,
-    SessionRecorder,
     agreement,
     export_dataset,
     load_session,
     predicted_segments,
 )
-from slowfast_core.stream.types import FramePacket
+
+from helpers.media import gray, read_video
+from helpers.sessions import record_session, start_recorder
 
 FPS = 30.0
 W, H = 160, 120
 
 
-def gray(i: int) -> int:
-    """Gray level of synthetic frame i (neighbours differ by >= 37 levels)."""
-    return 30 + (i * 37) % 200
-
-
 def record(root: Path, name: str, labels: list[str], marks: list[tuple[str, float, float]], n: int) -> Path:
-    """Record `n` synthetic frames (frame i at i/FPS s) with labeled segments `marks`; return the folder."""
-    rec = SessionRecorder.start(root, name=name, labels=labels, source="synthetic", fps=FPS, width=W, height=H,
-                                model="tiny", min_free_bytes=0, queue_seconds=30.0)
-    t0 = 100.0  # any engine clock: time 0 is the first frame
-    for i in range(n):
-        rec.on_frame(FramePacket(index=i, timestamp=t0 + i / FPS, image=np.full((H, W, 3), gray(i), np.uint8),
-                                 source_fps=FPS))
-    for label, start, end in marks:
-        rec.mark(label, at=t0 + start)
-        rec.end_mark(at=t0 + end)
-    return rec.stop().path
-
-
-def clip_frames(path: Path) -> list[np.ndarray]:
-    """Every frame of a clip."""
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), path
-    out = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        out.append(img)
-    cap.release()
-    return out
+    """Record `n` synthetic frames (frame i at i/FPS s, gray(i)) with labeled segments `marks`; the folder."""
+    return record_session(root, name, n, labels=labels, marks=marks, fps=FPS, size=(W, H)).path
 
 
 @pytest.fixture()
 def two_sessions(tmp_path: Path) -> list[Path]:
     root = tmp_path / "sessions"
     a = record(root, "a", ["wave", "clap"], [("wave", 0.5, 1.5), ("clap", 2.0, 2.8), ("wave", 3.0, 3.5)], 120)
-    time.sleep(0.01)
     b = record(root, "b", ["clap", "jump"], [("jump", 0.2, 1.0)], 45)
     return [a, b]
 
@@ -82,7 +52,7 @@ def test_export_writes_clips_csv_and_label_map(tmp_path: Path, two_sessions: lis
     for line, clip, (label, start, end) in zip(lines, report.clips, expected):
         rel, label_id = line.split(" ")
         assert rel == clip.path and rel.startswith(f"clips/{label}/") and int(label_id) == report.label_map[label]
-        frames = clip_frames(out / rel)
+        frames = read_video(out / rel)
         first = int(np.ceil(start * FPS - 1e-6))  # frame i is at i/FPS: the clip holds [start, end)
         last = int(np.ceil(end * FPS - 1e-6)) - 1
         assert len(frames) == last - first + 1 == clip.frames, (line, len(frames))
@@ -119,8 +89,7 @@ def test_export_refuses_to_overwrite_and_skips_segments_without_frames(tmp_path:
 def test_export_refuses_nothing_and_unfinished_sessions(tmp_path: Path) -> None:
     with pytest.raises(SessionError, match="no sessions to export"):
         export_dataset([], tmp_path / "out")
-    rec = SessionRecorder.start(tmp_path / "s", name="live", labels=["wave"], source="synthetic", fps=FPS,
-                                width=W, height=H, model="tiny", min_free_bytes=0)
+    rec = start_recorder(tmp_path / "s", name="live", labels=["wave"])
     try:
         with pytest.raises(SessionError, match="sessions repair"):
             export_dataset([rec.path], tmp_path / "out")

@@ -4,7 +4,6 @@ toggling; disk-full and writer failures that stop the recording with a message; 
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -22,61 +21,28 @@ from slowfast_core.sessions import (
     load_session,
     rename_session,
 )
-from slowfast_core.stream.types import FramePacket, Prediction, Timings
+from slowfast_core.stream.types import FramePacket, Prediction
 
-FPS = 30.0
-W, H = 160, 120
+from helpers.media import frame_packet, gray, make_prediction, read_video
+from helpers.sessions import CLOCK0, FPS, HEIGHT, WIDTH, start_recorder
+from helpers.waiting import wait_until
+
 LABELS = ["wave", "clap", "jump"]
-CLOCK0 = 5000.0  # the engine's clock is whatever it is: session time 0 is the first frame
 
 
-def gray(i: int) -> int:
-    """The gray level of synthetic frame i: neighbours differ by >= 37 levels, far more than mp4v's error."""
-    return 30 + (i * 37) % 200
-
-
-def frame(i: int, t: float, *, w: int = W, h: int = H) -> FramePacket:
-    """Synthetic frame i captured at monotonic time t."""
-    return FramePacket(index=i, timestamp=t, image=np.full((h, w, 3), gray(i), np.uint8), source_fps=FPS)
+def frame(i: int, t: float, *, w: int = WIDTH, h: int = HEIGHT) -> FramePacket:
+    """Synthetic frame i (uniformly gray(i)) captured at engine time t."""
+    return frame_packet(i, t, width=w, height=h, fps=FPS)
 
 
 def prediction(pid: int, start: float, end: float, label: str | None = "wave") -> Prediction:
-    """A prediction for the window [start, end] (monotonic seconds)."""
-    return Prediction(id=pid, start_time=start, end_time=end, first_index=0, last_index=1,
-                      topk=(("wave", 0.7), ("clap", 0.2)), probs=np.array([0.7, 0.2], np.float32),
-                      label=label, confidence=0.7, timings=Timings(1.0, 2.0, 30.0, 40.0), backend="torch")
+    """A prediction for the window [start, end] (engine seconds)."""
+    return make_prediction(pid, start, end, (("wave", 0.7), ("clap", 0.2)), label=label, num_classes=2,
+                           backend="torch")
 
 
 def start(root: Path, **kw: object) -> SessionRecorder:
-    """A recorder with the test's small geometry and a queue that holds a whole fast-fed test."""
-    args: dict[str, object] = dict(name="test session", labels=LABELS, source="synthetic", fps=FPS, width=W,
-                                   height=H, model="tiny", weights=None, program_version="9.9", min_free_bytes=0,
-                                   queue_seconds=20.0)
-    args.update(kw)
-    return SessionRecorder.start(root, **args)  # type: ignore[arg-type]
-
-
-def wait_until(cond, timeout: float = 10.0) -> None:
-    """Poll `cond` until true (the writer thread works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    """Every frame of a video, decoded by OpenCV."""
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), path
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    return frames
+    return start_recorder(root, **{"labels": LABELS, **kw})
 
 
 def test_round_trip_video_frames_labels_predictions(tmp_path: Path) -> None:
@@ -104,14 +70,14 @@ def test_round_trip_video_frames_labels_predictions(tmp_path: Path) -> None:
     assert rec.stop() is info  # idempotent
     data = json.loads((info.path / "session.json").read_text())
     assert data["state"] == "finished" and data["labels"] == LABELS and data["fps"] == FPS
-    assert (data["width"], data["height"], data["model"], data["program_version"]) == (W, H, "tiny", "9.9")
+    assert (data["width"], data["height"], data["model"], data["program_version"]) == (WIDTH, HEIGHT, "tiny", "9.9")
     assert datetime.fromisoformat(data["start_time"]).tzinfo is not None
     assert not (info.path / "segments").exists()
 
     s = load_session(info.path)
     frames = read_video(s.video_path)
     assert len(frames) == n == len(s.frames)
-    assert frames[0].shape == (H, W, 3)
+    assert frames[0].shape == (HEIGHT, WIDTH, 3)
     np.testing.assert_array_equal(s.frames.frame, np.arange(n))
     np.testing.assert_array_equal(s.frames.source_index, np.arange(n))
     np.testing.assert_allclose(s.frames.time, np.arange(n) / FPS, atol=1e-5)
@@ -161,7 +127,7 @@ def test_time_zero_is_the_first_frame_on_any_clock_and_jumps_back_continue(tmp_p
     (p,) = s.predictions
     assert p.id == 2 and p.start == pytest.approx(10 / FPS + 0.1, abs=1e-5)
     frames = read_video(s.video_path)
-    assert len(frames) == 20 and frames[0].shape == (H, W, 3)  # fitted to the session's 160x120
+    assert len(frames) == 20 and frames[0].shape == (HEIGHT, WIDTH, 3)  # fitted to the session's 160x120
 
 
 def test_a_session_is_unfinished_while_recording_but_not_offered_for_repair(tmp_path: Path) -> None:
@@ -209,11 +175,8 @@ def test_free_space_guard_stops_the_recording_and_keeps_what_was_recorded(tmp_pa
         rec.on_frame(frame(i, t0 + i / FPS))
     wait_until(lambda: rec.frames_written >= 30)  # the first segment is closed and on disk
     rec.min_free_bytes = 10**18  # "the disk is now almost full"
-    for i in range(45, 120):
+    for i in range(45, 120):  # the writer closes the second segment at frame 60 and checks the space
         rec.on_frame(frame(i, t0 + i / FPS))
-        if rec.error:
-            break
-        time.sleep(0.005)
     wait_until(lambda: rec.error is not None)
     assert rec.error.startswith("disk almost full") and "recording stopped" in rec.error
     assert "\n" not in rec.error and messages == [rec.error]
@@ -307,15 +270,15 @@ def test_join_segments_keeps_the_first_n_frames_of_each_in_order(tmp_path: Path,
     parts, expected = [], []
     for s, (n, keep) in enumerate([(30, 30), (30, 12), (17, 17)]):
         path = tmp_path / f"{s:06d}.mp4"
-        writer = open_writer(path, fps=FPS, width=W, height=H)
+        writer = open_writer(path, fps=FPS, width=WIDTH, height=HEIGHT)
         for i in range(n):
-            writer.write(np.full((H, W, 3), gray(s * 30 + i), np.uint8))
+            writer.write(np.full((HEIGHT, WIDTH, 3), gray(s * 30 + i), np.uint8))
         writer.release()
         parts.append((path, keep))
         expected += [gray(s * 30 + i) for i in range(keep)]
     out = tmp_path / "video.mp4"
     progress: list[tuple[int, int]] = []
-    assert join_segments(parts, out, fps=FPS, width=W, height=H, method=method,
+    assert join_segments(parts, out, fps=FPS, width=WIDTH, height=HEIGHT, method=method,
                          progress=lambda d, t: progress.append((d, t))) == 59
     assert count_frames(out) == 59 and progress[-1] == (59, 59)
     assert not (tmp_path / "video.part.mp4").exists()
@@ -325,4 +288,4 @@ def test_join_segments_keeps_the_first_n_frames_of_each_in_order(tmp_path: Path,
     cap.release()
     np.testing.assert_allclose(levels, expected, atol=12)
     with pytest.raises(ValueError, match="join method"):
-        join_segments(parts, out, fps=FPS, width=W, height=H, method="copy")  # type: ignore[arg-type]
+        join_segments(parts, out, fps=FPS, width=WIDTH, height=HEIGHT, method="copy")  # type: ignore[arg-type]

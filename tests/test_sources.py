@@ -7,7 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -22,17 +21,14 @@ from slowfast_core.video.sources import (
     parse_source,
 )
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "realvideo"
+from helpers.media import write_clip
+from helpers.waiting import wait_until
 
 
-def write_clip(path: Path, frames: int, *, fps: float = 30.0, size: tuple[int, int] = (128, 96)) -> Path:
-    """An mp4v clip whose frame i is uniformly grey level 4*i (so decoded order can be checked)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    assert writer.isOpened()
-    for i in range(frames):
-        writer.write(np.full((size[1], size[0], 3), (4 * i) % 256, np.uint8))
-    writer.release()
-    return path
+
+def grey_ramp_clip(path: Path, frames: int, *, fps: float = 30.0) -> Path:
+    """A 128x96 mp4v clip whose frame i is uniformly grey level 4*i (so decoded order can be checked)."""
+    return write_clip(path, [4 * i for i in range(frames)], fps=fps, size=(128, 96))
 
 
 def test_parse_source_forms() -> None:
@@ -83,12 +79,26 @@ def test_synthetic_paced_skips_frames_when_reader_is_behind() -> None:
     source = SyntheticSource(96, 64, 50)
     source.open()
     first = source.read()
-    time.sleep(0.2)  # ten frame periods
+    time.sleep(0.2)  # the reader falls ten frame periods behind: the situation under test
     late = source.read()
     source.close()
     assert first.skipped == 0 and first.due is not None
     assert late.skipped >= 5  # the newest frame, not a backlog
     assert source.frame_number(late.image) == source.frame_number(first.image) + late.skipped + 1
+
+
+def read_in_thread(source) -> tuple[threading.Thread, list, threading.Event]:
+    """Start `source.read()` on another thread; returns (thread, [frame], done)."""
+    got: list = []
+    done = threading.Event()
+
+    def read() -> None:
+        got.append(source.read())
+        done.set()
+
+    t = threading.Thread(target=read, name="test-reader")
+    t.start()
+    return t, got, done
 
 
 def test_synthetic_stall_blocks_reads_then_resumes() -> None:
@@ -98,12 +108,24 @@ def test_synthetic_stall_blocks_reads_then_resumes() -> None:
     source.stall(0.3)
     t0 = time.monotonic()
     frame = source.read()
-    assert time.monotonic() - t0 >= 0.25 and frame is not None
+    assert time.monotonic() - t0 >= 0.25 and frame is not None  # the read waited out the stall (a lower bound)
     assert frame.skipped == 0  # a stalled camera produced nothing to skip
     source.stall(None)  # until resume()
-    threading.Timer(0.1, source.resume).start()
-    assert source.read() is not None
+    t, got, done = read_in_thread(source)
+    assert not done.wait(0.2)  # given the time to read, it did not: it is blocked (a wait for nothing to happen)
+    source.resume()
+    assert done.wait(60)
+    t.join(10)
+    assert got[0] is not None
     source.close()
+
+
+def opens(source) -> bool:
+    try:
+        source.open()
+    except SourceError:
+        return False
+    return True
 
 
 def test_synthetic_drop_out_fails_reads_and_opens_until_back() -> None:
@@ -115,9 +137,13 @@ def test_synthetic_drop_out_fails_reads_and_opens_until_back() -> None:
     source.close()
     with pytest.raises(SourceError, match="unavailable"):
         source.open()
-    time.sleep(0.35)
-    source.open()
+    wait_until(lambda: opens(source), what="the source to come back by itself")
     assert source.read() is not None
+    source.close()
+    source.drop_out(None)  # until resume()
+    assert not opens(source)
+    source.resume()
+    assert opens(source) and source.read() is not None
     source.close()
 
 
@@ -125,13 +151,17 @@ def test_interrupt_ends_a_blocked_read() -> None:
     source = SyntheticSource(96, 64, 30)
     source.open()
     source.stall(None)
-    threading.Timer(0.1, source.interrupt).start()
-    assert source.read() is None
+    t, got, done = read_in_thread(source)
+    assert not done.wait(0.2)  # blocked in the stall
+    source.interrupt()
+    assert done.wait(60)
+    t.join(10)
+    assert got == [None]
     source.close()
 
 
 def test_file_unpaced_reads_every_frame_then_eof(tmp_path: Path) -> None:
-    clip = write_clip(tmp_path / "c.mp4", 12, fps=25)
+    clip = grey_ramp_clip(tmp_path / "c.mp4", 12, fps=25)
     source = FileSource(clip, paced=False)
     info = source.open()
     assert (info.width, info.height, info.fps) == (128, 96, 25.0)
@@ -144,7 +174,7 @@ def test_file_unpaced_reads_every_frame_then_eof(tmp_path: Path) -> None:
 
 
 def test_file_loop_continues_media_time(tmp_path: Path) -> None:
-    clip = write_clip(tmp_path / "c.mp4", 5)
+    clip = grey_ramp_clip(tmp_path / "c.mp4", 5)
     source = FileSource(clip, paced=False, loop=True)
     source.open()
     frames = [source.read() for _ in range(12)]
@@ -155,11 +185,11 @@ def test_file_loop_continues_media_time(tmp_path: Path) -> None:
 
 
 def test_file_paced_skips_like_a_camera(tmp_path: Path) -> None:
-    clip = write_clip(tmp_path / "c.mp4", 60, fps=50)
+    clip = grey_ramp_clip(tmp_path / "c.mp4", 60, fps=50)
     source = FileSource(clip, paced=True)
     source.open()
     first = source.read()
-    time.sleep(0.2)
+    time.sleep(0.2)  # the reader falls ten frame periods behind: the situation under test
     late = source.read()
     source.close()
     assert first.media_time == 0.0
@@ -176,10 +206,8 @@ def test_file_errors_are_one_line(tmp_path: Path) -> None:
         assert "\n" not in str(info.value)
 
 
-def test_real_clip_fps_and_size() -> None:
-    if not (REAL / "test.avi").exists():
-        pytest.skip(f"real clips not found in {REAL}")
-    source = FileSource(REAL / "test.avi", paced=False)
+def test_real_clip_fps_and_size(realvideo: Path) -> None:
+    source = FileSource(realvideo / "test.avi", paced=False)
     info = source.open()
     first = source.read()
     source.close()

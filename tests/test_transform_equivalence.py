@@ -26,7 +26,6 @@ from slowfast_core.predict import iter_windows
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.video.decode import VideoReader
 
-REALVIDEO = Path(__file__).resolve().parents[2] / "shared" / "realvideo"
 GEOMETRY = ClipGeometry(slow_frames=8, tau=8, alpha=4)  # slowfast_8x8_r50
 PREP = Preprocessing(short_side=256, crop="center")
 ONE_LEVEL = 1.0 / (255.0 * 0.225)  # one uint8 step after /255 and /std
@@ -105,10 +104,8 @@ def test_generated_clip_matches_pytorchvideo_transform(tmp_path: Path, width: in
         ("test.mp4", 224),  # the anchors' other test size: a 256 -> 224 downscale
     ],  # (a 1080p clip would need ~1 GB of float frames on PyTorchVideo's side: left out)
 )
-def test_real_clip_matches_pytorchvideo_transform(name: str, size: int) -> None:
-    path = REALVIDEO / name
-    if not path.is_file():
-        pytest.skip(f"real clip {path} is absent (the shared realvideo folder is not beside the repo)")
+def test_real_clip_matches_pytorchvideo_transform(name: str, size: int, realvideo: Path) -> None:
+    path = realvideo / name
     worst = _compare_second_window(path, size)
     if (name, size) == ("test.mp4", 256):
         assert worst < 1e-5  # nothing to round: same frames, same crop, same normalisation

@@ -1,17 +1,15 @@
 """The named-weights registry, resolve_weights, and the `slowfast weights` CLI.
 
-Downloads go to a real HTTP server on 127.0.0.1: a registry entry's url is pointed at it (the network edge);
-the hub cache is redirected into tmp_path and restored afterwards. Non-loopback hosts do not resolve here.
+Downloads go to a real HTTP server on 127.0.0.1 (the `local_server` fixture): a registry entry's url is pointed
+at it (the network edge); the hub cache is redirected into tmp_path and restored afterwards. Non-loopback hosts
+do not resolve here (the conftest's loopback guard).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,58 +31,9 @@ from slowfast_core.weights.registry import (
     validate_registry,
 )
 
+from helpers.network import LocalServer, closed_port_url
+
 NAME = "SLOWFAST_8x8_R50"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """GET serves `server.files[path]`, anything else is a 404; every request path is logged."""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        body = self.server.files.get(self.path)  # type: ignore[attr-defined]
-        if body is None:
-            self.send_error(404, "Not Found")
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[ThreadingHTTPServer]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    srv.files = {}  # type: ignore[attr-defined]
-    srv.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
-
-
-def base_url(srv: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{srv.server_address[1]}"
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only 127.0.0.1 is reachable: the real model-zoo hosts fail to resolve, so no test downloads for real."""
-    real = socket.create_connection
-
-    def guarded(address, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if address[0] not in ("127.0.0.1", "localhost", "::1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"Name or service not known: {address[0]} (blocked in tests)")
-        return real(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", guarded)
 
 
 @pytest.fixture
@@ -109,11 +58,10 @@ def checkpoint_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture
-def served_entry(server: ThreadingHTTPServer, checkpoint_bytes: bytes, monkeypatch: pytest.MonkeyPatch):
+def served_entry(local_server: LocalServer, checkpoint_bytes: bytes, monkeypatch: pytest.MonkeyPatch):
     """The SLOWFAST_8x8_R50 entry with its url on the local server (which serves the small checkpoint)."""
     entry = REGISTRY[NAME]
-    server.files["/zoo/" + entry.file_name] = checkpoint_bytes  # type: ignore[attr-defined]
-    local = dataclasses.replace(entry, url=f"{base_url(server)}/zoo/{entry.file_name}")
+    local = dataclasses.replace(entry, url=local_server.serve("/zoo/" + entry.file_name, checkpoint_bytes))
     monkeypatch.setitem(REGISTRY, NAME, local)
     return local
 
@@ -194,24 +142,22 @@ def test_resolve_existing_file_wins(tmp_path: Path, hub: Path) -> None:
 def test_resolve_cached_name_does_not_download(hub: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     entry = get_weights(NAME)
     # The url points at a refused port: any download attempt would raise instead of returning.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=f"http://127.0.0.1:{port}/x.pyth"))
+    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=closed_port_url("/x.pyth")))
     hub.mkdir(parents=True)
     (hub / entry.file_name).write_bytes(b"cached")
     resolved = resolve_weights("slowfast_8x8_r50")
     assert resolved.path == hub / entry.file_name and resolved.entry.name == NAME
 
 
-def test_resolve_downloads_missing_name(hub: Path, served_entry, server, checkpoint_bytes: bytes) -> None:
+def test_resolve_downloads_missing_name(hub: Path, served_entry, local_server: LocalServer,
+                                        checkpoint_bytes: bytes) -> None:
     resolved = resolve_weights(NAME, progress=False)
     assert resolved.path == hub / served_entry.file_name
     assert resolved.path.read_bytes() == checkpoint_bytes
     assert resolved.entry == served_entry
-    assert server.requests == ["/zoo/SLOWFAST_8x8_R50.pyth"]
+    assert local_server.requests == ["/zoo/SLOWFAST_8x8_R50.pyth"]
     resolve_weights(NAME)  # second time: from the cache
-    assert len(server.requests) == 1
+    assert len(local_server.requests) == 1
 
 
 def test_resolve_missing_name_without_download(hub: Path) -> None:
@@ -235,9 +181,10 @@ def test_resolve_unknown_name_and_missing_path(tmp_path: Path, hub: Path) -> Non
         resolve_weights(str(tmp_path))
 
 
-def test_resolve_download_failure_is_one_line(hub: Path, server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_download_failure_is_one_line(hub: Path, local_server: LocalServer,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     entry = get_weights(NAME)
-    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=f"{base_url(server)}/gone.pyth"))
+    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=local_server.url("/gone.pyth")))
     with pytest.raises(WeightsError) as exc:
         resolve_weights(NAME, progress=False)
     assert str(exc.value).startswith("HTTP 404") and "\n" not in str(exc.value)
@@ -267,7 +214,7 @@ def test_cli_list_json(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert first["path"] == str(hub / "SLOWFAST_8x8_R50.pyth") and first["top1"] == 76.94
 
 
-def test_cli_download_and_path(hub: Path, served_entry, server, checkpoint_bytes: bytes,
+def test_cli_download_and_path(hub: Path, served_entry, local_server: LocalServer, checkpoint_bytes: bytes,
                                capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["weights", "download", "slowfast_8x8_r50"]) == 0
     out, err = capsys.readouterr()
@@ -278,10 +225,10 @@ def test_cli_download_and_path(hub: Path, served_entry, server, checkpoint_bytes
 
     assert main(["weights", "download", NAME]) == 0  # cached: says so, fetches nothing
     out, err = capsys.readouterr()
-    assert out.strip() == str(target) and "already cached" in err and len(server.requests) == 1
+    assert out.strip() == str(target) and "already cached" in err and len(local_server.requests) == 1
 
     assert main(["weights", "download", NAME, "--force"]) == 0
-    assert len(server.requests) == 2
+    assert len(local_server.requests) == 2
     capsys.readouterr()
 
     assert main(["weights", "path", NAME]) == 0
@@ -296,10 +243,10 @@ def test_cli_unknown_name_exit_2(hub: Path, argv: list[str], capsys: pytest.Capt
     assert err.startswith("slowfast: error: unknown weights 'NOPE'")
 
 
-def test_cli_download_failure_exit_2(hub: Path, server, monkeypatch: pytest.MonkeyPatch,
+def test_cli_download_failure_exit_2(hub: Path, local_server: LocalServer, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     entry = get_weights(NAME)
-    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=f"{base_url(server)}/gone.pyth"))
+    monkeypatch.setitem(REGISTRY, NAME, dataclasses.replace(entry, url=local_server.url("/gone.pyth")))
     assert main(["weights", "download", NAME]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and "Traceback" not in err

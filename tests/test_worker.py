@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from slowfast_core.backends.base import create_backend
-from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.scheduler import Window, cut_window
 from slowfast_core.stream.smoothing import Smoother
-from slowfast_core.stream.types import EngineError, Prediction
-from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot, LoadedModel
+from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot
 
-SIZE = 32  # the smallest input the network takes: keeps each inference to a few ms
-CLASSES = tuple(f"action {i}" for i in range(5))
+from helpers.events import EventLog
+from helpers.models import CLASSES, probe_model
+from helpers.waiting import wait_until
 
-
-class RecordingModel(SlowFast):
-    """The real network, noting whether each call got warm-up zeros; optionally failing on real windows."""
-
-    def __init__(self, *, fail: bool = False) -> None:
-        super().__init__(get_config("slowfast_8x8_r50", num_classes=len(CLASSES)))
-        self.meta = replace(self.meta, categories=CLASSES,
-                            preprocessing=replace(self.meta.preprocessing, short_side=SIZE))
-        self.calls: list[bool] = []  # True: the inputs were all zeros (warm-up)
-        self.fail = fail
-
-    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
-        warm = all(bool((t == 0).all()) for t in x)
-        self.calls.append(warm)
-        if self.fail and not warm:
-            raise RuntimeError("simulated failure inside the model")
-        return super().forward(x)
+SIZE = 32  # the smallest input the network takes: keeps each inference short
 
 
 def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> Window:
@@ -52,37 +33,14 @@ def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> Win
     return window
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.predictions: list[Prediction] = []
-        self.errors: list[EngineError] = []
-        self.ready: list[LoadedModel] = []
-        self.ended = threading.Event()
-        self.got = threading.Condition()
-
-    def on_prediction(self, p: Prediction) -> None:
-        with self.got:
-            self.predictions.append(p)
-            self.got.notify_all()
-
-    def on_error(self, e: EngineError) -> None:
-        with self.got:
-            self.errors.append(e)
-            self.got.notify_all()
-
-    def wait(self, predicate, timeout: float = 20.0) -> None:
-        with self.got:
-            assert self.got.wait_for(predicate, timeout)
-
-
-def start_worker(model: SlowFast, **kwargs) -> tuple[InferenceWorker, LatestSlot, Collect]:
+def start_worker(model: SlowFast, **kwargs) -> tuple[InferenceWorker, LatestSlot, EventLog]:
     slot: LatestSlot = LatestSlot()
-    events = Collect()
+    events = EventLog()
     worker = InferenceWorker(
         slot, create_backend(model, backend="torch-eager", device="cpu"), model,
         smoother=Smoother(model.meta.categories, window=2, threshold=0.0, hysteresis=0.0), topk=3,
-        on_prediction=events.on_prediction, on_error=events.on_error, on_ready=events.ready.append,
-        on_end=events.ended.set, **kwargs,
+        on_prediction=events.on_prediction, on_error=events.on_error, on_ready=events.on_ready,
+        on_end=events.on_end, **kwargs,
     )
     worker.start()
     return worker, slot, events
@@ -104,10 +62,7 @@ def test_slot_is_latest_only() -> None:
     got: list[object] = []
     t = threading.Thread(target=lambda: got.append(slot.take(timeout=5)))
     t.start()
-    deadline = time.monotonic() + 2
-    while not slot.consumer_waiting and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert slot.consumer_waiting
+    wait_until(lambda: slot.consumer_waiting, what="the taker to wait")
     slot.put("c")
     t.join(2)
     assert got == ["c"]
@@ -120,16 +75,16 @@ def test_slot_is_latest_only() -> None:
 
 
 def test_worker_warms_up_then_publishes_predictions() -> None:
-    model = RecordingModel()
+    model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(20)
-    assert model.calls == [True]  # warm-up ran before any real window
+    assert worker.ready.wait(120)
+    assert model.probe.calls == [True]  # warm-up ran before any real window
     windows = [make_window(model, i) for i in range(2)]
     for w in windows:
         slot.put(w, block=True, timeout=10)
     events.wait(lambda: len(events.predictions) == 2)
     stop(worker)
-    assert model.calls == [True, False, False]
+    assert model.probe.calls == [True, False, False]
     for p, w in zip(events.predictions, windows):
         assert p.id == w.id and p.first_index == w.first_index and p.last_index == w.last_index
         assert p.probs.shape == (5,) and p.probs.dtype == np.float32
@@ -149,7 +104,7 @@ def test_worker_warms_up_then_publishes_predictions() -> None:
 def test_worker_output_equals_the_model_on_the_same_inputs() -> None:
     from slowfast_core.video.preprocess import pathway_tensors
 
-    model = RecordingModel()
+    model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
     window = make_window(model, 3)
     slot.put(window, block=True, timeout=10)
@@ -161,7 +116,7 @@ def test_worker_output_equals_the_model_on_the_same_inputs() -> None:
 
 
 def test_exception_inside_the_worker_reaches_subscribers() -> None:
-    model = RecordingModel(fail=True)
+    model = probe_model(size=SIZE, fail=True)
     worker, slot, events = start_worker(model)
     for i in range(MAX_FAILURES):
         slot.put(make_window(model, i), block=True, timeout=10)
@@ -176,31 +131,29 @@ def test_exception_inside_the_worker_reaches_subscribers() -> None:
 
 
 def test_windows_of_an_old_generation_are_not_run_and_end_is_signalled() -> None:
-    model = RecordingModel()
+    model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(20)
+    assert worker.ready.wait(120)
     worker.generation = 1
     slot.put(make_window(model, 0, generation=0), block=True, timeout=10)
     slot.put(make_window(model, 1, generation=1), block=True, timeout=10)
     slot.put(END_OF_STREAM, block=True, timeout=10)
-    assert events.ended.wait(20)
+    assert events.ended.wait(120)
     stop(worker)
     assert [p.id for p in events.predictions] == [1]
     assert worker.windows_discarded == 1
 
 
 def test_model_switch_happens_on_the_worker_thread() -> None:
-    model = RecordingModel()
+    model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(20)
-    other = RecordingModel()
+    assert worker.ready.wait(120)
+    other = probe_model(size=SIZE)
     worker.request_model(other, backend="torch-eager", device="cpu")
-    deadline = time.monotonic() + 20
-    while not events.ready and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert events.ready and events.ready[0].model is other
-    assert other.calls == [True]  # warmed before taking over
+    events.wait(lambda: events.ready, what="the new model to be ready")
+    assert events.ready[0].model is other
+    assert other.probe.calls == [True]  # warmed before taking over
     slot.put(make_window(other, 5), block=True, timeout=10)
     events.wait(lambda: len(events.predictions) == 1)
     stop(worker)
-    assert other.calls == [True, False] and model.calls == [True]
+    assert other.probe.calls == [True, False] and model.probe.calls == [True]

@@ -1,0 +1,56 @@
+"""Fixtures every test file may use (conftest.py imports them): real clips, the loopback guard, a local HTTP
+server, and one fixed-weights checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers.network import LocalServer, install_loopback_guard, running_server
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REAL_VIDEO_DIR = REPO_ROOT.parent / "shared" / "realvideo"
+#: the clips the tests read from ../shared/realvideo
+REAL_CLIPS = ("demo.mp4", "demo_skeleton.mp4", "test.avi", "test.mp4")
+
+
+@pytest.fixture(scope="session")
+def realvideo() -> Path:
+    """The folder of real clips (../shared/realvideo); skips the test when they are not beside the checkout."""
+    missing = [name for name in REAL_CLIPS if not (REAL_VIDEO_DIR / name).is_file()]
+    if missing:
+        pytest.skip(f"real clips {', '.join(missing)} not found in {REAL_VIDEO_DIR} "
+                    "(they live in ../shared/realvideo beside the repo)")
+    return REAL_VIDEO_DIR
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches beyond 127.0.0.1: other names do not resolve and other addresses refuse to connect,
+    as on a machine without network (child processes the tests start get the same guard where they could
+    download: see helpers/local_registry_cli.py)."""
+    install_loopback_guard(monkeypatch.setattr)
+
+
+@pytest.fixture
+def local_server() -> Iterator[LocalServer]:
+    """A real HTTP server on 127.0.0.1 whose answers the test scripts (`serve(path, body, mode)`)."""
+    with running_server() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def checkpoint_8x8(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """slowfast_8x8_r50 with random but fixed weights as a PyTorchVideo `.pyth`, so that two processes (or
+    two commands, or the window) load the same model."""
+    from slowfast_core.model import get_config
+    from slowfast_core.model.net import SlowFast
+
+    torch.manual_seed(0)
+    model = SlowFast(get_config("slowfast_8x8_r50"))
+    path = tmp_path_factory.mktemp("weights") / "random_8x8.pyth"
+    torch.save({"model_state": model.state_dict()}, path)
+    return path
