@@ -148,10 +148,12 @@ def _unusable(session: Session) -> str | None:
     info = session.info
     if info.unfinished:
         return "unfinished: run `slowfast sessions repair` first"
-    bad = [p for p in session.problems if p.file == VIDEO_FILE
-           or (p.file == SESSION_JSON and any(f'"{k}"' in p.what for k in ("fps", "width", "height")))]
+    bad = [p for p in session.problems if p.file == VIDEO_FILE]
     if bad:
         return str(bad[0])
+    if {"fps", "width", "height"} & info.invalid:
+        size = [p for p in session.problems if p.file == SESSION_JSON]
+        return str(size[0]) if size else "session.json has no usable fps or frame size"
     if not session.labels:
         return "no labeled segments"
     if session.video_path is None:

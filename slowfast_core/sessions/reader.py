@@ -235,9 +235,7 @@ def parse_info(data: Any, path: Path) -> SessionInfo:
     values = _placeholders(path)
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        problems.append(Problem(SESSION_JSON, f"is {_shown(data)}, not a JSON object: read as empty",
-                                f"rebuilds it from the other files, {BACKUP_NOTE}"))
-        return SessionInfo(**values, path=path, problems=tuple(problems), raw={}, invalid=frozenset(FIELDS))
+        return _unknown_info(path, f"is {_shown(data)}, not a JSON object")
     invalid = set()
     for key, rule in FIELDS.items():
         if key not in data:
@@ -252,8 +250,8 @@ def parse_info(data: Any, path: Path) -> SessionInfo:
             invalid.add(key)
             problems.append(Problem(SESSION_JSON, f'"{key}" is {_shown(value)}, not {rule.rule}', rule.repair))
     if "format" not in invalid and values["format"] > FORMAT_VERSION:
-        problems.append(Problem(SESSION_JSON, f"was written by a newer program (format {values['format']}, this "
-                                f"one reads {FORMAT_VERSION}): read as far as understood", None))
+        problems.append(Problem(SESSION_JSON, f'"format" is {values["format"]}: written by a newer program (this '
+                                f"one reads format {FORMAT_VERSION}): read as far as understood", None))
     values["labels"] = list(values["labels"])
     return SessionInfo(**values, path=path, problems=tuple(problems), raw=dict(data), invalid=frozenset(invalid))
 
@@ -267,18 +265,19 @@ def read_info(path: Path | str) -> SessionInfo:
         raise SessionError(f"{file} does not exist: {path} is not a session folder")
     text, why = read_text(file, limit=MAX_INFO_BYTES)
     if text is None:
-        info = parse_info({}, path)
-        problem = Problem(SESSION_JSON, f"{why}: the session's details are unknown",
-                          f"rebuilds it from the other files, {BACKUP_NOTE}")
-        return _with_problems(info, [problem], replace=True)
+        return _unknown_info(path, why or "cannot be read")
     try:
         data = json.loads(text)
     except ValueError as exc:
-        info = parse_info({}, path)
-        problem = Problem(SESSION_JSON, f"is not valid JSON ({_one_line(exc)}): the session's details are unknown",
-                          f"rebuilds it from the other files, {BACKUP_NOTE}")
-        return _with_problems(info, [problem], replace=True)
+        return _unknown_info(path, f"is not valid JSON ({_one_line(exc)})")
     return parse_info(data, path)
+
+
+def _unknown_info(path: Path, why: str) -> SessionInfo:
+    """The SessionInfo of a session whose session.json says nothing usable: placeholders, every field invalid."""
+    problem = Problem(SESSION_JSON, f"{why}: the session's details are unknown",
+                      f"rebuilds it from the other files, {BACKUP_NOTE}")
+    return SessionInfo(**_placeholders(path), path=path, problems=(problem,), raw={}, invalid=frozenset(FIELDS))
 
 
 def _with_problems(info: SessionInfo, problems: list[Problem], *, replace: bool = False) -> SessionInfo:
@@ -289,7 +288,7 @@ def _with_problems(info: SessionInfo, problems: list[Problem], *, replace: bool 
 
 def info_is_broken(info: SessionInfo) -> bool:
     """True when session.json could not be read as an object at all (writing it back would lose it)."""
-    return info.raw == {} and info.invalid == frozenset(FIELDS)
+    return info.invalid == frozenset(FIELDS)
 
 
 # ------------------------------------------------------------------------------------------------ labels

@@ -280,10 +280,9 @@ def _fit_rows(table: FrameTable, n: int, fps: float) -> tuple[list[Row], int]:
 
 def _fix_info(info: SessionInfo, labels: list[LabeledSegment], probe: tuple[float, int, int] | None,
               backup: _Backup) -> None:
-    """Give the invalid fields of session.json what the files show (see the module doc); back up the old
-    session.json when it had problems. Fields with no evidence keep their original (invalid) value."""
-    if any(p.file == SESSION_JSON for p in info.problems):
-        backup.copy(info.path / SESSION_JSON)
+    """Give the invalid fields of session.json what the files show (see the module doc), backing the old
+    session.json up first. Fields with no evidence keep their original (invalid) value."""
+    backup.copy(info.path / SESSION_JSON)
     keep_invalid = set()
     if "labels" in info.invalid:
         info.labels = list(dict.fromkeys(seg.label for seg in labels))
