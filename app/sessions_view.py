@@ -352,8 +352,7 @@ class SessionsWindow(QDialog):
         self.repair_button.setEnabled(False)
         handle = self.runner.start("repair", lambda ctx: repair_session(path))
         handle.done.connect(self._repair_done)
-        handle.failed.connect(self._show_error)
-        handle.failed.connect(lambda _msg: self.refresh())
+        handle.failed.connect(self._repair_failed)  # a bound method: a lambda here crashed PySide at teardown
         self.repair_handle = handle
         return handle
 
@@ -362,6 +361,10 @@ class SessionsWindow(QDialog):
         self.message.emit("error" if report.left else "info", report.summary())
         self.refresh()
         self.sessionsChanged.emit()
+
+    def _repair_failed(self, message: str) -> None:
+        self._show_error(message)
+        self.refresh()
 
     def rename_current(self) -> None:
         if self.session is None:
