@@ -44,6 +44,7 @@ from slowfast_core.sessions.layout import (
     SessionInfo,
     _one_line,
 )
+from slowfast_core.sessions.video import has_index, indexed_frames
 
 #: Largest session.json read (a real one is < 2 kB).
 MAX_INFO_BYTES = 1 << 20
@@ -507,8 +508,6 @@ def read_predictions_checked(path: Path | str) -> tuple[list[PredictionRecord], 
 def video_problems(info: SessionInfo) -> list[Problem]:
     """What is wrong with the video of a finished or repaired session (its file, not its frames): missing,
     not a regular file, or without its index. Unfinished sessions keep their video in segments: []."""
-    from slowfast_core.sessions.video import has_index
-
     if info.unfinished:
         return []
     file = info.path / VIDEO_FILE
@@ -525,20 +524,6 @@ def video_problems(info: SessionInfo) -> list[Problem]:
     if not has_index(file):
         return [Problem(VIDEO_FILE, "has no index (cut short or damaged): it does not play", restore)]
     return []
-
-
-def video_frame_count(file: Path) -> int | None:
-    """The frame count the video's index claims (cheap: no decoding), None when it does not open."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(file))
-    try:
-        if not cap.isOpened():
-            return None
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        return int(n) if n and math.isfinite(n) and n > 0 else None
-    finally:
-        cap.release()
 
 
 def quick_problems(info: SessionInfo) -> list[Problem]:
@@ -570,7 +555,7 @@ def read_session_files(path: Path | str) -> SessionFiles:
     count = None
     if not info.unfinished and not any(p.file == VIDEO_FILE for p in problems) and (info.path / VIDEO_FILE).exists():
         video = info.path / VIDEO_FILE
-        count = video_frame_count(video)
+        count = indexed_frames(video)
         if count is None:
             problems.append(Problem(VIDEO_FILE, "does not open as a video: it does not play", None))
             video = None
@@ -587,5 +572,5 @@ __all__ = [
     "FIELDS", "FrameTable", "PredictionRecord", "SessionFiles", "complete_lines", "folder_start_time",
     "info_is_broken", "parse_info", "parse_prediction", "quick_problems", "read_frames_checked", "read_info",
     "read_labels_checked", "read_predictions_checked", "read_session_files", "read_text", "regular_file_problem",
-    "video_frame_count", "video_problems",
+    "video_problems",
 ]
