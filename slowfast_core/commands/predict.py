@@ -229,7 +229,7 @@ class _JsonWriter(_Writer):
     """One JSON object per line: window, start, end, first_frame, last_frame, padded, topk [{label, prob}]."""
 
     def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
-        print(json.dumps(prediction.to_dict()), file=self.out)
+        print(json.dumps(prediction.to_dict(), allow_nan=False), file=self.out)  # never NaN: not JSON
 
 
 class _CsvWriter(_Writer):

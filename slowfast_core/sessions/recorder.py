@@ -303,7 +303,11 @@ class SessionRecorder:
         offset = self._offset
         if not self._accepting or offset is None or prediction.end_time < offset:
             return  # before the first frame: about time outside the session
-        line = json.dumps(prediction_record(prediction, offset), ensure_ascii=False) + "\n"
+        try:
+            line = json.dumps(prediction_record(prediction, offset), ensure_ascii=False, allow_nan=False) + "\n"
+        except ValueError:  # NaN or infinity: not valid JSON, and no prediction (the worker never sends one)
+            logger.error("prediction %s holds a value that is not a number: not recorded", prediction.id)
+            return
         with self._pred_lock:
             try:
                 if self._pred_file is None:
