@@ -18,7 +18,6 @@ import io
 import json
 import math
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from slowfast_core.files import not_regular
 from slowfast_core.sessions.layout import (
     FORMAT_VERSION,
     FRAMES_CSV,
@@ -58,30 +58,16 @@ BACKUP_NOTE = "keeping the original in repair-backup/"
 # ------------------------------------------------------------------------------------------------ files
 
 
-def _kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
 def regular_file_problem(path: Path) -> str | None:
     """Why `path` cannot be read as a file (missing, a pipe, a device, a folder), or None when it can."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    kind = not_regular(path)
+    if kind is None:
+        return None
+    if kind == "missing":
         return "is missing"
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
-    if not stat.S_ISREG(mode):
-        return f"is {_kind(mode)}, not a regular file: not read"
-    return None
+    if kind.startswith("unreadable"):
+        return f"cannot be read{kind[len('unreadable'):]}"
+    return f"is {kind}, not a regular file: not read"
 
 
 def read_text(path: Path, *, limit: int) -> tuple[str | None, str | None]:

@@ -15,6 +15,7 @@ import contextlib
 import glob
 import logging
 import math
+import os
 import re
 import sys
 import threading
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 from slowfast_core.errors import SourceError
+from slowfast_core.files import is_character_device, not_regular
 from slowfast_core.video.decode import open_capture, usable_fps
 
 logger = logging.getLogger(__name__)
@@ -189,6 +191,10 @@ class CameraSource(FrameSource):
     def _open(self) -> SourceInfo:
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceError(f"camera {self.device} does not exist: check the device path or use --source synthetic")
+        if isinstance(self.device, str) and os.name == "posix" and not is_character_device(self.device):
+            kind = not_regular(self.device) or "a regular file"
+            raise SourceError(f"camera {self.device} is {kind}, not a camera device: use camera:N or "
+                              "camera:/dev/videoN (a video file: --source file:PATH)")
         with _quiet_opencv():
             cap = cv2.VideoCapture(self.device)
             if not cap.isOpened():
