@@ -26,6 +26,7 @@ from typing import Any
 
 from slowfast_core.commands.predict import add_model_arguments, load_model
 from slowfast_core.errors import ConfigError
+from slowfast_core.spec import check_short_side
 from slowfast_core.stream.types import EngineError
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise ConfigError(f"--duration must be positive seconds, got {args.duration}")
     stride_arg = parse_stride(args.stride) if args.stride is not None else None
+    if args.size is not None:
+        check_short_side(args.size, "--size")  # before anything is opened or built
     resolve_device(args.device)  # a bad --device fails before anything is opened or built
     source = parse_source(args.source, realtime=args.realtime, loop=args.loop)
     source.open()  # a missing camera or file fails here, before the model is built

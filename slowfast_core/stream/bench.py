@@ -24,6 +24,7 @@ import torch
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
+from slowfast_core.spec import check_short_side
 from slowfast_core.stream.types import EngineError, EngineStatus
 
 logger = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
 
     if duration <= 0 or fps <= 0:
         raise ConfigError("--duration and --fps must be positive")
+    check_short_side(size, "--size")
     torch.manual_seed(0)  # the same random weights every run: a backend's converted-model cache stays warm
     model = create_model(arch)
     model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=size))

@@ -370,12 +370,16 @@ class SyntheticSource(FrameSource):
 
     STRIP_BITS = 24
     BLOCK = 8
+    MAX_SIZE = (7680, 4320)  # 8K: a frame is 100 MB; beyond this a scene would not fit in memory
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, *, paced: bool = True,
                  frames: int | None = None, seed: int = 0) -> None:
         super().__init__()
         if width < 2 * self.STRIP_BITS or height < 16:
             raise SourceError(f"synthetic size {width}x{height} is too small: use at least {2 * self.STRIP_BITS}x16")
+        if width > self.MAX_SIZE[0] or height > self.MAX_SIZE[1]:
+            raise SourceError(f"synthetic size {width}x{height} is too large: use at most "
+                              f"{self.MAX_SIZE[0]}x{self.MAX_SIZE[1]}")
         if not 0 < fps <= MAX_FPS:
             raise SourceError(f"synthetic fps {fps} is out of range: use 1 to {MAX_FPS:g}")
         self.width, self.height, self.fps = int(width), int(height), float(fps)
