@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import tempfile
 import threading
 import time
@@ -49,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """Prints a status line about every 5 s and counts errors."""
+    """Prints a progress line on stderr about every 5 s (a plain line: progress is not a warning) and counts
+    errors (those are warnings)."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -61,10 +63,10 @@ class _Progress:
         if self.quiet or now - self._last < 5.0:
             return
         self._last = now
-        logger.warning("%s: %.1f fps, %d read, %d dropped, %d windows, %d stale, inference p50 %s ms",
-                       status.state, status.capture_fps, status.frames_read, status.frames_dropped,
-                       status.windows_done, status.windows_dropped,
-                       "-" if status.inference_ms_p50 is None else f"{status.inference_ms_p50:.0f}")
+        p50 = "-" if status.inference_ms_p50 is None else f"{status.inference_ms_p50:.0f}"
+        print(f"bench: {status.state}: {status.capture_fps:.1f} fps, {status.frames_read} read, "
+              f"{status.frames_dropped} dropped, {status.windows_done} windows, {status.windows_dropped} stale, "
+              f"inference p50 {p50} ms", file=sys.stderr, flush=True)
 
     def on_error(self, error: EngineError) -> None:
         self.errors.append(error)
