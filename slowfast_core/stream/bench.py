@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,10 @@ class _Progress:
         self.quiet = quiet
         self.errors: list[EngineError] = []
         self._last = 0.0
+        self.first_prediction = threading.Event()
+
+    def on_prediction(self, prediction: object) -> None:
+        self.first_prediction.set()
 
     def on_status(self, status: EngineStatus) -> None:
         now = time.monotonic()
@@ -91,8 +96,12 @@ def _write_clip(path: Path, *, width: int, height: int, fps: float, seconds: flo
 
 
 def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: int, height: int, source_kind: str,
-                 stride: float, device: str, backend: str, quiet: bool = True) -> dict[str, Any]:
-    """Run the engine on a paced source for `duration` seconds and return its metrics."""
+                 stride: float, device: str, backend: str, quiet: bool = True,
+                 listeners: Sequence[object] = (), after_first_prediction: bool = False,
+                 start_timeout: float = 600.0) -> dict[str, Any]:
+    """Run the engine on a paced source for `duration` seconds and return its metrics. `listeners` are
+    subscribed to the engine too (a session recorder, for a soak that records); `after_first_prediction`
+    starts the `duration` at the first prediction (after the model's start, up to `start_timeout` s)."""
     from slowfast_core import create_model
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.video.sources import FileSource, FrameSource, SyntheticSource
@@ -114,8 +123,12 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
             source = SyntheticSource(width, height, fps)
         engine = Engine(EngineSettings(stride_s=stride, device=device, backend=backend))
         engine.subscribe(progress)
+        for listener in listeners:
+            engine.subscribe(listener)
         engine.start(source, model)
         try:
+            if after_first_prediction:
+                progress.first_prediction.wait(start_timeout)
             engine.wait(duration)
         finally:
             stopped_in = time.monotonic()
