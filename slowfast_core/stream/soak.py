@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default="slowfast_4x16_r50", choices=arch_names(), metavar="NAME",
                    help="architecture, random weights (default: %(default)s)")
     p.add_argument("--size", type=int, default=160, help="model input short side (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of soak (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="seconds of soak after the first prediction; 0: only the faults (default: %(default)s)")
     p.add_argument("--fps", type=float, default=30.0, help="camera frame rate (default: %(default)s)")
     p.add_argument("--width", type=int, default=640, help="camera width (default: %(default)s)")
     p.add_argument("--height", type=int, default=480, help="camera height (default: %(default)s)")
@@ -304,9 +305,12 @@ def disk_full_fault(*, fps: float, width: int, height: int, work: Path) -> dict[
         (work / "record.py").write_text(_RECORD_CHILD)
         (work / "repair.py").write_text(_REPAIR_CHILD)
         py = sys.executable
-        # the child fills a 3 MiB tmpfs (a 2 MiB filler file written first), then frees space by deleting the
-        # filler and repairs, still inside the namespace: what a user does after the full-disk banner
-        script = (f'mount -t tmpfs -o size=3m tmpfs "{disk}" && head -c 2097152 /dev/zero > "{disk}/filler" && '
+        # the child fills a small tmpfs (a filler file written first) with a busy scene, then frees space by
+        # deleting the filler and repairs, still inside the namespace: what a user does after the full-disk
+        # banner. The room left scales with the frame size, so that a few ~1 s segments fit before it is full.
+        room = max(1, round(width * height / (160 * 120))) << 20
+        script = (f'mount -t tmpfs -o size={3 * room} tmpfs "{disk}" && '
+                  f'head -c {2 * room} /dev/zero > "{disk}/filler" && '
                   f'"{py}" "{work}/record.py" "{disk}/sessions" {fps} {width} {height} fill {limit} && '
                   f'rm "{disk}/filler" && "{py}" "{work}/repair.py" "$(ls -d "{disk}"/sessions/*)"')
         done = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=180,
@@ -314,10 +318,11 @@ def disk_full_fault(*, fps: float, width: int, height: int, work: Path) -> dict[
         rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or len(rows) < 3:
             why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return {"fault": "disk full", "method": "3 MiB tmpfs", "error": why}
+            return {"fault": "disk full", "method": "tmpfs", "error": why}
         recorded, repaired = rows[1], rows[2]
         offered_s = recorded["offered"] / fps
-        return {"fault": "disk full", "method": "3 MiB tmpfs (real ENOSPC)", "message": recorded["error"],
+        return {"fault": "disk full", "method": f"tmpfs, {room >> 20} MiB free (real ENOSPC)",
+                "message": recorded["error"],
                 "recorded_before_full_s": round(offered_s, 3), "kept_s": round(repaired["kept_frames"] / fps, 3),
                 "lost_s": round(offered_s - repaired["kept_frames"] / fps, 3), "stop_s": recorded["stop_s"]}
     # no private tmpfs here: the recorder's free-space guard trips instead (the disk is "full" at its limit)
@@ -392,9 +397,18 @@ def sigkill_fault(*, fps: float, width: int, height: int, work: Path, after_s: f
 # ------------------------------------------------------------------------------------------------------ report
 
 
-def format_report(soak: dict[str, Any], faults: list[dict[str, Any]]) -> str:
+def format_report(soak: dict[str, Any] | None, faults: list[dict[str, Any]]) -> str:
     """The figures as a short human-readable report."""
-    m = soak
+    lines = [] if soak is None else _soak_lines(soak)
+    if faults:
+        lines.append("faults:")
+    for f in faults:
+        lines.append(_fault_line(f))
+    return "\n".join(lines)
+
+
+def _soak_lines(m: dict[str, Any]) -> list[str]:
+    """The soak's part of the report."""
 
     def ms(key: str) -> str:
         p50, p95 = m.get(f"{key}_ms_p50"), m.get(f"{key}_ms_p95")
@@ -419,40 +433,40 @@ def format_report(soak: dict[str, Any], faults: list[dict[str, Any]]) -> str:
                      f"{m['recorder_dropped']} dropped" + (f"; {m['recording_error']}" if m["recording_error"] else ""))
     if m["errors"]:
         lines.append(f"  errors       {len(m['errors'])}: {m['errors'][0]}")
-    if faults:
-        lines.append("faults:")
-    for f in faults:
-        name = f["fault"]
-        if "error" in f:
-            lines.append(f"  {name:<24} not measured: {f['error']}")
-        elif name == "stop":
-            lines.append(f"  {'stop after the faults':<24} {f['stop_s']:.2f} s")
-        elif name.startswith("camera"):
-            back = f["prediction_back_after_s"]
-            lines.append(f"  {name + ' ' + format(f['seconds'], '.0f') + ' s':<24} "
-                         + (f"recovered: frames {f['frames_back_after_s']:.2f} s and a prediction {back:.2f} s after "
-                            f"the camera came back; lost {f['lost_s']:.2f} s of video (the fault itself)"
-                            if back is not None else "NOT recovered within 30 s")
-                         + f"; states {' > '.join(f['states'])}")
-        elif name == "disk full":
-            lines.append(f"  {'disk full (' + f['method'].split(' (')[0] + ')':<24} the recording stopped "
-                         f"itself ({(f['message'] or 'no message').split(' while ')[0]}); kept {f['kept_s']:.2f} s of {f['recorded_before_full_s']:.2f} s "
-                         f"recorded: lost {f['lost_s']:.2f} s; stop took {f['stop_s']:.2f} s")
-        else:
-            lines.append(f"  {name:<24} repaired in {f['repair_s']:.2f} s: kept {f['kept_s']:.2f} s of "
-                         f"{f['recorded_s']:.2f} s handed over: lost {f['lost_s']:.2f} s (one segment is "
-                         f"{f['segment_s']:.0f} s)")
-    return "\n".join(lines)
+    return lines
+
+
+def _fault_line(f: dict[str, Any]) -> str:
+    """One fault's line of the report."""
+    name = f["fault"]
+    if "error" in f:
+        return f"  {name:<24} not measured: {f['error']}"
+    if name == "stop":
+        return f"  {'stop after the faults':<24} {f['stop_s']:.2f} s"
+    if name.startswith("camera"):
+        back = f["prediction_back_after_s"]
+        what = (f"recovered: frames {f['frames_back_after_s']:.2f} s and a prediction {back:.2f} s after the camera "
+                f"came back; lost {f['lost_s']:.2f} s of video" if back is not None else "NOT recovered within 30 s")
+        return f"  {name + ' ' + format(f['seconds'], '.0f') + ' s':<24} {what}; states {' > '.join(f['states'])}"
+    if name == "disk full":
+        why = (f["message"] or "no message").split(" while ")[0]
+        return (f"  {'disk full':<24} the recording stopped itself ({why}; {f['method']}); kept {f['kept_s']:.2f} s "
+                f"of {f['recorded_before_full_s']:.2f} s recorded: lost {f['lost_s']:.2f} s; stop took "
+                f"{f['stop_s']:.2f} s")
+    return (f"  {name:<24} repaired in {f['repair_s']:.2f} s: kept {f['kept_s']:.2f} s of {f['recorded_s']:.2f} s "
+            f"handed over: lost {f['lost_s']:.2f} s (one segment is {f['segment_s']:.0f} s)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast bench soak`."""
     check_short_side(args.size, "--size")
-    if args.duration <= 0 or args.fps <= 0:
-        raise ConfigError("--duration and --fps must be positive")
+    if args.duration < 0 or args.fps <= 0:
+        raise ConfigError("--duration must be 0 (faults only) or more, and --fps positive")
+    if args.duration == 0 and not args.faults:
+        raise ConfigError("--duration 0 with --no-faults measures nothing: give a duration or drop --no-faults")
     soak = run_soak(arch=args.arch, size=args.size, duration=args.duration, fps=args.fps, width=args.width,
                     height=args.height, stride=args.stride, device=args.device, backend=args.backend,
-                    record=args.record, quiet=args.quiet)
+                    record=args.record, quiet=args.quiet) if args.duration > 0 else None
     faults: list[dict[str, Any]] = []
     if args.faults:
         faults += camera_faults(arch=args.arch, size=args.size, fps=args.fps, width=args.width, height=args.height,
