@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slowfast_core.sessions.layout import SessionInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,7 +95,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def state_text(info) -> str:
+def state_text(info: "SessionInfo") -> str:
     """The STATE column: the state, what is wrong, and what to run."""
     fixable = any(p.repair for p in info.problems)
     if info.unfinished:
