@@ -51,6 +51,15 @@ def missing_display() -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Open the window and run until it is closed; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if args.input_size:
+        from slowfast_core.errors import ConfigError
+        from slowfast_core.spec import check_short_side
+
+        try:
+            check_short_side(args.input_size, "--input-size")
+        except ConfigError as exc:
+            print(f"slowfast-app: error: {exc}", file=sys.stderr)
+            return 2
     problem = missing_display()
     if problem:
         print(f"slowfast-app: error: {problem}", file=sys.stderr)

@@ -37,9 +37,8 @@ from app.replay import ReplayController
 from app.timeline import Band, BandTimeline
 from app.workers import TaskContext, TaskRunner
 from slowfast_core.errors import SlowFastError
-from slowfast_core.sessions.export import ExportReport
-from slowfast_core.sessions.layout import SessionInfo
 from slowfast_core.sessions import (
+    RepairReport,
     Session,
     agreement,
     delete_session,
@@ -47,7 +46,11 @@ from slowfast_core.sessions import (
     list_sessions,
     load_session,
     rename_session,
+    repair_session,
 )
+from slowfast_core.sessions.export import ExportReport
+from slowfast_core.sessions.layout import SessionInfo
+from slowfast_core.sessions.recorder import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +168,18 @@ class SessionsWindow(QDialog):
         self.delete_button = QPushButton("Delete…")
         self.export_button = QPushButton("Export…")
         self.refresh_button = QPushButton("Refresh")
-        for k, b in enumerate((self.rename_button, self.delete_button, self.export_button, self.refresh_button)):
+        self.repair_button = QPushButton("Repair")
+        self.repair_button.setToolTip("fix what can be fixed; the originals of rewritten files go to repair-backup/")
+        self.repair_button.setEnabled(False)
+        buttons = (self.rename_button, self.delete_button, self.export_button, self.refresh_button,
+                   self.repair_button)
+        for k, b in enumerate(buttons):
             row.addWidget(b, k // 2, k % 2)
         self.rename_button.clicked.connect(self.rename_current)
         self.delete_button.clicked.connect(self.delete_current)
         self.export_button.clicked.connect(self.export_selected)
         self.refresh_button.clicked.connect(self.refresh)
+        self.repair_button.clicked.connect(self.repair_current)
         lv.addLayout(row)
         split.addWidget(left)
 
@@ -215,11 +224,15 @@ class SessionsWindow(QDialog):
         current = self.current_info()
         self.list.blockSignals(True)
         self.list.clear()
-        infos = list_sessions(self.root)
+        try:
+            infos = list_sessions(self.root)
+        except SlowFastError as exc:  # the folder itself cannot be listed
+            infos = []
+            self._show_error(str(exc))
         for info in reversed(infos):  # newest first
-            item = QListWidgetItem(_describe(info))
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, str(info.path))
-            item.setToolTip(str(info.path))
+            _show_info(item, info)
             self.list.addItem(item)
         self.list.blockSignals(False)
         if not infos:
@@ -237,6 +250,7 @@ class SessionsWindow(QDialog):
             self._on_current(self.list.currentItem())
         else:
             self.session = None
+            self.repair_button.setEnabled(False)
         for b in (self.rename_button, self.delete_button, self.export_button):
             b.setEnabled(bool(infos))
 
@@ -265,6 +279,10 @@ class SessionsWindow(QDialog):
             return
         self.session = session
         info = session.info
+        item = self.list.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) == str(path):
+            _show_info(item, info)  # every file was checked now, not only what the list looks at
+        self.repair_button.setEnabled(can_repair(info))
         self._times = session.frames.time
         end = max([info.duration, *(s.end for s in session.labels), *(r.end for r in session.predictions), 1.0])
         self.labels_timeline.set_bands(label_bands(session), 0.0, end, origin=0.0)
@@ -275,6 +293,7 @@ class SessionsWindow(QDialog):
             f"source {info.source} · model {info.model} ({info.weights or 'untrained'}) · labels: "
             f"{', '.join(info.labels)} · {info.path}"
             + (f" · stopped early: {info.error}" if info.error else "")
+            + "".join(f"\n⚠ {p}" for p in info.problems)
         )
         self._pause()
         if session.video_path is not None:
@@ -284,7 +303,7 @@ class SessionsWindow(QDialog):
             self.replay.requestOpen.emit(str(session.video_path))
         else:
             self.play_button.setEnabled(False)
-            self.canvas.message = "this session has no video yet (unfinished: it is repaired at the next start)"
+            self.canvas.message = no_video_text(info)
             self.canvas.set_frame(None)
 
     # --- replay -------------------------------------------------------------------------------------------------
@@ -321,6 +340,32 @@ class SessionsWindow(QDialog):
             self.position.setText(f"{int(t) // 60}:{t % 60:04.1f} · frame {number}")
 
     # --- actions ------------------------------------------------------------------------------------------------
+    def repair_current(self) -> None:
+        """Repair the current session in the background (the button is enabled only when repair can help)."""
+        if self.session is not None:
+            self.repair(self.session.path)
+
+    def repair(self, path: Path):
+        """Repair session `path` off the GUI thread; the result becomes a message and the list is re-read."""
+        self._pause()
+        self.replay.requestClose.emit()  # repair may replace the video file
+        self.repair_button.setEnabled(False)
+        handle = self.runner.start("repair", lambda ctx: repair_session(path))
+        handle.done.connect(self._repair_done)
+        handle.failed.connect(self._repair_failed)  # a bound method: a lambda here crashed PySide at teardown
+        self.repair_handle = handle
+        return handle
+
+    def _repair_done(self, report: RepairReport) -> None:
+        self.last_repair = report
+        self.message.emit("error" if report.left else "info", report.summary())
+        self.refresh()
+        self.sessionsChanged.emit()
+
+    def _repair_failed(self, message: str) -> None:
+        self._show_error(message)
+        self.refresh()
+
     def rename_current(self) -> None:
         if self.session is None:
             return
@@ -406,8 +451,10 @@ class SessionsWindow(QDialog):
         text = (f"exported {len(report.clips)} clips ({len(report.label_map)} labels) to {report.out_dir}: "
                 f"{report.csv_path.name}, {report.label_map_path.name}")
         if report.skipped:
-            text += f"; {len(report.skipped)} segments skipped (too short)"
-        self.message.emit("info", text)
+            text += f"; {len(report.skipped)} skipped: " + "; ".join(report.skipped[:3])
+            if len(report.skipped) > 3:
+                text += f"; and {len(report.skipped) - 3} more"
+        self.message.emit("warning" if report.skipped else "info", text)
 
     def _export_failed(self, dialog: ProgressDialog, msg: str) -> None:
         dialog.reject()
@@ -432,7 +479,38 @@ class SessionsWindow(QDialog):
 
 
 def _describe(info: SessionInfo) -> str:
-    """One list line: name, start time, length, state."""
+    """One list line: name, state (and "damaged" with the first problem), start time, length."""
     state = "" if info.state == "finished" else f" [{info.state}]"
+    if info.damaged:
+        state += " [damaged]"
     start = info.start_time.replace("T", " ")[:16]
-    return f"{info.name}{state}\n{start} · {info.duration:.0f} s · {info.frames} frames"
+    text = f"{info.name}{state}\n{start} · {info.duration:.0f} s · {info.frames} frames"
+    if info.problems:
+        text += f"\n{info.problems[0].file}: {info.problems[0].what}"
+    return text
+
+
+def _show_info(item: QListWidgetItem, info: SessionInfo) -> None:
+    """Put `info` into a list item: its line, and a tooltip with the folder and every problem."""
+    item.setText(_describe(info))
+    item.setToolTip("\n".join([str(info.path), *(str(p) for p in info.problems)]))
+
+
+def can_repair(info: SessionInfo) -> bool:
+    """True when repair can do something: an unfinished session nobody records any more, or a problem it fixes."""
+    if info.unfinished:
+        return not process_alive(info.pid, info.pid_started)
+    return any(p.repair for p in info.problems)
+
+
+def no_video_text(info: SessionInfo) -> str:
+    """What the replay area says when a session has no video to show, true to the session's state."""
+    if info.unfinished:
+        if process_alive(info.pid, info.pid_started):
+            return "this session is being recorded right now: its video is still in segments"
+        return "this session is unfinished (left by a crash): press Repair, or it is repaired at the next start"
+    video = [p for p in info.problems if p.file == "video.mp4"]
+    if video:
+        fix = "press Repair to rebuild it" if video[0].repair else "it cannot be restored"
+        return f"video.mp4 {video[0].what.split(':')[0]}: {fix}; the labels and predictions are shown below"
+    return "this session has no video (no frame was recorded)"

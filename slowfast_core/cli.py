@@ -49,11 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Show the engine's notices on stderr as `slowfast: warning: ...` lines (INFO too with --verbose)."""
+    """Show the engine's notices on stderr as `slowfast: warning: ...` lines (INFO too with --verbose).
+
+    They stop at our own handler (no propagation): OpenVINO's converter puts a handler on the root logger while
+    it runs whose format prints the message unformatted ("[ WARNING ]  ... after %.1f s: %s"), so any line
+    that reached the root from another thread during a conversion came out twice, once raw."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevelFormatter("slowfast: %(levelname)s: %(message)s"))
     logger = logging.getLogger("slowfast_core")
     logger.handlers[:] = [handler]
+    logger.propagate = False
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
 
 

@@ -30,3 +30,7 @@ class VideoError(SourceError):
 
 class ConfigError(SlowFastError, ValueError):
     """A model or pipeline configuration is inconsistent (also a ValueError, as builders promise)."""
+
+
+class InferenceError(SlowFastError):
+    """The model gave no usable answer for a window (NaN or infinite outputs): an error, never a prediction."""

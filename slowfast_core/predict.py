@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from slowfast_core.errors import ConfigError
+from slowfast_core.errors import ConfigError, InferenceError
 from slowfast_core.spec import REFERENCE_FPS, ClipGeometry, Preprocessing
 from slowfast_core.video.decode import DecodedFrame, VideoReader
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame
@@ -288,9 +288,24 @@ class WindowPrediction:
 TopK = tuple[tuple[str, float], ...]
 
 
-def topk_labels(logits: torch.Tensor, categories: Sequence[str], k: int) -> tuple[TopK, np.ndarray]:
-    """(top-k (label, probability) best first, softmax probabilities (C,)) from logits (1, C)."""
-    probs = torch.softmax(logits.float().reshape(-1), dim=0)  # (C,)
+def probabilities(logits: torch.Tensor, *, window: int | None = None) -> torch.Tensor:
+    """Softmax probabilities (C,) of one window's logits (1, C). InferenceError when a logit is NaN or infinite:
+    such an output is an error (broken weights or backend), never a prediction and never NaN in a JSON line."""
+    flat = logits.detach().float().reshape(-1).cpu()  # (C,)
+    if not bool(torch.isfinite(flat).all()):
+        bad = int((~torch.isfinite(flat)).sum())
+        where = "" if window is None else f" for window {window}"
+        raise InferenceError(f"the model's output{where} is not a number ({bad} of {flat.numel()} values NaN or "
+                             "infinite): no prediction was made; the weights or the backend are broken (try "
+                             "--backend torch-eager, or other weights)")
+    return torch.softmax(flat, dim=0)
+
+
+def topk_labels(logits: torch.Tensor, categories: Sequence[str], k: int, *, window: int | None = None,
+                ) -> tuple[TopK, np.ndarray]:
+    """(top-k (label, probability) best first, softmax probabilities (C,)) from logits (1, C); InferenceError
+    for a non-finite output (see `probabilities`)."""
+    probs = probabilities(logits, window=window)  # (C,)
     k = max(1, min(k, probs.numel()))
     values, ids = torch.topk(probs, k)
     top = tuple((str(categories[i]), float(v)) for v, i in zip(values.tolist(), ids.tolist()))
@@ -312,7 +327,7 @@ def predict_frames(
     categories = model.meta.categories
     for window in iter_windows(frames, geometry=model.config.geometry, prep=prep, stride=stride, tail=tail):
         logits = backend(window.inputs)  # (1, num_classes)
-        top, probs = topk_labels(logits, categories, topk)
+        top, probs = topk_labels(logits, categories, topk, window=window.span.number)
         yield WindowPrediction(window.span, top, probs)
 
 

@@ -17,6 +17,24 @@ CropMode = Literal["center", "full"]
 
 #: Frame rate the Kinetics models were trained at: a window spans T*tau frames *at this rate*.
 REFERENCE_FPS = 30.0
+#: The input short sides the network takes, in pixels. The network downsamples by 32 (stem conv, stem pool,
+#: res3-res5), so 32 is the least that leaves one position for the global pool; the Kinetics weights were
+#: trained at 224-256 and lose most of their accuracy below 112. Above 1024 a clip no longer fits in memory
+#: on ordinary machines (a 16x8 R101 window at 1024 needs ~20 GB). Every size option checks against these.
+MIN_SHORT_SIDE = 32
+MAX_SHORT_SIDE = 1024
+
+
+def check_short_side(size: int, what: str = "short side") -> int:
+    """`size` when it is a usable input short side (MIN_SHORT_SIDE..MAX_SHORT_SIDE), else ConfigError with one
+    line naming `what` (the option, e.g. "--size") and the range: the one rule for every size option."""
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SHORT_SIDE <= size <= MAX_SHORT_SIDE:
+        how = "too small" if isinstance(size, (int, float)) and size < MIN_SHORT_SIDE else "too large" \
+            if isinstance(size, (int, float)) else "not a whole number"
+        raise ConfigError(f"{what} {size} is {how}: the input short side must be {MIN_SHORT_SIDE} to "
+                          f"{MAX_SHORT_SIDE} pixels (224 or 256 for the Kinetics weights; 112 and up keeps most "
+                          "of their accuracy)")
+    return size
 
 
 @dataclass(frozen=True)
@@ -83,8 +101,7 @@ class Preprocessing:
     crop: CropMode = "center"
 
     def __post_init__(self) -> None:
-        if self.short_side < 32:
-            raise ConfigError(f"short side {self.short_side} is too small: use 112 or more")
+        check_short_side(self.short_side)
         if self.crop not in ("center", "full"):
             raise ConfigError(f"unknown crop mode {self.crop!r}: use center or full")
         if any(s <= 0 for s in self.std):

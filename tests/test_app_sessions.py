@@ -130,3 +130,41 @@ def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
         assert [s.label for s in session.labels] == ["wave"]  # the open label was closed at the video's end
     finally:
         w.shutdown()
+
+
+def test_sessions_window_lists_damaged_sessions_and_repairs_them(qtbot, tmp_path):
+    """Issue 13: one wrongly typed field in one session.json made the window raise before it opened; a
+    finished session whose video was deleted was shown as finished with a promise of repair."""
+    root = tmp_path / "sessions"
+    good = record_session(root, name="good", seconds=1.0)
+    typed = record_session(root, name="typed", seconds=1.0)
+    data = json.loads((typed / "session.json").read_text())
+    data["duration"] = "5.0"
+    (typed / "session.json").write_text(json.dumps(data))
+    gone = record_session(root, name="gone", seconds=1.0)
+    (gone / "video.mp4").unlink()
+    win = SessionsWindow(root)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        texts = {win.list.item(i).data(0x0100): win.list.item(i).text() for i in range(win.list.count())}
+        assert set(texts) == {str(good), str(typed), str(gone)}
+        assert "[damaged]" not in texts[str(good)]
+        assert "[damaged]" in texts[str(typed)] and '"duration"' in texts[str(typed)]
+        assert "[damaged]" in texts[str(gone)] and "video.mp4" in texts[str(gone)]
+        win.load(gone)
+        assert "cannot be restored" in win.canvas.message and "next start" not in win.canvas.message
+        assert not win.repair_button.isEnabled() and not win.play_button.isEnabled()
+        assert [s.label for s in win.session.labels] == ["wave"]  # what is left is still shown
+        win.load(typed)
+        assert win.repair_button.isEnabled() and '"duration"' in win.details.text()
+        messages = []
+        win.message.connect(lambda level, text: messages.append((level, text)))
+        win.repair(typed)
+        qtbot.waitUntil(lambda: hasattr(win, "last_repair"), timeout=WAIT)
+        assert win.last_repair.repaired and not win.last_repair.left and messages[-1][0] == "info"
+        texts = {win.list.item(i).data(0x0100): win.list.item(i).text() for i in range(win.list.count())}
+        assert "[damaged]" not in texts[str(typed)] and "[repaired]" in texts[str(typed)]
+        assert load_session(typed).info.duration == pytest.approx(0.95)
+    finally:
+        win.shutdown()

@@ -229,6 +229,95 @@ def test_predictions_file_on_a_full_disk_stops_with_a_message(tmp_path: Path) ->
     rec.stop()
 
 
+class _DiskFillsInSegment:
+    """A VideoWriter on a disk that fills while segment `full_at` is written: OpenCV reports no error and the
+    file ends where the space ran out, before its index (what a real full disk leaves, see the tmpfs test)."""
+
+    def __init__(self, writer: cv2.VideoWriter, path: Path, full_at: str) -> None:
+        self.writer, self.path, self.full_at = writer, Path(path), full_at
+
+    def write(self, image: np.ndarray) -> None:
+        self.writer.write(image)
+
+    def release(self) -> None:
+        self.writer.release()
+        if self.path.name == self.full_at:
+            data = self.path.read_bytes()
+            self.path.write_bytes(data[: len(data) // 2])
+
+
+def test_frames_csv_never_claims_frames_a_segment_cut_by_a_full_disk_lacks(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13 point 10: after a full disk, frames.csv claimed 150 frames where the segments held 120."""
+    import slowfast_core.sessions.recorder as recorder
+
+    real = recorder.open_writer
+    monkeypatch.setattr(recorder, "open_writer",
+                        lambda path, **kw: _DiskFillsInSegment(real(path, **kw), path, "000002.mp4"))
+    messages: list[str] = []
+    rec = start(tmp_path, on_error=messages.append)
+    for i in range(120):
+        rec.on_frame(frame(i, CLOCK0 + i / FPS))
+    wait_until(lambda: rec.error is not None)
+    assert rec.error.startswith("disk full while writing") and "000002.mp4" in rec.error
+    assert messages == [rec.error]
+    rows = (rec.path / "frames.csv").read_text().splitlines()
+    assert len(rows) == 1 + 60  # the header and the two whole segments, nothing of the cut one
+    info = rec.stop()
+    s = load_session(info.path)
+    assert info.frames == len(s.frames) == len(read_video(s.video_path)) == 60
+    assert s.info.problems == () and s.frames.source_index.tolist() == list(range(60))
+
+
+@pytest.mark.timeout(120)
+def test_a_real_full_disk_leaves_an_index_that_matches_the_video(tmp_path: Path) -> None:
+    """The same on a real 2 MB tmpfs (in a user and mount namespace; skipped where that is not allowed)."""
+    import shutil as sh
+    import subprocess
+    import sys
+
+    if sh.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        pytest.skip("no unprivileged mount namespace here for a small tmpfs")
+    script = tmp_path / "fill.py"
+    script.write_text(FILL_CHILD)
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    cmd = f"mount -t tmpfs -o size=2m tmpfs {mount} && exec {sys.executable} {script} {mount}"
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", cmd], capture_output=True, text=True, timeout=100,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["error"] and "disk" in result["error"]
+    assert result["frames_csv_rows"] == result["frames_in_segments"] == result["frames_written"] > 0
+
+
+FILL_CHILD = r"""
+import json, sys, time
+import numpy as np
+from slowfast_core.sessions import SessionRecorder
+from slowfast_core.sessions.video import count_frames
+from slowfast_core.stream.types import FramePacket
+
+rec = SessionRecorder.start(sys.argv[1], name="fill", labels=["a"], source="synthetic", fps=30.0, width=320,
+                            height=240, model="tiny", min_free_bytes=0, queue_seconds=60.0)
+rng = np.random.default_rng(0)
+i = 0
+while rec.error is None and i < 3000:
+    rec.on_frame(FramePacket(index=i, timestamp=i / 30.0, image=rng.integers(0, 255, (240, 320, 3), np.uint8),
+                             source_fps=30.0))
+    i += 1
+    if i % 30 == 0:
+        time.sleep(0.05)
+deadline = time.monotonic() + 30
+while rec.error is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+rows = (rec.path / "frames.csv").read_text().count("\n") - 1
+held = sum(count_frames(p) for p in sorted((rec.path / "segments").glob("*.mp4")))
+print(json.dumps({"error": rec.error, "frames_written": rec.frames_written, "frames_csv_rows": rows,
+                  "frames_in_segments": held}))
+"""
+
+
 def test_a_writer_thread_failure_is_reported_not_silent(tmp_path: Path) -> None:
     messages: list[str] = []
     rec = start(tmp_path, on_error=messages.append)

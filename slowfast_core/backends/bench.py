@@ -38,6 +38,7 @@ from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import SlowFastConfig, arch_names, get_config
 from slowfast_core.model.flops import count_macs
 from slowfast_core.model.net import SlowFast
+from slowfast_core.spec import check_short_side
 
 Runner = Callable[[list[torch.Tensor]], torch.Tensor]
 
@@ -264,8 +265,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table (or JSON)."""
     if args.runs < 1 or args.warmup < 0:
         raise ConfigError(f"--runs must be >= 1 and --warmup >= 0, got {args.runs} and {args.warmup}")
-    if args.size < 32:
-        raise ConfigError(f"--size {args.size} is too small: use 112 or more (e.g. 224)")
+    check_short_side(args.size, "--size")
     device = resolve_device(args.device)
     threads = inference_threads()
     torch.set_num_threads(threads)

@@ -1,7 +1,8 @@
-"""`slowfast bench model|pipeline`: measured speed, reported as ratios against a reference from the same run.
+"""`slowfast bench model|pipeline|soak`: measured speed, reported as ratios against a reference from the same
+run, and reliability over a long run with injected faults.
 
-`model` lives in slowfast_core.backends.bench, `pipeline` in slowfast_core.stream.bench; each exposes
-`add_arguments(parser)` and `run(args) -> int`.
+`model` lives in slowfast_core.backends.bench, `pipeline` in slowfast_core.stream.bench, `soak` in
+slowfast_core.stream.soak; each exposes `add_arguments(parser)` and `run(args) -> int`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ BENCHES = {
     "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
     "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
+    "soak": ("slowfast_core.stream.soak", "a long run (memory, drops, open files, threads), then injected faults "
+             "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }
 
 

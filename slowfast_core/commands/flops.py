@@ -11,6 +11,7 @@ import torch
 from slowfast_core.model.config import FUSION_KINDS, arch_names, get_config
 from slowfast_core.model.flops import cost_report
 from slowfast_core.model.net import SlowFast
+from slowfast_core.spec import check_short_side
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the model and print its cost."""
+    check_short_side(args.size, "--size")
     overrides: dict[str, object] = {}
     if args.beta_inv is not None:
         overrides["beta_inv"] = args.beta_inv

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
 from slowfast_core.progress import ProgressBar
-from slowfast_core.spec import REFERENCE_FPS, Preprocessing
+from slowfast_core.spec import REFERENCE_FPS, Preprocessing, check_short_side
 from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def _check_options(options: PredictOptions) -> float | None:
     if options.topk < 1:
         raise ConfigError(f"--topk {options.topk} must be 1 or more")
     if options.size is not None:
-        Preprocessing(short_side=options.size)  # ConfigError for a size that is too small
+        check_short_side(options.size, "--size")
     resolve_device(options.device)  # ConfigError for an unknown device or CUDA without a GPU
     return parse_stride(options.stride) if options.stride is not None else None
 
@@ -230,7 +230,7 @@ class _JsonWriter(_Writer):
     """One JSON object per line: window, start, end, first_frame, last_frame, padded, topk [{label, prob}]."""
 
     def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
-        print(json.dumps(prediction.to_dict()), file=self.out)
+        print(json.dumps(prediction.to_dict(), allow_nan=False), file=self.out)  # never NaN: not JSON
 
 
 class _CsvWriter(_Writer):

@@ -28,6 +28,7 @@ from typing import Any
 from slowfast_core.cli import exit_status
 from slowfast_core.commands.predict import add_model_arguments, load_model
 from slowfast_core.errors import ConfigError
+from slowfast_core.spec import check_short_side
 from slowfast_core.stream.types import EngineError
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise ConfigError(f"--duration must be positive seconds, got {args.duration}")
     stride_arg = parse_stride(args.stride) if args.stride is not None else None
+    if args.size is not None:
+        check_short_side(args.size, "--size")  # before anything is opened or built
     resolve_device(args.device)  # a bad --device fails before anything is opened or built
     source = parse_source(args.source, realtime=args.realtime, loop=args.loop)
     source.open()  # a missing camera or file fails here, before the model is built
@@ -138,19 +141,23 @@ def run(args: argparse.Namespace) -> int:
     if not model.meta.trained:
         logger.warning("%s has random weights (no --weights): predictions are meaningless; pass --weights "
                        "SLOWFAST_8x8_R50 or a name from `slowfast weights list`", model.config.name)
+    ended = "signal"  # what ended the loop: "stream" (the source ended), "duration", or a signal/a broken writer
     try:
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while not stop.is_set() and not writer.broken.is_set():
             if engine.wait(0.1):
+                ended = "stream"
                 break
             if deadline is not None and time.monotonic() >= deadline:
+                ended = "duration"
                 break
     finally:
         clean = engine.stop(timeout=STOP_TIMEOUT)
         writer.close()
         _restore_signal_handlers(previous)
+        metrics = engine.metrics()
         if args.metrics:
-            _write_metrics(Path(args.metrics), engine.metrics())
+            _write_metrics(Path(args.metrics), metrics)
     if not clean:  # the engine logged which; they end on their own once their current step is done
         logger.info("engine threads still finishing after %.1f s", STOP_TIMEOUT)
     status = exit_status(signals[0]) if signals else None  # `slowfast` then exits at once (cli.main)
@@ -165,7 +172,34 @@ def run(args: argparse.Namespace) -> int:
     if events.fatal is not None:
         print(f"slowfast: error: {events.fatal.message}", file=sys.stderr)
         return 1 if status is None else status
-    return 0 if status is None else status
+    if status is not None:
+        return status
+    if writer.lines == 0 and ended in ("stream", "duration"):
+        print(f"slowfast: error: no predictions: {_why_nothing(ended, args, metrics, model)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _why_nothing(ended: str, args: argparse.Namespace, metrics: dict[str, Any], model: Any) -> str:
+    """Why a run that ended by itself (its source ended, or --duration ran out) produced no prediction."""
+    geometry = model.config.geometry
+    window = geometry.window_seconds
+    frames = int(metrics.get("frames_read") or 0)
+    fps = float(metrics.get("source_fps") or 0.0)
+    started = bool(metrics.get("backend"))
+    if ended == "stream":
+        seen = f"{frames / fps:.2f} s ({frames} frames)" if fps > 0 else f"{frames} frames"
+        if fps > 0 and frames / fps < window:
+            return (f"the source ended after {seen}, shorter than one {window:.2f} s window of {model.config.name}; "
+                    "run a file without --realtime (a short clip is then padded, as in `slowfast predict`) or "
+                    "with --loop")
+        return (f"the source ended after {seen}, before the model "
+                + ("made its first prediction" if started else "had started") + "; use a longer clip or --loop")
+    wait = "the model was still starting (loading, converting, warming up)" if not started \
+        else f"no {window:.2f} s window of video was complete yet"
+    return (f"--duration {args.duration:g} s ran out before the first prediction: {wait}; the first prediction "
+            f"needs at least {window:.2f} s of video plus the model's start-up on this machine: use a longer "
+            "--duration")
 
 
 def _silence_stdout() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from slowfast_core.sessions.agreement import Agreement, LabelAgreement, agreement, predicted_segments
 from slowfast_core.sessions.export import ExportedClip, ExportReport, export_dataset
-from slowfast_core.sessions.layout import LabeledSegment, SessionError, SessionInfo, default_root
+from slowfast_core.sessions.layout import LabeledSegment, Problem, SessionError, SessionInfo, default_root
 from slowfast_core.sessions.recorder import SessionRecorder
 from slowfast_core.sessions.repair import RepairReport, repair_session
 from slowfast_core.sessions.store import (
@@ -27,7 +27,7 @@ from slowfast_core.sessions.store import (
 
 __all__ = [
     "Agreement", "ExportReport", "ExportedClip", "FrameTable", "LabelAgreement", "LabeledSegment",
-    "PredictionRecord", "RepairReport", "Session", "SessionError", "SessionInfo", "SessionRecorder",
+    "PredictionRecord", "Problem", "RepairReport", "Session", "SessionError", "SessionInfo", "SessionRecorder",
     "agreement", "default_root", "delete_session", "export_dataset", "find_unfinished", "list_sessions",
     "load_session", "predicted_segments", "rename_session", "repair_session", "resolve_session",
 ]

@@ -13,18 +13,22 @@ ordered keeps its order.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 
-from slowfast_core.sessions.layout import SessionError, atomic_write_text, slugify
+from slowfast_core.sessions.layout import (
+    LABELS_CSV,
+    SESSION_JSON,
+    VIDEO_FILE,
+    SessionError,
+    atomic_write_text,
+    slugify,
+)
 from slowfast_core.sessions.store import Session, load_session
 from slowfast_core.sessions.video import open_writer
-
-logger = logging.getLogger(__name__)
 
 #: progress(done, total, what): called after each labeled segment (exported or skipped).
 ExportProgress = Callable[[int, int, str], None]
@@ -55,7 +59,12 @@ class ExportReport:
     label_map_path: Path
     label_map: dict[str, int]
     clips: tuple[ExportedClip, ...]
-    skipped: tuple[str, ...]  # one line per labeled segment that gave no clip, saying why
+    skipped: tuple[str, ...]  # one line per session, labeled segment or labels.csv row that gave no clip, and why
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        """The folder names of the sessions that gave at least one clip, in export order."""
+        return tuple(dict.fromkeys(c.session for c in self.clips))
 
 
 def build_label_map(sessions: Sequence[Session]) -> dict[str, int]:
@@ -79,17 +88,29 @@ def export_dataset(
 ) -> ExportReport:
     """Cut one clip per labeled segment of `sessions` into `out_dir` and write the CSV and label map.
 
-    SessionError when there is nothing to export, a session is unfinished (repair it first), or `out_dir`
-    already holds an export and `overwrite` is False. Segments with fewer than `min_frames` frames in the
-    video are skipped and listed in the report.
+    A session that cannot give clips (unfinished, its video missing or damaged, no usable fps or size) is
+    skipped, and so are labeled segments with fewer than `min_frames` frames in the video and labels.csv rows
+    the reader could not use: each is one line of the report's `skipped`, said once (the caller shows them).
+    SessionError when nothing at all can be exported, or `out_dir` already holds an export and `overwrite`
+    is False.
     """
     loaded = [s if isinstance(s, Session) else load_session(s) for s in sessions]
     if not loaded:
         raise SessionError("no sessions to export: record a session first, or name existing ones "
                            "(see `slowfast sessions list`)")
+    skipped: list[str] = []
+    usable: list[Session] = []
     for s in loaded:
-        if s.info.unfinished:
-            raise SessionError(f"session {s.path} is unfinished: run `slowfast sessions repair` first")
+        why = _unusable(s)
+        if why is None:
+            usable.append(s)
+        else:
+            skipped.append(f"{s.path.name}: {why}")
+    if not usable:
+        raise SessionError(f"nothing to export: {'; '.join(skipped)}")
+    for s in usable:
+        skipped += [f"{s.path.name}: {p}" for p in s.problems if p.file == LABELS_CSV]
+    loaded = usable
     out = Path(out_dir).expanduser()
     csv_path, map_path = out / csv_name, out / LABEL_MAP_JSON
     if not overwrite and (csv_path.exists() or map_path.exists()):
@@ -104,7 +125,6 @@ def export_dataset(
     total = sum(len(s.labels) for s in loaded)
     done = 0
     clips: list[ExportedClip] = []
-    skipped: list[str] = []
     for session in loaded:
         for k, seg, result in _cut_session(session, out, min_frames=min_frames):
             done += 1
@@ -120,9 +140,25 @@ def export_dataset(
                 progress(done, total, what)
     atomic_write_text(csv_path, "".join(f"{c.path} {c.label_id}\n" for c in clips))
     atomic_write_text(map_path, json.dumps(label_map, indent=2, ensure_ascii=False) + "\n")
-    for line in skipped:
-        logger.warning("export: %s", line)
     return ExportReport(out, csv_path, map_path, label_map, tuple(clips), tuple(skipped))
+
+
+def _unusable(session: Session) -> str | None:
+    """Why `session` can give no clips at all, or None when it can."""
+    info = session.info
+    if info.unfinished:
+        return "unfinished: run `slowfast sessions repair` first"
+    bad = [p for p in session.problems if p.file == VIDEO_FILE]
+    if bad:
+        return str(bad[0])
+    if {"fps", "width", "height"} & info.invalid:
+        size = [p for p in session.problems if p.file == SESSION_JSON]
+        return str(size[0]) if size else "session.json has no usable fps or frame size"
+    if not session.labels:
+        return "no labeled segments"
+    if session.video_path is None:
+        return "the session has no video"
+    return None
 
 
 def _cut_session(session: Session, out: Path, *, min_frames: int):
@@ -136,7 +172,9 @@ def _cut_session(session: Session, out: Path, *, min_frames: int):
     info = session.info
     cap = cv2.VideoCapture(str(session.video_path))
     if not cap.isOpened():
-        raise SessionError(f"{session.video_path} does not open as a video: repair or delete the session")
+        for k, seg in enumerate(segments):
+            yield k, seg, f"{session.path.name}: {seg.label} {seg.start:.2f}-{seg.end:.2f} s: the video does not open"
+        return
     pos = 0  # the frame number the next read returns
     try:
         for k, seg in enumerate(segments):

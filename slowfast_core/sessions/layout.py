@@ -10,6 +10,7 @@ frames.csv          frame,segment,source_index,time  (one row per frame of the v
 labels.csv          label,start,end                   (one row per finished labeled segment)
 current_label.json  while recording: the labeled segment that is open right now
 predictions.jsonl   one JSON object per prediction
+repair-backup/      the files `repair_session` rewrote, as they were before (never read back)
 ```
 Every time in these files is seconds since the session's first frame (time 0 = that frame's timestamp on the
 engine's clock, `clock_origin` in session.json: time.monotonic() for live sources, media time for files
@@ -24,7 +25,7 @@ import json
 import os
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ FRAMES_CSV = "frames.csv"
 LABELS_CSV = "labels.csv"
 CURRENT_LABEL = "current_label.json"
 PREDICTIONS_JSONL = "predictions.jsonl"
+REPAIR_BACKUP_DIR = "repair-backup"
 FORMAT_VERSION = 1
 
 FRAMES_HEADER = ("frame", "segment", "source_index", "time")
@@ -67,9 +69,33 @@ class LabeledSegment:
         return self.end - self.start
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one file of a session, found by the reader (slowfast_core.sessions.reader).
+
+    file: the file inside the session folder ("session.json", "labels.csv", "video.mp4", ...); what: one line
+    saying what is wrong and what the reader did about it (skipped rows, a default used); repair: what
+    `repair_session` does about it, or None when nothing can (a deleted video cannot come back).
+    """
+
+    file: str
+    what: str
+    repair: str | None = None
+
+    def __str__(self) -> str:
+        fix = f"; repair {self.repair}" if self.repair else "; repair cannot fix this"
+        return f"{self.file}: {self.what}{fix}"
+
+
 @dataclass
 class SessionInfo:
-    """The content of session.json, plus the folder it was read from (`path`, not stored in the file)."""
+    """The content of session.json, plus the folder it was read from (`path`, not stored in the file).
+
+    Read back by the validating reader, it also carries the `problems` found (a field of the wrong type, an
+    absurd value, a missing video...: placeholders stand in for bad fields), the file's `raw` content and the
+    names of the `invalid` fields, so that writing it back keeps what was there (bad values and keys a newer
+    program wrote included) instead of replacing the user's data with placeholders.
+    """
 
     name: str
     labels: list[str]
@@ -94,6 +120,9 @@ class SessionInfo:
     repair: dict[str, Any] | None = None  # what repair_session did, when it did
     format: int = FORMAT_VERSION
     path: Path = field(default=Path("."), compare=False)
+    problems: tuple[Problem, ...] = field(default=(), compare=False, repr=False)
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    invalid: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def folder(self) -> str:
@@ -105,37 +134,33 @@ class SessionInfo:
         """True while session.json still says "recording" (in progress, crashed, or stopped by an error)."""
         return self.state == "recording"
 
+    @property
+    def damaged(self) -> bool:
+        """True when the reader found problems in the session's files (see `problems`)."""
+        return bool(self.problems)
+
     def to_json(self) -> dict[str, Any]:
-        """The dict written to session.json (everything but `path`)."""
-        data = asdict(self)
-        data.pop("path")
-        return data
+        """The dict written to session.json: every field but the reader's bookkeeping; fields that were
+        invalid when read keep their original value, and keys this version does not know are kept."""
+        data = {f: getattr(self, f) for f in SESSION_FIELDS}
+        if self.raw is None:
+            return data
+        out = dict(self.raw)
+        out.update({k: v for k, v in data.items() if k not in self.invalid})
+        return out
 
 
-def info_from_json(data: dict[str, Any], path: Path) -> SessionInfo:
-    """Build a SessionInfo from session.json's dict; unknown keys are ignored (newer writers)."""
-    known = {f for f in SessionInfo.__dataclass_fields__ if f != "path"}
-    missing = [k for k in ("name", "labels", "fps", "width", "height", "start_time") if k not in data]
-    if missing:
-        raise SessionError(f"{path / SESSION_JSON} lacks {', '.join(missing)}: not a session folder written by "
-                           "slowfast (delete it or restore the file)")
-    defaults = {"source": "", "model": "", "weights": None, "program_version": ""}
-    values = {**defaults, **{k: v for k, v in data.items() if k in known}}
-    return SessionInfo(**values, path=path)
+#: The fields of SessionInfo stored in session.json, in file order.
+SESSION_FIELDS: tuple[str, ...] = tuple(
+    f for f in SessionInfo.__dataclass_fields__ if f not in ("path", "problems", "raw", "invalid"))
 
 
 def read_info(path: Path) -> SessionInfo:
-    """Read `path`/session.json, raising SessionError (one line) when it is missing or broken."""
-    file = Path(path) / SESSION_JSON
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SessionError(f"{file} does not exist: {path} is not a session folder") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SessionError(f"{file} is unreadable ({_one_line(exc)}): restore it or delete the session") from None
-    if not isinstance(data, dict):
-        raise SessionError(f"{file} is not a JSON object: restore it or delete the session")
-    return info_from_json(data, Path(path))
+    """Read `path`/session.json with the validating reader (see slowfast_core.sessions.reader): problems in it
+    become `info.problems`; SessionError only when there is no session.json at all."""
+    from slowfast_core.sessions.reader import read_info as read
+
+    return read(path)
 
 
 def write_info(info: SessionInfo) -> None:
@@ -144,13 +169,19 @@ def write_info(info: SessionInfo) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers never see a half-written file, even after a crash."""
+    """Replace `path` with `text` so that readers never see a half-written file, even after a crash.
+
+    On failure (a full disk) the old file stays as it was and no temporary file is left behind."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
@@ -186,38 +217,12 @@ def csv_line(values: tuple[object, ...] | list[object]) -> str:
     return buf.getvalue()
 
 
-def read_csv_rows(path: Path, header: tuple[str, ...]) -> list[list[str]]:
-    """The data rows of a CSV we wrote; a torn last line (crash mid-write) and malformed rows are skipped.
-
-    Returns [] when the file does not exist. Only complete lines (ending in a newline) count.
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise SessionError(f"{path} is unreadable ({_one_line(exc)}): restore it or delete the session") from None
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # drop the torn tail
-    rows = []
-    for row in csv.reader(io.StringIO(text)):
-        if not row or tuple(row) == header or len(row) != len(header):
-            continue
-        rows.append(row)
-    return rows
-
-
 def read_labels(path: Path) -> list[LabeledSegment]:
-    """labels.csv of session folder `path`, in start order; rows that do not parse are skipped."""
-    out = []
-    for label, start, end in read_csv_rows(Path(path) / LABELS_CSV, LABELS_HEADER):
-        try:
-            seg = LabeledSegment(label, float(start), float(end))
-        except ValueError:
-            continue
-        if seg.end > seg.start and label:
-            out.append(seg)
-    return sorted(out, key=lambda s: (s.start, s.end))
+    """labels.csv of session folder `path`, in start order; rows that do not parse are skipped (the reader's
+    `read_labels_checked` also says which and why)."""
+    from slowfast_core.sessions.reader import read_labels_checked
+
+    return read_labels_checked(path)[0]
 
 
 def labels_text(segments: list[LabeledSegment]) -> str:

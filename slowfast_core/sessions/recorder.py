@@ -49,7 +49,7 @@ from slowfast_core.sessions.layout import (
     slugify,
     write_info,
 )
-from slowfast_core.sessions.video import JoinProgress, join_segments, open_writer
+from slowfast_core.sessions.video import JoinProgress, indexed_frames, join_segments, open_writer
 from slowfast_core.stream.types import FramePacket, Prediction
 
 logger = logging.getLogger(__name__)
@@ -303,7 +303,11 @@ class SessionRecorder:
         offset = self._offset
         if not self._accepting or offset is None or prediction.end_time < offset:
             return  # before the first frame: about time outside the session
-        line = json.dumps(prediction_record(prediction, offset), ensure_ascii=False) + "\n"
+        try:
+            line = json.dumps(prediction_record(prediction, offset), ensure_ascii=False, allow_nan=False) + "\n"
+        except ValueError:  # NaN or infinity: not valid JSON, and no prediction (the worker never sends one)
+            logger.error("prediction %s holds a value that is not a number: not recorded", prediction.id)
+            return
         with self._pred_lock:
             try:
                 if self._pred_file is None:
@@ -458,7 +462,12 @@ class SessionRecorder:
             self._check_space()
 
     def _close_segment(self) -> None:
-        """Release the open segment, make sure it landed on disk, then append its rows to frames.csv."""
+        """Release the open segment, make sure it landed on disk, then append the rows of the frames it really
+        holds to frames.csv: the index never claims a frame the video does not have.
+
+        OpenCV's writer does not report failed writes: a disk that fills mid-segment leaves a file without
+        its index (or with fewer frames), found here by reading the index back; the rows it lacks are dropped
+        and the recording stops as on any full disk."""
         if self._writer is None:
             return
         writer, self._writer = self._writer, None
@@ -470,12 +479,17 @@ class SessionRecorder:
             raise OSError(errno.ENOSPC, "the video segment came out empty (disk full?)", str(seg))
         fsync_path(seg)
         fsync_dir(seg.parent)
-        self._frames_file.write("".join(csv_line(row) for row in rows))
-        self._frames_file.flush()
-        os.fsync(self._frames_file.fileno())
-        self._segments.append((seg, len(rows)))
-        self._frames_written += len(rows)
-        self._last_time = rows[-1][3]
+        held = min(len(rows), indexed_frames(seg) or 0)
+        if held:
+            self._frames_file.write("".join(csv_line(row) for row in rows[:held]))
+            self._frames_file.flush()
+            os.fsync(self._frames_file.fileno())
+            self._segments.append((seg, held))
+            self._frames_written += held
+            self._last_time = rows[held - 1][3]
+        if held < len(rows):
+            raise OSError(errno.ENOSPC, f"the video segment holds {held} of its {len(rows)} frames (disk full?)",
+                          str(seg))
 
     def _periodic(self) -> None:
         """About once a second: fsync what is dirty and check the free space."""

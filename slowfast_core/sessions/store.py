@@ -2,83 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from slowfast_core.sessions.layout import (
-    FRAMES_CSV,
-    FRAMES_HEADER,
-    PREDICTIONS_JSONL,
     SEGMENTS_DIR,
     SESSION_JSON,
-    VIDEO_FILE,
     LabeledSegment,
     SessionError,
     SessionInfo,
     default_root,
-    read_csv_rows,
-    read_info,
-    read_labels,
     slugify,
     write_info,
+)
+from slowfast_core.sessions.reader import (
+    FrameTable,
+    PredictionRecord,
+    info_is_broken,
+    parse_prediction,
+    quick_problems,
+    read_frames_checked,
+    read_info,
+    read_predictions_checked,
+    read_session_files,
 )
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class PredictionRecord:
-    """One line of predictions.jsonl. Times are seconds since the session start."""
-
-    id: int
-    start: float  # the window's first frame
-    end: float  # the window's last frame
-    label: str | None  # after smoothing; None = no confident action
-    confidence: float
-    topk: tuple[tuple[str, float], ...]  # raw top-k
-    first_index: int = -1
-    last_index: int = -1
-    timings: dict[str, float] | None = None
-    backend: str = ""
-
-    @property
-    def mid(self) -> float:
-        """The middle of the window: the moment the prediction describes best."""
-        return 0.5 * (self.start + self.end)
-
-
-@dataclass(frozen=True)
-class FrameTable:
-    """frames.csv as arrays: row k describes frame k of the video."""
-
-    frame: np.ndarray  # (N,) int64, 0..N-1 for a finished session
-    segment: np.ndarray  # (N,) int64, the segment the frame was recorded in
-    source_index: np.ndarray  # (N,) int64, FramePacket.index
-    time: np.ndarray  # (N,) float64, seconds since the session start
-
-    def __len__(self) -> int:
-        return int(self.frame.shape[0])
-
-    def frames_between(self, start: float, end: float) -> np.ndarray:
-        """Video frame numbers whose time lies in [start, end)."""
-        mask = (self.time >= start) & (self.time < end)
-        return self.frame[mask]
+__all__ = ["FrameTable", "PredictionRecord", "Session", "parse_prediction"]
 
 
 @dataclass(frozen=True)
 class Session:
-    """A session folder read back: metadata, labeled segments, predictions, frame table, video."""
+    """A session folder read back: metadata, labeled segments, predictions, frame table, video.
+
+    `info.problems` says what the reader found wrong and skipped (see slowfast_core.sessions.reader)."""
 
     info: SessionInfo
     labels: tuple[LabeledSegment, ...]
     predictions: tuple[PredictionRecord, ...]
     frames: FrameTable
-    video_path: Path | None  # None while unfinished (the video is still in segments) or with no frames
+    video_path: Path | None  # None while unfinished (the video is still in segments), with no frames, or damaged
 
     @property
     def path(self) -> Path:
@@ -90,82 +57,53 @@ class Session:
         """The session's name."""
         return self.info.name
 
+    @property
+    def problems(self) -> tuple:
+        """What is wrong with the session's files (empty for a healthy session)."""
+        return self.info.problems
+
 
 def read_frames(path: Path) -> FrameTable:
     """frames.csv of session folder `path` (rows that do not parse, and a torn last line, are skipped)."""
-    rows = []
-    for row in read_csv_rows(Path(path) / FRAMES_CSV, FRAMES_HEADER):
-        try:
-            rows.append((int(row[0]), int(row[1]), int(row[2]), float(row[3])))
-        except ValueError:
-            continue
-    if not rows:
-        empty_i = np.zeros(0, dtype=np.int64)
-        return FrameTable(empty_i, empty_i.copy(), empty_i.copy(), np.zeros(0, dtype=np.float64))
-    arr = np.array(rows, dtype=np.float64)  # (N, 4)
-    return FrameTable(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64),
-                      arr[:, 3].copy())
-
-
-def parse_prediction(obj: dict) -> PredictionRecord:
-    """A PredictionRecord from one predictions.jsonl object (KeyError/TypeError/ValueError when malformed)."""
-    return PredictionRecord(
-        id=int(obj["id"]), start=float(obj["start"]), end=float(obj["end"]),
-        label=obj.get("label"), confidence=float(obj.get("confidence", 0.0)),
-        topk=tuple((str(n), float(p)) for n, p in obj.get("topk", [])),
-        first_index=int(obj.get("first_index", -1)), last_index=int(obj.get("last_index", -1)),
-        timings=obj.get("timings"), backend=str(obj.get("backend", "")),
-    )
+    return read_frames_checked(path)[0]
 
 
 def read_predictions(path: Path) -> list[PredictionRecord]:
     """predictions.jsonl of session folder `path`; torn or malformed lines are skipped."""
-    file = Path(path) / PREDICTIONS_JSONL
-    try:
-        text = file.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise SessionError(f"{file} is unreadable ({exc.strerror}): restore it or delete the session") from None
-    out = []
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n") or not line.strip():
-            continue  # a torn last line from a crash
-        try:
-            out.append(parse_prediction(json.loads(line)))
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
+    return read_predictions_checked(path)[0]
 
 
 def load_session(path: Path | str) -> Session:
-    """Read a whole session folder. SessionError when session.json is missing or broken."""
-    path = Path(path)
-    info = read_info(path)
-    video = path / VIDEO_FILE
-    return Session(
-        info=info,
-        labels=tuple(read_labels(path)),
-        predictions=tuple(read_predictions(path)),
-        frames=read_frames(path),
-        video_path=video if video.is_file() and not info.unfinished else None,
-    )
+    """Read a whole session folder, checking every file: whatever is damaged is skipped and listed in
+    `info.problems`, never raised. SessionError only when the folder holds no session.json."""
+    files = read_session_files(path)
+    return Session(info=files.info, labels=tuple(files.labels), predictions=tuple(files.predictions),
+                   frames=files.frames, video_path=files.video_path)
 
 
-def list_sessions(root: Path | str | None = None) -> list[SessionInfo]:
-    """Every session under `root` (default: `default_root()`), oldest first; broken folders are skipped
-    with a warning. A missing root is an empty list."""
+def list_sessions(root: Path | str | None = None, *, check: bool = False) -> list[SessionInfo]:
+    """Every session under `root` (default: `default_root()`), oldest first. A damaged one is listed with its
+    `problems` (session.json, the video file and labels.csv are checked; `check` also reads every row of the
+    other files and the video's index, as `load_session` does). A missing root is an empty list."""
     root = Path(root) if root is not None else default_root()
-    if not root.is_dir():
-        return []
+    try:
+        children = sorted(root.iterdir()) if root.is_dir() else []
+    except OSError as exc:
+        raise SessionError(f"cannot list the sessions folder {root} ({exc.strerror or exc}): check its "
+                           "permissions") from None
     out = []
-    for child in sorted(root.iterdir()):
-        if not (child / SESSION_JSON).is_file():
+    for child in children:
+        if not os.path.lexists(child / SESSION_JSON):
             continue
         try:
-            out.append(read_info(child))
-        except SessionError as exc:
-            logger.warning("skipping %s: %s", child, exc)
+            if check:
+                out.append(read_session_files(child).info)
+            else:
+                info = read_info(child)
+                info.problems = (*info.problems, *quick_problems(info))
+                out.append(info)
+        except SessionError as exc:  # vanished between the listing and the read
+            logger.info("skipping %s: %s", child, exc)
     return sorted(out, key=lambda i: (i.start_time, i.folder))
 
 
@@ -177,13 +115,28 @@ def find_unfinished(root: Path | str | None = None) -> list[SessionInfo]:
     return [i for i in list_sessions(root) if i.unfinished and not process_alive(i.pid, i.pid_started)]
 
 
+def find_repairable(root: Path | str | None = None) -> list[SessionInfo]:
+    """What `slowfast sessions repair` works on by default: the unfinished sessions of `find_unfinished` and the
+    finished ones whose files have problems repair can fix (every file checked, as `load_session` does)."""
+    from slowfast_core.sessions.recorder import process_alive
+
+    out = []
+    for info in list_sessions(root, check=True):
+        if info.unfinished:
+            if not process_alive(info.pid, info.pid_started):
+                out.append(info)
+        elif any(p.repair for p in info.problems):
+            out.append(info)
+    return out
+
+
 def resolve_session(ref: str, root: Path | str | None = None) -> Path:
     """A session folder from what a user typed: a path, a folder name under `root`, or a session name."""
     as_path = Path(ref).expanduser()
-    if (as_path / SESSION_JSON).is_file():
+    if os.path.lexists(as_path / SESSION_JSON):
         return as_path
     root = Path(root) if root is not None else default_root()
-    if (root / ref / SESSION_JSON).is_file():
+    if os.path.lexists(root / ref / SESSION_JSON):
         return root / ref
     matches = [i.path for i in list_sessions(root) if i.name == ref]
     if len(matches) == 1:
@@ -202,6 +155,9 @@ def rename_session(path: Path | str, new_name: str) -> Path:
     info = read_info(path)
     if info.unfinished:
         raise SessionError(f"{path} is unfinished: repair it first (`slowfast sessions repair`)")
+    if info_is_broken(info):
+        raise SessionError(f"{path / SESSION_JSON} is damaged ({info.problems[0].what}): repair the session "
+                           "first (`slowfast sessions repair`)")
     info.name = new_name.strip()
     write_info(info)
     prefix = path.name.split("_", 1)[0] if "_" in path.name else path.name
@@ -220,7 +176,7 @@ def rename_session(path: Path | str, new_name: str) -> Path:
 def delete_session(path: Path | str) -> None:
     """Delete a session folder and everything in it. SessionError when `path` is not a session folder."""
     path = Path(path)
-    if not (path / SESSION_JSON).is_file():
+    if not os.path.lexists(path / SESSION_JSON):
         raise SessionError(f"{path} is not a session folder (no {SESSION_JSON}): nothing deleted")
     from slowfast_core.sessions.recorder import process_alive
 

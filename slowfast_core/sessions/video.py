@@ -64,6 +64,21 @@ def has_index(path: Path) -> bool:
     return False
 
 
+def indexed_frames(path: Path) -> int | None:
+    """The frame count an MP4's index claims, read without decoding (a few ms): None when the file has no
+    index (cut off by a crash or a full disk) or does not open."""
+    if not has_index(path):
+        return None
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        return int(n) if n == n and 0 <= n < 1e12 else None  # n == n: not NaN
+    finally:
+        cap.release()
+
+
 def count_frames(path: Path) -> int:
     """Frames that actually decode from `path` (0 when it does not open: a segment cut off by a crash)."""
     if path.suffix.lower() == ".mp4" and not has_index(path):

@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import torch
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
+from slowfast_core.spec import check_short_side
 from slowfast_core.stream.types import EngineError, EngineStatus
 
 logger = logging.getLogger(__name__)
@@ -48,22 +51,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """Prints a status line about every 5 s and counts errors."""
+    """Prints a progress line on stderr about every 5 s (a plain line: progress is not a warning) and counts
+    errors (those are warnings)."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.errors: list[EngineError] = []
         self._last = 0.0
+        self.first_prediction = threading.Event()
+
+    def on_prediction(self, prediction: object) -> None:
+        self.first_prediction.set()
 
     def on_status(self, status: EngineStatus) -> None:
         now = time.monotonic()
         if self.quiet or now - self._last < 5.0:
             return
         self._last = now
-        logger.warning("%s: %.1f fps, %d read, %d dropped, %d windows, %d stale, inference p50 %s ms",
-                       status.state, status.capture_fps, status.frames_read, status.frames_dropped,
-                       status.windows_done, status.windows_dropped,
-                       "-" if status.inference_ms_p50 is None else f"{status.inference_ms_p50:.0f}")
+        p50 = "-" if status.inference_ms_p50 is None else f"{status.inference_ms_p50:.0f}"
+        print(f"bench: {status.state}: {status.capture_fps:.1f} fps, {status.frames_read} read, "
+              f"{status.frames_dropped} dropped, {status.windows_done} windows, {status.windows_dropped} stale, "
+              f"inference p50 {p50} ms", file=sys.stderr, flush=True)
 
     def on_error(self, error: EngineError) -> None:
         self.errors.append(error)
@@ -88,14 +96,19 @@ def _write_clip(path: Path, *, width: int, height: int, fps: float, seconds: flo
 
 
 def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: int, height: int, source_kind: str,
-                 stride: float, device: str, backend: str, quiet: bool = True) -> dict[str, Any]:
-    """Run the engine on a paced source for `duration` seconds and return its metrics."""
+                 stride: float, device: str, backend: str, quiet: bool = True,
+                 listeners: Sequence[object] = (), after_first_prediction: bool = False,
+                 start_timeout: float = 600.0) -> dict[str, Any]:
+    """Run the engine on a paced source for `duration` seconds and return its metrics. `listeners` are
+    subscribed to the engine too (a session recorder, for a soak that records); `after_first_prediction`
+    starts the `duration` at the first prediction (after the model's start, up to `start_timeout` s)."""
     from slowfast_core import create_model
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.video.sources import FileSource, FrameSource, SyntheticSource
 
     if duration <= 0 or fps <= 0:
         raise ConfigError("--duration and --fps must be positive")
+    check_short_side(size, "--size")
     torch.manual_seed(0)  # the same random weights every run: a backend's converted-model cache stays warm
     model = create_model(arch)
     model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=size))
@@ -110,8 +123,12 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
             source = SyntheticSource(width, height, fps)
         engine = Engine(EngineSettings(stride_s=stride, device=device, backend=backend))
         engine.subscribe(progress)
+        for listener in listeners:
+            engine.subscribe(listener)
         engine.start(source, model)
         try:
+            if after_first_prediction:
+                progress.first_prediction.wait(start_timeout)
             engine.wait(duration)
         finally:
             stopped_in = time.monotonic()

@@ -11,6 +11,7 @@ signal loses nothing already predicted.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import TextIO
@@ -18,6 +19,8 @@ from typing import TextIO
 from slowfast_core.predict import window_lead
 from slowfast_core.spec import REFERENCE_FPS, ClipGeometry
 from slowfast_core.stream.types import FramePacket, Prediction
+
+logger = logging.getLogger(__name__)
 
 def prediction_record(prediction: Prediction, *, geometry: ClipGeometry, origin: float = 0.0) -> dict[str, object]:
     """The JSON-ready record of one prediction (see the module doc); times relative to `origin`."""
@@ -61,7 +64,12 @@ class JsonlWriter:
             if self._out.closed or self.error is not None:
                 return
             try:
-                self._out.write(json.dumps(record) + "\n")
+                line = json.dumps(record, allow_nan=False) + "\n"  # the worker publishes no NaN; never write one
+            except ValueError:
+                logger.error("window %s: a value is not a number: line not written", prediction.id)
+                return
+            try:
+                self._out.write(line)
                 self._out.flush()
             except OSError as exc:  # reader gone (`| head`) or disk full: report once, write no more
                 self.error = exc

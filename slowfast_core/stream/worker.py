@@ -26,6 +26,7 @@ import torch
 from slowfast_core.backends.base import Cancelled, InferenceBackend, create_backend
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
+from slowfast_core.predict import probabilities
 from slowfast_core.stream.smoothing import Smoother, top_k
 from slowfast_core.stream.types import EngineError, Prediction, Timings
 
@@ -297,7 +298,7 @@ class InferenceWorker(threading.Thread):
         prepared = time.monotonic()
         logits = loaded.backend(inputs)  # (1, num_classes)
         inferred = time.monotonic()
-        probs = torch.softmax(logits.float(), dim=-1)[0].numpy().astype(np.float32)  # (num_classes,)
+        probs = probabilities(logits).numpy().astype(np.float32)  # (num_classes,); InferenceError for NaN/Inf
         categories = loaded.model.meta.categories
         smoothed = self.smoother.update(probs)
         published = time.monotonic()

@@ -32,6 +32,7 @@ import cv2  # noqa: E402  (after the environment setting above)
 import numpy as np  # noqa: E402
 
 from slowfast_core.errors import VideoError  # noqa: E402
+from slowfast_core.files import not_regular  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +90,16 @@ def usable_fps(claimed: float, path: Path | str = "") -> tuple[float, bool]:
 
 
 def _check_path(path: Path) -> None:
-    """One-line VideoError for a path that cannot possibly be a readable video file."""
+    """One-line VideoError for a path that cannot possibly be a readable video file. Only regular files are
+    opened: a named pipe or a device would block the reader (and Ctrl-C) forever or never end."""
     if not path.exists():
         raise VideoError(f"video file {path} does not exist: check the path")
     if path.is_dir():
         raise VideoError(f"{path} is a folder, not a video file: pass a video file such as clip.mp4")
+    kind = not_regular(path)
+    if kind is not None:
+        raise VideoError(f"{path} is {kind}, not a video file: pass a video file such as clip.mp4 (cameras: "
+                         "--source camera:N)")
     try:
         size = path.stat().st_size
         with path.open("rb"):

@@ -15,6 +15,7 @@ import contextlib
 import glob
 import logging
 import math
+import os
 import re
 import sys
 import threading
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 from slowfast_core.errors import SourceError
+from slowfast_core.files import is_character_device, not_regular
 from slowfast_core.video.decode import open_capture, usable_fps
 
 logger = logging.getLogger(__name__)
@@ -189,6 +191,10 @@ class CameraSource(FrameSource):
     def _open(self) -> SourceInfo:
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceError(f"camera {self.device} does not exist: check the device path or use --source synthetic")
+        if isinstance(self.device, str) and os.name == "posix" and not is_character_device(self.device):
+            kind = not_regular(self.device) or "a regular file"
+            raise SourceError(f"camera {self.device} is {kind}, not a camera device: use camera:N or "
+                              "camera:/dev/videoN (a video file: --source file:PATH)")
         with _quiet_opencv():
             cap = cv2.VideoCapture(self.device)
             if not cap.isOpened():
@@ -364,12 +370,16 @@ class SyntheticSource(FrameSource):
 
     STRIP_BITS = 24
     BLOCK = 8
+    MAX_SIZE = (7680, 4320)  # 8K: a frame is 100 MB; beyond this a scene would not fit in memory
 
     def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, *, paced: bool = True,
                  frames: int | None = None, seed: int = 0) -> None:
         super().__init__()
         if width < 2 * self.STRIP_BITS or height < 16:
             raise SourceError(f"synthetic size {width}x{height} is too small: use at least {2 * self.STRIP_BITS}x16")
+        if width > self.MAX_SIZE[0] or height > self.MAX_SIZE[1]:
+            raise SourceError(f"synthetic size {width}x{height} is too large: use at most "
+                              f"{self.MAX_SIZE[0]}x{self.MAX_SIZE[1]}")
         if not 0 < fps <= MAX_FPS:
             raise SourceError(f"synthetic fps {fps} is out of range: use 1 to {MAX_FPS:g}")
         self.width, self.height, self.fps = int(width), int(height), float(fps)

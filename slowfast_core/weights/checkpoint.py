@@ -261,7 +261,19 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], str, dic
             f"checkpoint {p} has keys of an unknown layout (first: {first!r}): expected PyTorchVideo "
             "(blocks.N...), PySlowFast (s1.pathway0_stem...) or Caffe2 (conv1_w, res2_0_branch2a_w...) names"
         )
+    _check_finite(state, p)
     return _convert(state, layout), layout, dict(metadata) if isinstance(metadata, Mapping) else None
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """CheckpointError naming the tensors that hold NaN or infinite values: such weights give NaN for every
+    input (a diverged training run, a damaged file), so they are refused, never loaded as trained."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"checkpoint {path} holds NaN or infinite values in {len(bad)} tensor{'s' if len(bad) != 1 else ''} "
+            f"({_sample(bad)}): it is damaged or from a diverged training run; use another checkpoint"
+        )
 
 
 # ------------------------------------------------------------------------------------------- architecture

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from slowfast_core.errors import WeightsError
+from slowfast_core.files import not_regular
 from slowfast_core.model.config import PRESETS
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.weights.download import download_file
@@ -179,6 +180,10 @@ def resolve_weights(spec: str, *, download: bool = True, progress: bool = True) 
         return ResolvedWeights(path=path.resolve(), entry=find_weights(path.name))
     if path.is_dir():
         raise WeightsError(f"weights {spec} is a folder: pass a checkpoint file or a name from `slowfast weights list`")
+    kind = not_regular(path)
+    if kind not in (None, "missing"):
+        raise WeightsError(f"weights {spec} is {kind}, not a checkpoint file: pass a checkpoint file or a name "
+                           "from `slowfast weights list`")
     entry = find_weights(spec) if not _looks_like_path(spec) else None
     if entry is None:
         if _looks_like_path(spec):
