@@ -60,6 +60,8 @@ class SlowFastConfig:
 
     beta_inv is 1/beta (8 means the Fast pathway has 1/8 of Slow's channels). `res4_temporal_blocks` limits
     the temporal conv_a kernels of res4 to the first N blocks (the "50_50" R101 variant); None means all.
+    `fusion_norm`: BN + ReLU after each T-conv lateral (PySlowFast, PyTorchVideo); False: the conv alone,
+    as mmaction2 builds its laterals (the `*_mmaction2` presets, for its model-zoo checkpoints).
     """
 
     name: str = "custom"
@@ -72,6 +74,7 @@ class SlowFastConfig:
     fusion: FusionKind = "tconv"
     fusion_kernel: int = 7
     fusion_ratio: int = 2
+    fusion_norm: bool = True
     res4_temporal_blocks: int | None = None
     num_classes: int = 400
     dropout: float = 0.5
@@ -184,6 +187,12 @@ PRESETS: dict[str, SlowFastConfig] = {
             name="slowfast_16x8_r101_50_50", depth=101, slow_frames=16, tau=8, alpha=4, fusion_kernel=5,
             res4_temporal_blocks=6,
         ),
+        # mmaction2's SlowFast (configs/recognition/slowfast): laterals without BN/ReLU, fusion kernel 5 for
+        # 4x16 and 7 for 8x8 (R50 and R101 alike), res4 temporal throughout.
+        SlowFastConfig(name="slowfast_4x16_r50_mmaction2", slow_frames=4, tau=16, alpha=8, fusion_kernel=5,
+                       fusion_norm=False),
+        SlowFastConfig(name="slowfast_8x8_r50_mmaction2", fusion_kernel=7, fusion_norm=False),
+        SlowFastConfig(name="slowfast_8x8_r101_mmaction2", depth=101, fusion_kernel=7, fusion_norm=False),
         SlowFastConfig(name="slow_4x16_r50", slow_frames=4, tau=16, alpha=8, layout="slow", fusion="none"),
         SlowFastConfig(name="fast_32x2_r50", slow_frames=4, tau=16, alpha=8, layout="fast", fusion="none"),
     )
