@@ -155,6 +155,17 @@ def test_inverse_mapping_gives_mmaction2s_exact_layout(arch: str, depth: int, ke
     assert detect_arch(back) == arch  # from the keys' shapes: depth, fusion kernel, no lateral BN
 
 
+@pytest.mark.parametrize(("arch", "params"), [
+    ("slowfast_4x16_r50_mmaction2", 34479288), ("slowfast_8x8_r50_mmaction2", 34565560),
+    ("slowfast_8x8_r101_mmaction2", 62912312),
+])
+def test_parameter_counts_equal_mmaction2s_metafile(arch: str, params: int) -> None:
+    """configs/recognition/slowfast/metafile.yml lists each model's exact parameter count."""
+    with torch.device("meta"):
+        model = SlowFast(get_config(arch))
+    assert sum(p.numel() for p in model.parameters()) == params
+
+
 def test_mmaction2_archs_differ_from_the_pyslowfast_ones() -> None:
     """The same depth and kernel with BN in the laterals is another architecture (and another preset)."""
     mm = get_config("slowfast_8x8_r50_mmaction2")
