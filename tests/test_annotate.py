@@ -221,6 +221,20 @@ def test_predict_annotate_writes_the_overlay_from_each_windows_end(tmp_path: Pat
     assert not part_path(out).exists()
 
 
+def test_predict_annotate_real_clip_keeps_its_rate_and_size(tmp_path: Path, realvideo: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A real 28 fps clip: the annotated file has its 280 frames, 28 fps and 340x256, the overlay on it."""
+    clip = realvideo / "demo.mp4"
+    out = tmp_path / "demo-annotated.mp4"
+    code, _, err = _main(capsys, "predict", str(clip), *FAST, "--stride", "100", "--annotate", str(out))
+    assert code == 0, err
+    source, src_fps, src_size = read_all(clip)
+    annotated, fps, size = read_all(out)
+    assert (len(annotated), fps, size) == (len(source), src_fps, src_size) == (280, 28.0, (340, 256))
+    panel = Rect(12, 12, 150, 15)  # the UNTRAINED tag, on every frame
+    assert all(region_diff(annotated[i], source[i], panel) > 30 for i in (0, 140, 279))
+
+
 def test_predict_annotate_bad_output_fails_before_any_work(tmp_path: Path, clip: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = _main(capsys, "predict", str(clip), *FAST, "--annotate", str(tmp_path / "no" / "a.mp4"))
