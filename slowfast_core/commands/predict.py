@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from slowfast_core.annotate import PredictAnnotator
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import arch_names
 from slowfast_core.progress import ProgressBar
@@ -30,6 +29,7 @@ from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
 from slowfast_core.video.encode import check_output_path
 
 if TYPE_CHECKING:
+    from slowfast_core.annotate import PredictAnnotator
     from slowfast_core.model.net import SlowFast
     from slowfast_core.predict import WindowPrediction
 
@@ -147,8 +147,10 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
         writer = _make_writer(options.format, out, topk=options.topk)
         if options.format == "text":
             _print_header(out, reader.info, model, runner.description, prep, stride)
-        annotator = None
+        annotator: PredictAnnotator | None = None
         if annotate is not None:
+            from slowfast_core.annotate import PredictAnnotator  # lazy: the engine's settings and the encoder
+
             annotator = PredictAnnotator(
                 annotate, fps=reader.info.fps, width=first.bgr.shape[1], height=first.bgr.shape[0],
                 categories=model.meta.categories, untrained=not model.meta.trained, topk=options.topk,
