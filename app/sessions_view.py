@@ -2,7 +2,8 @@
 
 Replay shows the session's video (decoded by a `ReplayController` off the GUI thread) above two timelines
 side by side in time: the labels the person marked and the model's predictions, plus how well they agree.
-Export writes a labeled-clips dataset in a background task with a progress bar.
+Export writes a labeled-clips dataset in a background task with a progress bar; Export annotated video
+writes the session's video with its predictions and marked labels drawn on it (the live overlay's look).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from app.replay import ReplayController
 from app.timeline import Band, BandTimeline
 from app.workers import TaskContext, TaskRunner
 from slowfast_core.errors import SlowFastError
+from slowfast_core.sessions.annotate import AnnotatedVideo, export_annotated_video
 from slowfast_core.sessions import (
     RepairReport,
     Session,
@@ -180,6 +182,11 @@ class SessionsWindow(QDialog):
         self.export_button.clicked.connect(self.export_selected)
         self.refresh_button.clicked.connect(self.refresh)
         self.repair_button.clicked.connect(self.repair_current)
+        self.annotate_button = QPushButton("Export annotated video…")
+        self.annotate_button.setToolTip("The session's video with its predictions and marked labels drawn on it")
+        self.annotate_button.setEnabled(False)
+        self.annotate_button.clicked.connect(self.export_annotated_current)
+        row.addWidget(self.annotate_button, 3, 0, 1, 2)
         lv.addLayout(row)
         split.addWidget(left)
 
@@ -251,6 +258,7 @@ class SessionsWindow(QDialog):
         else:
             self.session = None
             self.repair_button.setEnabled(False)
+            self.annotate_button.setEnabled(False)
         for b in (self.rename_button, self.delete_button, self.export_button):
             b.setEnabled(bool(infos))
 
@@ -296,6 +304,7 @@ class SessionsWindow(QDialog):
             + "".join(f"\n⚠ {p}" for p in info.problems)
         )
         self._pause()
+        self.annotate_button.setEnabled(session.video_path is not None)
         if session.video_path is not None:
             self.canvas.set_frame(None)
             self.canvas.message = "loading the video…"
@@ -455,6 +464,48 @@ class SessionsWindow(QDialog):
             if len(report.skipped) > 3:
                 text += f"; and {len(report.skipped) - 3} more"
         self.message.emit("warning" if report.skipped else "info", text)
+
+    def export_annotated_current(self) -> None:
+        """Ask where to write the current session as an annotated video, then write it."""
+        if self.session is None or self.session.video_path is None:
+            return
+        suggested = self.root.parent / f"{self.session.path.name}-annotated.mp4"
+        out, _ = QFileDialog.getSaveFileName(self, "Export annotated video", str(suggested),
+                                             "Video (*.mp4 *.mkv *.mov *.avi)")
+        if out:
+            self.export_annotated(self.session.path, Path(out))
+
+    def export_annotated(self, path: Path, out: Path) -> ProgressDialog:
+        """Write session `path` with its predictions and marked labels drawn on every frame to `out`, in the
+        background, with a progress bar; Cancel stops it and deletes the partial file."""
+        dialog = ProgressDialog("Export annotated video", f"Drawing {path.name}'s predictions and labels into {out}",
+                                self)
+
+        def work(ctx: TaskContext) -> AnnotatedVideo:
+            def progress(done: int, total: int) -> None:
+                if ctx.cancelled:
+                    raise ExportCancelled()
+                ctx.progress(done / total if total else None, f"frame {done} of {total}")
+
+            return export_annotated_video(path, out, progress=progress)
+
+        handle = self.runner.start("annotate", work)
+        dialog.buttons.rejected.connect(handle.cancel)
+        dialog.buttons.rejected.connect(lambda: dialog.text.setText("cancelling…"))
+        handle.progress.connect(dialog.set_progress)
+        handle.done.connect(lambda result: self._annotate_done(dialog, result))
+        handle.failed.connect(lambda msg: self._export_failed(dialog, msg))
+        self.annotate_dialog = dialog
+        self.annotate_handle = handle
+        dialog.show()
+        return dialog
+
+    def _annotate_done(self, dialog: ProgressDialog, result: AnnotatedVideo) -> None:
+        dialog.set_progress(1.0, "done")
+        dialog.accept()
+        self.last_annotated = result
+        self.message.emit("info", f"annotated video written to {result.path} ({result.frames} frames, "
+                                  f"{result.width}×{result.height} @ {result.fps:g} fps, {result.encoder})")
 
     def _export_failed(self, dialog: ProgressDialog, msg: str) -> None:
         dialog.reject()

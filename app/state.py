@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from slowfast_core.overlay import stale_after
 from slowfast_core.stream.types import EngineStatus, FramePacket, Prediction
 
 HISTORY_SECONDS = 30.0  # what the live timeline shows
@@ -79,7 +80,7 @@ class LiveState(QObject):
         e2e = 0.0
         if self.status is not None and self.status.end_to_end_ms_p50:
             e2e = self.status.end_to_end_ms_p50 / 1000.0
-        return max(3.0, 2.0 * e2e + 2.0 * self.stride_s)
+        return stale_after(self.stride_s, e2e)
 
     def prediction_age(self) -> float | None:
         """Seconds since the end of the newest prediction's window (None without one)."""

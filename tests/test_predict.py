@@ -266,8 +266,8 @@ def test_cli_text_output(clip30: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert lines[-1] == "2 windows from 90 frames"
 
 
-def test_cli_json_lines(clip25: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip25), *FAST, "--json", "--stride", "60f")
+def test_cli_jsonl_lines(clip25: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(capsys, "predict", str(clip25), *FAST, "--jsonl", "--stride", "60f")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON: no headers mixed in
     assert [r["window"] for r in rows] == [0, 1]
@@ -309,7 +309,7 @@ def test_cli_cut_file_gives_partial_result_with_warning(tmp_path: Path, capsys: 
     data = full.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
-    code, out, err = _main(capsys, "predict", str(cut), *FAST, "--json", "--stride", "100")
+    code, out, err = _main(capsys, "predict", str(cut), *FAST, "--jsonl", "--stride", "100")
     assert code == 0 and "Traceback" not in err
     assert "cut short" in err and f"of the {n} frames" in err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -356,7 +356,7 @@ def test_cli_loads_a_checkpoint_file(tmp_path: Path, model, capsys: pytest.Captu
     write_synthetic_clip(clip, seconds=1.0, fps=30, width=160, height=120)  # one window
     ckpt = tmp_path / "mine.pyth"
     torch.save({"model_state": model.state_dict()}, ckpt)
-    code, out, err = _main(capsys, "predict", str(clip), *FAST, "--json", "--topk", "2", "--weights", str(ckpt))
+    code, out, err = _main(capsys, "predict", str(clip), *FAST, "--jsonl", "--topk", "2", "--weights", str(ckpt))
     assert code == 0, err
     assert "untrained" not in err
     (row,) = [json.loads(line) for line in out.splitlines()]
@@ -436,7 +436,7 @@ def test_cli_cuda_without_gpu(clip30: Path, capsys: pytest.CaptureFixture[str]) 
 def test_cli_real_clips(name: str, fps: float, first_window_last_frame: int, realvideo: Path,
                         capsys: pytest.CaptureFixture[str]) -> None:
     path = realvideo / name
-    code, out, err = _main(capsys, "predict", str(path), *FAST, "--json", "--stride", "100", "--topk", "3")
+    code, out, err = _main(capsys, "predict", str(path), *FAST, "--jsonl", "--stride", "100", "--topk", "3")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["first_frame"] == 0 and rows[0]["last_frame"] == first_window_last_frame

@@ -44,7 +44,7 @@ def test_run_offline_gives_the_windows_and_predictions_of_predict(
     common = ["--weights", str(checkpoint_8x8), "--arch", "slowfast_8x8_r50", "--size", "112", "--stride", "0.6",
               "--backend", "torch-eager", "--device", "cpu"]
     assert main(["predict", str(clip), "--json", *common]) == 0
-    predicted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    predicted = json.loads(capsys.readouterr().out)["windows"]  # one JSON document: metadata and the windows
     out = tmp_path / "run.jsonl"
     metrics = tmp_path / "metrics.json"
     assert main(["run", "--source", f"file:{clip}", "--jsonl", str(out), "--metrics", str(metrics), *common]) == 0

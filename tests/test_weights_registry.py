@@ -73,11 +73,15 @@ def test_registry_is_consistent() -> None:
     names = [e.name for e in list_weights()]
     assert len(names) == len(set(n.upper() for n in names))
     assert {"SLOWFAST_8x8_R50", "SLOWFAST_8x8_R101", "SLOWFAST_16x8_R101_50_50",
-            "PYSLOWFAST_SLOWFAST_4x16_R50", "PYSLOWFAST_SLOWFAST_8x8_R50"} <= set(names)
+            "PYSLOWFAST_SLOWFAST_4x16_R50", "PYSLOWFAST_SLOWFAST_8x8_R50", "MMACTION2_SLOWFAST_4x16_R50",
+            "MMACTION2_SLOWFAST_8x8_R50", "MMACTION2_SLOWFAST_8x8_R101"} <= set(names)
     for entry in list_weights():
         assert entry.geometry == PRESETS[entry.arch].geometry
         assert list(entry.categories) == kinetics400_labels()
-        assert entry.preprocessing.mean == (0.45,) * 3 and entry.preprocessing.std == (0.225,) * 3
+        if entry.source == "mmaction2":  # ImageNet's mean/std, as mmaction2's ActionDataPreprocessor
+            assert entry.preprocessing.mean == (0.485, 0.456, 0.406) and entry.preprocessing.std == (0.229, 0.224, 0.225)
+        else:
+            assert entry.preprocessing.mean == (0.45,) * 3 and entry.preprocessing.std == (0.225,) * 3
         assert entry.preprocessing.short_side == 256 and entry.preprocessing.crop == "center"
         assert 70.0 < entry.top1 < 80.0 and entry.description and "\n" not in entry.description
 

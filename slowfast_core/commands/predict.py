@@ -1,8 +1,11 @@
 """`slowfast predict VIDEO`: top-k actions for every window of a video file (offline, no real-time engine).
 
 Text output (default) prints one line per window: its time span in the file, the frames it used and the
-top-k labels with probabilities. `--json` prints one JSON object per window per line; `--csv` a header and
-one row per window. Notices (untrained model, file cut short) go to stderr, never into the data.
+top-k labels with probabilities. `--json` prints one JSON document (the video, model, input and window
+settings, then the list of windows); `--jsonl` one JSON object per window per line, as each window is done
+(the fields of `slowfast run --jsonl`); `--csv` a header and one row per window. `--annotate OUT.mp4` also
+writes the video with the live overlay drawn on every frame (`slowfast_core.annotate`). Notices (untrained
+model, file cut short, where the annotated video went) go to stderr, never into the data.
 """
 
 from __future__ import annotations
@@ -23,15 +26,17 @@ from slowfast_core.model.config import arch_names
 from slowfast_core.progress import ProgressBar
 from slowfast_core.spec import REFERENCE_FPS, Preprocessing, check_short_side
 from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
+from slowfast_core.video.encode import check_output_path
 
 if TYPE_CHECKING:
+    from slowfast_core.annotate import PredictAnnotator
     from slowfast_core.model.net import SlowFast
     from slowfast_core.predict import WindowPrediction
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ARCH = "slowfast_8x8_r50"
-FORMATS = ("text", "json", "csv")
+FORMATS = ("text", "json", "jsonl", "csv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,10 +54,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="time between windows: seconds (0.5 or 0.5s) or frames at 30 fps (16f); default: half a window")
     p.add_argument("--topk", type=int, default=5, help="labels per window (default: %(default)s)")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON object per window")
+    fmt.add_argument("--json", dest="format", action="store_const", const="json",
+                     help="one JSON document: video, model and window settings, then the windows")
+    fmt.add_argument("--jsonl", dest="format", action="store_const", const="jsonl",
+                     help="one JSON object per window, one per line, as they are done")
     fmt.add_argument("--csv", dest="format", action="store_const", const="csv",
                      help="CSV: a header, then one row per window")
     p.set_defaults(format="text")
+    p.add_argument("--annotate", default=None, metavar="OUT.mp4",
+                   help="also write the video with the predictions drawn on it (H.264 where available)")
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -84,13 +94,14 @@ class PredictOptions:
     backend: str = "auto"
     format: str = "text"
     progress: bool = True
+    annotate: str | None = None
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast predict`."""
     options = PredictOptions(
         arch=args.arch, weights=args.weights, stride=args.stride, topk=args.topk, size=args.size, crop=args.crop,
-        device=args.device, backend=args.backend, format=args.format,
+        device=args.device, backend=args.backend, format=args.format, annotate=args.annotate,
     )
     return predict_video(args.video, options)
 
@@ -121,6 +132,7 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
 
     out = sys.stdout if out is None else out
     stride = _check_options(options)  # before the (slow) model build, so a typo fails at once
+    annotate = check_output_path(options.annotate, source=video) if options.annotate else None
     with VideoReader(video) as reader:  # open and decode one frame first: a bad file fails before the model is built
         decoded = reader.frames()
         first = next(decoded)  # VideoError when the file holds no frames
@@ -136,17 +148,42 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
         writer = _make_writer(options.format, out, topk=options.topk)
         if options.format == "text":
             _print_header(out, reader.info, model, runner.description, prep, stride)
+        annotator: PredictAnnotator | None = None
+        if annotate is not None:
+            from slowfast_core.annotate import PredictAnnotator  # lazy: the engine's settings and the encoder
+
+            annotator = PredictAnnotator(
+                annotate, fps=reader.info.fps, width=first.bgr.shape[1], height=first.bgr.shape[0],
+                categories=model.meta.categories, untrained=not model.meta.trained, topk=options.topk,
+                stride_s=stride,
+            )
         count = 0
-        with ProgressBar(total=reader.info.frame_count, desc=reader.path.name, unit="frames",
-                         enabled=options.progress) as bar:
-            frames = _counted(itertools.chain([first], decoded), bar)
-            for prediction in predict_frames(frames, backend=runner, stride=stride, topk=options.topk,
-                                             preprocessing=prep):
-                if bar.active:
-                    sys.stderr.write("\r\x1b[K")  # clear the bar's line so the result line prints cleanly
-                writer.write(prediction, info=reader.info)
-                out.flush()
-                count += 1
+        try:
+            with ProgressBar(total=reader.info.frame_count, desc=reader.path.name, unit="frames",
+                             enabled=options.progress) as bar:
+                frames = _counted(itertools.chain([first], decoded), bar)
+                if annotator is not None:
+                    frames = annotator.frames(frames)
+                for prediction in predict_frames(frames, backend=runner, stride=stride, topk=options.topk,
+                                                 preprocessing=prep):
+                    if annotator is not None:
+                        annotator.add(prediction)
+                    if bar.active:
+                        sys.stderr.write("\r\x1b[K")  # clear the bar's line so the result line prints cleanly
+                    writer.write(prediction, info=reader.info)
+                    out.flush()
+                    count += 1
+            if annotator is not None:
+                annotator.close()
+        except BaseException:
+            if annotator is not None:
+                annotator.abort()  # no half-written video under the name asked for
+            raise
+        if annotator is not None:
+            print(f"annotated video: {annotate} ({annotator.frames_written} frames, {reader.info.fps:.2f} fps, "
+                  f"{annotator.writer.width}x{annotator.writer.height}, {annotator.writer.encoder})", file=sys.stderr)
+        writer.finish(_metadata(reader, model, runner.description, prep, stride, topk=options.topk,
+                                annotated=annotate))
         if options.format == "text":
             note = f"; the file was cut short after {reader.frames_read} frames" if reader.cut_short else ""
             print(f"{count} window{'s' if count != 1 else ''} from {reader.frames_read} frames{note}", file=out)
@@ -192,6 +229,27 @@ def _print_header(
     )
 
 
+def _metadata(
+    reader: VideoReader, model: "SlowFast", backend: str, prep: Preprocessing, stride: float, *, topk: int,
+    annotated: Path | None,
+) -> dict[str, object]:
+    """What `--json` prints before the windows: the video as read, the model, its input and the windows' timing."""
+    info, geometry = reader.info, model.config.geometry
+    return {
+        "video": {"path": str(info.path), "width": info.width, "height": info.height, "fps": round(info.fps, 6),
+                  "fps_assumed": info.fps_assumed, "frame_count": info.frame_count,
+                  "frames_read": reader.frames_read, "cut_short": reader.cut_short},
+        "model": {"arch": model.config.name, "weights": model.meta.weights, "trained": model.meta.trained,
+                  "num_classes": len(model.meta.categories), "backend": backend},
+        "preprocessing": {"short_side": prep.short_side, "crop": prep.crop, "mean": list(prep.mean),
+                          "std": list(prep.std)},
+        "window": {"slow_frames": geometry.slow_frames, "tau": geometry.tau, "alpha": geometry.alpha,
+                   "frames": geometry.window_frames, "seconds": round(geometry.window_seconds, 6),
+                   "stride": round(stride, 6), "topk": topk},
+        "annotated": str(annotated) if annotated is not None else None,
+    }
+
+
 def _counted(frames: Iterator[DecodedFrame], bar: ProgressBar) -> Iterator[DecodedFrame]:
     """Pass frames through, advancing the progress bar by one per decoded frame."""
     for frame in frames:
@@ -208,6 +266,9 @@ class _Writer:
 
     def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
         raise NotImplementedError
+
+    def finish(self, metadata: dict[str, object]) -> None:
+        """After the last window (the JSON document prints here; line formats are done)."""
 
 
 class _TextWriter(_Writer):
@@ -226,11 +287,27 @@ class _TextWriter(_Writer):
             )
 
 
-class _JsonWriter(_Writer):
+class _JsonlWriter(_Writer):
     """One JSON object per line: window, start, end, first_frame, last_frame, padded, topk [{label, prob}]."""
 
     def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
         print(json.dumps(prediction.to_dict(), allow_nan=False), file=self.out)  # never NaN: not JSON
+
+
+class _JsonWriter(_Writer):
+    """One JSON document at the end: `_metadata(...)` plus "windows", a list of `--jsonl`'s objects."""
+
+    def __init__(self, out: TextIO, *, topk: int) -> None:
+        super().__init__(out, topk=topk)
+        self.windows: list[dict[str, object]] = []
+
+    def write(self, prediction: "WindowPrediction", *, info: VideoInfo) -> None:
+        self.windows.append(prediction.to_dict())
+
+    def finish(self, metadata: dict[str, object]) -> None:
+        json.dump({**metadata, "windows": self.windows}, self.out, indent=2)
+        self.out.write("\n")
+        self.out.flush()
 
 
 class _CsvWriter(_Writer):
@@ -256,5 +333,5 @@ class _CsvWriter(_Writer):
 
 
 def _make_writer(fmt: str, out: TextIO, *, topk: int) -> _Writer:
-    return {"text": _TextWriter, "json": _JsonWriter, "csv": _CsvWriter}[fmt](out, topk=topk)
+    return {"text": _TextWriter, "json": _JsonWriter, "jsonl": _JsonlWriter, "csv": _CsvWriter}[fmt](out, topk=topk)
 

@@ -64,6 +64,8 @@ class SlowFastConfig:
     `width_div` divides every Slow width (4: a quarter-width ResNet; the Fast widths follow through beta).
     `input_size` is the short side the model is made for (inference resizes frames to it; training crops
     `input_size * 7/8` from a scale-jittered frame, the paper's 224-of-[256, 320] ratio).
+    `fusion_norm`: BN + ReLU after each T-conv lateral (PySlowFast, PyTorchVideo); False: the conv alone,
+    as mmaction2 builds its laterals (the `*_mmaction2` presets, for its model-zoo checkpoints).
     """
 
     name: str = "custom"
@@ -76,6 +78,7 @@ class SlowFastConfig:
     fusion: FusionKind = "tconv"
     fusion_kernel: int = 7
     fusion_ratio: int = 2
+    fusion_norm: bool = True
     res4_temporal_blocks: int | None = None
     num_classes: int = 400
     dropout: float = 0.5
@@ -194,6 +197,12 @@ PRESETS: dict[str, SlowFastConfig] = {
             name="slowfast_16x8_r101_50_50", depth=101, slow_frames=16, tau=8, alpha=4, fusion_kernel=5,
             res4_temporal_blocks=6,
         ),
+        # mmaction2's SlowFast (configs/recognition/slowfast): laterals without BN/ReLU, fusion kernel 5 for
+        # 4x16 and 7 for 8x8 (R50 and R101 alike), res4 temporal throughout.
+        SlowFastConfig(name="slowfast_4x16_r50_mmaction2", slow_frames=4, tau=16, alpha=8, fusion_kernel=5,
+                       fusion_norm=False),
+        SlowFastConfig(name="slowfast_8x8_r50_mmaction2", fusion_kernel=7, fusion_norm=False),
+        SlowFastConfig(name="slowfast_8x8_r101_mmaction2", depth=101, fusion_kernel=7, fusion_norm=False),
         SlowFastConfig(name="slow_4x16_r50", slow_frames=4, tau=16, alpha=8, layout="slow", fusion="none"),
         SlowFastConfig(name="fast_32x2_r50", slow_frames=4, tau=16, alpha=8, layout="fast", fusion="none"),
         # Small networks for training on a 2-core CPU (synthetic actions, teaching): 1/8 width, one block per

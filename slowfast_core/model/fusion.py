@@ -2,7 +2,8 @@
 
 Each fusion module takes `[slow, fast]` and returns `[slow', fast]`, where slow' carries the Fast
 pathway's features brought to Slow's frame rate:
-- `tconv`: a (k x 1 x 1) conv with temporal stride alpha and fusion_ratio*beta*C outputs, BN, ReLU, concatenated;
+- `tconv`: a (k x 1 x 1) conv with temporal stride alpha and fusion_ratio*beta*C outputs, BN, ReLU, concatenated
+  (PySlowFast, PyTorchVideo); with `norm=False` the conv alone (mmaction2's `conv1_lateral`, `layerN_lateral`);
 - `tsample`: every alpha-th Fast frame, concatenated;
 - `ttoc_concat` / `ttoc_sum`: alpha consecutive Fast frames packed into channels, concatenated or summed.
 """
@@ -17,20 +18,26 @@ from slowfast_core.model.blocks import _bn
 
 
 class FuseFastToSlow(nn.Module):
-    """T-conv fusion: 3D conv with kernel (k, 1, 1) and stride (alpha, 1, 1), then BN and ReLU; concatenated."""
+    """T-conv fusion: 3D conv with kernel (k, 1, 1) and stride (alpha, 1, 1), then BN and ReLU; concatenated.
 
-    def __init__(self, *, fast_dim: int, ratio: int, kernel: int, alpha: int) -> None:
+    norm=False leaves out BN and ReLU: mmaction2 builds its lateral connections as a bare conv
+    (`ConvModule(..., norm_cfg=None, act_cfg=None)`), and its checkpoints hold no lateral BN statistics.
+    """
+
+    def __init__(self, *, fast_dim: int, ratio: int, kernel: int, alpha: int, norm: bool = True) -> None:
         super().__init__()
         self.conv_fast_to_slow = nn.Conv3d(
             fast_dim, fast_dim * ratio, kernel_size=(kernel, 1, 1), stride=(alpha, 1, 1),
             padding=(kernel // 2, 0, 0), bias=False,
         )
-        self.norm = _bn(fast_dim * ratio)
-        self.activation = nn.ReLU(inplace=True)
+        self.norm: nn.Module | None = _bn(fast_dim * ratio) if norm else None
+        self.activation: nn.Module | None = nn.ReLU(inplace=True) if norm else None
 
     def forward(self, x: list[torch.Tensor]) -> list[torch.Tensor]:
         slow, fast = x  # (B, C, T, H, W), (B, βC, αT, H, W)
-        lateral = self.activation(self.norm(self.conv_fast_to_slow(fast)))  # (B, 2βC, T, H, W)
+        lateral = self.conv_fast_to_slow(fast)  # (B, 2βC, T, H, W)
+        if self.norm is not None and self.activation is not None:
+            lateral = self.activation(self.norm(lateral))
         return [torch.cat([slow, lateral], dim=1), fast]
 
 
@@ -69,10 +76,12 @@ class TimeToChannel(nn.Module):
         return [torch.cat([slow, lateral], dim=1), fast]
 
 
-def build_fusion(kind: str, *, fast_dim: int, ratio: int, kernel: int, alpha: int) -> nn.Module | None:
-    """The fusion module for `kind`, or None for no lateral connection."""
+def build_fusion(
+    kind: str, *, fast_dim: int, ratio: int, kernel: int, alpha: int, norm: bool = True
+) -> nn.Module | None:
+    """The fusion module for `kind`, or None for no lateral connection. `norm`: BN + ReLU after a T-conv."""
     if kind == "tconv":
-        return FuseFastToSlow(fast_dim=fast_dim, ratio=ratio, kernel=kernel, alpha=alpha)
+        return FuseFastToSlow(fast_dim=fast_dim, ratio=ratio, kernel=kernel, alpha=alpha, norm=norm)
     if kind == "tsample":
         return TimeStridedSample(alpha=alpha)
     if kind == "ttoc_concat":

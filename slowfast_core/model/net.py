@@ -79,7 +79,7 @@ class SlowFast(nn.Module):
                 return None
             return build_fusion(
                 config.fusion, fast_dim=fast_dims[stage], ratio=config.fusion_ratio,
-                kernel=config.fusion_kernel, alpha=config.alpha,
+                kernel=config.fusion_kernel, alpha=config.alpha, norm=config.fusion_norm,
             )
 
         blocks: list[nn.Module] = [

@@ -6,6 +6,8 @@ Formats (`read_state_dict` tells them apart by content, not by file name):
 - "pytorchvideo-resnet": PyTorchVideo's single-pathway ResNet layout (`slow_r50`: `blocks.N.res_blocks...`).
 - "pyslowfast": PySlowFast `.pyth` (`{"model_state": ...}`, keys `s1.pathway0_stem.conv.weight`, ...).
 - "caffe2": PySlowFast's Caffe2 `.pkl` (`{"blobs": {name: ndarray}}`), the original release.
+- "mmaction2": mmaction2's `.pth` (`{"meta": ..., "state_dict": ...}`, keys `backbone.slow_path.conv1.conv.weight`,
+  `cls_head.fc_cls.weight`); see `convert_mmaction2` (its laterals have no BN: the `*_mmaction2` presets).
 A plain state dict, or one inside a `model_state` / `state_dict` / `model` entry, is accepted for each.
 
 Files are never fully unpickled: torch files go through `torch.load(weights_only=True)` and Caffe2 pickles
@@ -31,6 +33,7 @@ from slowfast_core.errors import CheckpointError
 from slowfast_core.model.config import PRESETS, STAGE_DEPTHS, SlowFastConfig, get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import ModelMeta, Preprocessing
+from slowfast_core.weights.convert_mmaction2 import MMACTION2_PREPROCESSING, is_mmaction2_state, mmaction2_to_ours
 from slowfast_core.weights.native import META_KEY, config_from_metadata, preprocessing_from_metadata
 from slowfast_core.weights.convert_pyslowfast import (
     caffe2_to_pyslowfast_key,
@@ -192,9 +195,11 @@ def _tensors(raw: Mapping[str, Any], path: Path, *, caffe2: bool) -> dict[str, t
 
 
 def _layout(state: Mapping[str, torch.Tensor], caffe2: bool) -> str | None:
-    """The key layout of `state`: pytorchvideo, pytorchvideo-resnet, pyslowfast, caffe2, or None (unknown)."""
+    """The key layout of `state`: pytorchvideo, pytorchvideo-resnet, pyslowfast, caffe2, mmaction2, or None."""
     if caffe2:
         return "caffe2" if any(caffe2_to_pyslowfast_key(k) for k in state) else None
+    if is_mmaction2_state(state):
+        return "mmaction2"
     if any(".multipathway_" in k for k in state):
         return "pytorchvideo"
     if "blocks.0.conv.weight" in state:
@@ -221,6 +226,8 @@ def _convert(state: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Ten
             out[k] = v
     elif layout == "pyslowfast":
         out = {pyslowfast_to_ours_key(k) or k: v for k, v in state.items()}
+    elif layout == "mmaction2":
+        out = mmaction2_to_ours(state)
     elif layout == "caffe2":
         out = {}
         for k, v in state.items():
@@ -237,8 +244,8 @@ def _convert(state: dict[str, torch.Tensor], layout: str) -> dict[str, torch.Ten
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     """Read the checkpoint at `path`; return its tensors with OUR key names, and the format's name.
 
-    The format ("pytorchvideo", "pytorchvideo-resnet", "pyslowfast" or "caffe2") is recognised from the
-    content. Raises CheckpointError when the file is missing, truncated, not a checkpoint, or of an unknown
+    The format ("pytorchvideo", "pytorchvideo-resnet", "pyslowfast", "caffe2" or "mmaction2") is recognised
+    from the content. Raises CheckpointError when the file is missing, truncated, not a checkpoint, or of an unknown
     key layout.
     """
     state, layout, _ = read_checkpoint(path)
@@ -259,7 +266,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], str, dic
         first = next(iter(state))
         raise CheckpointError(
             f"checkpoint {p} has keys of an unknown layout (first: {first!r}): expected PyTorchVideo "
-            "(blocks.N...), PySlowFast (s1.pathway0_stem...) or Caffe2 (conv1_w, res2_0_branch2a_w...) names"
+            "(blocks.N...), PySlowFast (s1.pathway0_stem...), Caffe2 (conv1_w, res2_0_branch2a_w...) or mmaction2 "
+            "(backbone.slow_path...) names"
         )
     _check_finite(state, p)
     return _convert(state, layout), layout, dict(metadata) if isinstance(metadata, Mapping) else None
@@ -300,6 +308,7 @@ class ArchSignature:
 
     pathways: tuple[PathwaySignature, ...]
     fusion_kernel: int | None  # temporal kernel of the T-conv lateral connections; None: no fusion weights
+    fusion_norm: bool = True  # the laterals have BN (PySlowFast, PyTorchVideo); False: bare convs (mmaction2)
 
     def describe(self) -> str:
         """A short human description, for error messages."""
@@ -314,6 +323,8 @@ class ArchSignature:
             res4 = first.temporal_kernels[2]
             parts.append(f"{sum(k > 1 for k in res4)}/{len(res4)} temporal res4 blocks")
         parts.append(f"fusion kernel {self.fusion_kernel}" if self.fusion_kernel else "no fusion conv")
+        if self.fusion_kernel and not self.fusion_norm:
+            parts.append("no lateral BN")
         return ", ".join(parts)
 
 
@@ -323,7 +334,8 @@ def config_signature(config: SlowFastConfig) -> ArchSignature:
         PathwaySignature(p.stem_dim, p.stem_temporal_kernel, tuple(s.temporal_kernels for s in p.stages))
         for p in config.pathway_specs()
     )
-    return ArchSignature(pathways, config.fusion_kernel if config.has_fusion and config.fusion == "tconv" else None)
+    tconv = config.has_fusion and config.fusion == "tconv"
+    return ArchSignature(pathways, config.fusion_kernel if tconv else None, config.fusion_norm if tconv else True)
 
 
 def state_signature(state: Mapping[str, torch.Tensor], *, source: str = "state dict") -> ArchSignature:
@@ -346,7 +358,9 @@ def state_signature(state: Mapping[str, torch.Tensor], *, source: str = "state d
             "use a SlowFast, Slow-only or Fast-only checkpoint"
         )
     fusion = state.get("blocks.0.multipathway_fusion.conv_fast_to_slow.weight")
-    return ArchSignature(tuple(pathways), int(fusion.shape[2]) if fusion is not None else None)
+    if fusion is None:
+        return ArchSignature(tuple(pathways), None)
+    return ArchSignature(tuple(pathways), int(fusion.shape[2]), "blocks.0.multipathway_fusion.norm.weight" in state)
 
 
 def _matching_preset(signature: ArchSignature) -> str | None:
@@ -431,9 +445,12 @@ def _load(
 ) -> SlowFast:
     """Shared body of load_checkpoint and load_weights: read, check, build, load, describe.
 
-    preprocessing None: the checkpoint's own (our format), else the architecture's input size.
+    preprocessing None: the checkpoint's own (our format), mmaction2's for its checkpoints (ImageNet mean/std),
+    else the anchors' normalisation at the architecture's input size.
     """
     state, layout, metadata = read_checkpoint(path)
+    if preprocessing is None and layout == "mmaction2":
+        preprocessing = MMACTION2_PREPROCESSING
     found = state_signature(state, source=f"checkpoint {path}")
     if metadata is not None:  # our own format: the file says what it is
         return _load_native(path, state, metadata, arch=arch, num_classes=num_classes,
@@ -514,7 +531,8 @@ def load_checkpoint(
     arch: a preset name; None detects it from the weights (`detect_arch`). A file for another architecture
     raises CheckpointError naming the preset that fits. num_classes: None keeps the checkpoint's head; another
     count keeps the backbone and starts a fresh head (logged as a WARNING). `model.meta` gets Kinetics-400
-    names for a 400-way head (else "class i"), the anchors' preprocessing, and `weights=str(path)`.
+    names for a 400-way head (else "class i"), the format's preprocessing (the anchors'; mmaction2's for its
+    files), and `weights=str(path)`.
     """
     p = _existing_file(path)
     return _load(p, arch=arch, num_classes=num_classes, map_location=map_location, overrides={},

@@ -9,7 +9,13 @@ accepted, a local checkpoint path works too (`resolve_weights`).
 Sources (checked against each project's model zoo page):
 - PyTorchVideo `docs/source/model_zoo.md`, Kinetics-400 (`.pyth`, `{"model_state": ...}`).
 - PySlowFast `MODEL_ZOO.md`, Kinetics-400 Caffe2 models (`.pkl`, `{"blobs": ...}`), named `PYSLOWFAST_*`
-  here to keep names unique. Neither project publishes sha256 sums, so `sha256` is None for all.
+  here to keep names unique.
+- mmaction2 `configs/recognition/slowfast/README.md` (v1.0 model zoo), Kinetics-400 (`.pth`,
+  `{"meta": ..., "state_dict": ...}`), named `MMACTION2_*`. Their architecture (laterals without BN, fusion
+  kernel 5 for 4x16 and 7 for 8x8) and preprocessing (ImageNet mean/std) are mmaction2's: the `*_mmaction2`
+  presets and `MMACTION2_PREPROCESSING`. Their clip geometry is the configs' `SampleFrames(clip_len=32,
+  frame_interval=2)` with `resample_rate` tau and `speed_ratio` alpha: 4x16 (alpha 8) and 8x8 (alpha 4).
+None of the three publishes full sha256 sums, so `sha256` is None for all.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from slowfast_core.errors import WeightsError
 from slowfast_core.files import not_regular
 from slowfast_core.model.config import PRESETS
 from slowfast_core.spec import ClipGeometry, Preprocessing
+from slowfast_core.weights.convert_mmaction2 import MMACTION2_PREPROCESSING
 from slowfast_core.weights.download import download_file
 from slowfast_core.weights.labels import kinetics400_labels
 
-WeightsSource = Literal["pytorchvideo", "pyslowfast"]
-WeightsFormat = Literal["pyth", "caffe2_pkl"]
+WeightsSource = Literal["pytorchvideo", "pyslowfast", "mmaction2"]
+WeightsFormat = Literal["pyth", "caffe2_pkl", "mmaction2_pth"]
 
 PYTORCHVIDEO_KINETICS_URL = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics"
 PYSLOWFAST_KINETICS_URL = "https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400"
+MMACTION2_SLOWFAST_URL = "https://download.openmmlab.com/mmaction/v1.0/recognition/slowfast"
 
 #: The anchors' test-time preprocessing for Kinetics: RGB /255, mean 0.45, std 0.225, short side 256, center crop.
 KINETICS_PREPROCESSING = Preprocessing(mean=(0.45,) * 3, std=(0.225,) * 3, short_side=256, crop="center")
@@ -87,6 +95,23 @@ def _entry(
     )
 
 
+def _mmaction2_entry(
+    name: str, arch: str, config: str, stamp: str, geometry: ClipGeometry, top1: float, model: str
+) -> WeightsEntry:
+    """A Kinetics-400 entry of mmaction2's v1.0 model zoo: `<URL>/<config>/<config>_<stamp>.pth`.
+
+    top1: the model zoo's 10 clips x 3 crops accuracy. The file name keeps mmaction2's own, so a file
+    downloaded by hand is still recognised (by its name) as this entry.
+    """
+    file_name = f"{config}_{stamp}.pth"
+    return WeightsEntry(
+        name=name, arch=arch, url=f"{MMACTION2_SLOWFAST_URL}/{config}/{file_name}", file_name=file_name,
+        sha256=None, source="mmaction2", format="mmaction2_pth", categories=tuple(kinetics400_labels()),
+        preprocessing=MMACTION2_PREPROCESSING, geometry=geometry, top1=top1,
+        description=f"{model}, Kinetics-400, mmaction2 model zoo ({config})",
+    )
+
+
 def _build_registry() -> dict[str, WeightsEntry]:
     entries = (
         _entry("SLOWFAST_8x8_R50", "slowfast_8x8_r50", "pytorchvideo", "pyth", ClipGeometry(8, 8, 4), 76.94,
@@ -102,6 +127,15 @@ def _build_registry() -> dict[str, WeightsEntry]:
         _entry("PYSLOWFAST_SLOWFAST_8x8_R50", "slowfast_8x8_r50", "pyslowfast", "caffe2_pkl",
                ClipGeometry(8, 8, 4), 77.0,
                "SlowFast R50 8x8, Kinetics-400, original Caffe2 model from PySlowFast's model zoo"),
+        _mmaction2_entry("MMACTION2_SLOWFAST_4x16_R50", "slowfast_4x16_r50_mmaction2",
+                         "slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb", "20220901-701b0f6f",
+                         ClipGeometry(4, 16, 8), 75.55, "SlowFast R50 4x16"),
+        _mmaction2_entry("MMACTION2_SLOWFAST_8x8_R50", "slowfast_8x8_r50_mmaction2",
+                         "slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb", "20220818-1cb6dfc8",
+                         ClipGeometry(8, 8, 4), 76.80, "SlowFast R50 8x8"),
+        _mmaction2_entry("MMACTION2_SLOWFAST_8x8_R101", "slowfast_8x8_r101_mmaction2",
+                         "slowfast_r101_8xb8-8x8x1-256e_kinetics400-rgb", "20220818-9c0e09bd",
+                         ClipGeometry(8, 8, 4), 78.65, "SlowFast R101 8x8"),
     )
     return {e.name: e for e in entries}
 
