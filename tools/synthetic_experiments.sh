@@ -30,15 +30,15 @@ for p in "${pids[@]}"; do wait $p || echo "a run failed: see $OUT/*.log"; done
 first=$(echo $SEEDS | cut -d' ' -f1)
 base="$OUT/5a/slowfast_tiny-s$first/checkpoint_best.pyth"
 for k in 1 2 5 10; do
-  [ $k -le $NEW_CLIPS ] || continue
+  [ $k -le $NEW_CLIPS ] && [ "${SKIP_TRANSFER:-0}" != 1 ] || continue
   sub="$OUT/transfer/k$k"; mkdir -p "$sub"
   awk -v k=$k -v d="$OUT/new" '{n[$2]++; if (n[$2] <= k) print d "/" $1, $2}' "$OUT/new/train.csv" > "$sub/train.csv"
   awk -v d="$OUT/new" '{print d "/" $1, $2}' "$OUT/new/val.csv" > "$sub/val.csv"
   cp "$OUT/new/label_map.json" "$sub/"
-  $SF train "$sub" --init "$base" --train head --out "$sub/head" --json > "$sub/head.json" 2> "$sub/head.log"
+  $SF train "$sub" --init "$base" --train head --out "$sub/head" --json > "$sub/head.json" 2> "$sub/head.log" || true
   $SF train "$sub" --arch slowfast_tiny --from-scratch --epochs 30 --batch-size 8 --device $SCRATCH_DEVICE \
     --out "$sub/scratch" --json \
-    > "$sub/scratch.json" 2> "$sub/scratch.log"
+    > "$sub/scratch.json" 2> "$sub/scratch.log" || true
 done
 $PY - "$OUT" <<'PY'
 import json, sys, pathlib
@@ -48,7 +48,8 @@ for f in sorted(out.glob("5a-*.json")):
     try:
         r = json.loads(f.read_text())
         m = [json.loads(l) for l in (pathlib.Path(r["out"]) / "metrics.jsonl").read_text().splitlines()]
-        print(f"  {f.stem[3:]:<22} best val top-1 {r['best_top1']:.3f}  epochs {r['epochs']}  minutes {sum(x['seconds'] for x in m) / 60:.1f}")
+        print(f"  {f.stem[3:]:<22} best val top-1 {r['best_top1']:.3f}  epochs {r['epochs']}  "
+              f"minutes {sum(x.get('epoch_seconds', x['seconds']) for x in m) / 60:.1f}  clips/s {m[-1]['clips_per_s']:.0f}")
     except Exception as e:
         print(f"  {f.stem}: failed ({e})")
 print("Transfer (classes 8-15, val top-1):")

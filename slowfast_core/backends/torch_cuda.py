@@ -87,8 +87,8 @@ class TorchCudaBackend(InferenceBackend):
             torch.empty(s, dtype=self.dtype, device=self.device).contiguous(memory_format=torch.channels_last_3d)
             for s in shapes
         ]
-        num_classes = self.model.config.num_classes
-        plan = _Plan(host=host, dev=dev, host_out=torch.empty(shapes[0][0], num_classes).pin_memory())
+        width = self.model.output_features  # classes, or the pooled feature for head training
+        plan = _Plan(host=host, dev=dev, host_out=torch.empty(shapes[0][0], width).pin_memory())
         if self.use_graph:
             for h, t in zip(host, inputs):
                 h.copy_(t)

@@ -94,6 +94,12 @@ class SlowFast(nn.Module):
         init_weights(self)
 
     @property
+    def output_features(self) -> int:
+        """Width of the forward's output: the classes, or the pooled feature when the classifier is removed."""
+        proj = self.blocks[6].proj
+        return proj.out_features if isinstance(proj, nn.Linear) else self.config.head_in_features
+
+    @property
     def num_pathways(self) -> int:
         """1 for Slow-only and Fast-only, 2 for SlowFast."""
         return len(self.config.pathway_specs())

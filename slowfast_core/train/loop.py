@@ -308,15 +308,21 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
         while state.epoch < state.horizon:
             last_record = _run_epoch(config, d, model, net, optimizer, scaler, train_loader, train_sampler, val_loader,
                                      state, steps_per_epoch, flag, out, data, progress)
-            if config.minutes is not None and state.epoch == 1 and not config.resume:
-                per_epoch = state.seconds
-                fits = max(1, int(config.minutes * 60 // max(per_epoch, 1e-6)))
-                state.horizon = min(config.epochs, fits)  # the cosine then ends where the time budget does
-            if config.minutes is not None and state.seconds >= config.minutes * 60:
-                break
+            if config.minutes is not None:
+                if state.seconds >= config.minutes * 60:
+                    break
+                state.horizon = _time_horizon(config, state, last_record["epoch_seconds"])
     finally:
         restore()
     return TrainResult(out, state, last_record, data.categories)
+
+
+def _time_horizon(config: TrainConfig, state: TrainState, last_epoch_seconds: float) -> int:
+    """Epochs that fit the --minutes budget at the last epoch's pace (re-estimated after every epoch, so a slow
+    first epoch — worker start-up, warm-up — does not cut the run short); the cosine ends where the budget does."""
+    left = config.minutes * 60 - state.seconds  # type: ignore[operator]
+    more = int(left // max(last_epoch_seconds, 1e-6)) + 1  # the epoch that crosses the budget still runs
+    return max(state.epoch + 1, min(config.epochs, state.epoch + more))
 
 
 def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: SlowFast,
@@ -379,7 +385,9 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
     state.seconds += seconds
     totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]], dtype=torch.float64)
     distributed.all_reduce_sum(d, totals)
+    val_start = time.monotonic()
     conf, val_loss, val_bad = evaluate_loader(model, val_loader, d, len(data.categories), config.amp)
+    state.seconds += time.monotonic() - val_start  # the --minutes budget counts validation too
     state.skipped += [str(data.val[i].path) for i in val_bad]
     val = accuracy_summary(conf, data.categories) if conf.sum() > 0 else None
     record = {
@@ -388,6 +396,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         "val_loss": val_loss, "val_top1": val["top1"] if val else None,
         "val_mean_class": val["mean_class_accuracy"] if val else None, "lr": lr,
         "clips_per_s": totals[2].item() / max(seconds, 1e-9), "seconds": round(seconds, 3),
+        "epoch_seconds": round(time.monotonic() - start, 3),
         "skipped": len(set(state.skipped)),
     }
     state.epoch, state.batch, state.partial = epoch + 1, 0, {}

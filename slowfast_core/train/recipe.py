@@ -19,6 +19,9 @@ from slowfast_core.errors import ConfigError
 
 TrainMode = Literal["all", "last", "head"]
 
+#: With --minutes and no --epochs, the time decides: this many epochs is only an upper bound.
+TIME_BOUND_EPOCHS = 10_000
+
 
 @dataclass
 class TrainConfig:
@@ -87,7 +90,7 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     """`config` with its zero/automatic fields filled from the arch's defaults; ConfigError for bad values."""
     d = arch_defaults(config.arch, finetune=config.init is not None)
     if config.epochs == 0:
-        config.epochs = d.epochs
+        config.epochs = TIME_BOUND_EPOCHS if config.minutes is not None else d.epochs
     if config.batch_size == 0:
         config.batch_size = d.batch_size
     if config.lr == 0.0:
