@@ -197,3 +197,37 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: 
     with pytest.raises(CheckpointError, match="the disk is full.*previous checkpoint is kept"):
         atomic_save({"x": 1}, path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pyth"]
+
+
+def test_bench_train_reports_every_figure(synth: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "bench", "train", "--data", str(synth),
+                             "--loader-clips", "4", "--steps", "1", "--batch-size", "2", "--device", "cpu", "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in ("loader_clips_per_s", "feature_clips_per_s", "step_clips_per_s", "peak_rss_mb"):
+        assert report[key] > 0, key
+    assert report["arch"] == "slowfast_tiny" and report["size"] == 70 and report["amp"] == "off"
+
+
+def test_an_unreadable_clip_is_skipped_and_named(synth: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    lines = [f"{synth / p} {i}" for p, i in (line.split() for line in (synth / "train.csv").read_text().splitlines())]
+    (data / "train.csv").write_text("\n".join(lines + ["broken.mp4 0"]) + "\n")
+    (data / "label_map.json").write_text((synth / "label_map.json").read_text())
+    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(data), "--out", str(tmp_path / "r"),
+                             "--epochs", "1", "--batch-size", "3", "--workers", "0"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 unreadable clip(s)" in result.stderr and "broken.mp4" in result.stderr
+    assert metrics(tmp_path / "r")[0]["skipped"] == 1
+
+
+def test_train_last_changes_only_res5_and_the_head(overfit, synth: Path, tmp_path: Path) -> None:
+    result = train(TrainConfig(data=[str(synth)], out=str(tmp_path), init=str(overfit.out / BEST), arch="",
+                               train="last", epochs=1, batch_size=4, lr=0.05, **FAST))
+    before, after = _state(overfit.out / BEST), _state(result.out / LAST)
+    changed = {k.split(".")[1] for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])}
+    assert changed == {"4", "6"}  # blocks.4 = res5, blocks.6 = the classifier

@@ -91,6 +91,7 @@ def time_loader(data_dir: Path, model, *, workers: int, clips: int, crop: int) -
     data = load_dataset([data_dir])
     sampling = ClipSampling.for_model(model.config.geometry, model.meta.preprocessing, crop=crop,
                                       scale=(int(crop * 8 / 7), int(crop * 8 / 7 * 1.25)))
+    clips = max(clips, 8)  # the first batch (4 clips) only starts the workers
     examples = (data.train * (1 + clips // max(1, len(data.train))))[:clips]
     loader = DataLoader(ClipDataset(examples, sampling, mode="train"), batch_size=4, num_workers=workers,
                         collate_fn=collate)
