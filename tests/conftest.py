@@ -5,6 +5,7 @@ threads running. Shared fakes, collectors and writers live in tests/helpers/."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,11 +27,6 @@ from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their 
 
 # -- threads: every test stops what it starts ----------------------------------------------------------------------
 
-try:  # importing openvino starts its telemetry sender, a library thread pool that lives until exit: start it
-    import openvino  # noqa: F401  here, before any test, so that no test is charged with that thread
-except ImportError:
-    pass
-
 #: how long a test's leftover threads get to end after it (joined with this timeout, not slept): engine stops are
 #: bounded at 2 s, so a thread still alive after this was never asked to stop, or ignores it
 THREAD_GRACE_S = 5.0
@@ -44,6 +40,17 @@ def _engine_thread_types() -> tuple[type, ...]:
     from slowfast_core.video.capture import CaptureThread
 
     return (CaptureThread, WindowScheduler, InferenceWorker, _Monitor)
+
+
+def _openvino_telemetry_threads() -> set[threading.Thread]:
+    """OpenVINO's telemetry sender pool: library threads that `import openvino` and each `convert_model` start
+    and that idle until the interpreter exits (concurrent.futures joins them then). Not ours to stop."""
+    telemetry = sys.modules.get("openvino_telemetry.main")
+    try:
+        instance = telemetry.Telemetry._SingletonMetaClass__single_instance  # type: ignore[union-attr]
+        return set(instance.sender.executor._threads)
+    except AttributeError:  # not imported, never used, or the library changed: nothing is exempt
+        return set()
 
 
 def _must_end(thread: threading.Thread, engine_types: tuple[type, ...]) -> bool:
@@ -61,8 +68,9 @@ def no_thread_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     engine_types = _engine_thread_types()
+    exempt = before | _openvino_telemetry_threads()
     left = [t for t in threading.enumerate()
-            if t not in before and t is not threading.current_thread() and _must_end(t, engine_types)]
+            if t not in exempt and t is not threading.current_thread() and _must_end(t, engine_types)]
     deadline = time.monotonic() + THREAD_GRACE_S
     for thread in left:
         thread.join(max(0.0, deadline - time.monotonic()))

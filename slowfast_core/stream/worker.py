@@ -8,7 +8,9 @@ the scheduler uses a blocking put instead and every window runs.
 normalises each window it actually runs (`pathway_tensors`, once), runs it under the backend's
 `torch.inference_mode()`, smooths the probabilities and publishes a `Prediction` with its timings.
 A failing window is reported to subscribers; three failures in a row stop the worker (fatal). A model switch
-builds and warms the new backend on this thread, so capture and display never wait for it.
+builds and warms the new backend on this thread, so capture and display never wait for it. The worker's stop
+flag is the backends' cancel event: `stop()` kills an OpenVINO conversion (a child process) and cancels an
+OpenVINO request in flight at once; a backend that could not start is reported (non-fatal) with its reason.
 """
 
 from __future__ import annotations
