@@ -104,6 +104,9 @@ def exit_now(status: int) -> NoReturn:
     skipped. With torch and OpenVINO loaded that teardown takes 2-5 s on a busy 2-core machine (measured),
     past the 2 s a signal allows; it also does not wait for an engine thread still inside a torch forward
     pass (stopped, its result dropped). Every file the command wrote is closed by then."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C while leaving changes nothing
+            signal.signal(sig, signal.SIG_IGN)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -119,14 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     Called as the program (argv None), a run that a signal ended leaves through `exit_now`; called with
     arguments (tests, other Python code) it always returns.
     """
-    status = _main(argv)
-    if argv is None and status in SIGNAL_STATUSES:
+    program = argv is None
+    status = _main(argv, restore_signals=not program)
+    if program and status in SIGNAL_STATUSES:
         exit_now(status)
     return status
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, *, restore_signals: bool) -> int:
     previous = take_signals()
+    if not restore_signals:  # the program keeps them to its end: a late signal still exits quietly
+        previous = {}
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

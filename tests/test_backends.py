@@ -199,12 +199,13 @@ def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
 
 
 @needs_openvino
-def test_two_conversions_at_once_give_two_working_backends(tmp_path, monkeypatch) -> None:
-    """Issue 8: two threads converting at once used to break each other's trace ("Graphs differed across
-    invocations": torch.jit.trace keeps its module map in a process-wide global). Each now converts in its own
-    child process."""
+def test_conversions_started_at_once_give_working_backends(tmp_path, monkeypatch) -> None:
+    """Issue 8: threads converting at once used to break each other's trace ("Graphs differed across
+    invocations": torch.jit.trace keeps its module map in a process-wide global). Three at once failed at least
+    one conversion in each of 4 tries here before (two at once: 4 of 6 on the issue's machine). Each now
+    converts in its own child process."""
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))  # cold
-    models = [create_model("fast_32x2_r50", num_classes=10, seed=seed) for seed in (11, 12)]
+    models = [create_model("fast_32x2_r50", num_classes=10, seed=seed) for seed in (11, 12, 13)]
     for i, m in enumerate(models):
         randomise_batchnorm(m, seed=20 + i)
     x = clip(models[0])
@@ -230,7 +231,7 @@ def test_two_conversions_at_once_give_two_working_backends(tmp_path, monkeypatch
         with torch.inference_mode():
             ref = m(x)
         torch.testing.assert_close(backend(x), ref, atol=ATOL, rtol=0)
-    assert len(list((tmp_path / "openvino").iterdir())) == 2  # two models, two cache entries, no leftovers
+    assert len(list((tmp_path / "openvino").iterdir())) == len(models)  # one cache entry each, no leftovers
 
 
 class ElsewhereModel(SlowFast):
