@@ -33,7 +33,9 @@ from slowfast_core.weights.convert_mmaction2 import (
 from slowfast_core.weights.labels import kinetics400_labels
 from slowfast_core.weights.registry import get_weights
 
-from test_checkpoint import LOGIT_TOL, one_line_error, randomise_, run_blocks
+from helpers.checkpoints import LOGIT_TOL, randomise_
+from helpers.errors import one_line
+from test_checkpoint import run_blocks
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -243,7 +245,7 @@ def test_damaged_mmaction2_checkpoint_is_one_line_error(tmp_path: Path, damage: 
     path = save_mmaction2(tmp_path / f"{damage}.pth", mm)
     with pytest.raises(CheckpointError) as exc:
         load_checkpoint(path, arch="slowfast_4x16_r50_mmaction2")
-    msg = one_line_error(exc, path)
+    msg = one_line(exc, path)
     assert {"missing": "missing keys", "extra": "unexpected keys", "shape": "shape mismatch"}[damage] in msg
 
 
