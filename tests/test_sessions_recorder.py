@@ -177,8 +177,8 @@ def test_free_space_guard_stops_the_recording_and_keeps_what_was_recorded(tmp_pa
     rec.min_free_bytes = 10**18  # "the disk is now almost full"
     for i in range(45, 120):  # the writer closes the second segment at frame 60 and checks the space
         rec.on_frame(frame(i, t0 + i / FPS))
-    wait_until(lambda: rec.error is not None)
-    assert rec.error.startswith("disk almost full") and "recording stopped" in rec.error
+    wait_until(lambda: bool(messages))  # on_error is the last thing the recorder does when it fails
+    assert rec.error is not None and rec.error.startswith("disk almost full") and "recording stopped" in rec.error
     assert "\n" not in rec.error and messages == [rec.error]
     assert not rec.is_recording
     rec.on_frame(frame(500, t0 + 20.0))  # ignored from now on
@@ -258,7 +258,7 @@ def test_frames_csv_never_claims_frames_a_segment_cut_by_a_full_disk_lacks(tmp_p
     rec = start(tmp_path, on_error=messages.append)
     for i in range(120):
         rec.on_frame(frame(i, CLOCK0 + i / FPS))
-    wait_until(lambda: rec.error is not None)
+    wait_until(lambda: bool(messages))  # on_error comes last when the recorder fails
     assert rec.error.startswith("disk full while writing") and "000002.mp4" in rec.error
     assert messages == [rec.error]
     rows = (rec.path / "frames.csv").read_text().splitlines()
@@ -327,7 +327,7 @@ def test_a_writer_thread_failure_is_reported_not_silent(tmp_path: Path) -> None:
     wait_until(lambda: rec.frames_written >= 30)
     bad = FramePacket(index=35, timestamp=t0 + 35 / FPS, image=None, source_fps=FPS)  # type: ignore[arg-type]
     rec.on_frame(bad)  # a broken producer: the writer thread raises on it
-    wait_until(lambda: rec.error is not None)
+    wait_until(lambda: bool(messages))  # on_error comes last when the recorder fails
     assert "video writer failed" in rec.error and "\n" not in rec.error and messages == [rec.error]
     info = rec.stop()
     s = load_session(info.path)
