@@ -136,12 +136,12 @@ def test_sessions_window_lists_damaged_sessions_and_repairs_them(qtbot, tmp_path
     """Issue 13: one wrongly typed field in one session.json made the window raise before it opened; a
     finished session whose video was deleted was shown as finished with a promise of repair."""
     root = tmp_path / "sessions"
-    good = record_session(root, name="good", seconds=1.0)
-    typed = record_session(root, name="typed", seconds=1.0)
+    good = record_demo_session(root, name="good", seconds=1.0)
+    typed = record_demo_session(root, name="typed", seconds=1.0)
     data = json.loads((typed / "session.json").read_text())
     data["duration"] = "5.0"
     (typed / "session.json").write_text(json.dumps(data))
-    gone = record_session(root, name="gone", seconds=1.0)
+    gone = record_demo_session(root, name="gone", seconds=1.0)
     (gone / "video.mp4").unlink()
     win = SessionsWindow(root)
     qtbot.addWidget(win)
@@ -155,7 +155,7 @@ def test_sessions_window_lists_damaged_sessions_and_repairs_them(qtbot, tmp_path
         win.load(gone)
         assert "cannot be restored" in win.canvas.message and "next start" not in win.canvas.message
         assert not win.repair_button.isEnabled() and not win.play_button.isEnabled()
-        assert [s.label for s in win.session.labels] == ["wave"]  # what is left is still shown
+        assert [s.label for s in win.session.labels] == ["wave", "clap"]  # what is left is still shown
         win.load(typed)
         assert win.repair_button.isEnabled() and '"duration"' in win.details.text()
         messages = []

@@ -373,7 +373,7 @@ def test_cli_crop_full_feeds_the_whole_frame(clip30: Path, checkpoint_8x8: Path,
     The first window is computed here by hand from the decoded frames and compared with what the CLI says."""
     from slowfast_core.weights.checkpoint import load_checkpoint
 
-    args = [str(clip30), *FAST, "--json", "--topk", "5", "--stride", "100", "--weights", str(checkpoint_8x8)]
+    args = [str(clip30), *FAST, "--jsonl", "--topk", "5", "--stride", "100", "--weights", str(checkpoint_8x8)]
     code, out, err = _main(capsys, "predict", *args, "--crop", "full")
     assert code == 0, err
     full = json.loads(out.splitlines()[0])

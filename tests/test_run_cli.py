@@ -95,7 +95,7 @@ def test_predict_and_run_with_the_default_backends_match_eager(
     assert main(["predict", str(clip), *args]) == 0  # the text form names the backend it runs
     header = capsys.readouterr().out.splitlines()[1]  # "model ... (weights), <backend description>; input ..."
     assert re.search(rf"\), {re.escape(expected_backend)}\b[^;]* on cpu\b[^;]*; input short side 112", header), header
-    assert main(["predict", str(clip), "--json", *args]) == 0
+    assert main(["predict", str(clip), "--jsonl", *args]) == 0
     predicted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     out = tmp_path / "run.jsonl"
     assert main(["run", "--source", f"file:{clip}", "--jsonl", str(out), *args]) == 0

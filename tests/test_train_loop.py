@@ -79,9 +79,9 @@ def test_a_trained_checkpoint_predicts_through_the_cli(overfit, synth: Path) -> 
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "untrained" not in result.stderr.lower()
-    labels = {t["label"] for line in result.stdout.splitlines() if line.startswith("{") and '"topk"' in line
-              for t in json.loads(line)["topk"]}
-    assert labels <= set(overfit.categories) and labels
+    windows = json.loads(result.stdout)["windows"]
+    labels = {t["label"] for w in windows for t in w["topk"]}
+    assert windows and labels and labels <= set(overfit.categories)
 
 
 def test_evaluate_multi_view(overfit, synth: Path) -> None:
