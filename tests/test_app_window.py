@@ -25,7 +25,6 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFileDialog  # noqa: E402
 
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.video_view import overlay_content  # noqa: E402
