@@ -15,6 +15,29 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+
+def _hermetic_user_folders() -> Path:
+    """Point every per-user folder the program writes (compiled-model cache, sessions, taught models, settings,
+    torch's hub) at one private folder for this test process, removed at exit.
+
+    Tests then never read or change the person's real data, a run starts cold the way CI does, and two test
+    processes (pytest-xdist workers) never share a cache entry. Child processes inherit the environment.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="slowfast-tests-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "TORCH_HOME"):
+        os.environ[name] = str(home / name.lower())
+    for name in ("SLOWFAST_CACHE_DIR", "SLOWFAST_SESSIONS"):
+        os.environ.pop(name, None)  # the defaults under the XDG folders above
+    return home
+
+
+USER_FOLDERS = _hermetic_user_folders()
+
 from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their names here
     REAL_VIDEO_DIR,
     REPO_ROOT,

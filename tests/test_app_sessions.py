@@ -114,7 +114,7 @@ def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
     (info,) = list_sessions(root)
     assert info.state == "recording"
 
-    model = with_input_size(create_model("slowfast_8x8_r50"), 112)
+    model = with_input_size(create_model("slowfast_tiny"), 112)
     w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=AppSettings(weights=""),
                    sessions_root=root, start_source="synthetic:96x64@10", model=model, cameras=[],
                    engine_settings={"backend": "torch-cpu"})

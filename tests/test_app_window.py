@@ -47,10 +47,12 @@ WAIT = 120_000  # ms: generous, the test machine is small and shared
 
 @pytest.fixture(scope="module")
 def base_model() -> SlowFast:
-    """slowfast_8x8_r50 with untrained weights at input size 112, built once per module (copied per test)."""
+    """The tiny SlowFast preset (depth 14, 1/8 width, 4x8) with untrained weights at input size 112, built once
+    per module (copied per test): the window does not care how wide the network is, and a tiny one keeps a
+    loaded 2-core machine responsive."""
     from app.engine_control import with_input_size
 
-    return with_input_size(create_model("slowfast_8x8_r50"), INPUT_SIZE)
+    return with_input_size(create_model("slowfast_tiny"), INPUT_SIZE)
 
 
 @pytest.fixture
@@ -213,7 +215,9 @@ def test_recording_with_label_keys_and_buttons_gives_a_valid_session(qtbot, make
     for seg, (start, end) in zip(session.labels, expected):
         assert seg.start == pytest.approx(start, abs=1e-3) and seg.end == pytest.approx(end, abs=1e-3)
     times = session.frames.time
-    assert len(times) >= 8 + 6 * len(marks) and np.all(np.diff(times) > 0)
+    # every frame shown while recording is in the video; the first one counted may have been captured just
+    # before the recording began (it was on its way to the screen), hence the one frame of slack
+    assert len(times) >= 8 + 6 * len(marks) - 1 and np.all(np.diff(times) > 0)
     # the marks were taken at frames that are in the video: every label edge is a recorded frame time
     for seg in session.labels:
         for edge in (seg.start, seg.end):
