@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from slowfast_core import cli, overlay as look
+from slowfast_core import overlay as look
 from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import SlowFastError
 from slowfast_core.overlay import (
@@ -30,6 +30,8 @@ from slowfast_core.sessions import SessionRecorder, load_session
 from slowfast_core.sessions.annotate import export_annotated_video
 from slowfast_core.stream.types import FramePacket, Prediction, Timings
 from slowfast_core.video.encode import VideoFileWriter, VideoWriteError, check_output_path, part_path
+
+from helpers.cli import run_cli
 
 FAST = ["--size", "112", "--backend", "torch-eager", "--device", "cpu"]
 W, H = 320, 240
@@ -61,12 +63,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "moving.mp4"
     assert write_synthetic_clip(path, seconds=3.0, fps=30, width=W, height=H) == 90
     return path
-
-
-def _main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # ------------------------------------------------------------------------------------- content and layout
@@ -197,7 +193,7 @@ def test_bad_output_paths_are_one_line_errors(tmp_path: Path, clip: Path, case: 
 def test_predict_annotate_writes_the_overlay_from_each_windows_end(tmp_path: Path, clip: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "annotated.mp4"
-    code, stdout, err = _main(capsys, "predict", str(clip), *FAST, "--jsonl", "--stride", "100", "--topk", "3",
+    code, stdout, err = run_cli(capsys, "predict", str(clip), *FAST, "--jsonl", "--stride", "100", "--topk", "3",
                               "--annotate", str(out))
     assert code == 0, err
     rows = [json.loads(line) for line in stdout.splitlines()]  # --jsonl stays clean JSON lines
@@ -226,7 +222,7 @@ def test_predict_annotate_real_clip_keeps_its_rate_and_size(tmp_path: Path, real
     """A real 28 fps clip: the annotated file has its 280 frames, 28 fps and 340x256, the overlay on it."""
     clip = realvideo / "demo.mp4"
     out = tmp_path / "demo-annotated.mp4"
-    code, _, err = _main(capsys, "predict", str(clip), *FAST, "--stride", "100", "--annotate", str(out))
+    code, _, err = run_cli(capsys, "predict", str(clip), *FAST, "--stride", "100", "--annotate", str(out))
     assert code == 0, err
     source, src_fps, src_size = read_all(clip)
     annotated, fps, size = read_all(out)
@@ -237,16 +233,16 @@ def test_predict_annotate_real_clip_keeps_its_rate_and_size(tmp_path: Path, real
 
 def test_predict_annotate_bad_output_fails_before_any_work(tmp_path: Path, clip: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code, stdout, err = _main(capsys, "predict", str(clip), *FAST, "--annotate", str(tmp_path / "no" / "a.mp4"))
+    code, stdout, err = run_cli(capsys, "predict", str(clip), *FAST, "--annotate", str(tmp_path / "no" / "a.mp4"))
     assert code == 2 and stdout == "" and "Traceback" not in err
     (line,) = [x for x in err.splitlines() if x.startswith("slowfast: error:")]
     assert "does not exist" in line
-    code, _, err = _main(capsys, "predict", str(clip), *FAST, "--annotate", str(clip))
+    code, _, err = run_cli(capsys, "predict", str(clip), *FAST, "--annotate", str(clip))
     assert code == 2 and "is the input video" in err
 
 
 def test_predict_json_is_one_document(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip), *FAST, "--json", "--stride", "100", "--topk", "2")
+    code, out, err = run_cli(capsys, "predict", str(clip), *FAST, "--json", "--stride", "100", "--topk", "2")
     assert code == 0, err
     doc = json.loads(out)  # the whole of stdout is one JSON document
     assert set(doc) == {"video", "model", "preprocessing", "window", "annotated", "windows"}
@@ -257,7 +253,7 @@ def test_predict_json_is_one_document(clip: Path, capsys: pytest.CaptureFixture[
     assert [w["window"] for w in doc["windows"]] == [0, 1]
     # the same objects as `slowfast predict --jsonl` prints (a fresh random model: other labels), whose fields
     # are those of `slowfast run --jsonl`
-    code, lines, _ = _main(capsys, "predict", str(clip), *FAST, "--jsonl", "--stride", "100", "--topk", "2")
+    code, lines, _ = run_cli(capsys, "predict", str(clip), *FAST, "--jsonl", "--stride", "100", "--topk", "2")
     per_line = [json.loads(line) for line in lines.splitlines()]
     assert [{k: v for k, v in w.items() if k != "topk"} for w in per_line] == \
         [{k: v for k, v in w.items() if k != "topk"} for w in doc["windows"]]

@@ -54,9 +54,9 @@ def model() -> SlowFast:
 
 @pytest.fixture(scope="module")
 def small_model() -> SlowFast:
-    """Fast-pathway-only R50 (1/8 of the channels): quick to convert, for the tests that must convert cold."""
+    """The tiny Fast-only network (depth 14, 1/8 width): quick to convert, for the tests that must convert cold."""
     torch.manual_seed(0)
-    m = create_model("fast_32x2_r50", num_classes=10)
+    m = create_model("fast_tiny", num_classes=10)
     randomise_batchnorm(m, seed=1)
     return m.eval()
 
@@ -183,7 +183,7 @@ def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
     cold = OpenVINOBackend(small_model, CPU, cache=tmp_path)
     assert not cold.ir_from_cache and "convert_s" in cold.timings
     entries = list((tmp_path / "openvino").iterdir())
-    assert [e.name.split("-")[0] for e in entries] == ["fast_32x2_r50"] and cold.entry == entries[0]
+    assert [e.name.split("-")[0] for e in entries] == ["fast_tiny"] and cold.entry == entries[0]
     n_params = sum(p.numel() for p in small_model.parameters())
     assert (entries[0] / "model.bin").stat().st_size >= 4 * n_params * 0.95  # fp32 weights, not fp16
     torch.testing.assert_close(cold(x), ref, atol=ATOL, rtol=0)
@@ -193,7 +193,7 @@ def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
     torch.testing.assert_close(warm(x), ref, atol=ATOL, rtol=0)
     # other weights -> another key: a cached IR is never served for different weights
     config = repr(small_model.config)
-    other = create_model("fast_32x2_r50", num_classes=10)
+    other = create_model("fast_tiny", num_classes=10)
     assert model_key(small_model, config, "v") != model_key(other, config, "v")
     assert model_key(small_model, config, "v") != model_key(small_model, config, "v2")
 
@@ -205,7 +205,7 @@ def test_conversions_started_at_once_give_working_backends(tmp_path, monkeypatch
     one conversion in each of 4 tries here before (two at once: 4 of 6 on the issue's machine). Each now
     converts in its own child process."""
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))  # cold
-    models = [create_model("fast_32x2_r50", num_classes=10, seed=seed) for seed in (11, 12, 13)]
+    models = [create_model("fast_tiny", num_classes=10, seed=seed) for seed in (11, 12, 13)]
     for i, m in enumerate(models):
         randomise_batchnorm(m, seed=20 + i)
     x = clip(models[0])
@@ -243,11 +243,11 @@ def test_a_failed_conversion_is_retried_once_then_reported(tmp_path, monkeypatch
     from slowfast_core.backends.base import BackendError
 
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))
-    model = ElsewhereModel(create_model("fast_32x2_r50", num_classes=10).config).eval()
+    model = ElsewhereModel(create_model("fast_tiny", num_classes=10).config).eval()
     with caplog.at_level(logging.WARNING), pytest.raises(BackendError) as err:
         create_backend(model, backend="openvino", device="cpu")
     message = str(err.value)
-    assert "OpenVINO could not convert fast_32x2_r50 (2 attempts)" in message
+    assert "OpenVINO could not convert fast_tiny (2 attempts)" in message
     assert "No module named 'test_backends'" in message and "\n" not in message  # the child's reason, one line
     assert [r.getMessage() for r in caplog.records if "trying once more" in r.getMessage()] != []
     assert not [p for p in (tmp_path / "openvino").iterdir()]  # nothing half-written left in the cache

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from slowfast_core import cli, create_model
+from slowfast_core import create_model
 from slowfast_core.backends.base import create_backend
 from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import ConfigError
@@ -35,6 +35,7 @@ from slowfast_core.video.decode import VideoReader
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame
 from slowfast_core.video.sampling import sample_window
 
+from helpers.cli import run_cli
 from helpers.errors import cli_error
 
 G88 = ClipGeometry(slow_frames=8, tau=8, alpha=4)  # window: 64 frames at 30 fps
@@ -64,12 +65,6 @@ def clip25(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "shapes25.avi"
     write_synthetic_clip(path, seconds=4.0, fps=25, width=160, height=120)  # 100 frames
     return path
-
-
-def _main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _assert_one_line_error(code: int, err: str, *needles: str) -> None:
@@ -254,7 +249,7 @@ def test_predict_file_api(clip25: Path, model) -> None:
 
 
 def test_cli_text_output(clip30: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip30), *FAST, "--topk", "3")
+    code, out, err = run_cli(capsys, "predict", str(clip30), *FAST, "--topk", "3")
     assert code == 0, err
     assert "untrained — predictions are meaningless" in err
     lines = out.splitlines()
@@ -267,7 +262,7 @@ def test_cli_text_output(clip30: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cli_jsonl_lines(clip25: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip25), *FAST, "--jsonl", "--stride", "60f")
+    code, out, err = run_cli(capsys, "predict", str(clip25), *FAST, "--jsonl", "--stride", "60f")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]  # every stdout line is JSON: no headers mixed in
     assert [r["window"] for r in rows] == [0, 1]
@@ -282,7 +277,7 @@ def test_cli_jsonl_lines(clip25: Path, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_cli_csv(clip30: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip30), *FAST, "--csv", "--topk", "2", "--stride", "2s")
+    code, out, err = run_cli(capsys, "predict", str(clip30), *FAST, "--csv", "--topk", "2", "--stride", "2s")
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["window", "start", "end", "first_frame", "last_frame", "padded",
@@ -297,7 +292,7 @@ def test_cli_csv(clip30: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_short_clip_says_padded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = tmp_path / "short.avi"
     write_synthetic_clip(clip, seconds=1.0, fps=30, width=160, height=120)
-    code, out, err = _main(capsys, "predict", str(clip), *FAST)
+    code, out, err = run_cli(capsys, "predict", str(clip), *FAST)
     assert code == 0, err
     assert "padded: the clip is 1.00 s, shorter than one 2.13 s window" in out
     assert out.splitlines()[-1] == "1 window from 30 frames"
@@ -309,7 +304,7 @@ def test_cli_cut_file_gives_partial_result_with_warning(tmp_path: Path, capsys: 
     data = full.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
-    code, out, err = _main(capsys, "predict", str(cut), *FAST, "--jsonl", "--stride", "100")
+    code, out, err = run_cli(capsys, "predict", str(cut), *FAST, "--jsonl", "--stride", "100")
     assert code == 0 and "Traceback" not in err
     assert "cut short" in err and f"of the {n} frames" in err
     rows = [json.loads(line) for line in out.splitlines()]
@@ -331,7 +326,7 @@ def test_cli_bad_video_is_one_line_error(kind: str, tmp_path: Path, capsys: pyte
         path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     elif kind == "folder":
         path.mkdir()
-    code, out, err = _main(capsys, "predict", str(path), *FAST)
+    code, out, err = run_cli(capsys, "predict", str(path), *FAST)
     _assert_one_line_error(code, err, str(path))
     assert out == ""
 
@@ -339,14 +334,14 @@ def test_cli_bad_video_is_one_line_error(kind: str, tmp_path: Path, capsys: pyte
 def test_cli_unreadable_weights(clip30: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.pyth"
     bad.write_bytes(b"this is not a checkpoint" * 10)
-    code, _, err = _main(capsys, "predict", str(clip30), *FAST, "--weights", str(bad))
+    code, _, err = run_cli(capsys, "predict", str(clip30), *FAST, "--weights", str(bad))
     _assert_one_line_error(code, err, str(bad))
-    code, _, err = _main(capsys, "predict", str(clip30), *FAST, "--weights", str(bad), "--arch", "slowfast_8x8_r50")
+    code, _, err = run_cli(capsys, "predict", str(clip30), *FAST, "--weights", str(bad), "--arch", "slowfast_8x8_r50")
     _assert_one_line_error(code, err, str(bad))
     missing = tmp_path / "nope" / "missing.pyth"
-    code, _, err = _main(capsys, "predict", str(clip30), *FAST, "--weights", str(missing))
+    code, _, err = run_cli(capsys, "predict", str(clip30), *FAST, "--weights", str(missing))
     _assert_one_line_error(code, err, "missing.pyth")
-    code, _, err = _main(capsys, "predict", str(clip30), *FAST, "--weights", "NO_SUCH_WEIGHTS")
+    code, _, err = run_cli(capsys, "predict", str(clip30), *FAST, "--weights", "NO_SUCH_WEIGHTS")
     _assert_one_line_error(code, err, "NO_SUCH_WEIGHTS")
 
 
@@ -356,7 +351,7 @@ def test_cli_loads_a_checkpoint_file(tmp_path: Path, model, capsys: pytest.Captu
     write_synthetic_clip(clip, seconds=1.0, fps=30, width=160, height=120)  # one window
     ckpt = tmp_path / "mine.pyth"
     torch.save({"model_state": model.state_dict()}, ckpt)
-    code, out, err = _main(capsys, "predict", str(clip), *FAST, "--jsonl", "--topk", "2", "--weights", str(ckpt))
+    code, out, err = run_cli(capsys, "predict", str(clip), *FAST, "--jsonl", "--topk", "2", "--weights", str(ckpt))
     assert code == 0, err
     assert "untrained" not in err
     (row,) = [json.loads(line) for line in out.splitlines()]
@@ -374,7 +369,7 @@ def test_cli_crop_full_feeds_the_whole_frame(clip30: Path, checkpoint_8x8: Path,
     from slowfast_core.weights.checkpoint import load_checkpoint
 
     args = [str(clip30), *FAST, "--jsonl", "--topk", "5", "--stride", "100", "--weights", str(checkpoint_8x8)]
-    code, out, err = _main(capsys, "predict", *args, "--crop", "full")
+    code, out, err = run_cli(capsys, "predict", *args, "--crop", "full")
     assert code == 0, err
     full = json.loads(out.splitlines()[0])
     assert (full["first_frame"], full["last_frame"]) == (0, 63)  # 30 fps: frames 0..63 are the first window
@@ -396,7 +391,7 @@ def test_cli_crop_full_feeds_the_whole_frame(clip30: Path, checkpoint_8x8: Path,
     assert [t["label"] for t in full["topk"]] == [model.meta.categories[i] for i in top]
     np.testing.assert_allclose([t["prob"] for t in full["topk"]], probs[top], atol=1e-4)
     # the centre crop sees less of the frame and answers otherwise: the option is not ignored
-    code, out, err = _main(capsys, "predict", *args)
+    code, out, err = run_cli(capsys, "predict", *args)
     assert code == 0, err
     center = json.loads(out.splitlines()[0])
     assert max(abs(a["prob"] - b["prob"]) for a, b in zip(center["topk"], full["topk"])) > 1e-3 or \
@@ -415,13 +410,13 @@ def test_cli_crop_full_feeds_the_whole_frame(clip30: Path, checkpoint_8x8: Path,
     ],
 )
 def test_cli_bad_options(args: list[str], needle: str, clip30: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _main(capsys, "predict", str(clip30), "--size", "112", *args)
+    code, out, err = run_cli(capsys, "predict", str(clip30), "--size", "112", *args)
     _assert_one_line_error(code, err, needle)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present here")
 def test_cli_cuda_without_gpu(clip30: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _main(capsys, "predict", str(clip30), "--size", "112", "--device", "cuda")
+    code, _, err = run_cli(capsys, "predict", str(clip30), "--size", "112", "--device", "cuda")
     _assert_one_line_error(code, err, "CUDA")
 
 
@@ -436,7 +431,7 @@ def test_cli_cuda_without_gpu(clip30: Path, capsys: pytest.CaptureFixture[str]) 
 def test_cli_real_clips(name: str, fps: float, first_window_last_frame: int, realvideo: Path,
                         capsys: pytest.CaptureFixture[str]) -> None:
     path = realvideo / name
-    code, out, err = _main(capsys, "predict", str(path), *FAST, "--jsonl", "--stride", "100", "--topk", "3")
+    code, out, err = run_cli(capsys, "predict", str(path), *FAST, "--jsonl", "--stride", "100", "--topk", "3")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["first_frame"] == 0 and rows[0]["last_frame"] == first_window_last_frame
@@ -448,7 +443,7 @@ def test_cli_real_clips(name: str, fps: float, first_window_last_frame: int, rea
 
 def test_demo_command(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        code, out, err = _main(capsys, "demo", "--size", "112", "--seconds", "2.5", "--device", "cpu",
+        code, out, err = run_cli(capsys, "demo", "--size", "112", "--seconds", "2.5", "--device", "cpu",
                                "--backend", "torch-eager")  # 'auto' may pick OpenVINO: a slow conversion
     assert code == 0, err
     assert "writing a 2.5 s synthetic clip" in out and "75 frames written" in out

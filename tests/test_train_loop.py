@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from slowfast_core.train.recipe import TrainConfig, lr_at
 from slowfast_core.train.synth import SynthSettings, generate
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
 from slowfast_core.weights.native import atomic_save, save_model
+
+from helpers.cli import run_cli
 
 FAST = dict(workers=0, flip=False, warmup_epochs=0.0)
 
@@ -72,24 +73,22 @@ def test_checkpoint_loads_with_its_labels_and_gives_identical_logits(overfit, sy
         assert torch.equal(load_weights(str(saved))(x), model(x))
 
 
-def test_a_trained_checkpoint_predicts_through_the_cli(overfit, synth: Path) -> None:
+def test_a_trained_checkpoint_predicts_through_the_cli(overfit, synth: Path, capsys) -> None:
     clip = synth / (synth / "val.csv").read_text().split()[0]
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "predict", str(clip), "--weights",
-                             str(overfit.out / BEST), "--json", "--backend", "torch-cpu"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "untrained" not in result.stderr.lower()
-    windows = json.loads(result.stdout)["windows"]
+    code, out, err = run_cli(capsys, "predict", str(clip), "--weights", str(overfit.out / BEST), "--json",
+                             "--backend", "torch-cpu")
+    assert code == 0, err
+    assert "untrained" not in err.lower()
+    windows = json.loads(out)["windows"]
     labels = {t["label"] for w in windows for t in w["topk"]}
     assert windows and labels and labels <= set(overfit.categories)
 
 
-def test_evaluate_multi_view(overfit, synth: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "evaluate", str(overfit.out / BEST), str(synth),
-                             "--split", "train", "--clips", "2", "--crops", "3", "--backend", "torch-cpu", "--json"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_evaluate_multi_view(overfit, synth: Path, capsys) -> None:
+    code, out, err = run_cli(capsys, "evaluate", str(overfit.out / BEST), str(synth), "--split", "train",
+                             "--clips", "2", "--crops", "3", "--backend", "torch-cpu", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["videos"] == 8 and report["views_per_video"] == 6 and report["split"] == "train"
     confusion = report["confusion"]
     assert len(confusion) == 4 and sum(map(sum, confusion)) == 8 and [sum(r) for r in confusion] == [2, 2, 2, 2]
@@ -123,10 +122,9 @@ def test_resume_continues_exactly(synth: Path, tmp_path: Path) -> None:
     assert metrics(tmp_path / "a")[-1]["train_loss"] == pytest.approx(metrics(tmp_path / "b")[-1]["train_loss"])
 
 
-def test_resume_without_a_run_is_a_one_line_error(synth: Path, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(tmp_path),
-                             "--resume"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "nothing to resume" in result.stderr and "Traceback" not in result.stderr
+def test_resume_without_a_run_is_a_one_line_error(synth: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(capsys, "train", str(synth), "--out", str(tmp_path), "--resume")
+    assert code == 2 and "nothing to resume" in err and "Traceback" not in err
 
 
 def test_ctrl_c_writes_a_resumable_checkpoint(synth: Path, tmp_path: Path) -> None:
@@ -170,10 +168,9 @@ def test_head_mode_trains_on_cached_features(overfit, synth: Path, tmp_path: Pat
     assert list(model.meta.categories) == overfit.categories
 
 
-def test_head_mode_needs_init(synth: Path, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(tmp_path),
-                             "--train", "head"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "--init" in result.stderr
+def test_head_mode_needs_init(synth: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(capsys, "train", str(synth), "--out", str(tmp_path), "--train", "head")
+    assert code == 2 and "--init" in err
 
 
 def test_learning_rate_warms_up_then_follows_a_half_cosine() -> None:
@@ -199,29 +196,27 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: 
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pyth"]
 
 
-def test_bench_train_reports_every_figure(synth: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "bench", "train", "--data", str(synth),
-                             "--loader-clips", "4", "--steps", "1", "--batch-size", "2", "--device", "cpu", "--json"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_bench_train_reports_every_figure(synth: Path, capsys) -> None:
+    code, out, err = run_cli(capsys, "bench", "train", "--data", str(synth), "--loader-clips", "4", "--steps", "1",
+                             "--batch-size", "2", "--device", "cpu", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     for key in ("loader_clips_per_s", "feature_clips_per_s", "step_clips_per_s", "peak_rss_mb"):
         assert report[key] > 0, key
     assert report["arch"] == "slowfast_tiny" and report["size"] == 70 and report["amp"] == "off"
 
 
-def test_an_unreadable_clip_is_skipped_and_named(synth: Path, tmp_path: Path) -> None:
+def test_an_unreadable_clip_is_skipped_and_named(synth: Path, tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
     lines = [f"{synth / p} {i}" for p, i in (line.split() for line in (synth / "train.csv").read_text().splitlines())]
     (data / "train.csv").write_text("\n".join(lines + ["broken.mp4 0"]) + "\n")
     (data / "label_map.json").write_text((synth / "label_map.json").read_text())
-    result = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(data), "--out", str(tmp_path / "r"),
-                             "--epochs", "1", "--batch-size", "3", "--workers", "0"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "skipped 1 unreadable clip(s)" in result.stderr and "broken.mp4" in result.stderr
+    code, _, err = run_cli(capsys, "train", str(data), "--out", str(tmp_path / "r"), "--epochs", "1",
+                           "--batch-size", "3", "--workers", "0")
+    assert code == 0, err
+    assert "skipped 1 unreadable clip(s)" in err and "broken.mp4" in err
     assert metrics(tmp_path / "r")[0]["skipped"] == 1
 
 
