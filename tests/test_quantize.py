@@ -158,6 +158,22 @@ def test_quantize_reports_the_guard_and_auto_takes_int8(quantized: dict, checkpo
 
 
 @needs_nncf
+def test_bench_model_has_an_int8_row_with_the_guards_figures(quantized: dict, checkpoint: Path, realvideo: Path,
+                                                             capsys) -> None:
+    """Same model, video and size as `quantized`: the bench reads the cached int8 model and its verdict."""
+    code = main(["bench", "model", "--weights", str(checkpoint), "--size", "80", "--runs", "2", "--warmup", "0",
+                 "--no-start", "--json", "--calibrate", *(str(realvideo / c) for c in CLIPS),
+                 "--calibration-windows", "60"])
+    assert code == 0
+    rows = {r["engine"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    int8 = rows["ours openvino-int8"]
+    assert int8["top1_agreement"] == quantized["top1_agreement"]
+    assert int8["top5_overlap"] == quantized["top5_overlap"]
+    assert 0.0 < int8["median"] and int8["max_abs_diff"] > 0.0  # timed, and not the fp32 model
+    assert all(r["top1_agreement"] is None for name, r in rows.items() if name != "ours openvino-int8")
+
+
+@needs_nncf
 def test_guard_refuses_a_broken_int8_model_and_auto_keeps_fp32(quantized: dict, checkpoint: Path,
                                                                realvideo: Path) -> None:
     """Negate the classifier's int8 weights in the cached IR, run the guard again: refused, and auto uses fp32."""
