@@ -38,7 +38,7 @@ from slowfast_core.backends import cache as model_cache
 from slowfast_core.backends import openvino_convert as child
 from slowfast_core.backends.base import BackendError, cache_dir, register
 from slowfast_core.backends.calibration import CalibrationPlan, iter_plan_windows
-from slowfast_core.backends.guard import GuardReport, read_verdict, run_guard, write_verdict
+from slowfast_core.backends.guard import VERDICT, GuardReport, read_verdict, run_guard, write_verdict
 from slowfast_core.backends.openvino_backend import (
     OpenVINOBackend,
     _ConversionFailed,
@@ -89,7 +89,7 @@ def accepted_entry(model: SlowFast, root: Path | None = None) -> Path | None:
         verdict = read_verdict(entry) if entry.name.startswith(prefix) else None
         if verdict is not None and verdict.accepted:
             ready.append(entry)
-    return max(ready, key=lambda p: (p / "guard.json").stat().st_mtime, default=None)
+    return max(ready, key=lambda p: (p / VERDICT).stat().st_mtime, default=None)
 
 
 @register
