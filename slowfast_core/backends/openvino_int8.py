@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 KIND = "openvino-int8"
 #: bump when the quantisation recipe changes, so entries made the old way are not reused
-INT8_RECIPE = 1
+INT8_RECIPE = 2
 CPU = torch.device("cpu")
 
 

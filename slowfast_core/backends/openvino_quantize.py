@@ -9,7 +9,7 @@ The job folder WORK (made by the parent) holds `job.json`:
      "geometry": ClipGeometry fields, "preprocessing": Preprocessing fields}
 The child decodes the plan's calibration windows (the one window cutter), runs NNCF post-training
 quantisation of the fp32 IR on them (the PERFORMANCE preset: symmetric int8 weights and activations, what the
-CPU's VNNI/AMX int8 instructions take; fast bias correction), and writes WORK/ir/model.xml + model.bin, or
+CPU's VNNI/AMX int8 instructions take; min/max activation ranges; fast bias correction), and writes WORK/ir/model.xml + model.bin, or
 WORK/error.txt (one line) and exits 1.
 """
 
@@ -28,6 +28,8 @@ def quantize(work: Path) -> None:
     """Quantise the job's fp32 IR on its calibration windows and save the int8 IR under WORK/ir."""
     import nncf
     import openvino
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+    from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 
     from slowfast_core.backends.calibration import CalibrationPlan, iter_plan_windows
     from slowfast_core.spec import ClipGeometry, Preprocessing
@@ -49,10 +51,15 @@ def quantize(work: Path) -> None:
         def __len__(self) -> int:
             return plan.calibration
 
+    # Activation ranges from the plain min/max over the calibration windows, not NNCF's default quantile
+    # estimate: in a video model the informative activations are often the rare large ones (a small moving
+    # object on a still background), and clipping them cost a trained slowfast_tiny 15 points of top-1
+    # agreement with fp32 (80% -> 95%; README, Speed).
+    ranges = AdvancedQuantizationParameters(activations_range_estimator_params=RangeEstimatorParametersSet.MINMAX)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         int8 = nncf.quantize(fp32, nncf.Dataset(Windows()), preset=nncf.QuantizationPreset.PERFORMANCE,
-                             subset_size=plan.calibration, fast_bias_correction=True)
+                             subset_size=plan.calibration, fast_bias_correction=True, advanced_parameters=ranges)
     out = work / IR_DIR
     out.mkdir()
     openvino.save_model(int8, str(out / IR_XML), compress_to_fp16=False)
