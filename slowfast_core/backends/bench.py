@@ -70,8 +70,9 @@ class Row:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `slowfast bench model`."""
-    p.add_argument("--arch", default="slowfast_8x8_r50", choices=arch_names(), metavar="NAME",
-                   help="architecture (default: %(default)s); one of: " + ", ".join(arch_names()))
+    p.add_argument("--arch", default=None, choices=arch_names(), metavar="NAME",
+                   help="architecture (default: the --weights' own, else slowfast_8x8_r50); one of: "
+                   + ", ".join(arch_names()))
     p.add_argument("--size", type=int, default=224, help="input short side, square clip (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     p.add_argument("--runs", type=int, default=10, help="timed clips per engine (default: %(default)s)")
@@ -323,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     torch.manual_seed(0)
     if args.weights is None:
-        model = SlowFast(get_config(args.arch)).eval()
+        model = SlowFast(get_config(args.arch or "slowfast_8x8_r50")).eval()
     else:
         from slowfast_core.commands.predict import load_model
 
@@ -353,8 +354,8 @@ def run(args: argparse.Namespace) -> int:
     start: dict[str, object] = {}
     if not args.no_start:
         with tempfile.TemporaryDirectory(prefix="slowfast-bench-cache-") as tmp:
-            start["cold"] = time_to_first_prediction(args.arch, args.size, args.device, Path(tmp))
-            start["warm"] = time_to_first_prediction(args.arch, args.size, args.device, Path(tmp))
+            start["cold"] = time_to_first_prediction(model.config.name, args.size, args.device, Path(tmp))
+            start["warm"] = time_to_first_prediction(model.config.name, args.size, args.device, Path(tmp))
     report = {
         "arch": model.config.name, "size": args.size, "device": str(device), "threads": threads,
         "gmacs_per_clip": gmacs, "peak_gmacs_per_s": peak,
