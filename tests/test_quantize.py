@@ -161,7 +161,7 @@ def test_quantize_reports_the_guard_and_auto_takes_int8(quantized: dict, checkpo
 def test_bench_model_has_an_int8_row_with_the_guards_figures(quantized: dict, checkpoint: Path, realvideo: Path,
                                                              capsys) -> None:
     """Same model, video and size as `quantized`: the bench reads the cached int8 model and its verdict."""
-    code = main(["bench", "model", "--weights", str(checkpoint), "--size", "80", "--runs", "2", "--warmup", "0",
+    code = main(["bench", "model", "--weights", str(checkpoint), "--size", "80", "--runs", "1", "--warmup", "0",
                  "--no-start", "--json", "--calibrate", *(str(realvideo / c) for c in CLIPS),
                  "--calibration-windows", "60"])
     assert code == 0
