@@ -5,6 +5,8 @@ A backend owns a model placed on a device. `backend(inputs)` takes the model's C
 (`[(B, 3, T_p, H, W)]`, float32, normalised) and returns float32 logits `(B, num_classes)` on the CPU.
 
 Backends (fastest first, by measurement; see `slowfast bench model`):
+- `openvino-int8` CPU: the model quantised to int8 by `slowfast quantize`; only for a model whose agreement
+                guard passed (a *prepared* backend: 'auto' tries it first when it is ready, and lists it nowhere else).
 - `openvino`    CPU: the BN-folded model converted by OpenVINO, fp32, IR and compiled blob cached on disk.
 - `torch-cuda`  CUDA: BN folded, fp16, channels_last_3d, cuDNN autotuning, pinned staging buffers.
 - `torch-cpu`   CPU: BN folded, inference mode, thread count from the cores (fallback without OpenVINO).
@@ -121,6 +123,15 @@ class InferenceBackend(ABC):
         """True when this backend can run on `device` here (its runtime is importable, the device fits)."""
         return True
 
+    #: True for a backend that works only for models prepared for it beforehand (int8: quantised and accepted by
+    #: the agreement guard); `available_backends` leaves it out, 'auto' tries it first when `usable_for(model)`
+    needs_preparation: bool = False
+
+    @classmethod
+    def usable_for(cls, model: SlowFast) -> bool:
+        """True when this backend is ready for `model` (cheap; only prepared backends ever say False)."""
+        return True
+
     @property
     def description(self) -> str:
         """Shown to the user, e.g. 'torch-eager on cpu'."""
@@ -162,11 +173,12 @@ class TorchEagerBackend(InferenceBackend):
 #: Backend modules; each registers its class in BACKENDS when imported (by slowfast_core.backends).
 BACKEND_MODULES: tuple[str, ...] = (
     "slowfast_core.backends.openvino_backend",
+    "slowfast_core.backends.openvino_int8",
     "slowfast_core.backends.torch_cuda",
     "slowfast_core.backends.torch_cpu",
 )
 #: Preference for 'auto', fastest first (measured with `slowfast bench model`); unknown names go last.
-PREFERENCE: tuple[str, ...] = ("openvino", "torch-cuda", "torch-cpu", "torch-eager")
+PREFERENCE: tuple[str, ...] = ("openvino-int8", "openvino", "torch-cuda", "torch-cpu", "torch-eager")
 
 #: name -> class. Every backend is registered; `supports()` says whether its runtime is usable here.
 BACKENDS: dict[str, type[InferenceBackend]] = {"torch-eager": TorchEagerBackend}
@@ -189,9 +201,17 @@ def _rank(name: str) -> int:
 
 
 def available_backends(device: torch.device) -> list[str]:
-    """Names of the backends that can run on `device` here, fastest first."""
+    """Names of the backends that can run any model on `device` here, fastest first (prepared ones left out)."""
     _load_backends()
-    names = [name for name, cls in BACKENDS.items() if cls.supports(device)]
+    names = [name for name, cls in BACKENDS.items() if cls.supports(device) and not cls.needs_preparation]
+    return sorted(names, key=_rank)
+
+
+def prepared_backends(model: SlowFast, device: torch.device) -> list[str]:
+    """Names of the prepared backends (e.g. openvino-int8) that are ready for `model` on `device`, fastest first."""
+    _load_backends()
+    names = [name for name, cls in BACKENDS.items()
+             if cls.needs_preparation and cls.supports(device) and cls.usable_for(model)]
     return sorted(names, key=_rank)
 
 
@@ -207,6 +227,8 @@ def check_backend(backend: str, device: str) -> tuple[torch.device, list[str]]:
         return dev, names
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}: use auto or one of {', '.join(sorted(BACKENDS, key=_rank))}")
+    if BACKENDS[backend].needs_preparation and BACKENDS[backend].supports(dev):
+        return dev, names  # whether it is ready for the model is known once the model is: `create` says
     if backend not in names:
         raise ConfigError(f"backend {backend!r} is not available on {dev.type} here: use auto or one of {', '.join(names)}")
     return dev, names
@@ -217,15 +239,17 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
                    report: Callable[[str], None] | None = None) -> InferenceBackend:
     """A backend for `model`: 'auto' picks the fastest available for the device.
 
-    With 'auto', a backend that fails to set up (e.g. OpenVINO could not convert this model, even on its
-    retry) is reported with its reason through `report` (default: a logged warning) and the next fastest is
-    tried, ending at torch-eager which always works. A named backend that fails raises. `cancel`: set it to
+    With 'auto', a prepared backend ready for this model comes first (int8, once its guard passed on it), and a
+    backend that fails to set up (e.g. OpenVINO could not convert this model, even on its retry) is reported
+    with its reason through `report` (default: a logged warning) and the next fastest is tried, ending at
+    torch-eager which always works. A named backend that fails raises. `cancel`: set it to
     abandon a long set-up (the OpenVINO conversion); `Cancelled` is raised then, never a fallback.
     """
     dev, names = check_backend(backend, device)
     if backend != "auto":
         return BACKENDS[backend].create(model, dev, cancel=cancel)
     say = report or (lambda message: log.warning("%s", message))
+    names = prepared_backends(model, dev) + names
     for name in names[:-1]:
         try:
             return BACKENDS[name].create(model, dev, cancel=cancel)

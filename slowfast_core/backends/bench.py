@@ -4,6 +4,9 @@ Rows (all on the same random input, same weights):
 - `pytorchvideo eager`: PyTorchVideo's `create_slowfast` with our state dict loaded strictly: the reference.
 - `pytorchvideo openvino`: the reference model converted by OpenVINO (fp32): the issue's comparison point.
 - `ours torch-eager` and every backend available for the device; on CUDA also torch-cuda without a graph.
+- `ours openvino-int8` (CPU, with calibration video: `--calibrate`, else the recorded sessions' videos): the
+  model quantised by NNCF on real windows (cached, as `slowfast quantize` does), with the agreement guard's
+  figures against fp32 on held-out real windows (`top1_agreement`, `top5_overlap`, `logit_correlation`).
 Timing is round-robin (one call of each row per round), so a load change on a shared machine hits every
 row alike. Reported: median and p10-p90 of per-clip latency, ratio to the reference, G multiply-adds per
 second and their share of the practical peak (a large fp32 matmul measured in the same run; fp16 on CUDA),
@@ -59,18 +62,30 @@ class Row:
     gmacs_per_s: float = 0.0
     peak_share: float = 0.0
     default: bool = False
+    top1_agreement: float | None = None  # int8 row: the agreement guard's figures against fp32 (fractions)
+    top5_overlap: float | None = None
+    logit_correlation: float | None = None
+    accepted: bool | None = None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `slowfast bench model`."""
-    p.add_argument("--arch", default="slowfast_8x8_r50", choices=arch_names(), metavar="NAME",
-                   help="architecture (default: %(default)s); one of: " + ", ".join(arch_names()))
+    p.add_argument("--arch", default=None, choices=arch_names(), metavar="NAME",
+                   help="architecture (default: the --weights' own, else slowfast_8x8_r50); one of: "
+                   + ", ".join(arch_names()))
     p.add_argument("--size", type=int, default=224, help="input short side, square clip (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     p.add_argument("--runs", type=int, default=10, help="timed clips per engine (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=2, help="untimed clips per engine first (default: %(default)s)")
     p.add_argument("--no-reference", action="store_true", help="skip the PyTorchVideo rows")
     p.add_argument("--no-start", action="store_true", help="skip the program-start-to-first-prediction runs")
+    p.add_argument("--weights", default=None, metavar="NAME|PATH",
+                   help="registry name or checkpoint (default: random weights; the int8 figures need trained ones)")
+    p.add_argument("--calibrate", nargs="+", default=None, metavar="VIDEO_OR_FOLDER",
+                   help="video to quantise the int8 row on and check it against (default: the recorded sessions'; "
+                   "without either there is no int8 row)")
+    p.add_argument("--calibration-windows", type=int, default=None, metavar="N",
+                   help="int8 calibration windows (default: slowfast quantize's)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -93,6 +108,8 @@ def reference_model(config: SlowFastConfig, size: int, state_dict: dict[str, tor
     except ImportError:
         return None
     s = _final_map(size)
+    if config.depth not in (18, 50, 101, 152):  # PyTorchVideo's ResNet depths (our tiny presets are 14)
+        return None
     ref = create_slowfast(
         slowfast_channel_reduction_ratio=(config.beta_inv,),
         slowfast_conv_channel_fusion_ratio=config.fusion_ratio,
@@ -221,6 +238,39 @@ def time_to_first_prediction(arch: str, size: int, device: str, cache: Path) -> 
     return {"seconds": float(result["done"]) - start, "backend": result["backend"]}
 
 
+# -- int8 -------------------------------------------------------------------------------------------------------
+
+
+def int8_row(model: SlowFast, device: torch.device, args: argparse.Namespace) -> tuple[Row, Runner] | None:
+    """The `ours openvino-int8` row: quantised on the calibration video (cached) with the guard's figures, or
+    None (said on stderr) when there is no calibration video or no OpenVINO/NNCF here."""
+    from dataclasses import replace
+
+    from slowfast_core.backends.calibration import DEFAULT_WINDOWS, find_videos, plan_calibration, sessions_videos
+    from slowfast_core.backends.openvino_backend import openvino_available
+
+    if device.type != "cpu" or not openvino_available():
+        return None
+    videos = find_videos(args.calibrate) if args.calibrate else sessions_videos()
+    if not videos:
+        print("slowfast: no openvino-int8 row: pass --calibrate VIDEO_OR_FOLDER (or record a session)",
+              file=sys.stderr)
+        return None
+    from slowfast_core.backends.openvino_int8 import OpenVINOInt8Backend, nncf_version, quantize_model
+
+    nncf_version()  # one line when NNCF is missing
+    prep = replace(model.meta.preprocessing, short_side=args.size)
+    plan = plan_calibration(videos, model.config.geometry, windows=args.calibration_windows or DEFAULT_WINDOWS)
+    result = quantize_model(model, plan, prep, say=lambda m: print(f"slowfast: {m}", file=sys.stderr))
+    report = result.report
+    backend = OpenVINOInt8Backend(model, device, entry=result.entry)
+    row = Row("ours openvino-int8", f"{backend.description}; guard on {report.windows} held-out real windows: "
+              f"{'accepted' if report.accepted else 'refused'}", top1_agreement=report.top1_agreement,
+              top5_overlap=report.top5_overlap, logit_correlation=report.logit_correlation,
+              accepted=report.accepted)
+    return row, backend
+
+
 # -- the run ----------------------------------------------------------------------------------------------------
 
 
@@ -235,7 +285,7 @@ def _summarise(row: Row, ref_median: float | None, gmacs: float, peak: float) ->
 
 
 def build_rows(model: SlowFast, x: list[torch.Tensor], device: torch.device, *, reference: bool,
-               size: int) -> tuple[list[tuple[Row, Runner]], str]:
+               size: int, int8: tuple[Row, Runner] | None = None) -> tuple[list[tuple[Row, Runner]], str]:
     """Every engine to time, as (row, runner); the reference first when present. Also the default's name."""
     rows: list[tuple[Row, Runner]] = []
     if reference:
@@ -255,6 +305,8 @@ def build_rows(model: SlowFast, x: list[torch.Tensor], device: torch.device, *, 
         if name == "torch-cuda":
             nograph = BACKENDS[name](model, device, cuda_graph=False)  # type: ignore[call-arg]
             rows.append((Row("ours torch-cuda, no graph", nograph.description), nograph))
+    if int8 is not None:
+        rows.append(int8)
     if device.type == "cpu" and "openvino" in names and _cpu_supports_bf16():
         bf16 = BACKENDS["openvino"](model, device, precision="bf16")  # type: ignore[call-arg]
         rows.append((Row("ours openvino bf16 (info)", "not a backend: logits differ ~1e-1"), bf16))
@@ -271,10 +323,16 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(threads)
     load_before = os.getloadavg()
     torch.manual_seed(0)
-    model = SlowFast(get_config(args.arch)).eval()
+    if args.weights is None:
+        model = SlowFast(get_config(args.arch or "slowfast_8x8_r50")).eval()
+    else:
+        from slowfast_core.commands.predict import load_model
+
+        model = load_model(arch=args.arch, weights=args.weights).eval()
     x = [torch.randn(1, 3, c.frames, args.size, args.size) for c in model.config.geometry.pathways()]
     gmacs = count_macs(model, x) / 1e9
-    rows, default = build_rows(model, x, device, reference=not args.no_reference, size=args.size)
+    int8 = int8_row(model, device, args)
+    rows, default = build_rows(model, x, device, reference=not args.no_reference, size=args.size, int8=int8)
     ours_eager = next(r for r, _ in rows if r.engine.startswith("ours torch-eager"))
     eager_out = next(fn for r, fn in rows if r is ours_eager)(x)  # (1, num_classes): what every row must match
     for row, fn in rows:
@@ -296,8 +354,8 @@ def run(args: argparse.Namespace) -> int:
     start: dict[str, object] = {}
     if not args.no_start:
         with tempfile.TemporaryDirectory(prefix="slowfast-bench-cache-") as tmp:
-            start["cold"] = time_to_first_prediction(args.arch, args.size, args.device, Path(tmp))
-            start["warm"] = time_to_first_prediction(args.arch, args.size, args.device, Path(tmp))
+            start["cold"] = time_to_first_prediction(model.config.name, args.size, args.device, Path(tmp))
+            start["warm"] = time_to_first_prediction(model.config.name, args.size, args.device, Path(tmp))
     report = {
         "arch": model.config.name, "size": args.size, "device": str(device), "threads": threads,
         "gmacs_per_clip": gmacs, "peak_gmacs_per_s": peak,
@@ -338,6 +396,14 @@ def print_report(report: dict) -> None:
         ratio = default["median"] / rows["pytorchvideo openvino"]["median"]
         print(f"default backend {report['default_backend']}: {ratio:.2f}x OpenVINO-of-the-reference "
               f"({'meets' if ratio <= 1.0 else 'misses'} the <= 1.0x goal)")
+    fp32 = next((r for r in report["rows"] if r["engine"].split(" (")[0] == "ours openvino"), None)
+    if "ours openvino-int8" in rows and fp32 is not None:
+        q, f = rows["ours openvino-int8"], fp32
+        ratio = q["median"] / f["median"]
+        print(f"openvino-int8: {ratio:.2f}x fp32 openvino ({'meets' if ratio <= 0.6 else 'misses'} the <= 0.6x goal); "
+              f"vs fp32 on held-out real windows: top-1 agreement {100 * q['top1_agreement']:.1f}%, top-5 overlap "
+              f"{100 * q['top5_overlap']:.1f}%, logit correlation {q['logit_correlation']:.4f} "
+              f"({'accepted' if q['accepted'] else 'refused: auto keeps fp32'})")
     for name in ("cold", "warm"):
         s = report["first_prediction"].get(name)
         if s:

@@ -5,6 +5,8 @@ Layout (under `cache_dir()`, i.e. $SLOWFAST_CACHE_DIR or ~/.cache/slowfast-live)
     openvino/<arch>-<key>/      one entry: model.xml + model.bin (the converted IR) and blobs/ (OpenVINO's
                                 compiled blob for each input shape it was compiled for)
     openvino/.tmp-*/            a conversion in progress (renamed into place when done; stale ones are removed)
+    openvino-int8/<arch>-<key>-<calibration>/   an int8 IR (NNCF, `slowfast quantize`), its agreement guard's
+                                verdict (guard.json) and blobs/
 
 An entry's last use is its folder's modification time, set each time a backend opens it. After every
 conversion or compilation the least recently used entries are removed until the cache fits the limit
@@ -33,7 +35,7 @@ DEFAULT_MAX_MB = 2048
 TMP_PREFIX = ".tmp-"
 STALE_TMP_S = 3600.0
 #: the cache's subfolders that hold entries
-KINDS: tuple[str, ...] = ("openvino",)
+KINDS: tuple[str, ...] = ("openvino", "openvino-int8")
 
 
 @dataclass(frozen=True)

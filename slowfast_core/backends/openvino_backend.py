@@ -135,8 +135,12 @@ def _child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
-def convert_in_child(work: Path, *, cancel: threading.Event | None = None) -> Path:
+def convert_in_child(work: Path, *, cancel: threading.Event | None = None,
+                     module: str = "slowfast_core.backends.openvino_convert") -> Path:
     """Run one conversion of the job in `work` in a child process; returns the folder holding model.xml/.bin.
+
+    `module`: the child's program (`openvino_convert`, or `openvino_quantize` for int8), run as `python -m`;
+    it writes WORK/ir/model.xml or WORK/error.txt.
 
     Waits in `POLL_S` steps: when `cancel` is set (or the main thread gets a signal) the child is killed
     and `Cancelled` (or the KeyboardInterrupt) raised. A failed child raises `_ConversionFailed(reason)`.
@@ -148,7 +152,7 @@ def convert_in_child(work: Path, *, cancel: threading.Event | None = None) -> Pa
             stale.unlink()
     with open(work / child.LOG, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "slowfast_core.backends.openvino_convert", str(work)],
+            [sys.executable, "-m", module, str(work)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=_child_env(),
             start_new_session=True,  # a terminal's Ctrl-C goes to us; we decide what happens to the child
         )
@@ -183,6 +187,8 @@ class OpenVINOBackend(InferenceBackend):
     """The BN-folded model converted to OpenVINO and compiled for the CPU in fp32 (matches eager to ~1e-5)."""
 
     name = "openvino"
+    #: the cache's subfolder this backend's models live in (see slowfast_core.backends.cache)
+    cache_kind = "openvino"
 
     def __init__(
         self,
@@ -203,7 +209,7 @@ class OpenVINOBackend(InferenceBackend):
         self.max_shapes = max(1, max_shapes)
         self.cancel_event = cancel
         model_cache.max_bytes()  # a bad $SLOWFAST_CACHE_MAX_MB fails here, before any work
-        self.cache = model_cache.kind_dir("openvino", cache or cache_dir())
+        self.cache = model_cache.kind_dir(self.cache_kind, cache or cache_dir())
         self.core = ov.Core()
         self.folded_model, _ = fold_batchnorm(model.eval())  # a private copy: nothing else touches it
         self.timings: dict[str, float] = {}
