@@ -30,7 +30,7 @@ def bench_cache(tmp_path_factory: pytest.TempPathFactory):
 
 def test_bench_model_json_reports_every_engine(capsys, bench_cache, monkeypatch) -> None:
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(bench_cache))
-    code = main(["bench", "model", "--size", "112", "--runs", "2", "--warmup", "0", "--device", "cpu",
+    code = main(["bench", "model", "--size", "64", "--runs", "2", "--warmup", "0", "--device", "cpu",
                  "--no-start", "--json"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
@@ -40,7 +40,7 @@ def test_bench_model_json_reports_every_engine(capsys, bench_cache, monkeypatch)
     assert f"ours {names[0]} (default)" in rows
     assert all(f"ours {n}" in rows or f"ours {n} (default)" in rows for n in names)
     model = create_model("slowfast_8x8_r50")
-    x = [torch.zeros(1, 3, c.frames, 112, 112) for c in model.config.geometry.pathways()]
+    x = [torch.zeros(1, 3, c.frames, 64, 64) for c in model.config.geometry.pathways()]
     assert report["gmacs_per_clip"] == pytest.approx(count_macs(model, x) / 1e9)
     assert report["peak_gmacs_per_s"] > 0
     for r in report["rows"]:
@@ -57,10 +57,10 @@ def test_bench_model_json_reports_every_engine(capsys, bench_cache, monkeypatch)
 
 def test_bench_model_table_names_the_comparison(capsys, bench_cache, monkeypatch) -> None:
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(bench_cache))
-    assert main(["bench", "model", "--size", "112", "--runs", "1", "--warmup", "0",
+    assert main(["bench", "model", "--size", "64", "--runs", "1", "--warmup", "0",
                  "--device", "cpu", "--no-start", "--no-reference"]) == 0
     out = capsys.readouterr().out
-    assert "slowfast_8x8_r50 at 112²" in out and "median s" in out and "% peak" in out
+    assert "slowfast_8x8_r50 at 64²" in out and "median s" in out and "% peak" in out
     assert "ours torch-eager" in out and "pytorchvideo" not in out.split("rows:")[0]
 
 
