@@ -28,14 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slowfast_core.backends.base import check_backend
+from slowfast_core.backends.base import Cancelled, check_backend
+from slowfast_core.backends.policy import plan_start
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.metrics import MetricsRecorder
 from slowfast_core.stream.scheduler import WindowScheduler
 from slowfast_core.stream.smoothing import Smoother, check_smoothing
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction, SourceState
-from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel
+from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel, load_model
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.ringbuffer import RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceInfo
@@ -182,6 +183,8 @@ class Engine:
         self._done = threading.Event()
         self._latest_frame: FramePacket | None = None
         self._message = ""
+        self._upgrade: tuple[SlowFast, str] | None = None  # (model, faster backend) to move to once it is warm
+        self._upgrades: list[tuple[threading.Thread, threading.Event]] = []
 
     # --- subscribers ------------------------------------------------------------------------------------------
     def subscribe(self, listener: Any) -> Callable[[], None]:
@@ -234,8 +237,9 @@ class Engine:
             self._recorder.reset()
             self._smoother = Smoother(model.meta.categories, window=s.smoothing, threshold=s.threshold,
                                       hysteresis=s.hysteresis)
+            start_backend = self._plan(model, live=not chain.offline)
             worker = InferenceWorker(
-                self._slot, None, model, backend_name=s.backend, device=s.device, smoother=self._smoother,
+                self._slot, None, model, backend_name=start_backend, device=s.device, smoother=self._smoother,
                 topk=s.topk, warmup_runs=s.warmup_runs,
                 on_prediction=self._on_prediction, on_error=self._emit_error, on_ready=self._on_model_ready,
                 on_warm=self._on_warm, on_end=self._on_end,
@@ -331,7 +335,7 @@ class Engine:
             worker = self._require(self._worker if self._running else None)
             if self._chain is not None and self._chain.offline:
                 raise ConfigError("an offline file run keeps its model: stop it and start again with the new one")
-            worker.request_model(model, backend=self._settings.backend, device=self._settings.device)
+            worker.request_model(model, backend=self._plan(model, live=True), device=self._settings.device)
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
@@ -359,6 +363,52 @@ class Engine:
                 old_buffer.close()
         self._message = f"model {model.config.name} ready ({loaded.backend.description})"
         self._publish_status()
+        self._start_upgrade(loaded)
+
+    # --- the backend policy: start on what is ready, move to the fastest in the background ----------------------
+    def _plan(self, model: SlowFast, *, live: bool) -> str:
+        """The backend to build before `model`'s first window; remembers the faster one to move to later
+        (slowfast_core.backends.policy). Cancels a background build for a previous model."""
+        s = self._settings
+        plan = plan_start(model, backend=s.backend, device=s.device, live=live)
+        self._cancel_upgrades()
+        self._upgrade = (model, plan.target) if plan.target else None
+        return plan.start
+
+    def _start_upgrade(self, loaded: LoadedModel) -> None:
+        """Once `loaded` runs, build the faster backend planned for its model on a background thread."""
+        upgrade = self._upgrade
+        if upgrade is None or upgrade[0] is not loaded.model or loaded.backend.name == upgrade[1]:
+            return
+        self._upgrade = None  # one attempt per model
+        cancel = threading.Event()
+        thread = threading.Thread(target=self._build_faster, args=(loaded, upgrade[1], cancel),
+                                  name="slowfast-backend-upgrade", daemon=False)
+        self._upgrades = [(t, c) for t, c in self._upgrades if t.is_alive()] + [(thread, cancel)]
+        thread.start()
+
+    def _build_faster(self, current: LoadedModel, target: str, cancel: threading.Event) -> None:
+        """Background thread: convert (cached) and warm `target` for the running model, then hand it to the
+        worker, which swaps it in between two windows. Failure: reported, the current backend goes on."""
+        self._message = f"preparing {target} in the background (predictions go on with {current.backend.name})"
+        self._publish_status()
+        try:
+            faster = load_model(current.model, backend=target, device=self._settings.device,
+                                warmup_runs=self._settings.warmup_runs, cancel=cancel)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: say why and stay on the backend that works
+            if not cancel.is_set():
+                self._emit_error(EngineError("inference", f"backend {target} could not start ({exc}); staying on "
+                                                          f"{current.backend.name}", exception=exc))
+            return
+        worker = self._worker
+        if not cancel.is_set() and worker is not None:
+            worker.adopt(faster)
+
+    def _cancel_upgrades(self) -> None:
+        for _thread, cancel in self._upgrades:
+            cancel.set()
 
     def update_settings(self, **changes: Any) -> EngineSettings:
         """Change settings; stride, top-k, threshold, smoothing and hysteresis apply at once, the rest at the
@@ -391,14 +441,17 @@ class Engine:
                 slot.close()
             if monitor is not None:
                 monitor.stop_event.set()
+            self._cancel_upgrades()
+            self._upgrade = None
             alive: list[threading.Thread] = []
             if chain is not None:
                 alive += self._retire(chain, timeout=max(0.0, deadline - time.monotonic()))
-            for thread in (worker, monitor):
+            for thread in (worker, monitor, *(t for t, _ in self._upgrades)):
                 if thread is not None and thread is not threading.current_thread():
                     thread.join(max(0.0, deadline - time.monotonic()))
                     if thread.is_alive():
                         alive.append(thread)
+            self._upgrades = [(t, c) for t, c in self._upgrades if t.is_alive()]
             self._running = False
             self._done.set()
         if alive:
@@ -439,6 +492,7 @@ class Engine:
         """The first model is warm: windows run from now on."""
         self._message = f"model {loaded.model.config.name} ready ({loaded.backend.description})"
         self._publish_status()
+        self._start_upgrade(loaded)
 
     def _on_end(self) -> None:
         """The worker handled the last window of a stream that ended."""

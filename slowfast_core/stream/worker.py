@@ -172,6 +172,7 @@ class InferenceWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._pending: tuple[SlowFast, str, str] | None = None
+        self._adopt: LoadedModel | None = None  # a faster backend for the running model, built elsewhere
         self.generation = 0
         self.ready = threading.Event()
         self.busy = False
@@ -194,6 +195,14 @@ class InferenceWorker(threading.Thread):
         """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
         with self._lock:
             self._pending = (model, backend, device)
+        self.slot.wake()
+
+    def adopt(self, loaded: LoadedModel) -> None:
+        """Run `loaded` (a warm, faster backend for the model running now, built on another thread) from the
+        next window on. Ignored if the model changed meanwhile. The swap happens between two windows: no
+        window waits for it and no prediction is skipped."""
+        with self._lock:
+            self._adopt = loaded
         self.slot.wake()
 
     # --- thread -----------------------------------------------------------------------------------------------
@@ -235,7 +244,18 @@ class InferenceWorker(threading.Thread):
             raise RuntimeError("inference worker has no model loaded")
         return loaded
 
+    def _adopt_if_offered(self) -> None:
+        """Swap in a backend offered by `adopt` when it serves the model that runs now."""
+        with self._lock:
+            offered, self._adopt = self._adopt, None
+            current = self._loaded
+            if offered is None or current is None or offered.model is not current.model or self._pending:
+                return
+            self._loaded = offered
+        self._on_ready(offered)
+
     def _switch_if_asked(self) -> None:
+        self._adopt_if_offered()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is None:
