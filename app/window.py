@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status_panel = StatusPanel(self.state)
         self.statusBar().addWidget(self.status_panel, 1)
+        self.statusBar().addPermanentWidget(self.messages.more_button)  # the notices the banner does not show
         self.statusBar().setSizeGripEnabled(False)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",
@@ -393,7 +394,7 @@ class MainWindow(QMainWindow):
             self.messages.show_message(
                 "Untrained weights: predictions are meaningless. Pick downloaded weights in the Model menu, "
                 f"run `slowfast weights download {self._default_weights_name()}`, or open a checkpoint file.",
-                "warning", key="untrained")
+                "warning", key="untrained", actions=self._weights_actions())
         else:
             self.messages.dismiss("untrained")
 
