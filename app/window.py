@@ -31,6 +31,7 @@ from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDi
 from app.engine_control import EngineController, LoadedModel, ModelRequest, load_model, resized_copy
 from app.label_bar import LabelBar
 from app.message_bar import MessageBar
+from app.quality import QualityController
 from app.settings import AppSettings, SettingsStore
 from app.state import LiveState
 from app.status_panel import StatusPanel
@@ -143,6 +144,10 @@ class MainWindow(QMainWindow):
         self.control.sourceSwitched.connect(self._on_source_switched)
         self.control.modelSwitched.connect(self._on_model_switched)
         self.control.failed.connect(self._on_control_failed)
+        self.quality = QualityController(self.engine, self.state, parent=self)
+        self.quality.configure(auto=self.settings.input_size == 0, stride_s=self.settings.stride_s,
+                               device=self.settings.device)
+        self.quality.switchSize.connect(self._reload_current)
 
         self._build_ui()
         self._build_actions()
@@ -172,6 +177,7 @@ class MainWindow(QMainWindow):
         self.status_panel = StatusPanel(self.state)
         self.statusBar().addWidget(self.status_panel, 1)
         self.statusBar().addPermanentWidget(self.messages.more_button)  # the notices the banner does not show
+        self.statusBar().addPermanentWidget(self.quality.label)  # Auto quality: the size chosen, what it costs
         self.statusBar().setSizeGripEnabled(False)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",
@@ -354,6 +360,8 @@ class MainWindow(QMainWindow):
     # ================================================================== model
     def _load(self, request: ModelRequest) -> None:
         """Load a model in the background; when ready, start the engine with it or switch to it."""
+        if not request.input_size:  # Auto quality: at the size remembered for this machine + model, if any
+            request = dataclasses.replace(request, input_size=self.quality.size_for(request.arch, request.weights))
         self.statusBar().showMessage(f"loading {request.weights or request.arch}…", 5000)
 
         def work(ctx: TaskContext) -> LoadedModel:
@@ -372,6 +380,7 @@ class MainWindow(QMainWindow):
         self.model = loaded.model
         self.state.set_model(loaded.info)
         self._show_model_notices(loaded)
+        self.quality.model_running(loaded)
         if self.engine.running:
             self.control.requestModel.emit(loaded)
         else:
@@ -717,6 +726,7 @@ class MainWindow(QMainWindow):
             self.settings = old
             return
         self.state.set_options(threshold=new.threshold, topk=new.topk, stride_s=new.stride_s)
+        self.quality.configure(auto=new.input_size == 0, stride_s=new.stride_s, device=new.device)
         self._save_settings()
         if self.model is not None and (new.input_size, new.device, new.backend) != (old.input_size, old.device,
                                                                                    old.backend):

@@ -184,6 +184,7 @@ class Engine:
         self._latest_frame: FramePacket | None = None
         self._message = ""
         self._upgrade: tuple[SlowFast, str] | None = None  # (model, faster backend) to move to once it is warm
+        self._final: tuple[SlowFast, str] | None = None  # the same, kept until it runs or could not be built
         self._upgrades: list[tuple[threading.Thread, threading.Event]] = []
 
     # --- subscribers ------------------------------------------------------------------------------------------
@@ -373,6 +374,7 @@ class Engine:
         plan = plan_start(model, backend=s.backend, device=s.device, live=live)
         self._cancel_upgrades()
         self._upgrade = (model, plan.target) if plan.target else None
+        self._final = self._upgrade
         return plan.start
 
     def _start_upgrade(self, loaded: LoadedModel) -> None:
@@ -398,6 +400,7 @@ class Engine:
         except Cancelled:
             return
         except Exception as exc:  # noqa: BLE001 - any failure: say why and stay on the backend that works
+            self._final = None
             if not cancel.is_set():
                 self._emit_error(EngineError("inference", f"backend {target} could not start ({exc}); staying on "
                                                           f"{current.backend.name}", exception=exc))
@@ -405,6 +408,17 @@ class Engine:
         worker = self._worker
         if not cancel.is_set() and worker is not None:
             worker.adopt(faster)
+
+    def running_backend(self) -> tuple[SlowFast | None, str, bool]:
+        """(model, backend name, settled) the worker runs now; settled: no faster backend is planned or being
+        built for that model (what Auto quality measures is then the final path)."""
+        worker = self._worker
+        loaded = worker.loaded if worker is not None else None
+        if loaded is None:
+            return None, "", False
+        final = self._final
+        settled = final is None or final[0] is not loaded.model or loaded.backend.name == final[1]
+        return loaded.model, loaded.backend.name, settled
 
     def _cancel_upgrades(self) -> None:
         for _thread, cancel in self._upgrades:
