@@ -61,7 +61,8 @@ def make_window(qtbot, tmp_path, base_model):
     def make(*, source: str | None = SYNTHETIC, model: SlowFast | None = None, backend: str = "torch-cpu",
              settings: AppSettings | None = None) -> MainWindow:
         store = SettingsStore(path=tmp_path / "settings.ini")
-        s = settings or AppSettings(weights="", input_size=INPUT_SIZE, stride_s=0.5, labels=["wave", "clap", "jump"])
+        s = settings or AppSettings(weights="", input_size=INPUT_SIZE, stride_s=0.5, labels=["wave", "clap", "jump"],
+                                    backend=backend)  # as pinned: applying settings keeps it
         w = MainWindow(store=store, settings=s, sessions_root=tmp_path / "sessions", start_source=source,
                        model=model if model is not None else copy.deepcopy(base_model), cameras=[],
                        engine_settings={"backend": backend})

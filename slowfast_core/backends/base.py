@@ -139,6 +139,12 @@ class InferenceBackend(ABC):
         """
         return pathway_tensors(frames, indices, prep)
 
+    def ready_for(self, inputs: list[torch.Tensor]) -> None:
+        """Do the lazy work for inputs of these shapes now, so the first real window runs at full speed (the
+        live worker's warm-up, on the way to the first prediction). Default: one pass; a backend whose lazy
+        work is a compilation (OpenVINO) compiles without running."""
+        self.warmup(inputs, runs=1)
+
     def warmup(self, inputs: list[torch.Tensor], runs: int = 1) -> None:
         """Run a few passes so lazy initialisation (allocators, autotuning, compilation) is not timed later."""
         for _ in range(runs):

@@ -371,6 +371,11 @@ class OpenVINOBackend(InferenceBackend):
             model_cache.enforce_limit(self.cache, keep=self.entry)
         return req
 
+    def ready_for(self, inputs: list[torch.Tensor]) -> None:
+        """Compile for these shapes (read from OpenVINO's blob cache when there); no zero pass: that would cost
+        one full inference on the way to the first prediction and buy nothing once compiled."""
+        self._request(tuple(tuple(t.shape) for t in inputs))
+
     @property
     def compiled_shapes(self) -> list[Shapes]:
         """Input shapes currently compiled, oldest first."""

@@ -238,14 +238,15 @@ class Engine:
             self._recorder.reset()
             self._smoother = Smoother(model.meta.categories, window=s.smoothing, threshold=s.threshold,
                                       hysteresis=s.hysteresis)
-            start_backend = self._plan(model, live=not chain.offline)
             worker = InferenceWorker(
-                self._slot, None, model, backend_name=start_backend, device=s.device, smoother=self._smoother,
+                self._slot, None, model, backend_name=s.backend, device=s.device, smoother=self._smoother,
                 topk=s.topk, warmup_runs=s.warmup_runs,
                 on_prediction=self._on_prediction, on_error=self._emit_error, on_ready=self._on_model_ready,
                 on_warm=self._on_warm, on_end=self._on_end,
             )
             worker.generation = self._generation
+            live = not chain.offline
+            worker.planner = lambda m: self._plan(m, live=live)  # on the worker thread: capture starts at once
             self._worker = worker
             with self._chain_lock:
                 self._chain = chain

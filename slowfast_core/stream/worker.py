@@ -138,7 +138,10 @@ def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", 
     """
     loaded = create_backend(model, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
-        loaded.warmup(warm_inputs(model), runs=warmup_runs)
+        inputs = warm_inputs(model)
+        loaded.ready_for(inputs)
+        if warmup_runs > 1:
+            loaded.warmup(inputs, runs=warmup_runs - 1)
     return LoadedModel(model, loaded)
 
 
@@ -173,6 +176,8 @@ class InferenceWorker(threading.Thread):
         self._lock = threading.Lock()
         self._pending: tuple[SlowFast, str, str] | None = None
         self._adopt: LoadedModel | None = None  # a faster backend for the running model, built elsewhere
+        #: model -> backend request, asked on this thread before the first build (Engine: backends.policy)
+        self.planner: Callable[[SlowFast], str] | None = None
         self.generation = 0
         self.ready = threading.Event()
         self.busy = False
@@ -231,6 +236,8 @@ class InferenceWorker(threading.Thread):
         loaded = self.loaded
         if loaded is None:
             backend, device = self._backend_request
+            if self.planner is not None:  # the start-up policy, here so the capture fills the window meanwhile
+                backend = self.planner(self._model)
             loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs,
                                 cancel=self._stop_event, report=self._report)
             with self._lock:
