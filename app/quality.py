@@ -10,6 +10,8 @@ it costs; the stride follows the measured latency. Settings can pin a size inste
 from __future__ import annotations
 
 import logging
+import statistics
+from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
@@ -18,6 +20,7 @@ from app.engine_control import LoadedModel
 from app.state import LiveState
 from slowfast_core.stream.engine import Engine
 from slowfast_core.stream.quality import (
+    BUDGET_MS,
     AutoQuality,
     QualityCache,
     QualityChoice,
@@ -28,6 +31,9 @@ from slowfast_core.stream.quality import (
 )
 
 log = logging.getLogger(__name__)
+
+#: predictions whose median latency the stride follows
+RECENT = 5
 
 
 def loadable_weights(weights: str) -> str:
@@ -59,16 +65,17 @@ class QualityController(QObject):
         self.cache = cache or QualityCache()
         self.device = device
         self.enabled = False
+        self.budget_ms = BUDGET_MS
         self.stride_s = 0.5  # the stride asked for; the engine runs live_stride(this, latency)
         self.choice: QualityChoice | None = None
         self.search: AutoQuality | None = None
         self._model_key = ""
         self._model = None  # the SlowFast the window runs now
         self._last_id: int | None = None
+        self._recent: deque[float] = deque(maxlen=RECENT)
         self.label = QLabel()
         self.label.setVisible(False)
         state.predictionChanged.connect(self._on_prediction)
-        state.statusChanged.connect(self._on_status)
 
     def _machine(self) -> str:
         return machine_id(self.device)
@@ -99,13 +106,14 @@ class QualityController(QObject):
         if key == self._model_key and (self.search is not None or self.choice is not None):
             return  # a size the search asked for, or the chosen one: same model, go on
         self._model_key, self.search, self.choice, self._last_id = key, None, None, None
+        self._recent.clear()
         cached = self.cache.get(self._machine(), key)
         if cached is not None:
             self._finish(cached, remember=False)
             if cached.size != size:
                 self.switchSize.emit(cached.size)
             return
-        self.search = AutoQuality(candidate_sizes(size))
+        self.search = AutoQuality(candidate_sizes(size), budget_ms=self.budget_ms)
         self._show(f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
                    "largest first, and keeps the largest that stays within 700 ms end to end")
 
@@ -113,9 +121,12 @@ class QualityController(QObject):
     @Slot()
     def _on_prediction(self) -> None:
         search, p = self.search, self.state.prediction
-        if search is None or p is None or p.id == self._last_id or p.timings is None:
+        if not self.enabled or p is None or p.id == self._last_id or p.timings is None:
             return
         self._last_id = p.id
+        self._follow_latency(p.timings.end_to_end_ms)
+        if search is None:
+            return
         model, backend, settled = self.engine.running_backend()
         if not settled or model is None or model is not self._model:
             return  # still on the start-up backend, or the previous model: not what Auto chooses for
@@ -132,13 +143,12 @@ class QualityController(QObject):
             self._show(f"auto: measuring {decision.size}²… ({search.measured[size]:.0f} ms at {size}²)", "")
             self.switchSize.emit(decision.size)
 
-    @Slot()
-    def _on_status(self) -> None:
-        """The stride follows the measured latency (Auto only): no window is cut only to be dropped."""
-        status = self.state.status
-        if not self.enabled or status is None or not self.engine.running:
+    def _follow_latency(self, end_to_end_ms: float) -> None:
+        """The stride follows the recent latency (Auto only): no window is cut only to be dropped."""
+        self._recent.append(end_to_end_ms)
+        if not self.engine.running:
             return
-        stride = live_stride(self.stride_s, status.end_to_end_ms_p50)
+        stride = live_stride(self.stride_s, statistics.median(self._recent))
         if abs(stride - self.engine.settings.stride_s) >= 0.05:
             self.engine.update_settings(stride_s=stride)
 

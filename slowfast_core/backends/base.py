@@ -231,6 +231,9 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
     dev, names = check_backend(backend, device)
     if backend != "auto":
         return BACKENDS[backend].create(model, dev, cancel=cancel)
+    from slowfast_core.backends.policy import backend_preference  # the one ordering 'auto' follows
+
+    names = backend_preference(model, dev, names) or names
     say = report or (lambda message: log.warning("%s", message))
     for name in names[:-1]:
         try:

@@ -383,6 +383,8 @@ class Engine:
         upgrade = self._upgrade
         if upgrade is None or upgrade[0] is not loaded.model or loaded.backend.name == upgrade[1]:
             return
+        if not self._running:  # stopping: nothing new starts
+            return
         self._upgrade = None  # one attempt per model
         cancel = threading.Event()
         thread = threading.Thread(target=self._build_faster, args=(loaded, upgrade[1], cancel),
@@ -393,6 +395,8 @@ class Engine:
     def _build_faster(self, current: LoadedModel, target: str, cancel: threading.Event) -> None:
         """Background thread: convert (cached) and warm `target` for the running model, then hand it to the
         worker, which swaps it in between two windows. Failure: reported, the current backend goes on."""
+        if cancel.is_set():
+            return
         self._message = f"preparing {target} in the background (predictions go on with {current.backend.name})"
         self._publish_status()
         try:
