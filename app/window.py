@@ -324,6 +324,7 @@ class MainWindow(QMainWindow):
         spec = self._initial_source()
         self.source_spec = spec
         self.state.reset_source(source_title(spec))
+        self.control.requestOpen.emit(spec)  # opened while the model loads
         if self._injected_model is not None:
             model = self._injected_model
             from app.engine_control import model_info

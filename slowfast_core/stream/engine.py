@@ -14,6 +14,10 @@ Threads: capture, scheduler, inference worker and a monitor (status about once a
 Each has a stop flag and is joined with a timeout; an exception in any of them reaches subscribers'
 `on_error` as an `EngineError`. Listeners are called on engine threads and must return quickly.
 
+Backend: with backend "auto" a live engine starts on what is ready now and builds the fastest backend on a
+background thread ("slowfast-backend-upgrade"), which the worker swaps in between two windows
+(slowfast_core.backends.policy); `running_backend()` says what runs and whether that move is still to come.
+
 Modes: live (default, and for every live source): latest-only windows, stale ones dropped. Offline
 (`realtime=False` with an unpaced file): every window at the end times of `slowfast predict`, nothing lost.
 """
@@ -28,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slowfast_core.backends.base import Cancelled, check_backend
+from slowfast_core.backends.base import Cancelled, check_backend, resolve_device
 from slowfast_core.backends.policy import plan_start
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
@@ -217,7 +221,10 @@ class Engine:
             if self._running:
                 raise ConfigError("the engine is already running: stop it first, or switch source or model")
             s = self._settings
-            check_backend(s.backend, s.device)  # a bad request fails here; the worker builds the backend
+            if s.backend == "auto":  # always valid: only the device is checked here (importing every backend
+                resolve_device(s.device)  # runtime, e.g. OpenVINO, happens on the worker thread, off the capture path)
+            else:
+                check_backend(s.backend, s.device)  # a bad request fails here; the worker builds the backend
             opened_here = source.info is None
             if opened_here:
                 source.open()
