@@ -62,6 +62,15 @@ def test_auto_quality_skips_the_first_prediction_and_takes_the_median() -> None:
     assert search.observe(224, "openvino", 1.0, 1.0) is None  # done: nothing moves any more
 
 
+def test_auto_quality_moves_on_at_once_from_a_size_far_over_budget() -> None:
+    search = AutoQuality((256, 224, 160))
+    assert search.observe(256, "openvino", 3000.0, 2900.0) is None  # skipped (first after a change)
+    d = search.observe(256, "openvino", 2270.0, 2240.0)  # > 2x the budget: no need for three
+    assert (d.size, d.done) == (224, False) and search.measured == {256: 2270.0}
+    search.observe(224, "openvino", 1.0, 1.0)
+    assert search.observe(224, "openvino", 1300.0, 1200.0) is None  # over, but not clearly: more samples
+
+
 def test_the_stride_follows_the_latency_never_below_what_was_asked() -> None:
     assert live_stride(0.5, None) == 0.5
     assert live_stride(0.5, 340.0) == 0.5

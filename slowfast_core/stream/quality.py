@@ -35,6 +35,8 @@ LADDER = (256, 224, 192, 160)
 #: predictions per size: the first after a change is skipped (first-run effects), the median of the rest counts
 SKIP_FIRST = 1
 SAMPLES = 3
+#: a first counted sample this many times over the budget decides its size at once
+CLEARLY_OVER = 2.0
 DATA_ENV = "SLOWFAST_DATA_DIR"
 CACHE_VERSION = 1
 
@@ -205,9 +207,10 @@ class AutoQuality:
             return None
         samples = self._samples.setdefault(size, [])
         samples.append((end_to_end_ms, inference_ms))
-        if len(samples) < SKIP_FIRST + SAMPLES:
-            return None
         kept = samples[SKIP_FIRST:]
+        clearly_over = bool(kept) and kept[0][0] > CLEARLY_OVER * self.budget_ms and size != self.sizes[-1]
+        if len(kept) < SAMPLES and not clearly_over:  # far over budget: one sample says enough (a slow laptop
+            return None  # would otherwise spend ~10 s per size it cannot run)
         self.measured[size] = statistics.median(e for e, _ in kept)
         self.inference[size] = statistics.median(i for _, i in kept)
         self.backend = backend
