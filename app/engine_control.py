@@ -113,6 +113,7 @@ class EngineController(QObject):
 
     # requests from the GUI thread (queued into the controller's thread)
     requestStart = Signal(str, object)
+    requestOpen = Signal(str)
     requestSource = Signal(str)
     requestModel = Signal(object)
 
@@ -121,10 +122,12 @@ class EngineController(QObject):
         self.engine = engine
         self.loop_files = loop_files
         self.source: FrameSource | None = None  # the source running now (read-only for the GUI and tests)
+        self._opened: tuple[str, FrameSource | Exception] | None = None  # opened ahead by requestOpen
         self.thread = QThread()
         self.thread.setObjectName("engine-control")
         self.moveToThread(self.thread)
         self.requestStart.connect(self._start)
+        self.requestOpen.connect(self._open_ahead)
         self.requestSource.connect(self._switch_source)
         self.requestModel.connect(self._switch_model)
         self.thread.start()
@@ -133,15 +136,42 @@ class EngineController(QObject):
         """The source for `spec` (files loop, like a demo; sessions record them from wherever they are)."""
         return parse_source(spec, realtime=True, loop=self.loop_files)
 
+    @Slot(str)
+    def _open_ahead(self, spec: str) -> None:
+        """Open the start-up source while the model loads (a camera takes up to a second to open): the engine
+        then starts on it at once. A failure is kept and reported by the start."""
+        try:
+            source = self.make_source(spec)
+            source.open()
+            self._opened = (spec, source)
+        except Exception as exc:  # noqa: BLE001 - raised again by _start, where failures are reported
+            self._opened = (spec, exc)
+
+    def _take_opened(self, spec: str) -> FrameSource:
+        """The source opened ahead for `spec` (or its failure, raised), else a new one; closes a stale one."""
+        opened, self._opened = self._opened, None
+        if opened is not None and opened[0] == spec:
+            if isinstance(opened[1], Exception):
+                raise opened[1]
+            return opened[1]
+        if opened is not None and not isinstance(opened[1], Exception):
+            opened[1].close()
+        return self.make_source(spec)
+
     @Slot(str, object)
     def _start(self, spec: str, model: SlowFast) -> None:
         try:
-            source = self.make_source(spec)
-            if self.engine.running:
-                self.engine.switch_source(source)
-                self.engine.switch_model(model)
-            else:
-                self.engine.start(source, model)
+            source = self._take_opened(spec)
+            try:
+                if self.engine.running:
+                    self.engine.switch_source(source)
+                    self.engine.switch_model(model)
+                else:
+                    self.engine.start(source, model)
+            except BaseException:
+                if source is not self.source and source.info is not None:
+                    source.close()  # opened ahead: the engine did not take it
+                raise
             self.source = source
         except SlowFastError as exc:
             self.failed.emit("start", str(exc))
@@ -183,4 +213,8 @@ class EngineController(QObject):
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Quit the control thread and wait for it (bounded). Call after `engine.stop()`."""
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        ok = self.thread.wait(timeout_ms)
+        opened, self._opened = self._opened, None
+        if opened is not None and not isinstance(opened[1], Exception) and opened[1] is not self.source:
+            opened[1].close()  # opened ahead, never started (closed before the model was ready)
+        return ok

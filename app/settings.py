@@ -20,7 +20,7 @@ APPLICATION = "slowfast-app"
 
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "openvino", "torch-cuda", "torch-cpu", "torch-eager")
-#: Short sides offered in the settings dialog; 0 means "the model's own preprocessing".
+#: Short sides offered in the settings dialog; 0 means Auto (app/quality.py: the largest that keeps up here).
 INPUT_SIZES = (0, 112, 160, 192, 224, 256)
 DEFAULT_LABELS = ("wave", "clap", "drink", "sit down", "stand up")
 DEFAULT_ARCH = "slowfast_8x8_r50"
@@ -34,7 +34,7 @@ class AppSettings:
     source: the last used source spec ("" = none yet), as `parse_source` understands it.
     backend: the inference backend ("auto": the fastest that works here, see slowfast_core.backends).
     arch / weights: the model preset and its weights (a registry name, a checkpoint path, or "" = untrained).
-    input_size: the model's input short side (0 = the weights' own preprocessing).
+    input_size: the model's input short side (0 = Auto: measured once per machine + model, see app/quality.py).
     """
 
     source: str = ""

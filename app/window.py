@@ -31,6 +31,7 @@ from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDi
 from app.engine_control import EngineController, LoadedModel, ModelRequest, load_model, resized_copy
 from app.label_bar import LabelBar
 from app.message_bar import MessageBar
+from app.quality import QualityController
 from app.settings import AppSettings, SettingsStore
 from app.state import LiveState
 from app.status_panel import StatusPanel
@@ -43,6 +44,7 @@ from slowfast_core.model.net import SlowFast
 from slowfast_core.sessions import SessionRecorder, default_root, find_unfinished, repair_session
 from slowfast_core.stream.engine import Engine, EngineSettings
 from slowfast_core.stream.types import EngineError, EngineStatus
+from slowfast_core.video.cameras import CameraChoice, discover_cameras
 
 log = logging.getLogger(__name__)
 
@@ -51,50 +53,13 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All 
 CHECKPOINT_FILTER = "Checkpoints (*.pyth *.pth *.pt *.pkl *.ckpt);;All files (*)"
 
 
-@dataclasses.dataclass(frozen=True)
-class CameraChoice:
-    """A camera for the Source menu: the name people know it by and the spec that opens it."""
+def qt_camera_names() -> list[tuple[str, str]]:
+    """(device id, description) of every video input Qt Multimedia knows (raises when it cannot load)."""
+    QLoggingCategory.setFilterRules("qt.multimedia.*=false")
+    from PySide6.QtMultimedia import QMediaDevices
 
-    name: str
-    spec: str
-
-
-def discover_cameras() -> list[CameraChoice]:
-    """Cameras by name from Qt Multimedia (QMediaDevices), mapped to OpenCV devices.
-
-    Qt Multimedia may fail to import (e.g. libpulse missing); then /dev/video* nodes are listed by path
-    without opening them (opening can take seconds per device).
-    """
-    try:
-        QLoggingCategory.setFilterRules("qt.multimedia.*=false")
-        from PySide6.QtMultimedia import QMediaDevices
-
-        devices = QMediaDevices.videoInputs()
-    except Exception as exc:  # noqa: BLE001 - ImportError, missing system libraries
-        log.info("Qt Multimedia unavailable (%s): listing /dev/video* instead", exc)
-        devices = None
-    if devices is not None:
-        out = []
-        for i, dev in enumerate(devices):
-            ident = bytes(dev.id().data()).decode("utf-8", "replace")
-            spec = f"camera:{ident}" if ident.startswith("/dev/video") else f"camera:{i}"
-            out.append(CameraChoice(dev.description() or ident or f"Camera {i}", spec))
-        return out
-    import glob
-
-    return [CameraChoice(f"Camera {p}", f"camera:{p}") for p in sorted(glob.glob("/dev/video*"))]
-
-
-def initial_backend(settings: AppSettings) -> str:
-    """The backend to start with. On a CPU, "auto" picks OpenVINO, whose first conversion of a model takes
-    seconds (tens under load) before the first prediction; the window starts on torch-cpu, which predicts
-    sooner, and upgrades in the background for trained weights (see `MainWindow._upgrade_backend`)."""
-    if settings.backend != "auto":
-        return settings.backend
-    import torch
-
-    on_gpu = settings.device == "cuda" or (settings.device == "auto" and torch.cuda.is_available())
-    return "auto" if on_gpu else "torch-cpu"
+    return [(bytes(dev.id().data()).decode("utf-8", "replace"), dev.description())
+            for dev in QMediaDevices.videoInputs()]
 
 
 def source_title(spec: str) -> str:
@@ -135,7 +100,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else store.load()
         root = sessions_root or self.settings.sessions_root
         self.sessions_root = Path(root).expanduser() if root else default_root()
-        self.cameras = cameras if cameras is not None else discover_cameras()
+        self.cameras = cameras if cameras is not None else discover_cameras(qt_camera_names)
         self._start_source = start_source
         self._injected_model = model
         self._repair_on_start = repair_on_start
@@ -168,7 +133,7 @@ class MainWindow(QMainWindow):
         self._recorder_errors.error.connect(self._on_recorder_error)
 
         extra = dict(engine_settings or {})
-        extra.setdefault("backend", initial_backend(self.settings))
+        extra.setdefault("backend", self.settings.backend)  # "auto": the core's start-up policy (backends.policy)
         self.engine = Engine(EngineSettings(
             stride_s=self.settings.stride_s, topk=self.settings.topk, threshold=self.settings.threshold,
             smoothing=self.settings.smoothing, device=self.settings.device, **extra,
@@ -179,6 +144,10 @@ class MainWindow(QMainWindow):
         self.control.sourceSwitched.connect(self._on_source_switched)
         self.control.modelSwitched.connect(self._on_model_switched)
         self.control.failed.connect(self._on_control_failed)
+        self.quality = QualityController(self.engine, self.state, parent=self)
+        self.quality.configure(auto=self.settings.input_size == 0, stride_s=self.settings.stride_s,
+                               device=self.settings.device)
+        self.quality.switchSize.connect(self._reload_current)
 
         self._build_ui()
         self._build_actions()
@@ -207,6 +176,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status_panel = StatusPanel(self.state)
         self.statusBar().addWidget(self.status_panel, 1)
+        self.statusBar().addPermanentWidget(self.messages.more_button)  # the notices the banner does not show
+        self.statusBar().addPermanentWidget(self.quality.label)  # Auto quality: the size chosen, what it costs
         self.statusBar().setSizeGripEnabled(False)
 
     def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None, tip: str = "",
@@ -353,6 +324,7 @@ class MainWindow(QMainWindow):
         spec = self._initial_source()
         self.source_spec = spec
         self.state.reset_source(source_title(spec))
+        self.control.requestOpen.emit(spec)  # opened while the model loads
         if self._injected_model is not None:
             model = self._injected_model
             from app.engine_control import model_info
@@ -389,6 +361,8 @@ class MainWindow(QMainWindow):
     # ================================================================== model
     def _load(self, request: ModelRequest) -> None:
         """Load a model in the background; when ready, start the engine with it or switch to it."""
+        if not request.input_size:  # Auto quality: at the size remembered for this machine + model, if any
+            request = dataclasses.replace(request, input_size=self.quality.size_for(request.arch, request.weights))
         self.statusBar().showMessage(f"loading {request.weights or request.arch}…", 5000)
 
         def work(ctx: TaskContext) -> LoadedModel:
@@ -407,6 +381,7 @@ class MainWindow(QMainWindow):
         self.model = loaded.model
         self.state.set_model(loaded.info)
         self._show_model_notices(loaded)
+        self.quality.model_running(loaded)
         if self.engine.running:
             self.control.requestModel.emit(loaded)
         else:
@@ -429,7 +404,7 @@ class MainWindow(QMainWindow):
             self.messages.show_message(
                 "Untrained weights: predictions are meaningless. Pick downloaded weights in the Model menu, "
                 f"run `slowfast weights download {self._default_weights_name()}`, or open a checkpoint file.",
-                "warning", key="untrained")
+                "warning", key="untrained", actions=self._weights_actions())
         else:
             self.messages.dismiss("untrained")
 
@@ -513,20 +488,6 @@ class MainWindow(QMainWindow):
     def _on_engine_started(self, name: str, spec: str) -> None:
         self._source_is_now(name, spec)
         self.engineStarted.emit()
-        self._upgrade_backend()
-
-    def _upgrade_backend(self) -> None:
-        """Switch a running CPU engine from torch-cpu to the configured "auto" backend (OpenVINO when present).
-
-        Only for trained weights: OpenVINO caches its converted model by weights, and random weights are
-        new on every start, so converting them would cost tens of seconds each time for nothing.
-        """
-        if self.settings.backend != "auto" or self.engine.settings.backend == "auto" or self.loaded is None:
-            return
-        if not self.loaded.info.trained:
-            return
-        self.engine.update_settings(backend="auto")
-        self.control.requestModel.emit(self.loaded)
 
     @Slot(str, str)
     def _on_source_switched(self, name: str, spec: str) -> None:
@@ -766,6 +727,7 @@ class MainWindow(QMainWindow):
             self.settings = old
             return
         self.state.set_options(threshold=new.threshold, topk=new.topk, stride_s=new.stride_s)
+        self.quality.configure(auto=new.input_size == 0, stride_s=new.stride_s, device=new.device)
         self._save_settings()
         if self.model is not None and (new.input_size, new.device, new.backend) != (old.input_size, old.device,
                                                                                    old.backend):

@@ -14,10 +14,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from app.bridge import EngineBridge  # noqa: E402
 from app.dialogs import RecordDialog, SettingsDialog  # noqa: E402
-from app.message_bar import MessageBar  # noqa: E402
+from app.message_bar import Banner, MessageBar  # noqa: E402
+from app.notices import MAX_NOTICES, Notice, order_notices  # noqa: E402
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.state import LiveState, ModelInfo  # noqa: E402
 from app.status_panel import StatusPanel, status_fields  # noqa: E402
@@ -259,9 +261,51 @@ def test_message_bar_dedupes_by_key_and_dismisses(qtbot):
     assert bar.messages() == [("error", "file unreadable"), ("info", "no camera found")]
     bar.dismiss("engine")
     assert bar.messages() == [("info", "no camera found")]
-    for i in range(10):
+    for i in range(20):
         bar.show_message(f"m{i}", "warning")
-    assert len(bar.messages()) == 4
+    assert len(bar.messages()) == MAX_NOTICES  # bounded; the least important went first
+    assert ("info", "no camera found") not in bar.messages()
+
+
+def test_notices_order_errors_then_what_blocks_meaningful_output_then_newest():
+    n = [Notice("no-camera", "no camera", "info", seq=1), Notice("untrained", "untrained", "warning", seq=2),
+         Notice("weights", "not downloaded", "warning", seq=3), Notice("record", "saved", "info", seq=4),
+         Notice("engine:capture", "camera lost", "error", seq=5), Notice("source", "bad file", "error", seq=6)]
+    assert [x.key for x in order_notices(n)] == ["source", "engine:capture", "weights", "untrained", "record",
+                                                 "no-camera"]
+    picked = [Notice("no-camera", "no camera", "info", seq=1, pinned=True), *n[1:]]
+    assert [x.key for x in order_notices(picked)][:2] == ["no-camera", "source"]  # picked from the menu
+
+
+def test_first_start_notices_make_one_banner_with_actions_and_a_menu_for_the_rest(qtbot):
+    """The three first-start notices (no camera, weights not downloaded, untrained): one banner, the most
+    important with its buttons; the other two in the status-bar menu, from which one can be brought up."""
+    bar = MessageBar()
+    qtbot.addWidget(bar)
+    clicked: list[str] = []
+    bar.show_message("No camera found: showing the demo source.", "info", key="no-camera")
+    bar.show_message("Untrained weights: predictions are meaningless.", "warning", key="untrained")
+    bar.show_message("SLOWFAST_8x8_R50 is not downloaded.", "warning", key="weights",
+                     actions=[("Download", lambda: clicked.append("download")),
+                              ("Open checkpoint…", lambda: clicked.append("open"))])
+    bar.show()
+    assert bar.shown() == ("warning", "SLOWFAST_8x8_R50 is not downloaded.")
+    banners = bar.findChildren(Banner)
+    visible = [b for b in banners if b.isVisible()]
+    assert len(visible) == 1
+    buttons = {b.text(): b for b in visible[0].findChildren(QPushButton)}
+    buttons["Download"].click()
+    assert clicked == ["download"]
+    assert bar.more_button.text().endswith("2 more notices")
+    menu_texts = [a.text() for a in bar.more_button.menu().actions()]
+    assert len(menu_texts) == 2 and "Untrained" in menu_texts[0] and "No camera" in menu_texts[1]
+    bar.more_button.menu().actions()[1].trigger()  # the person picks "no camera" from the menu
+    assert bar.shown() == ("info", "No camera found: showing the demo source.")
+    bar.dismiss("no-camera")
+    assert bar.shown()[1].startswith("SLOWFAST_8x8_R50")
+    bar.dismiss("weights")
+    bar.dismiss("untrained")
+    assert bar.shown() is None and not bar.isVisible() and bar.more_button.isHidden()
 
 
 def test_status_fields_show_engine_figures(qtbot):

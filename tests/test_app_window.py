@@ -64,7 +64,7 @@ def make_window(qtbot, tmp_path, base_model):
              settings: AppSettings | None = None) -> MainWindow:
         store = SettingsStore(path=tmp_path / "settings.ini")
         s = settings or AppSettings(weights="", input_size=INPUT_SIZE, stride_s=0.5, labels=["wave", "clap", "jump"],
-                                    backend=backend)  # the engine's backend, pinned: no background conversion
+                                    backend=backend)  # pinned like the engine's: no background conversion
         w = MainWindow(store=store, settings=s, sessions_root=tmp_path / "sessions", start_source=source,
                        model=model if model is not None else copy.deepcopy(base_model), cameras=[],
                        engine_settings={"backend": backend})
@@ -297,6 +297,9 @@ def test_missing_weights_show_how_to_fix_and_run_untrained(qtbot, tmp_path, monk
         assert "slowfast weights download SLOWFAST_8x8_R50" in text
         assert str(tmp_path / "torch" / "hub" / "checkpoints" / "SLOWFAST_8x8_R50.pyth") in text
         assert w.messages.has("untrained") and not w.state.model.trained
+        # one banner: the missing weights (with Download / Open checkpoint); "untrained" waits in the menu
+        assert "slowfast weights download" in w.messages.shown()[1]
+        assert w.messages.more_button.text().endswith("1 more notice")
         qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
         assert w.model.meta.preprocessing.short_side == INPUT_SIZE
     finally:
@@ -428,6 +431,7 @@ def test_settings_apply_live_and_persist(qtbot, make_window, tmp_path):
     assert w.engine.settings.topk == 2 and w.engine.settings.threshold == 0.5
     assert w.state.threshold == 0.5
     qtbot.waitUntil(lambda: w.model.meta.preprocessing.short_side == 160, timeout=WAIT)  # a resized copy runs
+    qtbot.waitUntil(lambda: w.engine.running_backend()[0] is w.model, timeout=WAIT)  # built and warm in the worker
     qtbot.waitUntil(lambda: w.state.prediction is not None and len(w.state.prediction.topk) == 2, timeout=WAIT)
     assert len(overlay_content(w.state).rows) == 2
     stored = SettingsStore(path=tmp_path / "settings.ini").load()

@@ -21,6 +21,16 @@ def test_kinetics400_from_torchvision() -> None:
     assert len(kinetics400_labels()) == 400  # callers get a copy, the cache stays intact
 
 
+def test_kinetics400_read_without_importing_torchvision_equals_its_metadata() -> None:
+    """The names are read from torchvision's source as data (importing torchvision costs seconds on the way to
+    the first prediction); they are exactly what its weights metadata says."""
+    from torchvision.models.video import R3D_18_Weights
+
+    from slowfast_core.weights.labels import _kinetics400_from_source
+
+    assert list(_kinetics400_from_source()) == R3D_18_Weights.KINETICS400_V1.meta["categories"]
+
+
 def test_pyslowfast_json_quotes_stripped_and_ordered_by_id(tmp_path: Path) -> None:
     path = tmp_path / "kinetics_classnames.json"
     # PySlowFast's file: keys keep the CSV quotes, entries are not in id order.

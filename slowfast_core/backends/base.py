@@ -150,6 +150,12 @@ class InferenceBackend(ABC):
         """
         return pathway_tensors(frames, indices, prep)
 
+    def ready_for(self, inputs: list[torch.Tensor]) -> None:
+        """Do the lazy work for inputs of these shapes now, so the first real window runs at full speed (the
+        live worker's warm-up, on the way to the first prediction). Default: one pass; a backend whose lazy
+        work is a compilation (OpenVINO) compiles without running."""
+        self.warmup(inputs, runs=1)
+
     def warmup(self, inputs: list[torch.Tensor], runs: int = 1) -> None:
         """Run a few passes so lazy initialisation (allocators, autotuning, compilation) is not timed later."""
         for _ in range(runs):
@@ -248,6 +254,9 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
     dev, names = check_backend(backend, device)
     if backend != "auto":
         return BACKENDS[backend].create(model, dev, cancel=cancel)
+    from slowfast_core.backends.policy import backend_preference  # the one ordering 'auto' follows
+
+    names = backend_preference(model, dev, names) or names
     say = report or (lambda message: log.warning("%s", message))
     names = prepared_backends(model, dev) + names
     for name in names[:-1]:

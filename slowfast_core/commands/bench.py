@@ -2,7 +2,7 @@
 run, and reliability over a long run with injected faults.
 
 `model` lives in slowfast_core.backends.bench, `pipeline` in slowfast_core.stream.bench, `soak` in
-slowfast_core.stream.soak; each exposes `add_arguments(parser)` and `run(args) -> int`.
+slowfast_core.stream.soak, `app` (the window) in slowfast_core.bench.app; each exposes `add_arguments(parser)` and `run(args) -> int`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ BENCHES = {
     "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
     "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
+    "app": ("slowfast_core.bench.app", "the real window offscreen on the demo source: updates/s, end-to-end "
+            "latency, frames shown/s, event-loop gaps, time to the first overlay, what Auto chose"),
     "soak": ("slowfast_core.stream.soak", "a long run (memory, drops, open files, threads), then injected faults "
              "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }

@@ -4,7 +4,9 @@
 
 A file without --realtime is analysed offline: every frame, every window, the same windows and predictions
 as `slowfast predict` with the same stride. With --realtime (and for cameras and the synthetic scene) the
-engine runs live: latest-only windows, stale ones skipped. Ctrl-C or SIGTERM stop it within 2 s at any moment
+engine runs live: latest-only windows, stale ones skipped; with --backend auto it starts on the backend that is
+ready now and moves to the fastest once that is built in the background (slowfast_core.backends.policy, the
+window's policy too). Ctrl-C or SIGTERM stop it within 2 s at any moment
 (loading, converting or compiling the model, an inference in flight) with status 130 or 143; the JSONL lines
 already written and the --metrics file are complete. Non-fatal engine events (a stalled camera, a reopen, a
 backend that could not start) are logged on stderr; a fatal one ends the run with status 1.

@@ -14,6 +14,10 @@ Threads: capture, scheduler, inference worker and a monitor (status about once a
 Each has a stop flag and is joined with a timeout; an exception in any of them reaches subscribers'
 `on_error` as an `EngineError`. Listeners are called on engine threads and must return quickly.
 
+Backend: with backend "auto" a live engine starts on what is ready now and builds the fastest backend on a
+background thread ("slowfast-backend-upgrade"), which the worker swaps in between two windows
+(slowfast_core.backends.policy); `running_backend()` says what runs and whether that move is still to come.
+
 Modes: live (default, and for every live source): latest-only windows, stale ones dropped. Offline
 (`realtime=False` with an unpaced file): every window at the end times of `slowfast predict`, nothing lost.
 """
@@ -28,14 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slowfast_core.backends.base import check_backend
+from slowfast_core.backends.base import Cancelled, check_backend, resolve_device
+from slowfast_core.backends.policy import plan_start
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.metrics import MetricsRecorder
 from slowfast_core.stream.scheduler import WindowScheduler
 from slowfast_core.stream.smoothing import Smoother, check_smoothing
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction, SourceState
-from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel
+from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel, load_model
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.ringbuffer import RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceInfo
@@ -182,6 +187,9 @@ class Engine:
         self._done = threading.Event()
         self._latest_frame: FramePacket | None = None
         self._message = ""
+        self._upgrade: tuple[SlowFast, str] | None = None  # (model, faster backend) to move to once it is warm
+        self._final: tuple[SlowFast, str] | None = None  # the same, kept until it runs or could not be built
+        self._upgrades: list[tuple[threading.Thread, threading.Event]] = []
 
     # --- subscribers ------------------------------------------------------------------------------------------
     def subscribe(self, listener: Any) -> Callable[[], None]:
@@ -213,7 +221,10 @@ class Engine:
             if self._running:
                 raise ConfigError("the engine is already running: stop it first, or switch source or model")
             s = self._settings
-            check_backend(s.backend, s.device)  # a bad request fails here; the worker builds the backend
+            if s.backend == "auto":  # always valid: only the device is checked here (importing every backend
+                resolve_device(s.device)  # runtime, e.g. OpenVINO, happens on the worker thread, off the capture path)
+            else:
+                check_backend(s.backend, s.device)  # a bad request fails here; the worker builds the backend
             opened_here = source.info is None
             if opened_here:
                 source.open()
@@ -241,6 +252,8 @@ class Engine:
                 on_warm=self._on_warm, on_end=self._on_end,
             )
             worker.generation = self._generation
+            live = not chain.offline
+            worker.planner = lambda m: self._plan(m, live=live)  # on the worker thread: capture starts at once
             self._worker = worker
             with self._chain_lock:
                 self._chain = chain
@@ -331,7 +344,7 @@ class Engine:
             worker = self._require(self._worker if self._running else None)
             if self._chain is not None and self._chain.offline:
                 raise ConfigError("an offline file run keeps its model: stop it and start again with the new one")
-            worker.request_model(model, backend=self._settings.backend, device=self._settings.device)
+            worker.request_model(model, backend=self._plan(model, live=True), device=self._settings.device)
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
@@ -359,6 +372,69 @@ class Engine:
                 old_buffer.close()
         self._message = f"model {model.config.name} ready ({loaded.backend.description})"
         self._publish_status()
+        self._start_upgrade(loaded)
+
+    # --- the backend policy: start on what is ready, move to the fastest in the background ----------------------
+    def _plan(self, model: SlowFast, *, live: bool) -> str:
+        """The backend to build before `model`'s first window; remembers the faster one to move to later
+        (slowfast_core.backends.policy). Cancels a background build for a previous model."""
+        s = self._settings
+        plan = plan_start(model, backend=s.backend, device=s.device, live=live)
+        self._cancel_upgrades()
+        self._upgrade = (model, plan.target) if plan.target else None
+        self._final = self._upgrade
+        return plan.start
+
+    def _start_upgrade(self, loaded: LoadedModel) -> None:
+        """Once `loaded` runs, build the faster backend planned for its model on a background thread."""
+        upgrade = self._upgrade
+        if upgrade is None or upgrade[0] is not loaded.model or loaded.backend.name == upgrade[1]:
+            return
+        if not self._running:  # stopping: nothing new starts
+            return
+        self._upgrade = None  # one attempt per model
+        cancel = threading.Event()
+        thread = threading.Thread(target=self._build_faster, args=(loaded, upgrade[1], cancel),
+                                  name="slowfast-backend-upgrade", daemon=False)
+        self._upgrades = [(t, c) for t, c in self._upgrades if t.is_alive()] + [(thread, cancel)]
+        thread.start()
+
+    def _build_faster(self, current: LoadedModel, target: str, cancel: threading.Event) -> None:
+        """Background thread: convert (cached) and warm `target` for the running model, then hand it to the
+        worker, which swaps it in between two windows. Failure: reported, the current backend goes on."""
+        if cancel.is_set():
+            return
+        self._message = f"preparing {target} in the background (predictions go on with {current.backend.name})"
+        self._publish_status()
+        try:
+            faster = load_model(current.model, backend=target, device=self._settings.device,
+                                warmup_runs=self._settings.warmup_runs, cancel=cancel)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure: say why and stay on the backend that works
+            self._final = None
+            if not cancel.is_set():
+                self._emit_error(EngineError("inference", f"backend {target} could not start ({exc}); staying on "
+                                                          f"{current.backend.name}", exception=exc))
+            return
+        worker = self._worker
+        if not cancel.is_set() and worker is not None:
+            worker.adopt(faster)
+
+    def running_backend(self) -> tuple[SlowFast | None, str, bool]:
+        """(model, backend name, settled) the worker runs now; settled: no faster backend is planned or being
+        built for that model (what Auto quality measures is then the final path)."""
+        worker = self._worker
+        loaded = worker.loaded if worker is not None else None
+        if loaded is None:
+            return None, "", False
+        final = self._final
+        settled = final is None or final[0] is not loaded.model or loaded.backend.name == final[1]
+        return loaded.model, loaded.backend.name, settled
+
+    def _cancel_upgrades(self) -> None:
+        for _thread, cancel in self._upgrades:
+            cancel.set()
 
     def update_settings(self, **changes: Any) -> EngineSettings:
         """Change settings; stride, top-k, threshold, smoothing and hysteresis apply at once, the rest at the
@@ -391,14 +467,17 @@ class Engine:
                 slot.close()
             if monitor is not None:
                 monitor.stop_event.set()
+            self._cancel_upgrades()
+            self._upgrade = None
             alive: list[threading.Thread] = []
             if chain is not None:
                 alive += self._retire(chain, timeout=max(0.0, deadline - time.monotonic()))
-            for thread in (worker, monitor):
+            for thread in (worker, monitor, *(t for t, _ in self._upgrades)):
                 if thread is not None and thread is not threading.current_thread():
                     thread.join(max(0.0, deadline - time.monotonic()))
                     if thread.is_alive():
                         alive.append(thread)
+            self._upgrades = [(t, c) for t, c in self._upgrades if t.is_alive()]
             self._running = False
             self._done.set()
         if alive:
@@ -439,6 +518,7 @@ class Engine:
         """The first model is warm: windows run from now on."""
         self._message = f"model {loaded.model.config.name} ready ({loaded.backend.description})"
         self._publish_status()
+        self._start_upgrade(loaded)
 
     def _on_end(self) -> None:
         """The worker handled the last window of a stream that ended."""

@@ -138,7 +138,10 @@ def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", 
     """
     loaded = create_backend(model, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
-        loaded.warmup(warm_inputs(model), runs=warmup_runs)
+        inputs = warm_inputs(model)
+        loaded.ready_for(inputs)
+        if warmup_runs > 1:
+            loaded.warmup(inputs, runs=warmup_runs - 1)
     return LoadedModel(model, loaded)
 
 
@@ -172,6 +175,9 @@ class InferenceWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._pending: tuple[SlowFast, str, str] | None = None
+        self._adopt: LoadedModel | None = None  # a faster backend for the running model, built elsewhere
+        #: model -> backend request, asked on this thread before the first build (Engine: backends.policy)
+        self.planner: Callable[[SlowFast], str] | None = None
         self.generation = 0
         self.ready = threading.Event()
         self.busy = False
@@ -194,6 +200,14 @@ class InferenceWorker(threading.Thread):
         """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
         with self._lock:
             self._pending = (model, backend, device)
+        self.slot.wake()
+
+    def adopt(self, loaded: LoadedModel) -> None:
+        """Run `loaded` (a warm, faster backend for the model running now, built on another thread) from the
+        next window on. Ignored if the model changed meanwhile. The swap happens between two windows: no
+        window waits for it and no prediction is skipped."""
+        with self._lock:
+            self._adopt = loaded
         self.slot.wake()
 
     # --- thread -----------------------------------------------------------------------------------------------
@@ -222,6 +236,8 @@ class InferenceWorker(threading.Thread):
         loaded = self.loaded
         if loaded is None:
             backend, device = self._backend_request
+            if self.planner is not None:  # the start-up policy, here so the capture fills the window meanwhile
+                backend = self.planner(self._model)
             loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs,
                                 cancel=self._stop_event, report=self._report)
             with self._lock:
@@ -235,7 +251,18 @@ class InferenceWorker(threading.Thread):
             raise RuntimeError("inference worker has no model loaded")
         return loaded
 
+    def _adopt_if_offered(self) -> None:
+        """Swap in a backend offered by `adopt` when it serves the model that runs now."""
+        with self._lock:
+            offered, self._adopt = self._adopt, None
+            current = self._loaded
+            if offered is None or current is None or offered.model is not current.model or self._pending:
+                return
+            self._loaded = offered
+        self._on_ready(offered)
+
     def _switch_if_asked(self) -> None:
+        self._adopt_if_offered()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is None:

@@ -24,11 +24,37 @@ class LabelFileError(SlowFastError):
     """A label file is missing, unreadable, or not one of the accepted formats."""
 
 
+def _kinetics400_from_source() -> tuple[str, ...] | None:
+    """The list read from torchvision's `models/_meta.py` as data (ast), without importing torchvision: its
+    import pulls in every model and op (seconds on a small machine, on the way to the first prediction)."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None or spec.origin is None:
+            return None
+        tree = ast.parse((Path(spec.origin).parent / "models" / "_meta.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, ImportError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_KINETICS400_CATEGORIES"
+                                                for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            return tuple(str(x) for x in value) if isinstance(value, list) else None
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def _kinetics400() -> tuple[str, ...]:
-    from torchvision.models.video import R3D_18_Weights  # local: torchvision is heavy to import
+    names = _kinetics400_from_source()
+    if names is None or len(names) != KINETICS400_SIZE:
+        from torchvision.models.video import R3D_18_Weights  # torchvision's public way (heavy to import)
 
-    names = tuple(R3D_18_Weights.KINETICS400_V1.meta["categories"])
+        names = tuple(R3D_18_Weights.KINETICS400_V1.meta["categories"])
     if len(names) != KINETICS400_SIZE:  # pragma: no cover - guards against a changed torchvision
         raise SlowFastError(f"torchvision lists {len(names)} Kinetics-400 classes, expected 400: update torchvision")
     return names

@@ -1,0 +1,169 @@
+"""The window's Auto quality controller: runs slowfast_core.stream.quality's search on the live engine.
+
+With the Input size setting on Auto (0), a model whose choice is cached for this machine starts at that size
+at once (`size_for`); otherwise it starts at the weights' own size and the controller watches the predictions
+of the final backend (after the move to the fastest one), asks the window to run the next smaller size while
+the latency is over budget (`switchSize`), and remembers the result. The status bar shows the choice and what
+it costs; the stride follows the measured latency. Settings can pin a size instead (then this stays idle).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections import deque
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QLabel
+
+from app.engine_control import LoadedModel
+from app.state import LiveState
+from slowfast_core.stream.engine import Engine
+from slowfast_core.stream.quality import (
+    BUDGET_MS,
+    AutoQuality,
+    QualityCache,
+    QualityChoice,
+    candidate_sizes,
+    live_stride,
+    machine_id,
+    model_id,
+)
+
+log = logging.getLogger(__name__)
+
+#: predictions whose median latency the stride follows
+RECENT = 5
+
+
+def loadable_weights(weights: str) -> str:
+    """`weights` when they can be loaded without a download (a file, a downloaded registry entry), else ""."""
+    if not weights:
+        return ""
+    from pathlib import Path
+
+    from slowfast_core.weights.registry import find_weights, is_cached
+
+    if Path(weights).expanduser().is_file():
+        return weights
+    entry = find_weights(weights)
+    return weights if entry is not None and is_cached(entry) else ""
+
+
+class QualityController(QObject):
+    """Auto quality for one window. `switchSize(size)`: run the current model at `size` (a resized copy);
+    `chosen(choice)`: the search ended (also when the choice came from the cache)."""
+
+    switchSize = Signal(int)
+    chosen = Signal(object)
+
+    def __init__(self, engine: Engine, state: LiveState, *, cache: QualityCache | None = None,
+                 device: str = "cpu", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.state = state
+        self.cache = cache or QualityCache()
+        self.device = device
+        self.enabled = False
+        self.budget_ms = BUDGET_MS
+        self.stride_s = 0.5  # the stride asked for; the engine runs live_stride(this, latency)
+        self.choice: QualityChoice | None = None
+        self.search: AutoQuality | None = None
+        self._model_key = ""
+        self._model = None  # the SlowFast the window runs now
+        self._last_id: int | None = None
+        self._recent: deque[float] = deque(maxlen=RECENT)
+        self.label = QLabel()
+        self.label.setVisible(False)
+        state.predictionChanged.connect(self._on_prediction)
+
+    def _machine(self) -> str:
+        return machine_id(self.device)
+
+    # --- the window tells -------------------------------------------------------------------------------------
+    def configure(self, *, auto: bool, stride_s: float, device: str) -> None:
+        """Settings changed: Auto on/off, the stride asked for, the device (part of the machine key)."""
+        self.enabled, self.stride_s, self.device = auto, stride_s, device
+        if not auto:
+            self.search = None
+            self.label.setVisible(False)
+
+    def size_for(self, arch: str, weights: str) -> int:
+        """The input size to load `arch` + `weights` at: the remembered Auto choice, else 0 (the weights' own).
+        Registry weights that are not downloaded load as untrained, so they are looked up as such."""
+        if not self.enabled:
+            return 0
+        choice = self.cache.get(self._machine(), model_id(arch, loadable_weights(weights)))
+        return choice.size if choice is not None else 0
+
+    def model_running(self, loaded: LoadedModel) -> None:
+        """`loaded` is now the window's model: start, go on with, or skip the search for it."""
+        self._model = loaded.model
+        if not self.enabled:
+            return
+        key = model_id(loaded.info.arch, loaded.request.weights if loaded.info.trained else "")
+        size = loaded.model.meta.preprocessing.short_side
+        if key == self._model_key and (self.search is not None or self.choice is not None):
+            return  # a size the search asked for, or the chosen one: same model, go on
+        self._model_key, self.search, self.choice, self._last_id = key, None, None, None
+        self._recent.clear()
+        cached = self.cache.get(self._machine(), key)
+        if cached is not None:
+            self._finish(cached, remember=False)
+            if cached.size != size:
+                self.switchSize.emit(cached.size)
+            return
+        self.search = AutoQuality(candidate_sizes(size), budget_ms=self.budget_ms)
+        self._show(f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
+                   "largest first, and keeps the largest that stays within 700 ms end to end")
+
+    # --- engine events ----------------------------------------------------------------------------------------
+    @Slot()
+    def _on_prediction(self) -> None:
+        search, p = self.search, self.state.prediction
+        if not self.enabled or p is None or p.id == self._last_id or p.timings is None:
+            return
+        self._last_id = p.id
+        self._follow_latency(p.timings.end_to_end_ms)
+        if search is None:
+            return
+        model, backend, settled = self.engine.running_backend()
+        if not settled or model is None or model is not self._model:
+            return  # still on the start-up backend, or the previous model: not what Auto chooses for
+        size = model.meta.preprocessing.short_side
+        decision = search.observe(size, backend, p.timings.end_to_end_ms, p.timings.inferred_ms)
+        if decision is None:
+            return
+        if decision.done:
+            self._finish(search.choice(), remember=True)
+            self.search = None
+            if decision.size != size:
+                self.switchSize.emit(decision.size)
+        else:
+            self._show(f"auto: measuring {decision.size}²… ({search.measured[size]:.0f} ms at {size}²)", "")
+            self.switchSize.emit(decision.size)
+
+    def _follow_latency(self, end_to_end_ms: float) -> None:
+        """The stride follows the recent latency (Auto only): no window is cut only to be dropped."""
+        self._recent.append(end_to_end_ms)
+        if not self.engine.running:
+            return
+        stride = live_stride(self.stride_s, statistics.median(self._recent))
+        if abs(stride - self.engine.settings.stride_s) >= 0.05:
+            self.engine.update_settings(stride_s=stride)
+
+    def _finish(self, choice: QualityChoice, *, remember: bool) -> None:
+        self.choice = choice
+        if remember:
+            self.cache.put(self._machine(), self._model_key, choice)
+        tried = ", ".join(f"{s}²: {ms:.0f} ms" for s, ms in sorted(choice.measured.items(), reverse=True))
+        self._show(choice.summary(), f"Auto quality chose input {choice.size}² on {choice.backend}: end to end "
+                   f"{choice.end_to_end_ms:.0f} ms, inference {choice.inference_ms:.0f} ms ({tried}). "
+                   "Settings → Input size pins another.")
+        self.chosen.emit(choice)
+
+    def _show(self, text: str, tip: str) -> None:
+        self.label.setText(text)
+        if tip:
+            self.label.setToolTip(tip)
+        self.label.setVisible(True)

@@ -1,0 +1,224 @@
+"""Auto quality: the largest input size whose live end-to-end latency stays within a budget, found once per
+machine and model, then remembered.
+
+A live view is only live while it keeps up: on a 2-core laptop 8x8 R50 at 256² runs 2 s behind the person,
+at 160² half a second. Auto measures the sizes the weights support, largest first, *in the running engine on
+its fastest backend* (the real end-to-end latency: capture, cut, normalise, infer, publish; nothing else
+competes for the cores), and stops at the first that fits. `decide` is that search as a pure function of
+the measurements; `AutoQuality` feeds it the predictions; `QualityCache` keeps the choice per machine + model
+in the user data folder, so later starts begin at the right size at once. No Qt: the window's controller
+(app/quality.py) drives it.
+
+The stride follows the measured latency (`live_stride`): a window is cut only when the worker can take it,
+so none is cut only to go stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: end-to-end latency (capture of the window's newest frame -> prediction published) Auto keeps under
+BUDGET_MS = 700.0
+#: the input short sides Auto tries below the weights' own, largest first (Kinetics weights keep most of their
+#: accuracy down to here; see the README's cost table)
+LADDER = (256, 224, 192, 160)
+#: predictions per size: the first after a change is skipped (first-run effects), the median of the rest counts
+SKIP_FIRST = 1
+SAMPLES = 3
+#: a first counted sample this many times over the budget decides its size at once
+CLEARLY_OVER = 2.0
+DATA_ENV = "SLOWFAST_DATA_DIR"
+CACHE_VERSION = 1
+
+
+def candidate_sizes(native: int) -> tuple[int, ...]:
+    """Input sizes for weights made for short side `native`, largest first: `native`, then the ladder's
+    smaller sizes (256 -> 256, 224, 192, 160). Weights made for a size under the ladder (the tiny presets' 80)
+    are only run at their own size."""
+    return (native, *(s for s in LADDER if s < native))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """size: the input size to run now; done: the search is over (size is the choice); reason: for people."""
+
+    size: int
+    done: bool
+    reason: str
+
+
+def decide(sizes: tuple[int, ...], measured: dict[int, float], budget_ms: float = BUDGET_MS) -> Decision:
+    """The step-down search. sizes: largest first; measured: size -> end-to-end ms measured so far.
+
+    The first size (largest first) not measured yet is the next to try, unless a larger one already fits;
+    the first that fits is the choice; when even the smallest does not fit, the smallest it is."""
+    if not sizes:
+        raise ValueError("no input sizes to choose from")
+    for size in sizes:
+        if size not in measured:
+            return Decision(size, False, f"measuring {size}²")
+        if measured[size] <= budget_ms:
+            return Decision(size, True, f"{size}² keeps up: {measured[size]:.0f} ms ≤ {budget_ms:.0f} ms")
+    smallest = sizes[-1]
+    return Decision(smallest, True, f"even {smallest}² takes {measured[smallest]:.0f} ms (> {budget_ms:.0f} ms)")
+
+
+def live_stride(stride_s: float, end_to_end_ms: float | None) -> float:
+    """The stride to run: the one asked for, or the measured latency when that is longer (rounded up to 50 ms),
+    so no window is cut that the worker could only drop."""
+    if not end_to_end_ms:
+        return stride_s
+    latency = end_to_end_ms / 1000.0
+    return max(stride_s, round(-(-latency // 0.05) * 0.05, 2))
+
+
+@dataclass(frozen=True)
+class QualityChoice:
+    """What Auto chose for a machine + model, and what it costs."""
+
+    size: int
+    backend: str
+    end_to_end_ms: float
+    inference_ms: float
+    measured: dict[int, float] = field(default_factory=dict)  # size -> end-to-end ms, every size tried
+
+    @property
+    def updates_per_s(self) -> float:
+        """The most predictions per second this latency allows (the worker keeps only the newest window)."""
+        return 1000.0 / self.end_to_end_ms if self.end_to_end_ms > 0 else 0.0
+
+    def summary(self) -> str:
+        """e.g. 'auto 224² · openvino · 340 ms · 2.9 updates/s'."""
+        return (f"auto {self.size}² · {self.backend} · {self.end_to_end_ms:.0f} ms · "
+                f"{self.updates_per_s:.1f} updates/s")
+
+
+def data_dir() -> Path:
+    """The user data folder: $SLOWFAST_DATA_DIR, else $XDG_DATA_HOME (or ~/.local/share)/slowfast-live."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "slowfast-live"
+
+
+def machine_id(device: str = "cpu") -> str:
+    """What makes one machine's latency differ from another's: the CPU model, the cores used, the device."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from slowfast_core.backends.base import inference_threads
+
+    return f"{cpu} | {inference_threads()} threads | {device}"
+
+
+def model_id(arch: str, weights: str) -> str:
+    """A model as Auto remembers it: its weights (a registry name, or a file by path, size and time: either
+    implies the architecture), or the architecture when untrained (weights "")."""
+    if not weights:
+        return f"{arch} | untrained"
+    path = Path(weights).expanduser()
+    if path.is_file():
+        st = path.stat()
+        return f"{path.resolve()} | {st.st_size} | {int(st.st_mtime)}"
+    return weights
+
+
+class QualityCache:
+    """Auto's choices, one JSON file: {machine: {model: choice}}. Unreadable or missing: empty, never an error."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or data_dir() / "quality.json"
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else {}
+
+    def get(self, machine: str, model: str) -> QualityChoice | None:
+        raw = self._read().get("choices", {}).get(machine, {}).get(model)
+        try:
+            return QualityChoice(size=int(raw["size"]), backend=str(raw["backend"]),
+                                 end_to_end_ms=float(raw["end_to_end_ms"]), inference_ms=float(raw["inference_ms"]),
+                                 measured={int(k): float(v) for k, v in raw.get("measured", {}).items()})
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def put(self, machine: str, model: str, choice: QualityChoice) -> None:
+        """Remember `choice` (written to a temporary file and renamed; a failure is logged, not raised)."""
+        data = self._read() or {"version": CACHE_VERSION, "choices": {}}
+        entry = asdict(choice)
+        entry["measured"] = {str(k): v for k, v in choice.measured.items()}
+        entry["when"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        data.setdefault("choices", {}).setdefault(machine, {})[model] = entry
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("could not remember the Auto quality choice in %s: %s", self.path, exc)
+
+
+class AutoQuality:
+    """The search for one model: feed it the predictions of the running model, it says which size to run.
+
+    sizes: `candidate_sizes(native)`. `observe(size, backend, end_to_end_ms, inference_ms)` for each prediction
+    made at `size` on the final backend; returns a `Decision` when the search moves on (another size to run,
+    or done), else None."""
+
+    def __init__(self, sizes: tuple[int, ...], *, budget_ms: float = BUDGET_MS) -> None:
+        self.sizes = sizes
+        self.budget_ms = budget_ms
+        self.measured: dict[int, float] = {}
+        self.inference: dict[int, float] = {}
+        self.backend = ""
+        self._samples: dict[int, list[tuple[float, float]]] = {}
+        self.decision = decide(sizes, {}, budget_ms)
+
+    @property
+    def done(self) -> bool:
+        return self.decision.done
+
+    def observe(self, size: int, backend: str, end_to_end_ms: float, inference_ms: float) -> Decision | None:
+        if self.done or size != self.decision.size:
+            return None
+        samples = self._samples.setdefault(size, [])
+        samples.append((end_to_end_ms, inference_ms))
+        kept = samples[SKIP_FIRST:]
+        clearly_over = bool(kept) and kept[0][0] > CLEARLY_OVER * self.budget_ms and size != self.sizes[-1]
+        if len(kept) < SAMPLES and not clearly_over:  # far over budget: one sample says enough (a slow laptop
+            return None  # would otherwise spend ~10 s per size it cannot run)
+        self.measured[size] = statistics.median(e for e, _ in kept)
+        self.inference[size] = statistics.median(i for _, i in kept)
+        self.backend = backend
+        self.decision = decide(self.sizes, self.measured, self.budget_ms)
+        return self.decision
+
+    def choice(self) -> QualityChoice:
+        """The result (call when `done`)."""
+        size = self.decision.size
+        return QualityChoice(size=size, backend=self.backend, end_to_end_ms=self.measured.get(size, 0.0),
+                             inference_ms=self.inference.get(size, 0.0), measured=dict(self.measured))

@@ -1,0 +1,131 @@
+"""The window on the fastest path: it starts on torch-cpu (ready at once), converts OpenVINO in the background
+(untrained weights too) and moves the live view to it without a gap: frames keep reaching the window and
+predictions keep coming while the conversion runs, and the swap happens between two windows.
+
+One OpenVINO conversion of the tiny model, into an empty cache of this module's own."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+
+import pytest
+import torch
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from app.settings import AppSettings, SettingsStore  # noqa: E402
+from app.window import MainWindow  # noqa: E402
+from slowfast_core import create_model  # noqa: E402
+from slowfast_core.backends.base import available_backends  # noqa: E402
+from slowfast_core.model.builder import UNTRAINED_SEED  # noqa: E402
+from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction  # noqa: E402
+
+pytestmark = pytest.mark.skipif("openvino" not in available_backends(torch.device("cpu")),
+                                reason="openvino is not installed here")
+WAIT = 180_000  # ms: a conversion on a loaded 2-core machine
+
+
+class Timeline:
+    """Every engine event in the order it happened (any thread): ("frame", index), ("prediction", backend, id),
+    ("building", message) when the background build starts, ("error", message)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[tuple] = []
+
+    def on_frame(self, frame: FramePacket) -> None:
+        with self.lock:
+            self.events.append(("frame", frame.index))
+
+    def on_prediction(self, p: Prediction) -> None:
+        with self.lock:
+            self.events.append(("prediction", p.backend.split()[0], p.id))
+
+    def on_status(self, status: EngineStatus) -> None:
+        if status.message.startswith("preparing"):
+            with self.lock:
+                self.events.append(("building", status.message))
+
+    def on_error(self, error: EngineError) -> None:
+        with self.lock:
+            self.events.append(("error", error.message))
+
+    def snapshot(self) -> list[tuple]:
+        with self.lock:
+            return list(self.events)
+
+
+def test_window_leaves_torch_cpu_for_openvino_without_a_gap(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path / "cache"))  # empty: OpenVINO must convert first
+    model = create_model("slowfast_tiny", seed=UNTRAINED_SEED)  # untrained weights: moved all the same
+    settings = AppSettings(weights="", input_size=80, stride_s=0.25, labels=["wave"])
+    assert settings.backend == "auto"
+    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
+                   start_source="synthetic:160x120@30", model=model, cameras=[], repair_on_start=False)
+    timeline = Timeline()
+    unsubscribe = w.engine.subscribe(timeline)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        def backends() -> list[str]:
+            return [e[1] for e in timeline.snapshot() if e[0] == "prediction"]
+
+        qtbot.waitUntil(lambda: "openvino" in backends(), timeout=WAIT)
+        shown_at_swap = w.state.frames_shown
+        qtbot.waitUntil(lambda: backends().count("openvino") >= 3 and w.state.frames_shown > shown_at_swap + 5,
+                        timeout=WAIT)
+        qtbot.waitUntil(lambda: w.state.status is not None and w.state.status.backend == "openvino", timeout=WAIT)
+        assert "openvino" in w.status_panel.model.text()
+        assert w.state.prediction is not None and w.state.prediction.backend.startswith("openvino")
+    finally:
+        unsubscribe()
+        w.shutdown()
+    events = timeline.snapshot()
+    assert not [e for e in events if e[0] == "error"], events
+    kinds = [e[0] if e[0] != "prediction" else e[1] for e in events]
+    building = kinds.index("building")
+    first_fast = kinds.index("openvino")
+    assert kinds.index("torch-cpu") < first_fast and building < first_fast  # torch-cpu first, openvino built aside
+    during = kinds[building:first_fast]
+    assert during.count("torch-cpu") >= 2  # predictions went on while OpenVINO converted and compiled
+    assert during.count("frame") >= 10  # and so did the video
+    assert "torch-cpu" not in kinds[first_fast:]  # moved once, for good
+    # the source was never reopened: frame indices run on without a restart across the swap
+    indices = [e[1] for e in events if e[0] == "frame"]
+    assert indices == sorted(indices) and indices[-1] - indices[0] + 1 >= len(indices)
+    # the prediction stream went on across the swap: window ids keep increasing, no window was run twice
+    ids = [e[2] for e in events if e[0] == "prediction"]
+    assert ids == sorted(set(ids))
+
+
+def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, tmp_path, monkeypatch):
+    """Auto (input size 0) on weights made for 192: with a budget nothing meets, the window measures 192, then
+    160, runs 160, shows the choice in the status bar and remembers it for this machine + model."""
+    from app.engine_control import with_input_size
+
+    monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
+    model = with_input_size(create_model("slowfast_tiny", seed=UNTRAINED_SEED), 192)
+    settings = AppSettings(weights="", input_size=0, stride_s=0.25, labels=["wave"], backend="torch-cpu")
+    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
+                   start_source="synthetic:160x120@30", model=model, cameras=[], repair_on_start=False,
+                   engine_settings={"backend": "torch-cpu"})
+    w.quality.budget_ms = 0.0  # this machine "cannot keep up" at any size: the smallest is chosen
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.quality.choice is not None, timeout=WAIT)
+        choice = w.quality.choice
+        assert choice.size == 160 and set(choice.measured) == {192, 160} and choice.backend == "torch-cpu"
+        assert all(ms > 0 for ms in choice.measured.values())
+        assert w.model.meta.preprocessing.short_side == 160  # the resized copy runs
+        assert w.quality.label.text().startswith("auto 160²")
+        assert w.settings.input_size == 0  # still Auto: the choice is not a pin
+        assert w.quality.size_for("slowfast_tiny", "") == 160  # the next start loads at 160 at once
+        assert (tmp_path / "data" / "quality.json").is_file()
+    finally:
+        w.shutdown()

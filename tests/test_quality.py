@@ -1,0 +1,175 @@
+"""Auto quality (slowfast_core.stream.quality), the start-up backend policy (backends.policy) and the figures
+of `slowfast bench app` (bench.app): pure functions and small objects, fed given measurements and events."""
+
+from __future__ import annotations
+
+import torch
+import pytest
+
+from slowfast_core.backends import policy
+from slowfast_core.backends.base import BACKENDS, InferenceBackend, available_backends
+from slowfast_core.bench.app import AppEvents, app_figures
+from slowfast_core.stream.quality import (
+    AutoQuality,
+    QualityCache,
+    QualityChoice,
+    candidate_sizes,
+    decide,
+    live_stride,
+    machine_id,
+    model_id,
+)
+
+
+def test_candidate_sizes_follow_the_weights() -> None:
+    assert candidate_sizes(256) == (256, 224, 192, 160)
+    assert candidate_sizes(224) == (224, 192, 160)
+    assert candidate_sizes(80) == (80,)  # the tiny presets: their own size only
+
+
+def test_decide_steps_down_from_the_largest_until_one_fits() -> None:
+    sizes = (256, 224, 192, 160)
+    assert decide(sizes, {}).size == 256 and not decide(sizes, {}).done
+    assert decide(sizes, {256: 650.0}).size == 256 and decide(sizes, {256: 650.0}).done
+    d = decide(sizes, {256: 2270.0})
+    assert (d.size, d.done) == (224, False)
+    d = decide(sizes, {256: 2270.0, 224: 980.0, 192: 690.0})
+    assert (d.size, d.done) == (192, True)
+    d = decide(sizes, {256: 2270.0, 224: 1500.0, 192: 1100.0, 160: 800.0})
+    assert (d.size, d.done) == (160, True) and "800 ms" in d.reason  # nothing fits: the smallest
+    assert decide(sizes, {256: 710.0}, budget_ms=800.0).size == 256  # the budget is a parameter
+    with pytest.raises(ValueError):
+        decide((), {})
+
+
+def test_auto_quality_skips_the_first_prediction_and_takes_the_median() -> None:
+    search = AutoQuality((256, 224, 192))
+    assert search.decision.size == 256
+    assert search.observe(256, "openvino", 5000.0, 4900.0) is None  # first after a change: skipped
+    assert search.observe(224, "openvino", 100.0, 90.0) is None  # not the size being measured
+    assert search.observe(256, "openvino", 900.0, 800.0) is None
+    assert search.observe(256, "openvino", 1000.0, 900.0) is None
+    d = search.observe(256, "openvino", 950.0, 850.0)
+    assert (d.size, d.done) == (224, False) and search.measured == {256: 950.0}
+    for e2e in (9999.0, 600.0, 640.0, 620.0):
+        d = search.observe(224, "openvino", e2e, e2e - 20)
+    assert (d.size, d.done) == (224, True)
+    choice = search.choice()
+    assert (choice.size, choice.backend, choice.end_to_end_ms, choice.inference_ms) == (224, "openvino", 620.0, 600.0)
+    assert choice.measured == {256: 950.0, 224: 620.0}
+    assert choice.updates_per_s == pytest.approx(1000 / 620)
+    assert "auto 224²" in choice.summary() and "620 ms" in choice.summary()
+    assert search.observe(224, "openvino", 1.0, 1.0) is None  # done: nothing moves any more
+
+
+def test_auto_quality_moves_on_at_once_from_a_size_far_over_budget() -> None:
+    search = AutoQuality((256, 224, 160))
+    assert search.observe(256, "openvino", 3000.0, 2900.0) is None  # skipped (first after a change)
+    d = search.observe(256, "openvino", 2270.0, 2240.0)  # > 2x the budget: no need for three
+    assert (d.size, d.done) == (224, False) and search.measured == {256: 2270.0}
+    search.observe(224, "openvino", 1.0, 1.0)
+    assert search.observe(224, "openvino", 1300.0, 1200.0) is None  # over, but not clearly: more samples
+
+
+def test_the_stride_follows_the_latency_never_below_what_was_asked() -> None:
+    assert live_stride(0.5, None) == 0.5
+    assert live_stride(0.5, 340.0) == 0.5
+    assert live_stride(0.5, 612.0) == 0.65  # rounded up to 50 ms: the worker is free when the window is due
+    assert live_stride(0.25, 2270.0) == 2.3
+
+
+def test_quality_cache_per_machine_and_model(tmp_path) -> None:
+    cache = QualityCache(tmp_path / "q" / "quality.json")
+    assert cache.get("m", "x") is None  # no file yet
+    choice = QualityChoice(size=192, backend="openvino", end_to_end_ms=610.0, inference_ms=590.0,
+                           measured={256: 1200.0, 224: 900.0, 192: 610.0})
+    cache.put("m", "x", choice)
+    assert cache.get("m", "x") == choice
+    assert cache.get("other machine", "x") is None and cache.get("m", "other model") is None
+    (tmp_path / "q" / "quality.json").write_text("{not json")
+    assert cache.get("m", "x") is None  # a damaged file is an empty cache, not an error
+    cache.put("m", "x", choice)
+    assert cache.get("m", "x") == choice
+    assert "threads" in machine_id("cpu")
+    ckpt = tmp_path / "w.pyth"
+    ckpt.write_bytes(b"1")
+    assert model_id("slowfast_8x8_r50", "") == "slowfast_8x8_r50 | untrained"
+    assert model_id("a", "SLOWFAST_8x8_R50") == model_id("b", "SLOWFAST_8x8_R50")  # the weights imply the arch
+    assert str(ckpt.resolve()) in model_id("a", str(ckpt))
+
+
+class _SlowToPrepare(InferenceBackend):
+    """A stand-in faster backend that is not ready (its conversion has not run)."""
+
+    name = "test-slow-to-prepare"
+    is_ready = False
+
+    @classmethod
+    def ready(cls, model, device) -> bool:
+        return cls.is_ready
+
+    def __call__(self, inputs):  # pragma: no cover - never run
+        raise NotImplementedError
+
+
+def test_start_plan_starts_on_what_is_ready_and_targets_the_fastest(monkeypatch) -> None:
+    from slowfast_core import create_model
+
+    model = create_model("slowfast_tiny", seed=0)
+    available_backends(torch.device("cpu"))  # every backend module registered
+    monkeypatch.setitem(BACKENDS, _SlowToPrepare.name, _SlowToPrepare)
+    monkeypatch.setattr(policy, "check_backend",
+                        lambda backend, device: (torch.device("cpu"), [_SlowToPrepare.name, "torch-cpu", "torch-eager"]))
+    assert policy.plan_start(model) == policy.StartPlan("torch-cpu", _SlowToPrepare.name)
+    monkeypatch.setattr(_SlowToPrepare, "is_ready", True)
+    assert policy.plan_start(model) == policy.StartPlan("auto")  # the converted model is cached: start on it
+    assert policy.plan_start(model, backend="torch-eager") == policy.StartPlan("torch-eager")  # asked for
+    monkeypatch.setattr(_SlowToPrepare, "is_ready", False)
+    assert policy.plan_start(model, live=False) == policy.StartPlan("auto")  # offline: one backend throughout
+    monkeypatch.setattr(_SlowToPrepare, "usable_for", classmethod(lambda cls, m: False), raising=False)
+    assert policy.plan_start(model) == policy.StartPlan("auto")  # not usable for this model: torch-cpu is first
+
+
+def test_openvino_is_ready_only_with_its_converted_model_cached(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("openvino")
+    from slowfast_core import create_model
+    from slowfast_core.backends import cache as model_cache
+    from slowfast_core.backends.openvino_backend import OpenVINOBackend, cache_entry
+    from slowfast_core.backends.openvino_convert import IR_XML
+
+    import openvino
+
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path))
+    model = create_model("slowfast_tiny", seed=0)
+    cpu = torch.device("cpu")
+    assert not OpenVINOBackend.ready(model, cpu)
+    entry = cache_entry(model, openvino.__version__, model_cache.kind_dir("openvino", tmp_path))
+    entry.mkdir(parents=True)
+    (entry / IR_XML).write_text("<net/>")
+    (entry / IR_XML).with_suffix(".bin").write_bytes(b"")
+    assert OpenVINOBackend.ready(model, cpu)
+    with torch.no_grad():
+        model.blocks[6].proj.weight.add_(1.0)  # other weights (a taught head): another entry, not ready
+    assert not OpenVINOBackend.ready(model, cpu)
+
+
+def test_bench_app_figures_from_recorded_events() -> None:
+    ev = AppEvents(launch=100.0)
+    ev.step("window built", 101.0)
+    ev.step("first prediction", 103.0)
+    ev.step("first overlay", 103.1)
+    ev.settled = 104.0  # Auto chose, the backend moved: the steady span starts here
+    ev.predictions = [(103.0, 1, 2000.0), (105.0, 5, 400.0), (105.5, 6, 500.0), (106.0, 7, 450.0),
+                      (106.5, 8, 700.0)]
+    ev.frames = [104.0 + i / 30 for i in range(90)]  # 3 s of 30 fps
+    ev.ticks = [104.0, 104.005, 104.2, 104.21, 107.0]
+    ev.end = 108.0
+    f = app_figures(ev)
+    assert f["steady_s"] == 4.0
+    assert f["updates_per_s"] == 1.0  # 4 predictions in the 4 s steady span (the first is before it)
+    assert f["end_to_end_p50_ms"] == 475.0 and f["end_to_end_p95_ms"] == 700.0
+    assert f["frames_shown_per_s"] == 22.5
+    assert f["max_event_loop_gap_ms"] == pytest.approx(2790.0)
+    assert f["first_overlay_s"] == 3.1
+    assert list(f["steps_s"]) == ["window built", "first prediction", "first overlay"]
+    assert app_figures(AppEvents(launch=0.0, end=1.0))["first_overlay_s"] is None
