@@ -15,12 +15,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Two pytest workers, a test file each at a time (a file's module fixtures are built once); TEST_WORKERS=0 runs
-# everything in one process.
-TEST_WORKERS ?= 2
-
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 run: $(STAMP)
 	$(VENV)/bin/slowfast-app
