@@ -7,6 +7,7 @@
     engine.start(source, model)                   # opens the source; typed errors raise here
     engine.switch_source(other)                   # the old source runs until the new one opened
     engine.switch_model(model2)                   # built and warmed on the worker thread
+    engine.swap_head(taught)                      # same backbone, new classifier and labels: no reload
     engine.update_settings(threshold=0.3)         # live
     engine.stop(timeout=2.0)                      # True when every thread joined
 
@@ -333,6 +334,15 @@ class Engine:
                 raise ConfigError("an offline file run keeps its model: stop it and start again with the new one")
             worker.request_model(model, backend=self._settings.backend, device=self._settings.device)
             self._message = f"loading {model.config.name}"
+        self._publish_status()
+
+    def swap_head(self, model: SlowFast) -> None:
+        """Use `model`'s classifier and labels (a taught head on the running backbone) from the next window on:
+        no reload, no gap in the video. A model with another backbone is switched to as by `switch_model`."""
+        with self._control:
+            worker = self._require(self._worker if self._running else None)
+            worker.request_head(model)
+            self._message = f"using the classifier of {model.meta.weights or model.config.name}"
         self._publish_status()
 
     def _on_model_ready(self, loaded: LoadedModel) -> None:

@@ -27,6 +27,7 @@ import torch
 
 from slowfast_core.backends.base import Cancelled, InferenceBackend, create_backend
 from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import FeatureIdentity, classifier_of, feature_view
 from slowfast_core.model.net import SlowFast
 from slowfast_core.predict import probabilities
 from slowfast_core.stream.smoothing import Smoother, top_k
@@ -118,10 +119,25 @@ class LatestSlot(Generic[T]):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model with its backend, warm."""
+    """A model with its backend, warm.
+
+    classifier None: the backend returns logits. Otherwise the backend runs the model without its classifier
+    and returns the pooled feature (1, C); the worker applies `classifier` itself (microseconds), so each
+    prediction carries its feature and a taught head can replace the classifier between two windows.
+    """
 
     model: SlowFast
     backend: InferenceBackend
+    classifier: torch.nn.Linear | None = None
+    identity: FeatureIdentity | None = None
+
+    def logits(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run one window: (logits (1, num_classes), feature (1, C) or None)."""
+        out = self.backend(inputs)
+        if self.classifier is None:
+            return out, None
+        with torch.inference_mode():
+            return self.classifier(out.float()), out  # (1, C) -> (1, num_classes)
 
 
 def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
@@ -136,10 +152,25 @@ def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", 
 
     cancel: set it to abandon the set-up (`Cancelled` is raised); report: where a fallback's reason goes.
     """
-    loaded = create_backend(model, backend=backend, device=device, cancel=cancel, report=report)
+    try:
+        classifier = classifier_of(model)
+    except ValueError:  # no linear head (already a feature model): the backend's output is what we publish
+        classifier = None
+    runs = feature_view(model) if classifier is not None else model
+    loaded = create_backend(runs, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
         loaded.warmup(warm_inputs(model), runs=warmup_runs)
-    return LoadedModel(model, loaded)
+    identity = FeatureIdentity.of(model) if classifier is not None else None
+    return LoadedModel(model, loaded, classifier, identity)
+
+
+def with_head(loaded: LoadedModel, model: SlowFast) -> LoadedModel | None:
+    """`loaded` with the classifier and labels of `model`, when `model` has the same backbone (else None)."""
+    if loaded.identity is None or loaded.classifier is None:
+        return None
+    if model.config.head_in_features != loaded.identity.dim or FeatureIdentity.of(model) != loaded.identity:
+        return None
+    return LoadedModel(model, loaded.backend, classifier_of(model), loaded.identity)
 
 
 class InferenceWorker(threading.Thread):
@@ -172,6 +203,7 @@ class InferenceWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._pending: tuple[SlowFast, str, str] | None = None
+        self._pending_head: SlowFast | None = None
         self.generation = 0
         self.ready = threading.Event()
         self.busy = False
@@ -194,6 +226,13 @@ class InferenceWorker(threading.Thread):
         """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
         with self._lock:
             self._pending = (model, backend, device)
+        self.slot.wake()
+
+    def request_head(self, model: SlowFast) -> None:
+        """Use `model`'s classifier and labels from the next window on, keeping the running backbone and backend
+        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model."""
+        with self._lock:
+            self._pending_head = model
         self.slot.wake()
 
     # --- thread -----------------------------------------------------------------------------------------------
@@ -235,7 +274,25 @@ class InferenceWorker(threading.Thread):
             raise RuntimeError("inference worker has no model loaded")
         return loaded
 
+    def _swap_head_if_asked(self) -> None:
+        with self._lock:
+            model, self._pending_head = self._pending_head, None
+        if model is None:
+            return
+        current = self._require_loaded()
+        swapped = with_head(current, model)
+        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm)
+            backend, device = self._backend_request
+            with self._lock:
+                self._pending = (model, backend, device)
+            return
+        with self._lock:
+            self._loaded = swapped
+        self.smoother.reset(model.meta.categories)
+        self._on_ready(swapped)
+
     def _switch_if_asked(self) -> None:
+        self._swap_head_if_asked()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is None:
@@ -298,7 +355,7 @@ class InferenceWorker(threading.Thread):
         prep = loaded.model.meta.preprocessing
         inputs = loaded.backend.prepare(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
         prepared = time.monotonic()
-        logits = loaded.backend(inputs)  # (1, num_classes)
+        logits, feature = loaded.logits(inputs)  # (1, num_classes), (1, C) or None
         inferred = time.monotonic()
         probs = probabilities(logits).numpy().astype(np.float32)  # (num_classes,); InferenceError for NaN/Inf
         categories = loaded.model.meta.categories
@@ -316,4 +373,6 @@ class InferenceWorker(threading.Thread):
             topk=top_k(probs, categories, self.topk), probs=probs,
             label=smoothed.label, confidence=smoothed.confidence, timings=timings,
             backend=loaded.backend.description,
+            feature=None if feature is None else feature.reshape(-1).numpy().astype(np.float32, copy=False),
+            feature_identity=loaded.identity,
         )

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import backbone_digest  # noqa: F401  (re-exported: one implementation)
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import read_frames_at
@@ -33,17 +34,6 @@ logger = logging.getLogger(__name__)
 
 HEAD_STEPS = 300  # full-batch optimiser steps
 RECORD_EVERY = 10  # steps per metrics record ("epoch" in metrics.jsonl for head training)
-
-
-def backbone_digest(model: SlowFast, size: int) -> str:
-    """A short digest of everything a feature depends on: architecture, backbone weights, input size."""
-    h = hashlib.blake2b(digest_size=10)
-    h.update(f"{model.config!r}|{size}|{model.meta.preprocessing!r}".encode())
-    for name, tensor in model.state_dict().items():
-        if not name.startswith("blocks.6."):
-            h.update(name.encode())
-            h.update(tensor.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
 
 
 def feature_model(model: SlowFast) -> SlowFast:
