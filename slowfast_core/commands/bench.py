@@ -14,6 +14,8 @@ BENCHES = {
     "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
     "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
+    "teach": ("slowfast_core.bench.teach", "record -> teach -> recognise end to end on synthetic actions: agreement "
+              "with the script and seconds to a taught model"),
     "soak": ("slowfast_core.stream.soak", "a long run (memory, drops, open files, threads), then injected faults "
              "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }

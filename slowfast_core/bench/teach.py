@@ -1,0 +1,202 @@
+"""`slowfast bench teach`: record -> teach -> recognise, end to end, with nothing downloaded.
+
+1. Pretrain a backbone with the training loop on synthetic actions (`slowfast synth` classes 0..P-1), unless
+   `--base` names one.
+2. The scripted actor (`synthetic:actions`) performs OTHER classes (new to the backbone) while the real engine
+   runs the base model and a real `SessionRecorder` records video, predictions and features; the labels are
+   marked at the script's times, as a person pressing the label keys would.
+3. Teach on the recorded features (`train.teach`): timed from the recording's stop to the saved model.
+4. Run the taught model over the next minute of the actor (new scenes: another seed) and measure how many
+   windows' top-1 agrees with the script (the action covering most of the window).
+
+Offline mode (the default) feeds the engine every frame and runs every window (`realtime=False`), so the result
+does not depend on the machine's speed; `--realtime` paces the actor at 30 fps like a camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slowfast_core.model.net import SlowFast
+from slowfast_core.stream.types import Prediction
+from slowfast_core.video.actions import class_name
+from slowfast_core.video.scripted import ActionScriptSource, default_script
+
+
+@dataclass(frozen=True)
+class TeachBenchSettings:
+    """Sizes of the proof; the defaults are the full-size bench, a test passes smaller ones."""
+
+    arch: str = "slowfast_tiny"
+    pretrain_classes: int = 8  # classes 0..P-1 for the backbone
+    pretrain_clips: int = 40  # per class
+    pretrain_epochs: int = 30
+    pretrain_minutes: float | None = 3.0
+    first: int = 8  # the new classes the actor performs: first..last
+    last: int = 11
+    seconds: float = 4.0  # per action
+    record_passes: int = 3  # passes of the script while recording
+    live_seconds: float = 60.0
+    stride_s: float = 0.5
+    backend: str = "auto"
+    realtime: bool = False
+    seed: int = 0
+
+
+def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
+    """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`); its checkpoint."""
+    from slowfast_core.train.loop import BEST, train
+    from slowfast_core.train.recipe import TrainConfig
+    from slowfast_core.train.synth import SynthSettings, generate
+
+    data = work / "synth"
+    say(f"synthesising {settings.pretrain_classes} classes x {settings.pretrain_clips} clips")
+    generate(data, SynthSettings(classes=settings.pretrain_classes, clips_per_class=settings.pretrain_clips,
+                                 seed=settings.seed))
+    say("pretraining the backbone")
+    config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
+                         epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
+                         seed=settings.seed)
+    return train(config).out / BEST
+
+
+def _source(settings: TeachBenchSettings, seconds: float, seed: int) -> ActionScriptSource:
+    script = default_script(settings.first, settings.last, seed=seed, seconds=settings.seconds)
+    return ActionScriptSource(script, paced=settings.realtime, frames=int(round(seconds * 30.0)), seed=seed)
+
+
+def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettings, listeners: list[Any]) -> None:
+    """The real engine over `source` until it ends (offline: every window)."""
+    from slowfast_core.stream.engine import Engine, EngineSettings
+
+    engine = Engine(EngineSettings(stride_s=settings.stride_s, backend=settings.backend, device="cpu",
+                                   realtime=settings.realtime, smoothing=1))
+    for listener in listeners:
+        engine.subscribe(listener)
+    engine.start(source, model)
+    try:
+        engine.wait()
+    finally:
+        engine.stop(timeout=10.0)
+
+
+def record(base: SlowFast, base_spec: str, settings: TeachBenchSettings, root: Path) -> tuple[Path, float]:
+    """A session of the actor performing the new classes, labels at the script's times; (folder, stop seconds)."""
+    from slowfast_core.sessions.recorder import SessionRecorder
+
+    seconds = settings.record_passes * settings.seconds * (settings.last - settings.first + 1)
+    source = _source(settings, seconds, settings.seed)
+    names = [class_name(c) for c in range(settings.first, settings.last + 1)]
+    source_info = source.open()
+    rec = SessionRecorder.start(root, name="bench teach", labels=names, source=source.name, fps=source_info.fps,
+                                width=source_info.width, height=source_info.height, model=base.config.name,
+                                weights=base_spec, min_free_bytes=0, queue_seconds=60.0)
+    _run(base, source, settings, [rec])
+    origin = rec.clock_origin or 0.0
+    for action in source.script_labels(settings.record_passes):
+        rec.mark(action.label, at=origin + action.start)
+        rec.end_mark(at=origin + action.end)
+    started = time.monotonic()
+    rec.stop()
+    return rec.path, time.monotonic() - started
+
+
+def agreement(predictions: list[Prediction], source: ActionScriptSource) -> dict[str, Any]:
+    """Share of windows whose top-1 is the scripted action covering most of the window (and of those inside one)."""
+    fps = source.fps
+    hits = inside = inside_hits = 0
+    for p in predictions:
+        counts: dict[str, int] = {}
+        for i in range(p.first_index, p.last_index + 1):
+            label = source.label_at(i / fps)
+            counts[label] = counts.get(label, 0) + 1
+        truth = max(counts, key=lambda k: counts[k])
+        top = p.topk[0][0]
+        hits += top == truth
+        if len(counts) == 1:
+            inside += 1
+            inside_hits += top == truth
+    n = len(predictions)
+    return {"agreement": hits / n if n else 0.0, "windows": n,
+            "agreement_inside": inside_hits / inside if inside else None, "windows_inside": inside}
+
+
+def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, work: Path | None = None,
+                say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The whole proof (module doc); returns the figures (`agreement`, `teach_seconds`, ...)."""
+    from slowfast_core.train.teach import load_base, teach
+
+    with tempfile.TemporaryDirectory(prefix="slowfast-bench-teach-") as tmp:
+        folder = Path(work) if work is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        spec = base_spec or str(pretrain(settings, folder, say))
+        pretrain_s = time.monotonic() - t0
+        base = load_base(spec)
+        say(f"recording the actor performing classes {settings.first}-{settings.last}")
+        session, stop_s = record(base, spec, settings, folder / "sessions")
+        say("teaching")
+        t1 = time.monotonic()
+        result = teach([session], base_spec=spec, out=folder / "taught")
+        teach_s = time.monotonic() - t1
+        assert not isinstance(result, type(None))
+        taught = load_base(str(result.model_path))  # type: ignore[union-attr]
+        say(f"running the taught model over {settings.live_seconds:.0f} s of new scenes")
+        predictions: list[Prediction] = []
+
+        class Collect:
+            def on_prediction(self, p: Prediction) -> None:
+                predictions.append(p)
+
+        live = _source(settings, settings.live_seconds, settings.seed + 1)
+        _run(taught, live, settings, [Collect()])
+        scores = agreement(predictions, live)
+        return {**scores, "teach_seconds": round(teach_s, 3), "stop_seconds": round(stop_s, 3),
+                "pretrain_seconds": round(pretrain_s, 1), "val_top1": result.val_top1,  # type: ignore[union-attr]
+                "reused": result.reused, "computed": result.computed,  # type: ignore[union-attr]
+                "categories": result.categories, "arch": settings.arch, "base": spec,  # type: ignore[union-attr]
+                "realtime": settings.realtime}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default="slowfast_tiny", help="backbone preset to pretrain (default slowfast_tiny)")
+    p.add_argument("--base", help="use these weights as the backbone instead of pretraining one")
+    p.add_argument("--pretrain-minutes", type=float, default=3.0)
+    p.add_argument("--classes", default="8-11", help="the new classes the actor performs, A-B (default 8-11)")
+    p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
+    p.add_argument("--live-seconds", type=float, default=60.0)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--realtime", action="store_true", help="pace the actor at 30 fps like a camera")
+    p.add_argument("--work", help="keep the work files (synthetic data, runs, session) in this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from slowfast_core.errors import ConfigError
+
+    try:
+        first, last = (int(v) for v in args.classes.split("-"))
+    except ValueError:
+        raise ConfigError(f"--classes {args.classes!r}: use A-B, e.g. 8-11") from None
+    settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, first=first, last=last,
+                                  record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
+                                  realtime=args.realtime)
+    out = bench_teach(settings, base_spec=args.base, work=Path(args.work) if args.work else None,
+                      say=lambda s: print(f"bench teach: {s}", file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"agreement {out['agreement']:.1%} of {out['windows']} live windows (inside one action: "
+              f"{out['agreement_inside'] or 0:.1%} of {out['windows_inside']}); taught in {out['teach_seconds']:.2f} s "
+              f"({out['reused']} recorded features reused, {out['computed']} computed); recorder stop "
+              f"{out['stop_seconds']:.2f} s; held-out top-1 {out['val_top1'] or 0:.1%}")
+    return 0
