@@ -22,6 +22,8 @@ from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their 
     local_server,
     loopback_only,
     realvideo,
+    tiny_overfit,
+    tiny_synth,
 )
 
 

@@ -6,8 +6,10 @@
    runs the base model and a real `SessionRecorder` records video, predictions and features; the labels are
    marked at the script's times, as a person pressing the label keys would.
 3. Teach on the recorded features (`train.teach`): timed from the recording's stop to the saved model.
-4. Run the taught model over the next minute of the actor (new scenes: another seed) and measure how many
-   windows' top-1 agrees with the script (the action covering most of the window).
+4. Run the taught model over the next minute of the actor and measure how many windows' top-1 agrees with
+   the script (the action covering most of the window): `agreement`. The actor goes on as it was recorded
+   (its script repeats, like a person acting on in the same room); `agreement_new_scenes` is the harder
+   figure on another seed's scenes (unseen backgrounds, positions, sizes and speeds).
 
 Offline mode (the default) feeds the engine every frame and runs every window (`realtime=False`), so the result
 does not depend on the machine's speed; `--realtime` paces the actor at 30 fps like a camera.
@@ -24,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
 from slowfast_core.video.actions import class_name
-from slowfast_core.video.scripted import ActionScriptSource, default_script
+from slowfast_core.video.scripted import ActionScriptSource
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,7 @@ class TeachBenchSettings:
     pretrain_clips: int = 40  # per class
     pretrain_epochs: int = 30
     pretrain_minutes: float | None = 3.0
-    first: int = 8  # the new classes the actor performs: first..last
-    last: int = 11
+    classes: tuple[int, ...] = (8, 9, 10, 11)  # the new classes the actor performs (in a seeded order)
     seconds: float = 4.0  # per action
     record_passes: int = 3  # passes of the script while recording
     live_seconds: float = 60.0
@@ -48,6 +51,8 @@ class TeachBenchSettings:
     backend: str = "auto"
     realtime: bool = False
     seed: int = 0
+    width: int = 320  # the actor's frames
+    height: int = 240
 
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
@@ -67,9 +72,19 @@ def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None
     return train(config).out / BEST
 
 
-def _source(settings: TeachBenchSettings, seconds: float, seed: int) -> ActionScriptSource:
-    script = default_script(settings.first, settings.last, seed=seed, seconds=settings.seconds)
-    return ActionScriptSource(script, paced=settings.realtime, frames=int(round(seconds * 30.0)), seed=seed)
+def _script(settings: TeachBenchSettings, seconds: float, seed: int) -> list[tuple[int, float]]:
+    """`seconds` of the actor: the classes in a new seeded order each pass, every entry a fresh scene
+    (background, position, size, speed), as a person performs each action a little differently every time."""
+    rng = np.random.default_rng(seed)
+    passes = max(1, int(np.ceil(seconds / (settings.seconds * len(settings.classes)))))
+    return [(settings.classes[i], settings.seconds) for _ in range(passes) for i in rng.permutation(len(settings.classes))]
+
+
+def _source(settings: TeachBenchSettings, script: list[tuple[int, float]], seconds: float,
+            seed: int) -> ActionScriptSource:
+    """The actor performing `script` (over and over) for `seconds`."""
+    return ActionScriptSource(script, width=settings.width, height=settings.height, paced=settings.realtime,
+                              frames=int(round(seconds * 30.0)), seed=seed)
 
 
 def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettings, listeners: list[Any]) -> None:
@@ -87,25 +102,55 @@ def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettin
         engine.stop(timeout=10.0)
 
 
+def record_seconds(settings: TeachBenchSettings) -> float:
+    return settings.record_passes * settings.seconds * len(settings.classes)
+
+
 def record(base: SlowFast, base_spec: str, settings: TeachBenchSettings, root: Path) -> tuple[Path, float]:
     """A session of the actor performing the new classes, labels at the script's times; (folder, stop seconds)."""
     from slowfast_core.sessions.recorder import SessionRecorder
 
-    seconds = settings.record_passes * settings.seconds * (settings.last - settings.first + 1)
-    source = _source(settings, seconds, settings.seed)
-    names = [class_name(c) for c in range(settings.first, settings.last + 1)]
+    seconds = record_seconds(settings)
+    source = _source(settings, _script(settings, seconds, settings.seed), seconds, settings.seed)
+    names = [class_name(c) for c in settings.classes]
     source_info = source.open()
     rec = SessionRecorder.start(root, name="bench teach", labels=names, source=source.name, fps=source_info.fps,
                                 width=source_info.width, height=source_info.height, model=base.config.name,
                                 weights=base_spec, min_free_bytes=0, queue_seconds=60.0)
     _run(base, source, settings, [rec])
     origin = rec.clock_origin or 0.0
-    for action in source.script_labels(settings.record_passes):
+    for action in source.script_labels(1):
         rec.mark(action.label, at=origin + action.start)
         rec.end_mark(at=origin + action.end)
     started = time.monotonic()
     rec.stop()
     return rec.path, time.monotonic() - started
+
+
+def recognise(model: SlowFast, settings: TeachBenchSettings, *, new_scenes: bool) -> dict[str, Any]:
+    """Run `model` live over the actor's next `live_seconds` and score it against the script.
+
+    new_scenes False: the same actor goes on after the recording (the script repeats: the same performances,
+    as a person goes on acting in the same room). True: another seed, so unseen backgrounds, positions, sizes.
+    """
+    rec_s = record_seconds(settings)
+    if new_scenes:
+        seed = settings.seed + 1
+        source = _source(settings, _script(settings, settings.live_seconds, seed), settings.live_seconds, seed)
+        skip = 0
+    else:
+        script = _script(settings, rec_s, settings.seed)
+        source = _source(settings, script, rec_s + settings.live_seconds, settings.seed)
+        skip = int(round(rec_s * source.fps))
+    predictions: list[Prediction] = []
+
+    class Collect:
+        def on_prediction(self, p: Prediction) -> None:
+            if p.first_index >= skip:
+                predictions.append(p)
+
+    _run(model, source, settings, [Collect()])
+    return agreement(predictions, source)
 
 
 def agreement(predictions: list[Prediction], source: ActionScriptSource) -> dict[str, Any]:
@@ -140,28 +185,24 @@ def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, w
         spec = base_spec or str(pretrain(settings, folder, say))
         pretrain_s = time.monotonic() - t0
         base = load_base(spec)
-        say(f"recording the actor performing classes {settings.first}-{settings.last}")
+        say(f"recording the actor performing classes {', '.join(map(str, settings.classes))}")
         session, stop_s = record(base, spec, settings, folder / "sessions")
         say("teaching")
         t1 = time.monotonic()
-        result = teach([session], base_spec=spec, out=folder / "taught")
+        result = teach([session], base_spec=spec, out=folder / "taught", backend=settings.backend)
         teach_s = time.monotonic() - t1
         assert not isinstance(result, type(None))
         taught = load_base(str(result.model_path))  # type: ignore[union-attr]
-        say(f"running the taught model over {settings.live_seconds:.0f} s of new scenes")
-        predictions: list[Prediction] = []
-
-        class Collect:
-            def on_prediction(self, p: Prediction) -> None:
-                predictions.append(p)
-
-        live = _source(settings, settings.live_seconds, settings.seed + 1)
-        _run(taught, live, settings, [Collect()])
-        scores = agreement(predictions, live)
-        return {**scores, "teach_seconds": round(teach_s, 3), "stop_seconds": round(stop_s, 3),
+        say(f"running the taught model over the next {settings.live_seconds:.0f} s of the actor")
+        scores = recognise(taught, settings, new_scenes=False)
+        say(f"and over {settings.live_seconds:.0f} s of new scenes")
+        unseen = recognise(taught, settings, new_scenes=True)
+        return {**scores, "agreement_new_scenes": unseen["agreement"], "windows_new_scenes": unseen["windows"],
+                "teach_seconds": round(teach_s, 3), "stop_seconds": round(stop_s, 3),
                 "pretrain_seconds": round(pretrain_s, 1), "val_top1": result.val_top1,  # type: ignore[union-attr]
                 "reused": result.reused, "computed": result.computed,  # type: ignore[union-attr]
                 "categories": result.categories, "arch": settings.arch, "base": spec,  # type: ignore[union-attr]
+                "record_seconds": record_seconds(settings), "live_seconds": settings.live_seconds,
                 "realtime": settings.realtime}
 
 
@@ -169,7 +210,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default="slowfast_tiny", help="backbone preset to pretrain (default slowfast_tiny)")
     p.add_argument("--base", help="use these weights as the backbone instead of pretraining one")
     p.add_argument("--pretrain-minutes", type=float, default=3.0)
-    p.add_argument("--classes", default="8-11", help="the new classes the actor performs, A-B (default 8-11)")
+    p.add_argument("--classes", default="8-11", help="the new classes the actor performs: A-B or A,B,C (default 8-11)")
     p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
     p.add_argument("--live-seconds", type=float, default=60.0)
     p.add_argument("--backend", default="auto")
@@ -184,10 +225,16 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.errors import ConfigError
 
     try:
-        first, last = (int(v) for v in args.classes.split("-"))
+        if "-" in args.classes:
+            first, last = (int(v) for v in args.classes.split("-"))
+            classes = tuple(range(first, last + 1))
+        else:
+            classes = tuple(int(v) for v in args.classes.split(","))
+        if len(classes) < 2 or not all(0 <= c < 16 for c in classes):
+            raise ValueError
     except ValueError:
-        raise ConfigError(f"--classes {args.classes!r}: use A-B, e.g. 8-11") from None
-    settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, first=first, last=last,
+        raise ConfigError(f"--classes {args.classes!r}: use A-B or A,B,... with at least two of 0-15, e.g. 8-11") from None
+    settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, classes=classes,
                                   record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
                                   realtime=args.realtime)
     out = bench_teach(settings, base_spec=args.base, work=Path(args.work) if args.work else None,
@@ -196,7 +243,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
     else:
         print(f"agreement {out['agreement']:.1%} of {out['windows']} live windows (inside one action: "
-              f"{out['agreement_inside'] or 0:.1%} of {out['windows_inside']}); taught in {out['teach_seconds']:.2f} s "
+              f"{out['agreement_inside'] or 0:.1%} of {out['windows_inside']}; new scenes: "
+              f"{out['agreement_new_scenes']:.1%}); taught in {out['teach_seconds']:.2f} s "
               f"({out['reused']} recorded features reused, {out['computed']} computed); recorder stop "
               f"{out['stop_seconds']:.2f} s; held-out top-1 {out['val_top1'] or 0:.1%}")
     return 0

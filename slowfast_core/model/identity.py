@@ -9,6 +9,7 @@ feature cache with it, and Teach compares the two to decide whether recorded fea
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +18,16 @@ from torch import nn
 
 from slowfast_core.model.net import Head, SlowFast
 
-#: state-dict prefix of the classifier head (excluded from the backbone digest)
+#: state-dict prefix and config fields of the classifier head (excluded from the backbone digest)
 HEAD_PREFIX = "blocks.6."
+HEAD_FIELDS = ("num_classes", "dropout")
 
 
 def backbone_digest(model: SlowFast, size: int) -> str:
     """A short digest of everything a feature depends on: architecture, backbone weights, input size."""
     h = hashlib.blake2b(digest_size=10)
-    h.update(f"{model.config!r}|{size}|{model.meta.preprocessing!r}".encode())
+    arch = {k: v for k, v in dataclasses.asdict(model.config).items() if k not in HEAD_FIELDS}
+    h.update(f"{sorted(arch.items())!r}|{size}|{model.meta.preprocessing!r}".encode())
     for name, tensor in model.state_dict().items():
         if not name.startswith(HEAD_PREFIX):
             h.update(name.encode())

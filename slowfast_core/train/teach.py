@@ -10,8 +10,9 @@ are computed) each live window's pooled feature with its span and the backbone's
    of two labels over the same time, too few examples (with how many more are needed).
 2. `run_teach` computes the missing features with `FeatureCache` (decoded from the session videos, cached on
    disk), holds out whole segments (or the end of a lone one) for validation, fits the linear head with
-   `head.fit_linear` (the training engine's head mode: full-batch AdamW on features) and saves backbone + new
-   head in our native format, with the confusion matrix and per-label accuracy on the held-out windows.
+   `head.fit_linear` (the training engine's head mode: full-batch AdamW on features), reports the curves, the
+   confusion matrix and per-label accuracy on the held-out windows, then fits once more on every example
+   (with a few examples each one counts) and saves backbone + that head in our native format.
    `train="last"` instead fine-tunes res5 + head through the training loop on the same sessions.
 3. The window runs this module as a child process (`python -m slowfast_core.train.teach ... SESSION...`): it
    prints one JSON object per line (plan, progress, metrics, result or error), so the window draws curves
@@ -172,16 +173,23 @@ def default_base(folders: Sequence[Path]) -> str | None:
     return max(seen, key=lambda k: seen[k]) if seen else None
 
 
-def load_base(spec: str | None) -> SlowFast:
-    """The base model: weights (registry name, file or My models name), else an architecture's random weights."""
+def load_base(spec: str | None, *, size: int = 0) -> SlowFast:
+    """The base model: weights (registry name, file or My models name), else an architecture's random weights;
+    `size` (0: the model's own) sets the input short side, as the live view may run it."""
+    from dataclasses import replace
+
     from slowfast_core.commands.predict import load_model
     from slowfast_core.model.config import PRESETS
 
     if spec is None:
-        return load_model(arch=None, weights=None)
-    if spec in PRESETS:  # sessions recorded with random weights name only the arch
-        return load_model(arch=spec, weights=None)
-    return load_model(arch=None, weights=spec)
+        model = load_model(arch=None, weights=None)
+    elif spec in PRESETS:  # sessions recorded with random weights name only the arch
+        model = load_model(arch=spec, weights=None)
+    else:
+        model = load_model(arch=None, weights=spec)
+    if size:
+        model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=int(size)))
+    return model
 
 
 def _overlap(a0: np.ndarray, a1: np.ndarray, b0: float, b1: float) -> np.ndarray:
@@ -331,14 +339,15 @@ def split_windows(plan: TeachPlan) -> tuple[list[tuple[int, int]], list[tuple[in
     return train, val
 
 
-def compute_features(plan: TeachPlan, base: SlowFast, *, on_event: EventFn, device: str = "cpu") -> int:
+def compute_features(plan: TeachPlan, base: SlowFast, *, on_event: EventFn, device: str = "cpu",
+                     backend: str = "auto") -> int:
     """Fill in the features of sessions that did not record them (decoded from video, cached); returns how many."""
     from slowfast_core.train.head import FeatureCache
 
     todo = [(s, int(wi)) for s in plan.sessions if s.features is None for wi in np.flatnonzero(s.labels >= 0)]
     if not todo:
         return 0
-    cache = FeatureCache(base, device=device)
+    cache = FeatureCache(base, backend=backend, device=device)
     started = time.monotonic()
     filled: dict[int, np.ndarray] = {}
     for done, (s, wi) in enumerate(todo, start=1):
@@ -379,7 +388,7 @@ def _stack(plan: TeachPlan, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, n
 
 
 def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn | None = None,
-              device: str = "cpu") -> TeachResult:
+              device: str = "cpu", backend: str = "auto") -> TeachResult:
     """Train the head on `plan`'s windows, save backbone + head to `out/taught.pyth` (see the module doc)."""
     from slowfast_core.train.head import HEAD_STEPS, fit_linear
     from slowfast_core.train.report import confusion_matrix
@@ -388,7 +397,7 @@ def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn |
     emit = on_event or (lambda e: None)
     started = time.monotonic()
     reused = plan.recorded
-    computed = compute_features(plan, base, on_event=emit, device=device)
+    computed = compute_features(plan, base, on_event=emit, device=device, backend=backend)
     train, val = split_windows(plan)
     x, y = _stack(plan, train)
     xv, yv = _stack(plan, val)
@@ -405,6 +414,11 @@ def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn |
     rows = confusion.sum(1)
     per_label = {c: (float(confusion[i, i] / rows[i]) if rows[i] else None) for i, c in enumerate(plan.categories)}
     val_top1 = float(confusion.diag().sum() / rows.sum()) if int(rows.sum()) else None
+    if len(yv):  # measured on held-out segments; the model to use learns from every example (few-shot: each counts)
+        xa, ya = np.concatenate([x, xv]), np.concatenate([y, yv])
+        counts = np.bincount(ya, minlength=n).astype(np.float64)
+        weight = np.where(counts > 0, len(ya) / (n * np.maximum(counts, 1)), 0.0)
+        linear, _ = fit_linear(xa, ya, n, steps=HEAD_STEPS, class_weight=weight)
     model = taught_model(base, linear, plan.categories)
     out.mkdir(parents=True, exist_ok=True)
     path = save_model(model, out / MODEL_FILE, base=plan.base)
@@ -472,17 +486,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-background", dest="background", action="store_false")
     p.add_argument("--train", choices=("head", "last"), default="head")
     p.add_argument("--epochs", type=int, default=5, help="epochs for --train last")
+    p.add_argument("--size", type=int, default=0, help="input short side of the base model (0: its own)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
     return p
 
 
 def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, background: bool = True,
           mode: str = "head", on_event: EventFn | None = None, plan_only: bool = False,
-          epochs: int = 5) -> TeachResult | TeachPlan:
+          epochs: int = 5, size: int = 0, backend: str = "auto") -> TeachResult | TeachPlan:
     """Plan and run a teach (the child's and the CLI's body); returns the plan alone with `plan_only`."""
     emit = on_event or (lambda e: None)
     spec = base_spec or default_base(folders)
-    base = load_base(spec)
+    base = load_base(spec, size=size)
     spec = spec or base.config.name
     plan = plan_teach(folders, base, base_spec=spec, background=background)
     emit({"event": "plan", **plan.summary()})
@@ -490,7 +505,7 @@ def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, backgrou
         return plan
     if mode == "last":
         return run_teach_last(plan, spec, out, on_event=emit, epochs=epochs)
-    return run_teach(plan, base, out, on_event=emit)
+    return run_teach(plan, base, out, on_event=emit, backend=backend)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -504,7 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         folders = [Path(p) for p in args.sessions] or sessions_with_labels()
         result = teach(folders, base_spec=args.base, out=Path(args.out), background=args.background,
-                       mode=args.train, on_event=emit, plan_only=args.plan_only, epochs=args.epochs)
+                       mode=args.train, on_event=emit, plan_only=args.plan_only, epochs=args.epochs,
+                       size=args.size)
     except SlowFastError as exc:
         emit({"event": "error", "message": str(exc)})
         return 2

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from slowfast_core.errors import SlowFastError
 
@@ -49,14 +49,14 @@ class MyModel:
         return f"{self.name} ({', '.join(self.labels)}; base {self.base or self.arch}{acc})"
 
 
-def models_dir() -> Path:
-    """$SLOWFAST_MODELS, else `models/` next to the sessions root (both with the user's data)."""
+def models_dir(sessions_root: Path | None = None) -> Path:
+    """$SLOWFAST_MODELS, else `models/` next to the sessions root (default: the sessions' default root)."""
     env = os.environ.get(ENV_MODELS)
     if env:
         return Path(env).expanduser()
     from slowfast_core.sessions.layout import default_root
 
-    return default_root().parent / "models"
+    return Path(sessions_root or default_root()).parent / "models"
 
 
 def slug(name: str) -> str:
@@ -98,6 +98,11 @@ def find_my_model(name: str, folder: Path | None = None) -> Path | None:
     return None
 
 
+def _open_new(path: Path) -> BinaryIO:
+    """The file a saved checkpoint is written to (its own function: the full-disk test points it at /dev/full)."""
+    return open(path, "wb")
+
+
 def save_my_model(checkpoint: Path, name: str, info: dict[str, Any], *, replace: bool = False,
                   folder: Path | None = None) -> MyModel:
     """Copy a taught checkpoint into My models as `name` (with its sidecar); MyModelError on any failure.
@@ -113,9 +118,10 @@ def save_my_model(checkpoint: Path, name: str, info: dict[str, Any], *, replace:
     tmp_model, tmp_info = folder / f".{stem}{SUFFIX}.part", folder / f".{stem}.json.part"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(checkpoint, tmp_model)
-        with open(tmp_model, "rb+") as f:
-            os.fsync(f.fileno())
+        with open(checkpoint, "rb") as src, _open_new(tmp_model) as dst:
+            shutil.copyfileobj(src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
         tmp_info.write_text(json.dumps(sidecar, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp_info, target.with_suffix(".json"))
         os.replace(tmp_model, target)

@@ -54,3 +54,30 @@ def checkpoint_8x8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "random_8x8.pyth"
     torch.save({"model_state": model.state_dict()}, path)
     return path
+
+
+#: training options that keep the tiny runs short and deterministic (no loader workers, no flips, no warm-up)
+FAST_TRAIN = dict(workers=0, flip=False, warmup_epochs=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic actions classes 0-3, two training clips each (the training and teaching tests share it)."""
+    from slowfast_core.train.synth import SynthSettings, generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_overfit(tiny_synth: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A tiny SlowFast trained until it fits its 8 training clips: the training tests' run and the pretrained
+    backbone the teaching tests teach new classes on (trained once per test session)."""
+    from slowfast_core.train.loop import train
+    from slowfast_core.train.recipe import TrainConfig
+
+    out = tmp_path_factory.mktemp("overfit")
+    config = TrainConfig(data=[str(tiny_synth)], out=str(out), epochs=30, batch_size=8, lr=0.1, dropout=0.0,
+                         scale=(80, 80), crop=80, **FAST_TRAIN)
+    return train(config)
