@@ -13,33 +13,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slowfast_core.bench.teach import TeachBenchSettings, recognise, record
+from slowfast_core.bench.teach import recognise
 from slowfast_core.cli import main as cli_main
 from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.sessions.features import FEATURES_BIN, FEATURES_JSON, read_features
 from slowfast_core.sessions.layout import LABELS_CSV, PREDICTIONS_JSONL
-from slowfast_core.train.loop import BEST
 from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base, teach
 from slowfast_core.weights import my_models
 from slowfast_core.weights.checkpoint import load_weights
 
+from helpers.fixtures import SMALL_TEACH
 from helpers.sessions import record_session
 from helpers.waiting import wait_until
 
-SMALL = TeachBenchSettings(classes=(8, 11), seconds=2.0, record_passes=2, live_seconds=6.0, backend="torch-cpu",
-                           width=160, height=120)
+SMALL = SMALL_TEACH
 
 
 @pytest.fixture(scope="module")
-def base_spec(tiny_overfit) -> str:
-    return str(tiny_overfit.out / BEST)
+def base_spec(teach_session: tuple[Path, str]) -> str:
+    return teach_session[1]
 
 
 @pytest.fixture(scope="module")
-def recorded(base_spec: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def recorded(teach_session: tuple[Path, str]) -> Path:
     """A session of the actor performing classes 8 and 11 with the base model live, labels at the script's times."""
-    session, _ = record(load_base(base_spec), base_spec, SMALL, tmp_path_factory.mktemp("sessions"))
-    return session
+    return teach_session[0]
 
 
 def digest_tree(folder: Path) -> dict[str, str]:
