@@ -71,6 +71,7 @@ class EngineSettings:
     buffer_margin_s: float = 1.0
     stall_timeout_s: float | None = None
     reopen_backoff_s: tuple[float, float] = (0.25, 4.0)
+    features: bool = True  # each prediction carries its window's pooled feature (recorded for Teach)
 
     def __post_init__(self) -> None:
         if not self.stride_s > 0:
@@ -239,7 +240,7 @@ class Engine:
                 self._slot, None, model, backend_name=s.backend, device=s.device, smoother=self._smoother,
                 topk=s.topk, warmup_runs=s.warmup_runs,
                 on_prediction=self._on_prediction, on_error=self._emit_error, on_ready=self._on_model_ready,
-                on_warm=self._on_warm, on_end=self._on_end,
+                on_warm=self._on_warm, on_end=self._on_end, features=s.features,
             )
             worker.generation = self._generation
             self._worker = worker

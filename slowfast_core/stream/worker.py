@@ -147,13 +147,15 @@ def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
 
 
 def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", warmup_runs: int = 1,
-               cancel: threading.Event | None = None, report: Callable[[str], None] | None = None) -> LoadedModel:
+               cancel: threading.Event | None = None, report: Callable[[str], None] | None = None,
+               features: bool = True) -> LoadedModel:
     """Create the backend for `model` and warm it up (runs on the worker thread, off the capture path).
 
     cancel: set it to abandon the set-up (`Cancelled` is raised); report: where a fallback's reason goes.
+    features False: the backend runs the whole model (logits only, no feature per window, no head swap).
     """
     try:
-        classifier = classifier_of(model)
+        classifier = classifier_of(model) if features else None
     except ValueError:  # no linear head (already a feature model): the backend's output is what we publish
         classifier = None
     runs = feature_view(model) if classifier is not None else model
@@ -186,8 +188,9 @@ class InferenceWorker(threading.Thread):
                  on_error: Callable[[EngineError], None] | None = None,
                  on_ready: Callable[[LoadedModel], None] | None = None,
                  on_warm: Callable[[LoadedModel], None] | None = None,
-                 on_end: Callable[[], None] | None = None) -> None:
+                 on_end: Callable[[], None] | None = None, features: bool = True) -> None:
         super().__init__(name="slowfast-inference", daemon=False)
+        self.features = features
         self.slot = slot
         self.smoother = smoother
         self.topk = topk
@@ -262,7 +265,7 @@ class InferenceWorker(threading.Thread):
         if loaded is None:
             backend, device = self._backend_request
             loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs,
-                                cancel=self._stop_event, report=self._report)
+                                cancel=self._stop_event, report=self._report, features=self.features)
             with self._lock:
                 self._loaded = loaded
         elif self.warmup_runs > 0:
@@ -300,7 +303,7 @@ class InferenceWorker(threading.Thread):
         model, backend, device = pending
         try:
             loaded = load_model(model, backend=backend, device=device, warmup_runs=self.warmup_runs,
-                                cancel=self._stop_event, report=self._report)
+                                cancel=self._stop_event, report=self._report, features=self.features)
         except Cancelled:  # stopping: the loop ends next
             return
         except BaseException as exc:  # the old model keeps running
