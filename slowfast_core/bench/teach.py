@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
 from slowfast_core.video.actions import class_name
 from slowfast_core.video.scripted import ActionScriptSource
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,15 +96,27 @@ def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettin
     """The real engine over `source` until it ends (offline: every window)."""
     from slowfast_core.stream.engine import Engine, EngineSettings
 
+    from slowfast_core.errors import SlowFastError
+
     engine = Engine(EngineSettings(stride_s=settings.stride_s, backend=settings.backend, device="cpu",
                                    realtime=settings.realtime, smoothing=1))
-    for listener in listeners:
+    errors: list[str] = []
+
+    class Errors:
+        def on_error(self, error: Any) -> None:
+            errors.append(error.message)
+
+    for listener in [*listeners, Errors()]:
         engine.subscribe(listener)
     engine.start(source, model)
     try:
         engine.wait()
     finally:
         engine.stop(timeout=10.0)
+    if engine.failed:
+        raise SlowFastError(f"the engine failed: {errors[-1] if errors else 'no reason given'}")
+    for message in errors:
+        logger.warning("engine: %s", message)
 
 
 def record_seconds(settings: TeachBenchSettings) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,16 @@ HEAD_PREFIX = "blocks.6."
 HEAD_FIELDS = ("num_classes", "dropout")
 
 
-def backbone_digest(model: SlowFast, size: int) -> str:
-    """A short digest of everything a feature depends on: architecture, backbone weights, input size."""
+def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None = None) -> str:
+    """A short digest of everything a feature depends on: architecture, backbone weights, input size.
+
+    `stop` set: returns early with an incomplete digest (the caller is abandoning the work and discards it)."""
     h = hashlib.blake2b(digest_size=10)
     arch = {k: v for k, v in dataclasses.asdict(model.config).items() if k not in HEAD_FIELDS}
     h.update(f"{sorted(arch.items())!r}|{size}|{model.meta.preprocessing!r}".encode())
     for name, tensor in model.state_dict().items():
+        if stop is not None and stop.is_set():
+            break
         if not name.startswith(HEAD_PREFIX):
             h.update(name.encode())
             h.update(tensor.detach().contiguous().cpu().numpy().tobytes())
@@ -45,10 +50,11 @@ class FeatureIdentity:
     dim: int
 
     @classmethod
-    def of(cls, model: SlowFast) -> "FeatureIdentity":
-        """The identity of `model`'s features (hashes the backbone weights: ~0.3 s for R50, once per model)."""
+    def of(cls, model: SlowFast, *, stop: threading.Event | None = None) -> "FeatureIdentity":
+        """The identity of `model`'s features (hashes the backbone weights: ~0.3 s for R50, once per model;
+        `stop`: see `backbone_digest`)."""
         size = model.meta.preprocessing.short_side
-        return cls(model.config.name, backbone_digest(model, size), size, model.config.head_in_features)
+        return cls(model.config.name, backbone_digest(model, size, stop=stop), size, model.config.head_in_features)
 
     def to_json(self) -> dict[str, Any]:
         return {"arch": self.arch, "digest": self.digest, "size": self.size, "dim": self.dim}

@@ -165,15 +165,17 @@ def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", 
     loaded = create_backend(runs, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
         loaded.warmup(warm_inputs(model), runs=warmup_runs)
-    identity = FeatureIdentity.of(model) if classifier is not None else None
+    identity = FeatureIdentity.of(model, stop=cancel) if classifier is not None else None
+    if cancel is not None and cancel.is_set():  # stopping while hashing: the identity is incomplete
+        raise Cancelled("stopped while loading the model")
     return LoadedModel(model, loaded, classifier, identity)
 
 
-def with_head(loaded: LoadedModel, model: SlowFast) -> LoadedModel | None:
+def with_head(loaded: LoadedModel, model: SlowFast, *, stop: threading.Event | None = None) -> LoadedModel | None:
     """`loaded` with the classifier and labels of `model`, when `model` has the same backbone (else None)."""
     if loaded.identity is None or loaded.classifier is None:
         return None
-    if model.config.head_in_features != loaded.identity.dim or FeatureIdentity.of(model) != loaded.identity:
+    if model.config.head_in_features != loaded.identity.dim or FeatureIdentity.of(model, stop=stop) != loaded.identity:
         return None
     return LoadedModel(model, loaded.backend, classifier_of(model), loaded.identity)
 
@@ -286,7 +288,9 @@ class InferenceWorker(threading.Thread):
         if model is None:
             return
         current = self._require_loaded()
-        swapped = with_head(current, model)
+        swapped = with_head(current, model, stop=self._stop_event)
+        if self._stop_event.is_set():
+            return
         if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm)
             backend, device = self._backend_request
             with self._lock:
