@@ -186,8 +186,8 @@ def _chart(title: str, names: list[str], y_max: float | None) -> tuple[QChartVie
     chart.setTitle(title)
     chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
     x_axis, y_axis = QValueAxis(), QValueAxis()
-    x_axis.setTitleText("step")
-    x_axis.setLabelFormat("%d")
+    x_axis.setTitleText("optimiser steps (x10) or epochs")
+    x_axis.setLabelFormat("%.0f")
     chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
     series = []
@@ -202,7 +202,7 @@ def _chart(title: str, names: list[str], y_max: float | None) -> tuple[QChartVie
         y_axis.setRange(0.0, y_max)
     view = QChartView(chart)
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
-    view.setMinimumSize(300, 200)
+    view.setMinimumSize(300, 230)
     return view, series, y_axis
 
 
@@ -278,7 +278,7 @@ class TeachDialog(QDialog):
         layout.addLayout(charts, 1)
         self.confusion = QTableWidget(0, 0)
         self.confusion.setToolTip("Held-out windows: rows are the marked label, columns what the taught model said")
-        self.confusion.setMaximumHeight(180)
+        self.confusion.setMaximumHeight(170)
         layout.addWidget(self.confusion)
 
         box = QDialogButtonBox()
@@ -426,6 +426,7 @@ class TeachDialog(QDialog):
                 self.confusion.setItem(r, c, item)
             acc = per.get(cats[r])
             self.confusion.setItem(r, len(cats), QTableWidgetItem("—" if acc is None else f"{acc:.0%}"))
+        self.confusion.resizeColumnsToContents()
 
     def _on_failed(self, message: str) -> None:
         self.error = message
