@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from slowfast_core.errors import SlowFastError
-from slowfast_core.model.identity import backbone_digest  # noqa: F401  (re-exported: one implementation)
+from slowfast_core.model.identity import backbone_digest, feature_view
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import read_frames_at
@@ -37,11 +37,10 @@ RECORD_EVERY = 10  # steps per metrics record ("epoch" in metrics.jsonl for head
 
 
 def feature_model(model: SlowFast) -> SlowFast:
-    """A copy of `model` whose output is the pooled feature (B, C): the classifier is the identity."""
-    copy_ = copy.deepcopy(model).eval()
-    copy_.blocks[6].proj = nn.Identity()  # type: ignore[assignment]
-    copy_.blocks[6].dropout = nn.Identity()  # type: ignore[assignment]
-    return copy_
+    """A copy of `model` whose output is the pooled feature (B, C): the classifier is the identity.
+
+    A deep copy (a backend may move or fold it) of `identity.feature_view`, the one classifier-less view."""
+    return feature_view(copy.deepcopy(model).eval())
 
 
 def _clip_key(example: Example, mode: str, views: int) -> str:
