@@ -116,6 +116,7 @@ class EngineController(QObject):
     requestOpen = Signal(str)
     requestSource = Signal(str)
     requestModel = Signal(object)
+    requestHead = Signal(object)  # a taught model on the running backbone: only its classifier is swapped
 
     def __init__(self, engine: Engine, *, loop_files: bool = True) -> None:
         super().__init__()
@@ -130,6 +131,7 @@ class EngineController(QObject):
         self.requestOpen.connect(self._open_ahead)
         self.requestSource.connect(self._switch_source)
         self.requestModel.connect(self._switch_model)
+        self.requestHead.connect(self._swap_head)
         self.thread.start()
 
     def make_source(self, spec: str) -> FrameSource:
@@ -207,6 +209,15 @@ class EngineController(QObject):
         except Exception as exc:  # noqa: BLE001
             log.exception("model switch failed")
             self.failed.emit("model", f"could not switch the model: {type(exc).__name__}: {exc}")
+            return
+        self.modelSwitched.emit(loaded)
+
+    @Slot(object)
+    def _swap_head(self, loaded: LoadedModel) -> None:
+        try:
+            self.engine.swap_head(loaded.model)
+        except SlowFastError as exc:
+            self.failed.emit("model", str(exc))
             return
         self.modelSwitched.emit(loaded)
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
 from app.engine_control import EngineController, LoadedModel, ModelRequest, load_model, resized_copy
+from app.teach_dialog import TeachDialog, fill_my_models
 from app.label_bar import LabelBar
 from app.message_bar import MessageBar
 from app.quality import QualityController
@@ -45,6 +46,7 @@ from slowfast_core.sessions import SessionRecorder, default_root, find_unfinishe
 from slowfast_core.stream.engine import Engine, EngineSettings
 from slowfast_core.stream.types import EngineError, EngineStatus
 from slowfast_core.video.cameras import CameraChoice, discover_cameras
+from slowfast_core.weights.my_models import models_dir
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +212,8 @@ class MainWindow(QMainWindow):
         ]
         self.sessions_action = self._action("&Sessions…", self.show_sessions, "Ctrl+Shift+S",
                                             "Replay, rename, delete and export recorded sessions")
+        self.teach_action = self._action("&Teach…", self.show_teach, "Ctrl+Shift+T",
+                                         "Teach it the actions marked in recorded sessions")
         self.settings_action = self._action("&Settings…", self.show_settings, QKeySequence.StandardKey.Preferences)
         if self.settings_action.shortcut().isEmpty():
             self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -244,6 +248,7 @@ class MainWindow(QMainWindow):
             marks.addAction(a)
         rec.addSeparator()
         rec.addAction(self.sessions_action)
+        rec.addAction(self.teach_action)
 
         view = bar.addMenu("&View")
         view.addAction(self.fullscreen_action)
@@ -314,6 +319,8 @@ class MainWindow(QMainWindow):
             a.setChecked(current == entry.name)
             group.addAction(a)
         m.addSeparator()
+        self.my_models_menu = fill_my_models(m, models_dir(self.sessions_root), self.open_checkpoint,
+                                             self.loaded.request.weights if self.loaded is not None else "")
         m.addAction(self.open_checkpoint_action)
         m.addAction(self.untrained_action)
 
@@ -707,6 +714,33 @@ class MainWindow(QMainWindow):
             self.sessions_window.refresh()
         self.sessions_window.show()
         self.sessions_window.raise_()
+
+    def show_teach(self) -> None:
+        """Record -> Teach…: on the running model's backbone, so recorded features are reused (app/teach_dialog)."""
+        base = (self.loaded.request.weights or self.loaded.info.arch) if self.loaded is not None else None
+        size = self.model.meta.preprocessing.short_side if self.model is not None else 0
+        self.teach_dialog = TeachDialog(self.sessions_root, base=base, size=size,
+                                        models_folder=models_dir(self.sessions_root), parent=self)
+        self.teach_dialog.useModel.connect(self.use_taught_model)
+        self.teach_dialog.show()
+
+    def use_taught_model(self, path: Path) -> None:
+        """Swap the running classifier for a taught one (same backbone: no reload, no gap in the video)."""
+        request = ModelRequest(self.settings.arch, str(path), self.settings.input_size, explicit=True)
+        handle = self.tasks.start("load-taught", lambda ctx: load_model(request))
+        handle.done.connect(self._apply_taught)
+        handle.failed.connect(lambda msg: self.messages.show_message(msg, "error", key="model"))
+
+    def _apply_taught(self, loaded: LoadedModel) -> None:
+        if self._closing:
+            return
+        self.loaded, self.model = loaded, loaded.model
+        self.state.set_model(loaded.info)
+        self._show_model_notices(loaded)
+        if self.engine.running:
+            self.control.requestHead.emit(loaded)
+        else:
+            self.control.requestStart.emit(self.source_spec or DEMO_SOURCE, loaded.model)
 
     def show_settings(self) -> None:
         import torch

@@ -27,7 +27,8 @@ from slowfast_core.errors import SlowFastError
 
 #: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
-    "predict", "run", "train", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo", "cache", "quantize",
+    "predict", "run", "train", "teach", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo", "cache",
+    "quantize",
 )
 
 

@@ -45,6 +45,9 @@ from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their 
     local_server,
     loopback_only,
     realvideo,
+    teach_session,
+    tiny_overfit,
+    tiny_synth,
 )
 
 

@@ -22,24 +22,18 @@ from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
 from slowfast_core.weights.native import atomic_save, save_model
 
 from helpers.cli import run_cli
-
-FAST = dict(workers=0, flip=False, warmup_epochs=0.0)
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth")
-    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5))
-    return out
+from helpers.fixtures import FAST_TRAIN as FAST
 
 
 @pytest.fixture(scope="module")
-def overfit(synth: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A tiny SlowFast trained until it fits its 8 training clips."""
-    out = tmp_path_factory.mktemp("overfit")
-    config = TrainConfig(data=[str(synth)], out=str(out), epochs=30, batch_size=8, lr=0.1, dropout=0.0,
-                         scale=(80, 80), crop=80, **FAST)
-    return train(config)
+def synth(tiny_synth: Path) -> Path:
+    return tiny_synth
+
+
+@pytest.fixture(scope="module")
+def overfit(tiny_overfit):
+    """A tiny SlowFast trained until it fits its 8 training clips (helpers/fixtures.py, shared with teaching)."""
+    return tiny_overfit
 
 
 def metrics(run: Path) -> list[dict]:

@@ -5,7 +5,8 @@
 Without a display it re-runs itself under `xvfb-run` (apt package xvfb). The window uses the xcb platform
 plugin, settings and sessions in a temporary folder (the user's are not touched), and the given clip
 (default: ../shared/realvideo/demo.mp4). For each size it waits for predictions, then saves the window
-(QWidget.grab) — plus one shot while recording with a label active, and one of the Sessions window.
+(QWidget.grab) — plus one shot while recording with a label active, one of the Sessions window, and one of
+Record -> Teach… after training on that recording (teach.png).
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             window.mark_label(0)
             pump(2.0)
             grab(window, args.out / f"recording-{SIZES[1][0]}x{SIZES[1][1]}.png")
+            pump(3.0)  # long enough segments for Teach (at least 4 windows each)
+            window.mark_label(1)
+            pump(5.0)
             window.end_label()
             pump(0.5)
             window.stop_recording()
@@ -124,6 +128,18 @@ def main(argv: list[str] | None = None) -> int:
             path = args.out / f"sessions-{SIZES[1][0]}x{SIZES[1][1]}.png"
             sessions.grab().save(str(path))
             saved.append(path)
+            sessions.close()
+            # Record -> Teach…: train on that session (its recorded features), shoot curves and confusion matrix
+            window.show_teach()
+            teach = window.teach_dialog
+            teach.resize(900, 760)
+            teach.train()
+            wait_for(lambda: teach.result is not None or teach.error is not None, args.timeout, "the teach")
+            pump(1.0)
+            path = args.out / "teach.png"
+            teach.grab().save(str(path))
+            saved.append(path)
+            teach.close()
     finally:
         window.close()
         app.processEvents()

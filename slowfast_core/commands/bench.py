@@ -16,6 +16,8 @@ BENCHES = {
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
     "app": ("slowfast_core.bench.app", "the real window offscreen on the demo source: updates/s, end-to-end "
             "latency, frames shown/s, event-loop gaps, time to the first overlay, what Auto chose"),
+    "teach": ("slowfast_core.bench.teach", "record -> teach -> recognise end to end on synthetic actions: agreement "
+              "with the script and seconds to a taught model"),
     "soak": ("slowfast_core.stream.soak", "a long run (memory, drops, open files, threads), then injected faults "
              "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }

@@ -49,6 +49,7 @@ from slowfast_core.sessions.layout import (
     slugify,
     write_info,
 )
+from slowfast_core.sessions.features import FeatureWriter
 from slowfast_core.sessions.video import JoinProgress, indexed_frames, join_segments, open_writer
 from slowfast_core.stream.types import FramePacket, Prediction
 
@@ -127,6 +128,7 @@ class SessionRecorder:
         self._dropped = 0
         self._open_label: tuple[str, float] | None = None
         self._pred_file = None
+        self._features = FeatureWriter(info.path)  # each window's pooled feature, for Teach (guarded by _pred_lock)
         self._dirty = {"labels": False, "predictions": False}
         # writer-thread state
         self._writer: cv2.VideoWriter | None = None
@@ -315,6 +317,9 @@ class SessionRecorder:
                 self._pred_file.write(line)
                 self._pred_file.flush()
                 self._dirty["predictions"] = True
+                if prediction.feature is not None and prediction.feature_identity is not None:
+                    self._features.append(prediction.start_time - offset, prediction.end_time - offset,
+                                          prediction.feature, prediction.feature_identity)
             except OSError as exc:
                 self._discard_predictions_file()
                 failure = write_failure(exc, self.path / PREDICTIONS_JSONL)
@@ -404,6 +409,7 @@ class SessionRecorder:
     def _discard_predictions_file(self) -> None:
         """Close the predictions file after a failed write, dropping its unwritable buffer."""
         f, self._pred_file = self._pred_file, None
+        self._features.close()
         if f is not None:
             try:
                 f.close()
@@ -505,6 +511,9 @@ class SessionRecorder:
                 if self._pred_file is not None and (force or self._dirty["predictions"]):
                     self._dirty["predictions"] = False
                     os.fsync(self._pred_file.fileno())
+                    features = self._features.fileno()
+                    if features is not None:
+                        os.fsync(features)
             if force or self._dirty["labels"]:
                 self._dirty["labels"] = False
                 fsync_path(self.path / LABELS_CSV)

@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", help="inference backend (default: fastest available)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the metrics as JSON to OUT")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr while running")
+    p.add_argument("--no-features", action="store_true",
+                   help="the whole model in the backend, no per-window feature (the cost comparison)")
 
 
 class _Progress:
@@ -96,7 +98,7 @@ def _write_clip(path: Path, *, width: int, height: int, fps: float, seconds: flo
 
 
 def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: int, height: int, source_kind: str,
-                 stride: float, device: str, backend: str, quiet: bool = True,
+                 stride: float, device: str, backend: str, quiet: bool = True, features: bool = True,
                  listeners: Sequence[object] = (), after_first_prediction: bool = False,
                  start_timeout: float = 600.0) -> dict[str, Any]:
     """Run the engine on a paced source for `duration` seconds and return its metrics. `listeners` are
@@ -121,7 +123,7 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
             source = FileSource(clip, paced=True, loop=True)
         else:
             source = SyntheticSource(width, height, fps)
-        engine = Engine(EngineSettings(stride_s=stride, device=device, backend=backend))
+        engine = Engine(EngineSettings(stride_s=stride, device=device, backend=backend, features=features))
         engine.subscribe(progress)
         for listener in listeners:
             engine.subscribe(listener)
@@ -137,7 +139,10 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
         metrics = engine.metrics()
     metrics.update({
         "arch": arch, "size": size, "requested_fps": fps, "width": width, "height": height,
-        "source_kind": source_kind, "stride_s": stride, "stop_s": round(stopped_in, 3), "stopped_cleanly": clean,
+        "source_kind": source_kind, "stride_s": stride, "features": features,
+        # what a session records per minute for Teach: one row (span + float16 feature) per prediction
+        "feature_bytes_per_min": round(metrics["predictions_per_s"] * 60 * (16 + 2 * model.config.head_in_features))
+        if features else 0, "stop_s": round(stopped_in, 3), "stopped_cleanly": clean,
         "errors": [e.message for e in progress.errors],
         "threads_left": [t.name for t in threading.enumerate() if t.name.startswith("slowfast-")],
     })
@@ -164,6 +169,7 @@ def format_metrics(m: dict[str, Any]) -> str:
         f"  memory       RSS {m['rss_start_mb']:.0f} MiB at start, {m['rss_warm_mb'] or 0:.0f} MiB at the first "
         f"prediction, {m['rss_end_mb']:.0f} MiB at end (peak {m['rss_peak_mb']:.0f}); "
         f"ring buffer {m.get('ring_buffer_mb', 0):.1f} MiB",
+        f"  features     {'recorded: ' + format(m['feature_bytes_per_min'] / 1e6, '.2f') + ' MB per minute of session' if m.get('features') else 'off (--no-features)'}",
         f"  stop         {m['stop_s']:.2f} s, "
         + ("clean" if m["stopped_cleanly"] else f"threads left: {m['threads_left']}"),
     ]
@@ -177,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = run_pipeline(
         arch=args.arch, size=args.size, duration=args.duration, fps=args.fps, width=args.width, height=args.height,
         source_kind=args.source, stride=args.stride, device=args.device, backend=args.backend, quiet=args.quiet,
+        features=not args.no_features,
     )
     print(format_metrics(metrics))
     if args.json:

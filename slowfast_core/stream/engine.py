@@ -7,6 +7,7 @@
     engine.start(source, model)                   # opens the source; typed errors raise here
     engine.switch_source(other)                   # the old source runs until the new one opened
     engine.switch_model(model2)                   # built and warmed on the worker thread
+    engine.swap_head(taught)                      # same backbone, new classifier and labels: no reload
     engine.update_settings(threshold=0.3)         # live
     engine.stop(timeout=2.0)                      # True when every thread joined
 
@@ -40,7 +41,7 @@ from slowfast_core.stream.metrics import MetricsRecorder
 from slowfast_core.stream.scheduler import WindowScheduler
 from slowfast_core.stream.smoothing import Smoother, check_smoothing
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction, SourceState
-from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel, load_model
+from slowfast_core.stream.worker import InferenceWorker, LatestSlot, LoadedModel, backend_model, load_model
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.ringbuffer import RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceInfo
@@ -75,6 +76,7 @@ class EngineSettings:
     buffer_margin_s: float = 1.0
     stall_timeout_s: float | None = None
     reopen_backoff_s: tuple[float, float] = (0.25, 4.0)
+    features: bool = True  # each prediction carries its window's pooled feature (recorded for Teach)
 
     def __post_init__(self) -> None:
         if not self.stride_s > 0:
@@ -249,7 +251,7 @@ class Engine:
                 self._slot, None, model, backend_name=s.backend, device=s.device, smoother=self._smoother,
                 topk=s.topk, warmup_runs=s.warmup_runs,
                 on_prediction=self._on_prediction, on_error=self._emit_error, on_ready=self._on_model_ready,
-                on_warm=self._on_warm, on_end=self._on_end,
+                on_warm=self._on_warm, on_end=self._on_end, features=s.features,
             )
             worker.generation = self._generation
             live = not chain.offline
@@ -348,6 +350,15 @@ class Engine:
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
+    def swap_head(self, model: SlowFast) -> None:
+        """Use `model`'s classifier and labels (a taught head on the running backbone) from the next window on:
+        no reload, no gap in the video. A model with another backbone is switched to as by `switch_model`."""
+        with self._control:
+            worker = self._require(self._worker if self._running else None)
+            worker.request_head(model)
+            self._message = f"using the classifier of {model.meta.weights or model.config.name}"
+        self._publish_status()
+
     def _on_model_ready(self, loaded: LoadedModel) -> None:
         """On the worker thread, once the new model is warm: resize the buffer if the model needs other frames."""
         model = loaded.model
@@ -379,7 +390,7 @@ class Engine:
         """The backend to build before `model`'s first window; remembers the faster one to move to later
         (slowfast_core.backends.policy). Cancels a background build for a previous model."""
         s = self._settings
-        plan = plan_start(model, backend=s.backend, device=s.device, live=live)
+        plan = plan_start(backend_model(model, features=s.features), backend=s.backend, device=s.device, live=live)
         self._cancel_upgrades()
         self._upgrade = (model, plan.target) if plan.target else None
         self._final = self._upgrade
@@ -408,7 +419,7 @@ class Engine:
         self._publish_status()
         try:
             faster = load_model(current.model, backend=target, device=self._settings.device,
-                                warmup_runs=self._settings.warmup_runs, cancel=cancel)
+                                warmup_runs=self._settings.warmup_runs, cancel=cancel, features=self._settings.features)
         except Cancelled:
             return
         except Exception as exc:  # noqa: BLE001 - any failure: say why and stay on the backend that works

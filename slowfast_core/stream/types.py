@@ -7,7 +7,7 @@ turns each event into a queued Qt signal. All are immutable and safe to hand acr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class Prediction:
 
     topk holds the raw (unsmoothed) top-k; `label`/`confidence` are after smoothing and hysteresis, with
     label None meaning "no confident action". probs is the full softmax vector (num_classes,), float32.
+    feature is what a taught classifier learns from; the session recorder stores it.
     """
 
     id: int
@@ -54,6 +55,10 @@ class Prediction:
     confidence: float
     timings: Timings
     backend: str = ""
+    #: the window's pooled feature (the classifier's input), (C,) float32, when the backend computed it apart
+    feature: np.ndarray | None = None
+    #: which backbone computed `feature` (a `slowfast_core.model.identity.FeatureIdentity`), or None
+    feature_identity: Any = None
 
 
 SourceState = Literal["opening", "running", "stalled", "reopening", "ended", "stopped", "failed"]

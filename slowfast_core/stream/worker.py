@@ -7,6 +7,9 @@ the scheduler uses a blocking put instead and every window runs.
 `InferenceWorker` warms the backend up before the first real window (lazy initialisation is not timed),
 normalises each window it actually runs (`pathway_tensors`, once), runs it under the backend's
 `torch.inference_mode()`, smooths the probabilities and publishes a `Prediction` with its timings.
+The backend runs the model without its classifier (the pooled feature, 2304 values for R50) and the worker
+applies the linear classifier itself (~0.1 ms): each prediction carries its feature for the session recorder
+(Teach learns from them), and `request_head` swaps in a taught classifier between two windows.
 A failing window is reported to subscribers; three failures in a row stop the worker (fatal). A model switch
 builds and warms the new backend on this thread, so capture and display never wait for it. The worker's stop
 flag is the backends' cancel event: `stop()` kills an OpenVINO conversion (a child process) and cancels an
@@ -24,9 +27,11 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
+from torch import nn
 
 from slowfast_core.backends.base import Cancelled, InferenceBackend, create_backend
 from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import FeatureIdentity, classifier_of, feature_view
 from slowfast_core.model.net import SlowFast
 from slowfast_core.predict import probabilities
 from slowfast_core.stream.smoothing import Smoother, top_k
@@ -118,10 +123,25 @@ class LatestSlot(Generic[T]):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model with its backend, warm."""
+    """A model with its backend, warm.
+
+    classifier None: the backend returns logits. Otherwise the backend runs the model without its classifier
+    and returns the pooled feature (1, C); the worker applies `classifier` itself (microseconds), so each
+    prediction carries its feature and a taught head can replace the classifier between two windows.
+    """
 
     model: SlowFast
     backend: InferenceBackend
+    classifier: torch.nn.Linear | None = None
+    identity: FeatureIdentity | None = None
+
+    def logits(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run one window: (logits (1, num_classes), feature (1, C) or None)."""
+        out = self.backend(inputs)
+        if self.classifier is None:
+            return out, None
+        with torch.inference_mode():
+            return self.classifier(out.float()), out  # (1, C) -> (1, num_classes)
 
 
 def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
@@ -130,19 +150,50 @@ def warm_inputs(model: SlowFast) -> list[torch.Tensor]:
     return [torch.zeros(1, 3, clip.frames, size, size) for clip in model.config.geometry.pathways()]
 
 
+def _classifier(model: SlowFast) -> nn.Linear | None:
+    """`model`'s linear classifier, or None when it has none (already a feature model)."""
+    try:
+        return classifier_of(model)
+    except ValueError:
+        return None
+
+
+def backend_model(model: SlowFast, *, features: bool = True) -> SlowFast:
+    """What the backend runs for `model`: its feature view (classifier applied by the worker) when features are
+    on and it has a linear classifier, else the model itself. The start-up policy asks the backend cache about
+    this model, since it is the one converted."""
+    return feature_view(model) if features and _classifier(model) is not None else model
+
+
 def load_model(model: SlowFast, *, backend: str = "auto", device: str = "auto", warmup_runs: int = 1,
-               cancel: threading.Event | None = None, report: Callable[[str], None] | None = None) -> LoadedModel:
+               cancel: threading.Event | None = None, report: Callable[[str], None] | None = None,
+               features: bool = True) -> LoadedModel:
     """Create the backend for `model` and warm it up (runs on the worker thread, off the capture path).
 
     cancel: set it to abandon the set-up (`Cancelled` is raised); report: where a fallback's reason goes.
+    features False: the backend runs the whole model (logits only, no feature per window, no head swap).
     """
-    loaded = create_backend(model, backend=backend, device=device, cancel=cancel, report=report)
+    classifier = _classifier(model) if features else None
+    runs = feature_view(model) if classifier is not None else model
+    loaded = create_backend(runs, backend=backend, device=device, cancel=cancel, report=report)
     if warmup_runs > 0:
         inputs = warm_inputs(model)
         loaded.ready_for(inputs)
         if warmup_runs > 1:
             loaded.warmup(inputs, runs=warmup_runs - 1)
-    return LoadedModel(model, loaded)
+    identity = FeatureIdentity.of(model, stop=cancel) if classifier is not None else None
+    if cancel is not None and cancel.is_set():  # stopping while hashing: the identity is incomplete
+        raise Cancelled("stopped while loading the model")
+    return LoadedModel(model, loaded, classifier, identity)
+
+
+def with_head(loaded: LoadedModel, model: SlowFast, *, stop: threading.Event | None = None) -> LoadedModel | None:
+    """`loaded` with the classifier and labels of `model`, when `model` has the same backbone (else None)."""
+    if loaded.identity is None or loaded.classifier is None:
+        return None
+    if model.config.head_in_features != loaded.identity.dim or FeatureIdentity.of(model, stop=stop) != loaded.identity:
+        return None
+    return LoadedModel(model, loaded.backend, classifier_of(model), loaded.identity)
 
 
 class InferenceWorker(threading.Thread):
@@ -158,8 +209,9 @@ class InferenceWorker(threading.Thread):
                  on_error: Callable[[EngineError], None] | None = None,
                  on_ready: Callable[[LoadedModel], None] | None = None,
                  on_warm: Callable[[LoadedModel], None] | None = None,
-                 on_end: Callable[[], None] | None = None) -> None:
+                 on_end: Callable[[], None] | None = None, features: bool = True) -> None:
         super().__init__(name="slowfast-inference", daemon=False)
+        self.features = features
         self.slot = slot
         self.smoother = smoother
         self.topk = topk
@@ -178,6 +230,7 @@ class InferenceWorker(threading.Thread):
         self._adopt: LoadedModel | None = None  # a faster backend for the running model, built elsewhere
         #: model -> backend request, asked on this thread before the first build (Engine: backends.policy)
         self.planner: Callable[[SlowFast], str] | None = None
+        self._pending_head: SlowFast | None = None
         self.generation = 0
         self.ready = threading.Event()
         self.busy = False
@@ -210,6 +263,13 @@ class InferenceWorker(threading.Thread):
             self._adopt = loaded
         self.slot.wake()
 
+    def request_head(self, model: SlowFast) -> None:
+        """Use `model`'s classifier and labels from the next window on, keeping the running backbone and backend
+        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model."""
+        with self._lock:
+            self._pending_head = model
+        self.slot.wake()
+
     # --- thread -----------------------------------------------------------------------------------------------
     def run(self) -> None:
         try:
@@ -239,7 +299,7 @@ class InferenceWorker(threading.Thread):
             if self.planner is not None:  # the start-up policy, here so the capture fills the window meanwhile
                 backend = self.planner(self._model)
             loaded = load_model(self._model, backend=backend, device=device, warmup_runs=self.warmup_runs,
-                                cancel=self._stop_event, report=self._report)
+                                cancel=self._stop_event, report=self._report, features=self.features)
             with self._lock:
                 self._loaded = loaded
         elif self.warmup_runs > 0:
@@ -261,8 +321,28 @@ class InferenceWorker(threading.Thread):
             self._loaded = offered
         self._on_ready(offered)
 
+    def _swap_head_if_asked(self) -> None:
+        with self._lock:
+            model, self._pending_head = self._pending_head, None
+        if model is None:
+            return
+        current = self._require_loaded()
+        swapped = with_head(current, model, stop=self._stop_event)
+        if self._stop_event.is_set():
+            return
+        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm)
+            backend, device = self._backend_request
+            with self._lock:
+                self._pending = (model, backend, device)
+            return
+        with self._lock:
+            self._loaded = swapped
+        self.smoother.reset(model.meta.categories)
+        self._on_ready(swapped)
+
     def _switch_if_asked(self) -> None:
         self._adopt_if_offered()
+        self._swap_head_if_asked()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is None:
@@ -270,7 +350,7 @@ class InferenceWorker(threading.Thread):
         model, backend, device = pending
         try:
             loaded = load_model(model, backend=backend, device=device, warmup_runs=self.warmup_runs,
-                                cancel=self._stop_event, report=self._report)
+                                cancel=self._stop_event, report=self._report, features=self.features)
         except Cancelled:  # stopping: the loop ends next
             return
         except BaseException as exc:  # the old model keeps running
@@ -325,7 +405,7 @@ class InferenceWorker(threading.Thread):
         prep = loaded.model.meta.preprocessing
         inputs = loaded.backend.prepare(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, S, S)]
         prepared = time.monotonic()
-        logits = loaded.backend(inputs)  # (1, num_classes)
+        logits, feature = loaded.logits(inputs)  # (1, num_classes), (1, C) or None
         inferred = time.monotonic()
         probs = probabilities(logits).numpy().astype(np.float32)  # (num_classes,); InferenceError for NaN/Inf
         categories = loaded.model.meta.categories
@@ -343,4 +423,6 @@ class InferenceWorker(threading.Thread):
             topk=top_k(probs, categories, self.topk), probs=probs,
             label=smoothed.label, confidence=smoothed.confidence, timings=timings,
             backend=loaded.backend.description,
+            feature=None if feature is None else feature.reshape(-1).numpy().astype(np.float32, copy=False),
+            feature_identity=loaded.identity,
         )

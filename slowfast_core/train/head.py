@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import backbone_digest, feature_view
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import read_frames_at
@@ -35,23 +36,11 @@ HEAD_STEPS = 300  # full-batch optimiser steps
 RECORD_EVERY = 10  # steps per metrics record ("epoch" in metrics.jsonl for head training)
 
 
-def backbone_digest(model: SlowFast, size: int) -> str:
-    """A short digest of everything a feature depends on: architecture, backbone weights, input size."""
-    h = hashlib.blake2b(digest_size=10)
-    h.update(f"{model.config!r}|{size}|{model.meta.preprocessing!r}".encode())
-    for name, tensor in model.state_dict().items():
-        if not name.startswith("blocks.6."):
-            h.update(name.encode())
-            h.update(tensor.detach().contiguous().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def feature_model(model: SlowFast) -> SlowFast:
-    """A copy of `model` whose output is the pooled feature (B, C): the classifier is the identity."""
-    copy_ = copy.deepcopy(model).eval()
-    copy_.blocks[6].proj = nn.Identity()  # type: ignore[assignment]
-    copy_.blocks[6].dropout = nn.Identity()  # type: ignore[assignment]
-    return copy_
+    """A copy of `model` whose output is the pooled feature (B, C): the classifier is the identity.
+
+    A deep copy (a backend may move or fold it) of `identity.feature_view`, the one classifier-less view."""
+    return feature_view(copy.deepcopy(model).eval())
 
 
 def _clip_key(example: Example, mode: str, views: int) -> str:
@@ -128,10 +117,12 @@ def extract(cache: FeatureCache, examples: list[Example], *, mode: str, views: i
 
 def fit_linear(x: np.ndarray, y: np.ndarray, num_classes: int, *, xv: np.ndarray | None = None,
                yv: np.ndarray | None = None, steps: int = HEAD_STEPS, weight_decay: float = 1e-3,
-               seed: int = 0) -> tuple[nn.Linear, list[dict]]:
+               seed: int = 0, class_weight: np.ndarray | None = None,
+               on_record: Callable[[dict], None] | None = None) -> tuple[nn.Linear, list[dict]]:
     """A linear classifier on features (full-batch AdamW), the one with the best val top-1 kept.
 
-    Returns it (in the features' original scale) and one record per RECORD_EVERY steps.
+    Returns it (in the features' original scale) and one record per RECORD_EVERY steps, each also handed to
+    `on_record` as it is made (live curves). class_weight (num_classes,): the loss weight of each class.
     """
     torch.manual_seed(seed)
     xt, yt = torch.from_numpy(x).float(), torch.from_numpy(y).long()
@@ -141,28 +132,25 @@ def fit_linear(x: np.ndarray, y: np.ndarray, num_classes: int, *, xv: np.ndarray
     linear = nn.Linear(x.shape[1], num_classes)
     nn.init.zeros_(linear.weight)
     nn.init.zeros_(linear.bias)
-    opt = torch.optim.AdamW(linear.parameters(), lr=0.01, weight_decay=weight_decay)
+    opt = _AdamW(list(linear.parameters()), lr=0.01, weight_decay=weight_decay)
+    weight = torch.from_numpy(class_weight).float() if class_weight is not None else None
     history, best, best_state = [], -1.0, None
     t0 = time.monotonic()
-    for step in range(1, steps + 1):
-        opt.zero_grad()
-        logits = linear((xt - mean) / std)
-        loss = nn.functional.cross_entropy(logits, yt)
-        loss.backward()
-        opt.step()
-        if step % RECORD_EVERY == 0 or step == steps:
-            with torch.no_grad():
-                rec = {"epoch": step // RECORD_EVERY, "train_loss": loss.item(),
-                       "train_top1": (logits.argmax(1) == yt).float().mean().item(), "val_loss": None,
-                       "val_top1": None, "lr": 0.01, "seconds": round(time.monotonic() - t0, 3)}
-                if xvt is not None and yvt is not None:
-                    vl = linear((xvt - mean) / std)
-                    rec["val_loss"] = nn.functional.cross_entropy(vl, yvt).item()
-                    rec["val_top1"] = (vl.argmax(1) == yvt).float().mean().item()
-                score = rec["val_top1"] if rec["val_top1"] is not None else rec["train_top1"]
-                if score >= best:
-                    best, best_state = score, copy.deepcopy(linear.state_dict())
-                history.append(rec)
+    xs = (xt - mean) / std  # (N, C) standardised once
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a (N, C) x (C, K) product: one thread beats two fighting over a busy machine
+    try:
+        for step in range(1, steps + 1):
+            opt.zero_grad()
+            logits = linear(xs)
+            loss = nn.functional.cross_entropy(logits, yt, weight=weight)
+            loss.backward()
+            opt.step()
+            if step % RECORD_EVERY == 0 or step == steps:
+                best, best_state = _record(history, step, loss, logits, yt, linear, xvt, yvt, mean, std, t0,
+                                           best, best_state, on_record)
+    finally:
+        torch.set_num_threads(threads)
     assert best_state is not None
     linear.load_state_dict(best_state)
     folded = nn.Linear(x.shape[1], num_classes)
@@ -170,6 +158,58 @@ def fit_linear(x: np.ndarray, y: np.ndarray, num_classes: int, *, xv: np.ndarray
         folded.weight.copy_(linear.weight / std)
         folded.bias.copy_(linear.bias - (linear.weight / std) @ mean)
     return folded, history
+
+
+class _AdamW:
+    """torch.optim.AdamW's update (decoupled weight decay, betas 0.9/0.999, eps 1e-8) for a few tensors.
+
+    torch.optim imports torch._dynamo on first use (2-7 s on a 2-core machine): longer than the whole fit."""
+
+    def __init__(self, params: list[torch.Tensor], *, lr: float, weight_decay: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params, self.lr, self.wd, self.betas, self.eps = params, lr, weight_decay, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            p.mul_(1 - self.lr * self.wd)
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v / (1 - b2 ** self.t)).sqrt_().add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / (1 - b1 ** self.t))
+
+
+def _record(history: list[dict], step: int, loss: torch.Tensor, logits: torch.Tensor, yt: torch.Tensor,
+            linear: nn.Linear, xvt: torch.Tensor | None, yvt: torch.Tensor | None, mean: torch.Tensor,
+            std: torch.Tensor, t0: float, best: float, best_state: dict | None,
+            on_record: Callable[[dict], None] | None) -> tuple[float, dict | None]:
+    """Append one metrics record (train and val loss/top-1); returns the best val (else train) top-1 and state."""
+    with torch.no_grad():
+        rec = {"epoch": step // RECORD_EVERY, "train_loss": loss.item(),
+               "train_top1": (logits.argmax(1) == yt).float().mean().item(), "val_loss": None,
+               "val_top1": None, "lr": 0.01, "seconds": round(time.monotonic() - t0, 3)}
+        if xvt is not None and yvt is not None:
+            vl = linear((xvt - mean) / std)
+            rec["val_loss"] = nn.functional.cross_entropy(vl, yvt).item()
+            rec["val_top1"] = (vl.argmax(1) == yvt).float().mean().item()
+        score = rec["val_top1"] if rec["val_top1"] is not None else rec["train_top1"]
+        if score >= best:
+            best, best_state = score, copy.deepcopy(linear.state_dict())
+        history.append(rec)
+        if on_record is not None:
+            on_record(rec)
+    return best, best_state
 
 
 def train_head(config, d: distributed.Dist, data: DatasetSplit, out: Path, *, stop: threading.Event | None,

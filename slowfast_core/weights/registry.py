@@ -219,6 +219,12 @@ def resolve_weights(spec: str, *, download: bool = True, progress: bool = True) 
         raise WeightsError(f"weights {spec} is {kind}, not a checkpoint file: pass a checkpoint file or a name "
                            "from `slowfast weights list`")
     entry = find_weights(spec) if not _looks_like_path(spec) else None
+    if entry is None and not _looks_like_path(spec):
+        from slowfast_core.weights.my_models import find_my_model
+
+        taught = find_my_model(spec)  # a model taught in the window or with `slowfast teach`
+        if taught is not None:
+            return ResolvedWeights(path=taught.resolve(), entry=None)
     if entry is None:
         if _looks_like_path(spec):
             raise WeightsError(

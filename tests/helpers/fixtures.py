@@ -54,3 +54,55 @@ def checkpoint_8x8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "random_8x8.pyth"
     torch.save({"model_state": model.state_dict()}, path)
     return path
+
+
+#: training options that keep the tiny runs short and deterministic (no loader workers, no flips, no warm-up)
+FAST_TRAIN = dict(workers=0, flip=False, warmup_epochs=0.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic actions classes 0-3, two training clips each (the training and teaching tests share it)."""
+    from slowfast_core.train.synth import SynthSettings, generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_overfit(tiny_synth: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A tiny SlowFast trained until it fits its 8 training clips: the training tests' run and the pretrained
+    backbone the teaching tests teach new classes on (trained once per test session)."""
+    from slowfast_core.train.loop import train
+    from slowfast_core.train.recipe import TrainConfig
+
+    out = tmp_path_factory.mktemp("overfit")
+    config = TrainConfig(data=[str(tiny_synth)], out=str(out), epochs=30, batch_size=8, lr=0.1, dropout=0.0,
+                         scale=(80, 80), crop=80, **FAST_TRAIN)
+    return train(config)
+
+
+@pytest.fixture(scope="session")
+def teach_session(tiny_overfit, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(session folder, base checkpoint): the scripted actor performing classes 8 and 11 (new to the tiny
+    backbone) while the real engine ran the backbone live and the recorder kept video, predictions and
+    features, with labels at the script's times (`slowfast bench teach`'s recording, small)."""
+    from slowfast_core.bench.teach import record
+    from slowfast_core.train.loop import BEST
+    from slowfast_core.train.teach import load_base
+
+    base = str(tiny_overfit.out / BEST)
+    session, _ = record(load_base(base), base, SMALL_TEACH, tmp_path_factory.mktemp("sessions"))
+    return session, base
+
+
+def _small_teach():
+    from slowfast_core.bench.teach import TeachBenchSettings
+
+    return TeachBenchSettings(classes=(8, 11), seconds=2.0, record_passes=2, live_seconds=6.0, backend="torch-cpu",
+                              width=160, height=120)
+
+
+#: the teaching tests' actor: two new classes, 2 s each, two passes to record, 6 s to recognise, 160x120
+SMALL_TEACH = _small_teach()

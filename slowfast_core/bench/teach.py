@@ -1,0 +1,286 @@
+"""`slowfast bench teach`: record -> teach -> recognise, end to end, with nothing downloaded.
+
+1. Pretrain a backbone with the training loop on synthetic actions (`slowfast synth` classes 0..P-1), unless
+   `--base` names one.
+2. The scripted actor (`synthetic:actions`) performs OTHER classes (new to the backbone) while the real engine
+   runs the base model and a real `SessionRecorder` records video, predictions and features; the labels are
+   marked at the script's times, as a person pressing the label keys would.
+3. Teach on the recorded features (`train.teach`): timed from the recording's stop to the saved model, in
+   this process (`teach_seconds`) and as the window runs it, a child process that starts Python and imports
+   torch first (`teach_child_seconds`).
+4. Run the taught model over the next minute of the actor and measure how many windows' top-1 agrees with
+   the script (the action covering most of the window): `agreement`. The actor goes on as it was recorded
+   (its script repeats, like a person acting on in the same room); `agreement_new_scenes` is the harder
+   figure on another seed's scenes (unseen backgrounds, positions, sizes and speeds).
+
+Offline mode (the default) feeds the engine every frame and runs every window (`realtime=False`), so the result
+does not depend on the machine's speed; `--realtime` paces the actor at 30 fps like a camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slowfast_core.model.net import SlowFast
+from slowfast_core.stream.types import Prediction
+from slowfast_core.video.actions import class_name
+from slowfast_core.video.scripted import ActionScriptSource
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TeachBenchSettings:
+    """Sizes of the proof; the defaults are the full-size bench, a test passes smaller ones."""
+
+    arch: str = "slowfast_tiny"
+    pretrain_classes: int = 8  # classes 0..P-1 for the backbone
+    pretrain_clips: int = 40  # per class
+    pretrain_epochs: int = 30
+    pretrain_minutes: float | None = 3.0
+    classes: tuple[int, ...] = (8, 9, 10, 11)  # the new classes the actor performs (in a seeded order)
+    seconds: float = 4.0  # per action
+    record_passes: int = 3  # passes of the script while recording
+    live_seconds: float = 60.0
+    stride_s: float = 0.5
+    backend: str = "auto"
+    realtime: bool = False
+    seed: int = 0
+    width: int = 320  # the actor's frames
+    height: int = 240
+
+
+def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
+    """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`); its checkpoint."""
+    from slowfast_core.train.loop import BEST, train
+    from slowfast_core.train.recipe import TrainConfig
+    from slowfast_core.train.synth import SynthSettings, generate
+
+    data = work / "synth"
+    say(f"synthesising {settings.pretrain_classes} classes x {settings.pretrain_clips} clips")
+    generate(data, SynthSettings(classes=settings.pretrain_classes, clips_per_class=settings.pretrain_clips,
+                                 seed=settings.seed))
+    say("pretraining the backbone")
+    config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
+                         epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
+                         seed=settings.seed)
+    return train(config).out / BEST
+
+
+def _script(settings: TeachBenchSettings, seconds: float, seed: int) -> list[tuple[int, float]]:
+    """`seconds` of the actor: the classes in a new seeded order each pass, every entry a fresh scene
+    (background, position, size, speed), as a person performs each action a little differently every time."""
+    rng = np.random.default_rng(seed)
+    passes = max(1, int(np.ceil(seconds / (settings.seconds * len(settings.classes)))))
+    return [(settings.classes[i], settings.seconds) for _ in range(passes) for i in rng.permutation(len(settings.classes))]
+
+
+def _source(settings: TeachBenchSettings, script: list[tuple[int, float]], seconds: float,
+            seed: int) -> ActionScriptSource:
+    """The actor performing `script` (over and over) for `seconds`."""
+    return ActionScriptSource(script, width=settings.width, height=settings.height, paced=settings.realtime,
+                              frames=int(round(seconds * 30.0)), seed=seed)
+
+
+def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettings, listeners: list[Any]) -> None:
+    """The real engine over `source` until it ends (offline: every window)."""
+    from slowfast_core.stream.engine import Engine, EngineSettings
+
+    from slowfast_core.errors import SlowFastError
+
+    engine = Engine(EngineSettings(stride_s=settings.stride_s, backend=settings.backend, device="cpu",
+                                   realtime=settings.realtime, smoothing=1))
+    errors: list[str] = []
+
+    class Errors:
+        def on_error(self, error: Any) -> None:
+            errors.append(error.message)
+
+    for listener in [*listeners, Errors()]:
+        engine.subscribe(listener)
+    engine.start(source, model)
+    try:
+        engine.wait()
+    finally:
+        engine.stop(timeout=10.0)
+    if engine.failed:
+        raise SlowFastError(f"the engine failed: {errors[-1] if errors else 'no reason given'}")
+    for message in errors:
+        logger.warning("engine: %s", message)
+
+
+def record_seconds(settings: TeachBenchSettings) -> float:
+    return settings.record_passes * settings.seconds * len(settings.classes)
+
+
+def record(base: SlowFast, base_spec: str, settings: TeachBenchSettings, root: Path) -> tuple[Path, float]:
+    """A session of the actor performing the new classes, labels at the script's times; (folder, stop seconds)."""
+    from slowfast_core.sessions.recorder import SessionRecorder
+
+    seconds = record_seconds(settings)
+    source = _source(settings, _script(settings, seconds, settings.seed), seconds, settings.seed)
+    names = [class_name(c) for c in settings.classes]
+    source_info = source.open()
+    rec = SessionRecorder.start(root, name="bench teach", labels=names, source=source.name, fps=source_info.fps,
+                                width=source_info.width, height=source_info.height, model=base.config.name,
+                                weights=base_spec, min_free_bytes=0, queue_seconds=60.0)
+    _run(base, source, settings, [rec])
+    origin = rec.clock_origin or 0.0
+    for action in source.script_labels(1):
+        rec.mark(action.label, at=origin + action.start)
+        rec.end_mark(at=origin + action.end)
+    started = time.monotonic()
+    rec.stop()
+    return rec.path, time.monotonic() - started
+
+
+def recognise(model: SlowFast, settings: TeachBenchSettings, *, new_scenes: bool) -> dict[str, Any]:
+    """Run `model` live over the actor's next `live_seconds` and score it against the script.
+
+    new_scenes False: the same actor goes on after the recording (the script repeats: the same performances,
+    as a person goes on acting in the same room). True: another seed, so unseen backgrounds, positions, sizes.
+    """
+    rec_s = record_seconds(settings)
+    if new_scenes:
+        seed = settings.seed + 1
+        source = _source(settings, _script(settings, settings.live_seconds, seed), settings.live_seconds, seed)
+        skip = 0
+    else:
+        script = _script(settings, rec_s, settings.seed)
+        source = _source(settings, script, rec_s + settings.live_seconds, settings.seed)
+        skip = int(round(rec_s * source.fps))
+    predictions: list[Prediction] = []
+
+    class Collect:
+        def on_prediction(self, p: Prediction) -> None:
+            if p.first_index >= skip:
+                predictions.append(p)
+
+    _run(model, source, settings, [Collect()])
+    return agreement(predictions, source)
+
+
+def agreement(predictions: list[Prediction], source: ActionScriptSource) -> dict[str, Any]:
+    """Share of windows whose top-1 is the scripted action covering most of the window (and of those inside one)."""
+    fps = source.fps
+    hits = inside = inside_hits = 0
+    for p in predictions:
+        counts: dict[str, int] = {}
+        for i in range(p.first_index, p.last_index + 1):
+            label = source.label_at(i / fps)
+            counts[label] = counts.get(label, 0) + 1
+        truth = max(counts, key=lambda k: counts[k])
+        top = p.topk[0][0]
+        hits += top == truth
+        if len(counts) == 1:
+            inside += 1
+            inside_hits += top == truth
+    n = len(predictions)
+    return {"agreement": hits / n if n else 0.0, "windows": n,
+            "agreement_inside": inside_hits / inside if inside else None, "windows_inside": inside}
+
+
+def _child_seconds(session: Path, base_spec: str, out: Path, backend: str) -> float:
+    """Wall seconds of `python -m slowfast_core.train.teach` (the window's child: start-up and imports included)."""
+    import subprocess
+    import sys
+
+    from slowfast_core.errors import SlowFastError
+
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "slowfast_core.train.teach", "--base", base_spec, "--out", str(out),
+                           str(session)], capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise SlowFastError(f"the teaching child failed: {(done.stdout.strip().splitlines() or [''])[-1]}")
+    return time.monotonic() - started
+
+
+def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, work: Path | None = None,
+                say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """The whole proof (module doc); returns the figures (`agreement`, `teach_seconds`, ...)."""
+    from slowfast_core.train.teach import load_base, teach
+
+    with tempfile.TemporaryDirectory(prefix="slowfast-bench-teach-") as tmp:
+        folder = Path(work) if work is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        spec = base_spec or str(pretrain(settings, folder, say))
+        pretrain_s = time.monotonic() - t0
+        base = load_base(spec)
+        say(f"recording the actor performing classes {', '.join(map(str, settings.classes))}")
+        session, stop_s = record(base, spec, settings, folder / "sessions")
+        say("teaching")
+        t1 = time.monotonic()
+        result = teach([session], base_spec=spec, out=folder / "taught", backend=settings.backend)
+        teach_s = time.monotonic() - t1
+        say("teaching again as the window does it: in a child process")
+        child_s = _child_seconds(session, spec, folder / "taught-child", settings.backend)
+        assert not isinstance(result, type(None))
+        taught = load_base(str(result.model_path))  # type: ignore[union-attr]
+        say(f"running the taught model over the next {settings.live_seconds:.0f} s of the actor")
+        scores = recognise(taught, settings, new_scenes=False)
+        say(f"and over {settings.live_seconds:.0f} s of new scenes")
+        unseen = recognise(taught, settings, new_scenes=True)
+        return {**scores, "agreement_new_scenes": unseen["agreement"], "windows_new_scenes": unseen["windows"],
+                "teach_seconds": round(teach_s, 3), "teach_child_seconds": round(child_s, 3),
+                "stop_seconds": round(stop_s, 3),
+                "pretrain_seconds": round(pretrain_s, 1), "val_top1": result.val_top1,  # type: ignore[union-attr]
+                "reused": result.reused, "computed": result.computed,  # type: ignore[union-attr]
+                "categories": result.categories, "arch": settings.arch, "base": spec,  # type: ignore[union-attr]
+                "record_seconds": record_seconds(settings), "live_seconds": settings.live_seconds,
+                "realtime": settings.realtime}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default="slowfast_tiny", help="backbone preset to pretrain (default slowfast_tiny)")
+    p.add_argument("--base", help="use these weights as the backbone instead of pretraining one")
+    p.add_argument("--pretrain-minutes", type=float, default=3.0)
+    p.add_argument("--classes", default="8-11", help="the new classes the actor performs: A-B or A,B,C (default 8-11)")
+    p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
+    p.add_argument("--live-seconds", type=float, default=60.0)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--realtime", action="store_true", help="pace the actor at 30 fps like a camera")
+    p.add_argument("--work", help="keep the work files (synthetic data, runs, session) in this folder")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from slowfast_core.errors import ConfigError
+
+    try:
+        if "-" in args.classes:
+            first, last = (int(v) for v in args.classes.split("-"))
+            classes = tuple(range(first, last + 1))
+        else:
+            classes = tuple(int(v) for v in args.classes.split(","))
+        if len(classes) < 2 or not all(0 <= c < 16 for c in classes):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"--classes {args.classes!r}: use A-B or A,B,... with at least two of 0-15, e.g. 8-11") from None
+    settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, classes=classes,
+                                  record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
+                                  realtime=args.realtime)
+    out = bench_teach(settings, base_spec=args.base, work=Path(args.work) if args.work else None,
+                      say=lambda s: print(f"bench teach: {s}", file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"agreement {out['agreement']:.1%} of {out['windows']} live windows (inside one action: "
+              f"{out['agreement_inside'] or 0:.1%} of {out['windows_inside']}; new scenes: "
+              f"{out['agreement_new_scenes']:.1%}); taught in {out['teach_seconds']:.2f} s (as the window's child process: "
+              f"{out['teach_child_seconds']:.2f} s) "
+              f"({out['reused']} recorded features reused, {out['computed']} computed); recorder stop "
+              f"{out['stop_seconds']:.2f} s; held-out top-1 {out['val_top1'] or 0:.1%}")
+    return 0

@@ -1,0 +1,90 @@
+"""Which backbone computed a feature: architecture, backbone weights digest, input size.
+
+A pooled feature (the classifier's input) depends on everything before the classifier and nothing after it,
+so two models with the same backbone and different heads give the same features. `backbone_digest` is the one
+implementation of that identity: the live worker stamps it on every recorded feature, head training keys its
+feature cache with it, and Teach compares the two to decide whether recorded features can be reused.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from slowfast_core.model.net import Head, SlowFast
+
+#: state-dict prefix and config fields of the classifier head (excluded from the backbone digest)
+HEAD_PREFIX = "blocks.6."
+HEAD_FIELDS = ("num_classes", "dropout")
+
+
+def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None = None) -> str:
+    """A short digest of everything a feature depends on: architecture, backbone weights, input size.
+
+    `stop` set: returns early with an incomplete digest (the caller is abandoning the work and discards it)."""
+    h = hashlib.blake2b(digest_size=10)
+    arch = {k: v for k, v in dataclasses.asdict(model.config).items() if k not in HEAD_FIELDS}
+    h.update(f"{sorted(arch.items())!r}|{size}|{model.meta.preprocessing!r}".encode())
+    for name, tensor in model.state_dict().items():
+        if stop is not None and stop.is_set():
+            break
+        if not name.startswith(HEAD_PREFIX):
+            h.update(name.encode())
+            h.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FeatureIdentity:
+    """The model a feature vector came from: arch name, backbone digest, input short side, feature width."""
+
+    arch: str
+    digest: str
+    size: int
+    dim: int
+
+    @classmethod
+    def of(cls, model: SlowFast, *, stop: threading.Event | None = None) -> "FeatureIdentity":
+        """The identity of `model`'s features (hashes the backbone weights: ~0.3 s for R50, once per model;
+        `stop`: see `backbone_digest`)."""
+        size = model.meta.preprocessing.short_side
+        return cls(model.config.name, backbone_digest(model, size, stop=stop), size, model.config.head_in_features)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"arch": self.arch, "digest": self.digest, "size": self.size, "dim": self.dim}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FeatureIdentity":
+        return cls(str(data["arch"]), str(data["digest"]), int(data["size"]), int(data["dim"]))
+
+    def describe(self) -> str:
+        return f"{self.arch} at {self.size} px (backbone {self.digest[:8]})"
+
+
+def feature_view(model: SlowFast) -> SlowFast:
+    """`model` without its classifier: same object type and backbone modules (shared, not copied); output (B, C).
+
+    The live worker runs this through the backend and applies the classifier itself, so the pooled feature
+    is at hand for recording and the classifier can be swapped without touching the backend.
+    """
+    view = copy.copy(model)  # same class (keeps test probes), shallow
+    view._modules = dict(model._modules)  # type: ignore[assignment]  # own module table: replacing blocks is local
+    head = Head(in_features=model.config.head_in_features, num_classes=1, dropout=0.0)
+    head.proj = nn.Identity()  # type: ignore[assignment]
+    head.dropout = nn.Identity()  # type: ignore[assignment]
+    view.blocks = nn.ModuleList([*list(model.blocks)[:6], head])
+    return view
+
+
+def classifier_of(model: SlowFast) -> nn.Linear:
+    """A detached copy of `model`'s linear classifier, (C) -> (num_classes), in eval mode, on the CPU."""
+    proj = model.blocks[6].proj
+    if not isinstance(proj, nn.Linear):
+        raise ValueError(f"{model.config.name} has no linear classifier to apply")
+    return copy.deepcopy(proj).cpu().eval().requires_grad_(False)

@@ -1,0 +1,537 @@
+"""Teach: a new classifier for the actions a person recorded, in seconds, on the live model's backbone.
+
+A labeled session holds the video, the segments the person marked and (since features are recorded as they
+are computed) each live window's pooled feature with its span and the backbone's identity. Teaching:
+
+1. `plan_teach` turns sessions into examples: every window (recorded, or cut every STRIDE_S from the video
+   when the features came from another model or were not recorded) takes the label covering most of it,
+   `no action` when it touches no labeled segment (background, on by default), nothing when it is ambiguous.
+   Every user mistake is one `TeachError` line: no labeled segment, one label and no background, segments
+   of two labels over the same time, too few examples (with how many more are needed).
+2. `run_teach` computes the missing features with `FeatureCache` (decoded from the session videos, cached on
+   disk), holds out whole segments (or the end of a lone one) for validation, fits the linear head with
+   `head.fit_linear` (the training engine's head mode: full-batch AdamW on features), reports the curves, the
+   confusion matrix and per-label accuracy on the held-out windows, then fits once more on every example
+   (with a few examples each one counts) and saves backbone + that head in our native format.
+   `train="last"` instead fine-tunes res5 + head through the training loop on the same sessions.
+3. The window runs this module as a child process (`python -m slowfast_core.train.teach ... SESSION...`): it
+   prints one JSON object per line (plan, progress, metrics, result or error), so the window draws curves
+   live, Cancel kills the child, and a crash is a message, never the window's.
+
+Nothing here writes into the sessions, and the model is saved to a new file: a failed teach changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import FeatureIdentity
+from slowfast_core.model.net import SlowFast
+from slowfast_core.train.data import BACKGROUND, Example
+
+logger = logging.getLogger(__name__)
+
+#: seconds between windows cut from a session video when its features must be computed
+STRIDE_S = 0.5
+#: examples (windows) each label needs at least
+MIN_EXAMPLES = 4
+#: share of each label's segments held out for validation
+VAL_SHARE = 0.2
+#: a window takes a label covering at least this share of it
+MIN_COVER = 0.5
+MODEL_FILE = "taught.pyth"
+RESULT_FILE = "teach.json"
+
+Event = dict[str, Any]
+EventFn = Callable[[Event], None]
+
+
+class TeachError(SlowFastError):
+    """The chosen sessions cannot teach a classifier as they are; the message says what to record or fix."""
+
+
+@dataclass
+class SessionWindows:
+    """One session's windows: spans (N,) in session seconds, label ids (N,) (-1: unused), group of each window
+    (a labeled segment or a background gap, never split across train and val), features (N, C) or None."""
+
+    folder: Path
+    name: str
+    video: Path | None
+    starts: np.ndarray
+    ends: np.ndarray
+    labels: np.ndarray
+    groups: list[str]
+    features: np.ndarray | None  # recorded by the live model; None: computed from the video
+
+
+@dataclass
+class TeachPlan:
+    """What a teach will train on; `summary()` is what the window and the CLI show before training."""
+
+    categories: list[str]
+    sessions: list[SessionWindows]
+    background: bool
+    base: str
+    identity: FeatureIdentity
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Examples (windows) per category."""
+        out = dict.fromkeys(self.categories, 0)
+        for s in self.sessions:
+            for label in s.labels[s.labels >= 0]:
+                out[self.categories[int(label)]] += 1
+        return out
+
+    @property
+    def recorded(self) -> int:
+        """Windows whose features were recorded by the live model (no decoding)."""
+        return sum(int((s.labels >= 0).sum()) for s in self.sessions if s.features is not None)
+
+    @property
+    def to_compute(self) -> int:
+        """Windows whose features must be computed from the session videos."""
+        return sum(int((s.labels >= 0).sum()) for s in self.sessions if s.features is None)
+
+    def summary(self) -> Event:
+        return {"categories": self.categories, "counts": self.counts(), "background": self.background,
+                "base": self.base, "sessions": [str(s.folder) for s in self.sessions], "recorded": self.recorded,
+                "to_compute": self.to_compute, "notes": self.notes, "model": self.identity.describe()}
+
+
+@dataclass
+class TeachResult:
+    """A taught model on disk and how it did on held-out windows."""
+
+    model_path: Path
+    categories: list[str]
+    history: list[dict]
+    confusion: list[list[int]]
+    per_label: dict[str, float | None]
+    val_top1: float | None
+    train_top1: float
+    seconds: float
+    computed: int  # windows whose features were decoded and computed
+    reused: int  # windows whose recorded features were used
+    base: str
+    notes: list[str]
+
+    def to_json(self) -> Event:
+        return {"model": str(self.model_path), "categories": self.categories, "confusion": self.confusion,
+                "per_label": self.per_label, "val_top1": self.val_top1, "train_top1": self.train_top1,
+                "seconds": round(self.seconds, 3), "computed": self.computed, "reused": self.reused,
+                "base": self.base, "notes": self.notes}
+
+
+# ------------------------------------------------------------------------------------------------- planning
+
+
+def sessions_with_labels(root: Path | None = None) -> list[Path]:
+    """Every finished session under `root` (default: the sessions folder) with at least one labeled segment."""
+    from slowfast_core.sessions.store import list_sessions, load_session
+
+    out = []
+    for info in list_sessions(root):
+        if info.unfinished or info.damaged:
+            continue
+        try:
+            if load_session(info.path).labels:
+                out.append(info.path)
+        except SlowFastError:
+            continue
+    return out
+
+
+def default_base(folders: Sequence[Path]) -> str | None:
+    """The model the sessions were recorded with (weights, else arch), the most common one; None if unknown."""
+    from slowfast_core.sessions.layout import read_info
+
+    seen: dict[str, int] = {}
+    for folder in folders:
+        try:
+            info = read_info(folder)
+        except (SlowFastError, OSError, ValueError):
+            continue
+        spec = info.weights or info.model
+        if spec:
+            seen[spec] = seen.get(spec, 0) + 1
+    return max(seen, key=lambda k: seen[k]) if seen else None
+
+
+def load_base(spec: str | None, *, size: int = 0) -> SlowFast:
+    """The base model: weights (registry name, file or My models name), else an architecture's random weights;
+    `size` (0: the model's own) sets the input short side, as the live view may run it."""
+    from dataclasses import replace
+
+    from slowfast_core.commands.predict import load_model
+    from slowfast_core.model.config import PRESETS
+
+    if spec is None:
+        model = load_model(arch=None, weights=None)
+    elif spec in PRESETS:  # sessions recorded with random weights name only the arch
+        model = load_model(arch=spec, weights=None)
+    else:
+        model = load_model(arch=None, weights=spec)
+    if size:
+        model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=int(size)))
+    return model
+
+
+def _overlap(a0: np.ndarray, a1: np.ndarray, b0: float, b1: float) -> np.ndarray:
+    return np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0.0, None)
+
+
+def _check_conflicts(name: str, segments: Sequence[Any]) -> None:
+    ordered = sorted(segments, key=lambda s: s.start)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.start < a.end - 1e-6 and a.label != b.label:
+            raise TeachError(f"session {name!r} marks {b.start:.1f}-{min(a.end, b.end):.1f} s as both {a.label!r} "
+                             f"and {b.label!r}: fix its labels.csv (or the labels in the Sessions window) so each "
+                             "moment has one label")
+
+
+def _windows(session: Any, identity: FeatureIdentity, window_s: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                np.ndarray | None, str | None]:
+    """Spans and features of a session: the recorded ones when the live model was `identity`, else cut."""
+    from slowfast_core.sessions.features import read_features
+
+    recorded = read_features(session.path)
+    if recorded is not None and recorded.identity == identity and len(recorded):
+        return recorded.starts, recorded.ends, recorded.features, None
+    note = None
+    if recorded is not None and recorded.identity != identity:
+        note = (f"session {session.name!r}: features recorded with {recorded.identity.describe()}, not the base "
+                "model: computing them from its video")
+    duration = float(session.info.duration)
+    ends = np.arange(window_s, duration + 1e-6, STRIDE_S)
+    return ends - window_s, ends, None, note
+
+
+def plan_teach(folders: Sequence[Path], base: SlowFast, *, base_spec: str, background: bool = True) -> TeachPlan:
+    """The examples `folders` give for a classifier on `base`'s backbone (see the module doc); TeachError if none."""
+    from slowfast_core.sessions.store import load_session
+
+    if not folders:
+        raise TeachError("no sessions chosen: record a session and mark actions with the label keys (1-9)")
+    identity = FeatureIdentity.of(base)
+    window_s = base.config.geometry.window_seconds
+    loaded, notes = [], []
+    for folder in folders:
+        try:
+            session = load_session(folder)
+        except SlowFastError as exc:
+            raise TeachError(f"session {folder} cannot be read ({exc}): repair it (`slowfast sessions repair`) "
+                             "or leave it out") from None
+        _check_conflicts(session.name, session.labels)
+        loaded.append(session)
+    names: list[str] = []
+    for s in loaded:
+        for seg in s.labels:
+            if seg.label not in names and seg.label != BACKGROUND:
+                names.append(seg.label)
+    if not names:
+        raise TeachError("no labeled segment in the chosen sessions: while recording, press a label key (1-9) when "
+                         "an action starts and again when it ends")
+    categories = names + [BACKGROUND]
+    windows: list[SessionWindows] = []
+    for s in loaded:
+        starts, ends, feats, note = _windows(s, identity, window_s)
+        if note:
+            notes.append(note)
+        if feats is None and s.video_path is None:
+            notes.append(f"session {s.name!r} has no finished video: left out (run `slowfast sessions repair`)")
+            continue
+        length = np.maximum(ends - starts, 1e-6)
+        cover = np.zeros((len(categories), len(starts)))  # seconds of each window under each label
+        per_segment = np.zeros((max(len(s.labels), 1), len(starts)))  # seconds under each segment
+        for k, seg in enumerate(s.labels):
+            c = categories.index(seg.label) if seg.label in categories else len(categories) - 1
+            per_segment[k] = _overlap(starts, ends, seg.start, seg.end)
+            cover[c] += per_segment[k]
+        group_of = per_segment.argmax(axis=0)
+        best = cover.argmax(axis=0)
+        labels = np.where(cover.max(axis=0) >= MIN_COVER * length, best, -1)
+        touched = cover.sum(axis=0) > 0
+        gap = np.searchsorted(np.sort([seg.end for seg in s.labels]), starts)  # the gap a background window is in
+        if background:
+            labels = np.where(~touched, len(categories) - 1, labels)
+        groups = [f"{s.path.name}:seg{group_of[i]}" if touched[i] else f"{s.path.name}:gap{gap[i]}"
+                  for i in range(len(starts))]
+        windows.append(SessionWindows(s.path, s.name, s.video_path, starts, ends, labels.astype(np.int64), groups,
+                                      feats))
+    plan = TeachPlan(categories, windows, background, base_spec, identity, notes)
+    counts = plan.counts()
+    if counts[BACKGROUND] < MIN_EXAMPLES:
+        if background:
+            notes.append("too little time outside the labeled segments for a `no action` class: taught without it")
+        plan = _drop_background(plan)
+        counts = plan.counts()
+    if len(plan.categories) < 2:
+        raise TeachError(f"only one label ({plan.categories[0]!r}) and no `no action` background: a classifier needs "
+                         "two classes - mark a second action, or turn the background on and record some time "
+                         "without any action")
+    stride = _typical_stride(plan)
+    short = [(name, n) for name, n in counts.items() if n < MIN_EXAMPLES and name != BACKGROUND]
+    if short:
+        parts = [f"{name!r} has {n} example{'s' * (n != 1)}, needs {MIN_EXAMPLES - n} more (about "
+                 f"{(MIN_EXAMPLES - n) * stride:.1f} s more of it)" for name, n in short]
+        raise TeachError(f"too few examples: {'; '.join(parts)} - record those actions a little longer (each "
+                         f"example is one {window_s:.1f} s window, one every {stride:.1f} s)")
+    return plan
+
+
+def _drop_background(plan: TeachPlan) -> TeachPlan:
+    bg = plan.categories.index(BACKGROUND)
+    for s in plan.sessions:
+        s.labels = np.where(s.labels == bg, -1, s.labels)
+    plan.categories = [c for c in plan.categories if c != BACKGROUND]
+    plan.background = False
+    return plan
+
+
+def _typical_stride(plan: TeachPlan) -> float:
+    steps = [np.median(np.diff(s.ends)) for s in plan.sessions if len(s.ends) > 1]
+    return float(np.median(steps)) if steps else STRIDE_S
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+
+def split_windows(plan: TeachPlan) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(session, window) pairs for train and val: per label, the last VAL_SHARE of its segments (in time) are
+    held out whole; a label with a single long segment holds out its last VAL_SHARE of time instead."""
+    by_label: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for si, s in enumerate(plan.sessions):
+        for wi in np.flatnonzero(s.labels >= 0):
+            by_label.setdefault(int(s.labels[wi]), {}).setdefault(s.groups[wi], []).append((si, int(wi)))
+    train, val = [], []
+    for groups in by_label.values():
+        ordered = list(groups.values())  # sessions in order, segments in time
+        if len(ordered) >= 2:
+            n_val = max(1, int(round(VAL_SHARE * len(ordered))))
+            for g in ordered[:-n_val]:
+                train += g
+            for g in ordered[-n_val:]:
+                val += g
+        elif len(ordered[0]) >= 2 * MIN_EXAMPLES + 2:
+            g = ordered[0]
+            spans = np.array([[plan.sessions[si].starts[wi], plan.sessions[si].ends[wi]] for si, wi in g])
+            cut = np.quantile(spans[:, 0], 1 - VAL_SHARE)
+            train += [p for p, (a, b) in zip(g, spans) if b <= cut]
+            val += [p for p, (a, b) in zip(g, spans) if a >= cut]
+        else:
+            train += ordered[0]
+    return train, val
+
+
+def compute_features(plan: TeachPlan, base: SlowFast, *, on_event: EventFn, device: str = "cpu",
+                     backend: str = "auto") -> int:
+    """Fill in the features of sessions that did not record them (decoded from video, cached); returns how many."""
+    from slowfast_core.train.head import FeatureCache
+
+    todo = [(s, int(wi)) for s in plan.sessions if s.features is None for wi in np.flatnonzero(s.labels >= 0)]
+    if not todo:
+        return 0
+    cache = FeatureCache(base, backend=backend, device=device)
+    started = time.monotonic()
+    filled: dict[int, np.ndarray] = {}
+    for done, (s, wi) in enumerate(todo, start=1):
+        ex = Example(s.video, int(s.labels[wi]), float(s.starts[wi]), float(s.ends[wi]), group=s.groups[wi])
+        if id(s) not in filled:
+            filled[id(s)] = np.zeros((len(s.starts), plan.identity.dim), np.float32)
+        filled[id(s)][wi] = cache.features(ex, mode="center", views=1)[0]
+        elapsed = time.monotonic() - started
+        on_event({"event": "progress", "what": "features", "done": done, "total": len(todo),
+                  "eta_s": round(elapsed / done * (len(todo) - done), 1)})
+    for s in plan.sessions:
+        if s.features is None:
+            s.features = filled[id(s)]
+    return len(todo)
+
+
+def taught_model(base: SlowFast, linear: nn.Linear, categories: Sequence[str]) -> SlowFast:
+    """A copy of `base` whose classifier is `linear` (C -> len(categories)) with those labels."""
+    from dataclasses import replace
+
+    model = copy.deepcopy(base).cpu().eval()
+    head = nn.Linear(linear.in_features, len(categories))
+    with torch.no_grad():
+        head.weight.copy_(linear.weight)
+        head.bias.copy_(linear.bias)
+    model.blocks[6].proj = head
+    model.config = model.config.replace(num_classes=len(categories))
+    model.meta = replace(model.meta, categories=tuple(categories), weights=None)
+    return model
+
+
+def _stack(plan: TeachPlan, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    if not pairs:
+        return np.zeros((0, plan.identity.dim), np.float32), np.zeros(0, np.int64)
+    x = np.stack([plan.sessions[si].features[wi] for si, wi in pairs]).astype(np.float32)  # type: ignore[index]
+    y = np.array([plan.sessions[si].labels[wi] for si, wi in pairs], np.int64)
+    return x, y
+
+
+def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn | None = None,
+              device: str = "cpu", backend: str = "auto") -> TeachResult:
+    """Train the head on `plan`'s windows, save backbone + head to `out/taught.pyth` (see the module doc)."""
+    from slowfast_core.train.head import HEAD_STEPS, fit_linear
+    from slowfast_core.train.report import confusion_matrix
+    from slowfast_core.weights.native import save_model
+
+    emit = on_event or (lambda e: None)
+    started = time.monotonic()
+    reused = plan.recorded
+    computed = compute_features(plan, base, on_event=emit, device=device, backend=backend)
+    train, val = split_windows(plan)
+    x, y = _stack(plan, train)
+    xv, yv = _stack(plan, val)
+    n = len(plan.categories)
+    counts = np.bincount(y, minlength=n).astype(np.float64)
+    weight = np.where(counts > 0, len(y) / (n * np.maximum(counts, 1)), 0.0)  # balanced: background is plentiful
+    linear, history = fit_linear(x, y, n, xv=xv if len(xv) else None, yv=yv if len(yv) else None,
+                                 steps=HEAD_STEPS, class_weight=weight,
+                                 on_record=lambda rec: emit({"event": "metrics", **rec}))
+    with torch.no_grad():
+        confusion = (confusion_matrix(torch.from_numpy(yv), linear(torch.from_numpy(xv)).argmax(1), n)
+                     if len(yv) else torch.zeros(n, n, dtype=torch.int64))
+        train_top1 = float((linear(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+    rows = confusion.sum(1)
+    per_label = {c: (float(confusion[i, i] / rows[i]) if rows[i] else None) for i, c in enumerate(plan.categories)}
+    val_top1 = float(confusion.diag().sum() / rows.sum()) if int(rows.sum()) else None
+    if len(yv):  # measured on held-out segments; the model to use learns from every example (few-shot: each counts)
+        xa, ya = np.concatenate([x, xv]), np.concatenate([y, yv])
+        counts = np.bincount(ya, minlength=n).astype(np.float64)
+        weight = np.where(counts > 0, len(ya) / (n * np.maximum(counts, 1)), 0.0)
+        linear, _ = fit_linear(xa, ya, n, steps=HEAD_STEPS, class_weight=weight)
+    model = taught_model(base, linear, plan.categories)
+    out.mkdir(parents=True, exist_ok=True)
+    path = save_model(model, out / MODEL_FILE, base=plan.base)
+    result = TeachResult(path, plan.categories, history, confusion.tolist(), per_label, val_top1, train_top1,
+                         time.monotonic() - started, computed, reused, plan.base, plan.notes)
+    (out / RESULT_FILE).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+    return result
+
+
+def run_teach_last(plan: TeachPlan, base_spec: str, out: Path, *, on_event: EventFn | None = None,
+                   device: str = "cpu", epochs: int = 5) -> TeachResult:
+    """The advanced option: fine-tune res5 + head (`--train last`) on the plan's sessions, through the loop."""
+    from slowfast_core.model.config import PRESETS
+    from slowfast_core.train.loop import BEST, CONFUSION, METRICS, train
+    from slowfast_core.train.recipe import TrainConfig
+
+    if base_spec in PRESETS:
+        raise TeachError("training `last` needs a base model with trained weights: choose one with --base")
+    emit = on_event or (lambda e: None)
+    started = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    sent = 0
+
+    def progress(what: str, done: int, total: int) -> None:
+        nonlocal sent
+        emit({"event": "progress", "what": what, "done": done, "total": total})
+        lines = (out / METRICS).read_text().splitlines() if (out / METRICS).is_file() else []
+        for line in lines[sent:]:
+            emit({"event": "metrics", **json.loads(line)})
+        sent = len(lines)
+
+    config = TrainConfig(data=[str(s.folder) for s in plan.sessions], out=str(out), init=base_spec, arch="",
+                         train="last", epochs=epochs, background=plan.background, device=device, workers=0)
+    result = train(config, progress=progress)
+    progress("done", 1, 1)
+    history = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    confusion = _read_confusion(out / CONFUSION, len(result.categories))
+    rows = [sum(r) for r in confusion]
+    per_label = {c: (confusion[i][i] / rows[i] if rows[i] else None) for i, c in enumerate(result.categories)}
+    target = out / MODEL_FILE
+    (out / BEST).replace(target)
+    val = result.state.best_top1
+    return TeachResult(target, list(result.categories), history, confusion, per_label, val,
+                       float(history[-1].get("train_top1") or 0.0), time.monotonic() - started, 0, 0, base_spec,
+                       plan.notes)
+
+
+def _read_confusion(path: Path, n: int) -> list[list[int]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+        return [[int(v) for v in line.split(",")[1:]] for line in lines][:n]
+    except (OSError, ValueError):
+        return [[0] * n for _ in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------ child
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m slowfast_core.train.teach",
+                                description="Teach a classifier from sessions; JSON lines on stdout.")
+    p.add_argument("sessions", nargs="*", help="session folders (default: every session with labels)")
+    p.add_argument("--base", help="base model: weights name, checkpoint or My models name (default: the sessions')")
+    p.add_argument("--out", required=True, help="folder for the taught model and its report")
+    p.add_argument("--no-background", dest="background", action="store_false")
+    p.add_argument("--train", choices=("head", "last"), default="head")
+    p.add_argument("--epochs", type=int, default=5, help="epochs for --train last")
+    p.add_argument("--size", type=int, default=0, help="input short side of the base model (0: its own)")
+    p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
+    return p
+
+
+def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, background: bool = True,
+          mode: str = "head", on_event: EventFn | None = None, plan_only: bool = False,
+          epochs: int = 5, size: int = 0, backend: str = "auto") -> TeachResult | TeachPlan:
+    """Plan and run a teach (the child's and the CLI's body); returns the plan alone with `plan_only`."""
+    emit = on_event or (lambda e: None)
+    spec = base_spec or default_base(folders)
+    base = load_base(spec, size=size)
+    spec = spec or base.config.name
+    plan = plan_teach(folders, base, base_spec=spec, background=background)
+    emit({"event": "plan", **plan.summary()})
+    if plan_only:
+        return plan
+    if mode == "last":
+        return run_teach_last(plan, spec, out, on_event=emit, epochs=epochs)
+    return run_teach(plan, base, out, on_event=emit, backend=backend)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash)."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="teach: %(levelname)s: %(message)s")
+    args = parser().parse_args(argv)
+
+    def emit(event: Event) -> None:
+        print(json.dumps(event, allow_nan=False, default=str), flush=True)
+
+    try:
+        folders = [Path(p) for p in args.sessions] or sessions_with_labels()
+        result = teach(folders, base_spec=args.base, out=Path(args.out), background=args.background,
+                       mode=args.train, on_event=emit, plan_only=args.plan_only, epochs=args.epochs,
+                       size=args.size)
+    except SlowFastError as exc:
+        emit({"event": "error", "message": str(exc)})
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a crash is a message for the window, with its kind
+        logger.debug("teach failed", exc_info=True)
+        emit({"event": "error", "message": f"teaching failed: {type(exc).__name__}: {exc}"})
+        return 1
+    if isinstance(result, TeachResult):
+        emit({"event": "result", **result.to_json()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Teach: features recorded as computed, record -> teach -> recognise end to end (small), the head swap, My models
+and `--weights NAME`, and every bad input (one line, nothing changed).
+
+The backbone is the tiny SlowFast the training tests overfit on synthetic classes 0-3 (helpers/fixtures.py,
+trained once per session); the scripted actor performs classes it never saw (8 and 11)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slowfast_core.bench.teach import recognise
+from slowfast_core.cli import main as cli_main
+from slowfast_core.model.identity import FeatureIdentity
+from slowfast_core.sessions.features import FEATURES_BIN, FEATURES_JSON, read_features
+from slowfast_core.sessions.layout import LABELS_CSV, PREDICTIONS_JSONL
+from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base, teach
+from slowfast_core.weights import my_models
+from slowfast_core.weights.checkpoint import load_weights
+
+from helpers.fixtures import SMALL_TEACH
+from helpers.sessions import record_session
+from helpers.waiting import wait_until
+
+SMALL = SMALL_TEACH
+
+
+@pytest.fixture(scope="module")
+def base_spec(teach_session: tuple[Path, str]) -> str:
+    return teach_session[1]
+
+
+@pytest.fixture(scope="module")
+def recorded(teach_session: tuple[Path, str]) -> Path:
+    """A session of the actor performing classes 8 and 11 with the base model live, labels at the script's times."""
+    return teach_session[0]
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` and its content hash: what 'unchanged' means for a session."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_features_are_recorded_with_their_spans_and_model(recorded: Path, base_spec: str) -> None:
+    base = load_base(base_spec)
+    feats = read_features(recorded)
+    assert feats is not None
+    assert feats.identity == FeatureIdentity.of(base) and feats.identity.dim == base.config.head_in_features
+    preds = [json.loads(line) for line in (recorded / PREDICTIONS_JSONL).read_text().splitlines()]
+    assert len(feats) == len(preds) >= 12  # one row per prediction
+    np.testing.assert_allclose(feats.starts, [p["start"] for p in preds], atol=1e-5)
+    np.testing.assert_allclose(feats.ends, [p["end"] for p in preds], atol=1e-5)
+    assert feats.features.shape == (len(preds), feats.identity.dim) and feats.features.dtype == np.float32
+    raw = (recorded / FEATURES_BIN).stat().st_size
+    assert raw == len(preds) * (16 + 2 * feats.identity.dim)  # float16 on disk
+    assert np.abs(feats.features).sum(axis=1).min() > 0  # real pooled features, not zeros
+    assert json.loads((recorded / FEATURES_JSON).read_text())["dtype"] == "float16"
+
+
+def test_record_teach_recognise(recorded: Path, base_spec: str, tmp_path: Path, monkeypatch) -> None:
+    """The issue's proof at small size: taught from recorded features (nothing decoded), the taught model
+    recognises the actor's new actions as it goes on, and it is saved in My models and loads by name."""
+    before = digest_tree(recorded)
+    result = teach([recorded], base_spec=base_spec, out=tmp_path / "taught")
+    assert isinstance(result, TeachResult)
+    assert result.computed == 0 and result.reused >= 12  # recorded features only: no video decoded
+    assert result.categories == ["red disc shaking", "blue square swaying"]  # no gaps: no background class
+    assert len(result.history) >= 10 and result.history[-1]["train_top1"] >= 0.9
+    assert np.array(result.confusion).sum() > 0 and set(result.per_label) == set(result.categories)
+    assert digest_tree(recorded) == before
+
+    monkeypatch.setenv(my_models.ENV_MODELS, str(tmp_path / "models"))
+    saved = my_models.save_my_model(result.model_path, "my moves", {"labels": result.categories, "base": base_spec})
+    taught = load_weights("my moves")  # --weights NAME finds it
+    assert list(taught.meta.categories) == result.categories and saved.path.is_file()
+    assert my_models.list_my_models()[0].labels == result.categories
+
+    score = recognise(taught, SMALL, new_scenes=False)  # the actor goes on: the next seconds, scored
+    assert score["windows"] >= 10
+    assert score["agreement"] >= 0.9, score  # the issue's goal; chance is 0.5
+
+
+def test_head_swap_changes_labels_without_restarting_capture(base_spec: str, tmp_path: Path) -> None:
+    """Engine.swap_head: the classifier and labels change between two windows; capture and backbone go on."""
+    from dataclasses import replace
+
+    import torch
+
+    from slowfast_core.stream.engine import Engine, EngineSettings
+    from slowfast_core.video.scripted import ActionScriptSource
+
+    base = load_base(base_spec)
+    taught = load_base(base_spec)
+    taught.blocks[6].proj = torch.nn.Linear(taught.config.head_in_features, 2)
+    taught.config = taught.config.replace(num_classes=2)
+    taught.meta = replace(taught.meta, categories=("taught a", "taught b"))
+    preds, frames = [], []
+
+    class Listen:
+        def on_prediction(self, p) -> None:
+            preds.append(p)
+
+        def on_frame(self, f) -> None:
+            frames.append(f.index)
+
+    engine = Engine(EngineSettings(stride_s=0.2, backend="torch-cpu", device="cpu"))
+    engine.subscribe(Listen())
+    engine.start(ActionScriptSource([(8, 2.0)], width=160, height=120), base)
+    try:
+        wait_until(lambda: len(preds) >= 2, timeout=60, what="predictions from the base model")
+        backend = engine._worker.loaded.backend  # type: ignore[union-attr]
+        engine.swap_head(taught)
+        wait_until(lambda: preds[-1].topk[0][0].startswith("taught"), timeout=60, what="a taught prediction")
+        assert engine._worker.loaded.backend is backend  # type: ignore[union-attr]  # no reload
+        n = len(frames)
+        wait_until(lambda: len(frames) > n + 3, timeout=30, what="frames after the swap")
+    finally:
+        engine.stop()
+    assert frames == list(range(frames[0], frames[0] + len(frames)))  # one capture, no frame lost or restarted
+    first_taught = next(i for i, p in enumerate(preds) if p.topk[0][0].startswith("taught"))
+    assert first_taught >= 2 and all({name for name, _ in p.topk} <= set(base.meta.categories)
+                                     for p in preds[:first_taught])
+    assert all({name for name, _ in p.topk} == {"taught a", "taught b"} for p in preds[first_taught:])
+    assert all(p.feature is not None for p in preds)  # the same backbone's features go on being recorded
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+@pytest.fixture
+def gray_sessions(tmp_path: Path) -> Path:
+    """Sessions of plain gray frames (no features recorded), each with its own kind of labels."""
+    root = tmp_path / "sessions"
+    record_session(root, "nolabels", 60)
+    record_session(root, "onelabel", 90, marks=[("wave", 0.2, 2.8)])
+    record_session(root, "short", 90, marks=[("wave", 0.0, 1.4), ("clap", 1.5, 2.9)])
+    record_session(root, "conflict", 90, marks=[("wave", 0.0, 2.0)])
+    conflict = next(root.glob("*_conflict"))
+    with open(conflict / LABELS_CSV, "a") as f:
+        f.write("clap,1.0,2.5\n")  # a hand-edited file: clap over wave's time
+    return root
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str]:
+    status = cli_main(["teach", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    return status, err[-1] if err else ""
+
+
+@pytest.mark.parametrize("session,extra,expected", [
+    ("nolabels", [], "no labeled segment in the chosen sessions"),
+    ("onelabel", ["--no-background"], "only one label ('wave') and no `no action` background"),
+    ("conflict", [], "marks 1.0-2.0 s as both 'wave' and 'clap'"),
+    ("short", [], f"too few examples: 'wave' has 2 examples, needs {MIN_EXAMPLES - 2} more (about 1.0 s more"),
+])
+def test_bad_sessions_are_one_line_and_change_nothing(gray_sessions: Path, base_spec: str, capsys, monkeypatch,
+                                                     tmp_path: Path, session: str, extra: list[str],
+                                                     expected: str) -> None:
+    monkeypatch.setenv(my_models.ENV_MODELS, str(tmp_path / "models"))
+    folder = next(gray_sessions.glob(f"*_{session}"))
+    before = digest_tree(gray_sessions)
+    status, line = run_cli(capsys, str(folder), "--name", "x", "--base", base_spec, *extra)
+    assert status == 2 and line.startswith("slowfast: error: ") and expected in line, line
+    assert digest_tree(gray_sessions) == before
+    assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
+
+
+def test_features_from_another_model_are_computed_from_the_video(recorded: Path, base_spec: str,
+                                                                 tmp_path: Path) -> None:
+    """A base with another backbone than the recording's: the recorded features are not used, the windows'
+    features are computed from the session video (and cached: a second teach decodes nothing)."""
+    from slowfast_core import create_model
+    from slowfast_core.train.head import FeatureCache
+
+    other = create_model("slowfast_tiny", seed=3)
+    path = tmp_path / "other.pyth"
+    from slowfast_core.weights.native import save_model
+
+    save_model(other, path)
+    events: list[dict] = []
+    result = teach([recorded], base_spec=str(path), out=tmp_path / "t1", on_event=events.append,
+                   backend="torch-cpu")
+    assert isinstance(result, TeachResult) and result.reused == 0 and result.computed >= 12
+    plan = next(e for e in events if e["event"] == "plan")
+    assert plan["to_compute"] == result.computed and any("not the base model" in n for n in plan["notes"])
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress[-1]["done"] == progress[-1]["total"] == result.computed and "eta_s" in progress[-1]
+    cache = FeatureCache(load_base(str(path)), device="cpu")
+    assert len(list(cache.folder.glob("*.npy"))) >= result.computed  # cached for next time
+
+
+def test_saving_onto_a_full_disk_keeps_everything(recorded: Path, base_spec: str, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available on this system")
+    folder = tmp_path / "models"
+    result = teach([recorded], base_spec=base_spec, out=tmp_path / "taught")
+    first = my_models.save_my_model(result.model_path, "first", {"labels": ["a"]}, folder=folder)  # type: ignore[union-attr]
+    before = digest_tree(folder)
+    monkeypatch.setattr(my_models, "_open_new", lambda path: open("/dev/full", "wb"))  # ENOSPC on write
+    with pytest.raises(my_models.MyModelError, match="the disk is full; nothing was changed"):
+        my_models.save_my_model(result.model_path, "first", {"labels": ["b"]}, folder=folder, replace=True)  # type: ignore[union-attr]
+    assert digest_tree(folder) == before and first.path.is_file()
+    assert [m.name for m in my_models.list_my_models(folder)] == ["first"]
+
+
+def test_teach_error_is_a_slowfast_error() -> None:
+    from slowfast_core.errors import SlowFastError
+
+    assert issubclass(TeachError, SlowFastError)
