@@ -307,10 +307,10 @@ while rec.error is None and i < 3000:
                              source_fps=30.0))
     i += 1
     if i % 30 == 0:
-        time.sleep(0.05)
+        time.sleep(0.05)  # a camera's pace: the writer drains the queue between bursts
 deadline = time.monotonic() + 30
 while rec.error is None and time.monotonic() < deadline:
-    time.sleep(0.05)
+    time.sleep(0.05)  # poll interval of a condition wait (in this child, no test helpers)
 rows = (rec.path / "frames.csv").read_text().count("\n") - 1
 held = sum(count_frames(p) for p in sorted((rec.path / "segments").glob("*.mp4")))
 print(json.dumps({"error": rec.error, "frames_written": rec.frames_written, "frames_csv_rows": rows,

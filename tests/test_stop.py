@@ -73,7 +73,7 @@ class Run:
         while not predicate():
             assert self.proc.poll() is None, f"the run ended first:\n{self.stderr()}"
             assert time.monotonic() < deadline, f"condition not met in {timeout} s:\n{self.stderr()}"
-            time.sleep(0.02)
+            time.sleep(0.02)  # poll interval of a condition wait that also watches the process end
 
     def stop_with(self, signum: int) -> float:
         """Send `signum` and return the seconds until the process was gone."""
