@@ -31,7 +31,7 @@ def _hermetic_user_folders() -> Path:
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "TORCH_HOME"):
         os.environ[name] = str(home / name.lower())
-    for name in ("SLOWFAST_CACHE_DIR", "SLOWFAST_SESSIONS"):
+    for name in ("SLOWFAST_CACHE_DIR", "SLOWFAST_SESSIONS", "SLOWFAST_DATA_DIR", "SLOWFAST_MODELS"):
         os.environ.pop(name, None)  # the defaults under the XDG folders above
     return home
 

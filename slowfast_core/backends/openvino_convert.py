@@ -24,6 +24,7 @@ import signal
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 JOB = "job.json"
@@ -70,11 +71,17 @@ def convert(work: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    return run_job(argv, convert)
+
+
+def run_job(argv: list[str], work_on: Callable[[Path], None]) -> int:
+    """A conversion child's life: read the job in folder argv[0], end with the parent, run `work_on(folder)`;
+    any failure is written to the folder's ERROR file for the parent (exit 1). Shared by the int8 child."""
     work = Path(argv[0])
     try:
         job = json.loads((work / JOB).read_text(encoding="utf-8"))
         _die_with_parent(int(job["parent"]))
-        convert(work)
+        work_on(work)
     except BaseException as exc:  # noqa: BLE001 - every failure is written down for the parent
         traceback.print_exc()
         try:

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 import warnings
 from pathlib import Path
 
-from slowfast_core.backends.openvino_convert import ERROR, IR_DIR, IR_XML, JOB, _die_with_parent, reason
+from slowfast_core.backends.openvino_convert import IR_DIR, IR_XML, JOB, run_job
 
 
 def quantize(work: Path) -> None:
@@ -66,19 +65,7 @@ def quantize(work: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    work = Path(argv[0])
-    try:
-        job = json.loads((work / JOB).read_text(encoding="utf-8"))
-        _die_with_parent(int(job["parent"]))
-        quantize(work)
-    except BaseException as exc:  # noqa: BLE001 - every failure is written down for the parent
-        traceback.print_exc()
-        try:
-            (work / ERROR).write_text(reason(exc) + "\n", encoding="utf-8")
-        except OSError:
-            pass
-        return 1
-    return 0
+    return run_job(argv, quantize)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from slowfast_core.errors import SlowFastError
+from slowfast_core.userdirs import data_dir
 
 SESSION_JSON = "session.json"
 VIDEO_FILE = "video.mp4"
@@ -238,18 +239,12 @@ def slugify(name: str, *, max_len: int = 48) -> str:
 
 
 def default_root() -> Path:
-    """Where sessions live unless told otherwise: $SLOWFAST_SESSIONS, else the user data dir
-    (~/.local/share/slowfast-live/sessions on Linux, honouring $XDG_DATA_HOME)."""
+    """Where sessions live unless told otherwise: $SLOWFAST_SESSIONS, else `sessions` in the user data folder
+    (~/.local/share/slowfast-live/sessions on Linux, honouring $XDG_DATA_HOME; see slowfast_core.userdirs)."""
     env = os.environ.get(ENV_ROOT)
     if env:
         return Path(env).expanduser()
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "slowfast-live" / "sessions"
+    return data_dir() / "sessions"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -20,10 +20,11 @@ import logging
 import os
 import platform
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from slowfast_core.userdirs import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ SKIP_FIRST = 1
 SAMPLES = 3
 #: a first counted sample this many times over the budget decides its size at once
 CLEARLY_OVER = 2.0
-DATA_ENV = "SLOWFAST_DATA_DIR"
 CACHE_VERSION = 1
 
 
@@ -101,20 +101,6 @@ class QualityChoice:
         """e.g. 'auto 224² · openvino · 340 ms · 2.9 updates/s'."""
         return (f"auto {self.size}² · {self.backend} · {self.end_to_end_ms:.0f} ms · "
                 f"{self.updates_per_s:.1f} updates/s")
-
-
-def data_dir() -> Path:
-    """The user data folder: $SLOWFAST_DATA_DIR, else $XDG_DATA_HOME (or ~/.local/share)/slowfast-live."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "slowfast-live"
 
 
 def machine_id(device: str = "cpu") -> str:
