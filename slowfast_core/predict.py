@@ -1,10 +1,8 @@
 """Offline prediction over a video file, without the real-time engine: windows in, top-k labels out.
 
-The pieces are shared with the live engine so both sample windows the same way:
-- `window_end_times(timestamps, geometry, stride)` / `WindowClock`: when windows end. The first window ends
-  T*tau reference frames (at 30 fps) after the first frame; then one every `stride` seconds.
-- `window_inputs(frames, timestamps, end_time, geometry, prep)`: the model's input tensors for one window,
-  through `sampling.sample_window` and `preprocess.pathway_tensors` (the one code path for sampling).
+Windows are cut by the one window cutter the live engine and training use (`video.windows`: `WindowClock`
+says when windows end, `cut_window` takes their frames); `preprocess.pathway_tensors` makes the inputs, and
+each answer is written as the one `records.PredictionRecord`.
 
 `iter_windows` runs them over decoded frames, preparing each frame once and keeping only the frames the
 current and next windows can use (memory stays bounded on a long file); `predict_frames` / `predict_file`
@@ -14,9 +12,7 @@ add the model. A window's span is [first grid instant, last grid instant + 1/30 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,10 +23,19 @@ import numpy as np
 import torch
 
 from slowfast_core.errors import ConfigError, InferenceError
-from slowfast_core.spec import REFERENCE_FPS, ClipGeometry, Preprocessing
+from slowfast_core.records import PredictionRecord, TopK, top_k
+from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.video.decode import DecodedFrame, VideoReader
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame
-from slowfast_core.video.sampling import sample_window
+from slowfast_core.video.windows import (
+    TIME_EPS,
+    WindowClock,
+    WindowCut,
+    cut_window,
+    default_stride,
+    window_lead,
+    window_span,
+)
 
 if TYPE_CHECKING:
     from slowfast_core.backends.base import InferenceBackend
@@ -38,118 +43,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Float slack when comparing a window's end time with frame timestamps (index / fps).
-TIME_EPS = 1e-6
-#: Default stride as a fraction of the window: consecutive windows overlap by half.
-DEFAULT_STRIDE_FRACTION = 0.5
-
-_STRIDE_RE = re.compile(r"^\s*(?P<value>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?P<unit>f|s)?\s*$")
-
-
-def parse_stride(text: str) -> float:
-    """A stride in seconds from '16f' (frames at 30 fps), '0.5s' or '0.5' (seconds). Must be positive."""
-    match = _STRIDE_RE.match(text)
-    value = float(match.group("value")) if match else float("nan")
-    if not match or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"stride {text!r} is not valid: use seconds like 0.5 or 0.5s, or 30 fps frames like 16f")
-    return value / REFERENCE_FPS if match.group("unit") == "f" else value
-
-
-def default_stride(geometry: ClipGeometry) -> float:
-    """Half a window, in seconds (e.g. 32/30 s for 8x8 models)."""
-    return geometry.window_seconds * DEFAULT_STRIDE_FRACTION
-
-
-def window_lead(geometry: ClipGeometry) -> float:
-    """Seconds from a window's first grid instant to its last: (T*tau - 1) / 30."""
-    return (geometry.window_frames - 1) / REFERENCE_FPS
-
-
-class WindowClock:
-    """When windows end, decided incrementally as frames arrive (what the live engine needs too).
-
-    Window k ends at `first_end + k * stride`, first_end = start_time + (T*tau - 1)/30 (the first window's
-    grid starts at the first frame). A window is due once a frame at or after its end time has arrived:
-    later frames cannot be nearer to any of its grid instants.
-    """
-
-    def __init__(self, *, geometry: ClipGeometry, stride: float, start_time: float) -> None:
-        if not stride > 0:
-            raise ConfigError(f"stride must be positive seconds, got {stride}")
-        self.geometry = geometry
-        self.stride = float(stride)
-        self.first_end = float(start_time) + window_lead(geometry)
-        self.count = 0  # windows handed out so far
-
-    @property
-    def next_end(self) -> float:
-        """End time (last grid instant, seconds) of the next window."""
-        return self.first_end + self.count * self.stride
-
-    @property
-    def next_start(self) -> float:
-        """First grid instant of the next window: frames before the one at or before it are never needed."""
-        return self.next_end - window_lead(self.geometry)
-
-    def due(self, latest_time: float) -> list[float]:
-        """End times of the windows that a frame at `latest_time` completes (and counts them as handed out)."""
-        ends: list[float] = []
-        while self.next_end <= latest_time + TIME_EPS:
-            ends.append(self.next_end)
-            self.count += 1
-        return ends
-
-    def finish(self, last_time: float, *, tail: bool = True) -> list[float]:
-        """End times to add when the clip is over at `last_time`.
-
-        No window yet (clip shorter than one window): one window at `first_end`, whose grid instants after
-        the last frame repeat it. `tail`: a last window ending at the last frame when frames came after the
-        last regular window, so the end of the clip is seen too.
-        """
-        if self.count == 0:
-            self.count = 1
-            return [self.first_end]
-        last_end = self.next_end - self.stride
-        if tail and last_time > last_end + TIME_EPS:
-            self.count += 1
-            return [float(last_time)]
-        return []
-
-
-def window_end_times(
-    timestamps: Sequence[float] | np.ndarray, geometry: ClipGeometry, stride: float, *, final: bool = True,
-    tail: bool = True,
-) -> np.ndarray:
-    """End times (seconds, last grid instant) of the windows over frames at `timestamps` (increasing).
-
-    final=False (a live source, more frames to come): only windows whose frames have all arrived.
-    final=True (a whole file): plus the short-clip window or the tail window of `WindowClock.finish`.
-    """
-    ts = np.asarray(timestamps, dtype=np.float64)
-    if ts.ndim != 1 or len(ts) == 0:
-        raise ConfigError("need at least one frame timestamp to place windows")
-    clock = WindowClock(geometry=geometry, stride=stride, start_time=float(ts[0]))
-    ends = clock.due(float(ts[-1]))
-    if final:
-        ends += clock.finish(float(ts[-1]), tail=tail)
-    return np.asarray(ends, dtype=np.float64)
-
 
 def window_inputs(
     frames: Sequence[np.ndarray], timestamps: np.ndarray, end_time: float, geometry: ClipGeometry,
     prep: Preprocessing,
-) -> tuple[list[torch.Tensor], list[np.ndarray]]:
-    """Model inputs for the window ending at `end_time`, and the per-pathway indices into `frames`.
+) -> tuple[list[torch.Tensor], WindowCut]:
+    """Model inputs for the window ending at `end_time`, and its cut (which frames of the store it took).
 
-    frames: prepared (H, W, 3) RGB uint8 frames (any indexable store) with increasing `timestamps`.
-    Only the frames the pathways take are gathered (<= alpha*T copies), then `pathway_tensors` builds
+    frames: prepared (H, W, 3) RGB uint8 frames (any indexable store) with increasing `timestamps`. The
+    shared cutter copies only the frames the pathways take (<= alpha*T), then `pathway_tensors` builds
     [(1, 3, T_p, H', W')] per pathway.
     """
-    indices = sample_window(timestamps, end_time, geometry)  # [(T_p,)] indices into frames
-    needed = np.unique(np.concatenate(indices))
-    gathered = np.stack([frames[i] for i in needed])  # (K, H, W, 3) uint8
-    local = [np.searchsorted(needed, idx) for idx in indices]
-    return pathway_tensors(gathered, local, prep), indices
+    cut = cut_window(frames, timestamps, end_time, geometry)
+    return pathway_tensors(cut.frames, cut.pathway_indices, prep), cut
 
 
 @dataclass(frozen=True)
@@ -172,8 +78,8 @@ class WindowSpan:
 
 
 @dataclass(frozen=True)
-class Window:
-    """A window ready for the model: its span and one (1, 3, T_p, H, W) float32 tensor per pathway."""
+class FileWindow:
+    """A window of a file ready for the model: its span and one (1, 3, T_p, H, W) float32 tensor per pathway."""
 
     span: WindowSpan
     inputs: list[torch.Tensor] = field(repr=False)
@@ -205,7 +111,7 @@ class _FrameStore:
 def iter_windows(
     frames: Iterable[DecodedFrame], *, geometry: ClipGeometry, prep: Preprocessing, stride: float | None = None,
     tail: bool = True, store_stats: dict[str, int] | None = None,
-) -> Iterator[Window]:
+) -> Iterator[FileWindow]:
     """Windows over decoded BGR frames: each frame is prepared once (RGB, short side = prep.short_side).
 
     Holds only the frames the next window can take (from its first grid instant on) and, with `tail`, those a
@@ -249,18 +155,14 @@ def _make_window(
 ) -> Window:
     """Tensors and span of the window ending at `end_time` from the frames in `store`."""
     times = np.fromiter(store.times, dtype=np.float64, count=len(store.times))
-    inputs, indices = window_inputs(store.frames, times, end_time, geometry, prep)
-    used = np.concatenate(indices)
+    inputs, cut = window_inputs(store.frames, times, end_time, geometry, prep)
+    start, end = window_span(end_time, geometry)
     span = WindowSpan(
-        number=number,
-        start=end_time - window_lead(geometry),
-        end=end_time + 1.0 / REFERENCE_FPS,
-        end_time=end_time,
-        first_frame=store.indices[int(used.min())],
-        last_frame=store.indices[int(used.max())],
+        number=number, start=start, end=end, end_time=end_time,
+        first_frame=store.indices[int(cut.positions[0])], last_frame=store.indices[int(cut.positions[-1])],
         padded=padded,
     )
-    return Window(span, inputs)
+    return FileWindow(span, inputs)
 
 
 @dataclass(frozen=True)
@@ -268,24 +170,18 @@ class WindowPrediction:
     """The model's answer for one window: its span, the top-k (label, probability) and all probabilities."""
 
     span: WindowSpan
-    topk: tuple[tuple[str, float], ...]  # best first
+    topk: TopK  # best first
     probs: np.ndarray = field(repr=False)  # (num_classes,) float32 softmax
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready: window number, span (seconds, rounded to 1 us), frames, padded, topk [{label, prob}]."""
+    def record(self) -> PredictionRecord:
+        """The one prediction record (see `slowfast_core.records`): span in file seconds, frames, padded, top-k."""
         s = self.span
-        return {
-            "window": s.number,
-            "start": round(s.start, 6),
-            "end": round(s.end, 6),
-            "first_frame": s.first_frame,
-            "last_frame": s.last_frame,
-            "padded": s.padded,
-            "topk": [{"label": label, "prob": round(prob, 6)} for label, prob in self.topk],
-        }
+        return PredictionRecord(window=s.number, start=s.start, end=s.end, topk=self.topk,
+                                first_frame=s.first_frame, last_frame=s.last_frame, padded=s.padded)
 
-
-TopK = tuple[tuple[str, float], ...]
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready `record()`."""
+        return self.record().to_dict()
 
 
 def probabilities(logits: torch.Tensor, *, window: int | None = None) -> torch.Tensor:
@@ -299,17 +195,6 @@ def probabilities(logits: torch.Tensor, *, window: int | None = None) -> torch.T
                              "infinite): no prediction was made; the weights or the backend are broken (try "
                              "--backend torch-eager, or other weights)")
     return torch.softmax(flat, dim=0)
-
-
-def topk_labels(logits: torch.Tensor, categories: Sequence[str], k: int, *, window: int | None = None,
-                ) -> tuple[TopK, np.ndarray]:
-    """(top-k (label, probability) best first, softmax probabilities (C,)) from logits (1, C); InferenceError
-    for a non-finite output (see `probabilities`)."""
-    probs = probabilities(logits, window=window)  # (C,)
-    k = max(1, min(k, probs.numel()))
-    values, ids = torch.topk(probs, k)
-    top = tuple((str(categories[i]), float(v)) for v, i in zip(values.tolist(), ids.tolist()))
-    return top, probs.numpy().astype(np.float32)
 
 
 def predict_frames(
@@ -327,8 +212,8 @@ def predict_frames(
     categories = model.meta.categories
     for window in iter_windows(frames, geometry=model.config.geometry, prep=prep, stride=stride, tail=tail):
         logits = backend(window.inputs)  # (1, num_classes)
-        top, probs = topk_labels(logits, categories, topk, window=window.span.number)
-        yield WindowPrediction(window.span, top, probs)
+        probs = probabilities(logits, window=window.span.number).numpy()  # (C,) float32
+        yield WindowPrediction(window.span, top_k(probs, categories, topk), probs)
 
 
 def predict_file(

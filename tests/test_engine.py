@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from slowfast_core.errors import ConfigError, SourceError
-from slowfast_core.predict import window_end_times
+from slowfast_core.video.windows import window_end_times
 from slowfast_core.stream.engine import Engine, EngineSettings
 from slowfast_core.video.sources import FileSource, SyntheticSource
 

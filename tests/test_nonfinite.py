@@ -17,7 +17,7 @@ from slowfast_core.cli import main
 from slowfast_core.errors import CheckpointError, InferenceError
 from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
-from slowfast_core.predict import probabilities, topk_labels
+from slowfast_core.predict import probabilities
 from slowfast_core.weights.checkpoint import load_checkpoint, read_state_dict
 
 
@@ -80,7 +80,7 @@ def test_predict_refuses_nan_weights_with_one_line(tmp_path: Path, small_state: 
 def test_a_non_finite_output_is_an_error_not_a_prediction() -> None:
     logits = torch.tensor([[1.0, float("nan"), 2.0]])
     with pytest.raises(InferenceError, match=r"for window 4 is not a number \(1 of 3 values"):
-        topk_labels(logits, ["a", "b", "c"], 2, window=4)
+        probabilities(logits, window=4)
     with pytest.raises(InferenceError):
         probabilities(torch.tensor([[float("inf"), 0.0]]))
     assert probabilities(torch.tensor([[0.0, 0.0]])).tolist() == [0.5, 0.5]
@@ -103,7 +103,7 @@ def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -
     from slowfast_core.stream.smoothing import Smoother
     from slowfast_core.stream.worker import MAX_FAILURES, InferenceWorker, LatestSlot
     from slowfast_core.video.ringbuffer import RingBuffer
-    from slowfast_core.stream.scheduler import cut_window
+    from slowfast_core.stream.scheduler import cut_live_window
 
     model = NanModel(get_config("fast_32x2_r50", num_classes=3)).eval()
     model.meta = replace(model.meta, categories=("a", "b", "c"),
@@ -125,7 +125,7 @@ def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -
     for i in range(70):
         buffer.write(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8), timestamp=i / 30, index=i)
     for k in range(MAX_FAILURES):
-        window = cut_window(buffer, 69 / 30, model.config.geometry, window_id=k, generation=0)
+        window = cut_live_window(buffer, 69 / 30, model.config.geometry, window_id=k, generation=0)
         slot.put(window, block=True, timeout=30)
     assert failed.wait(60)
     worker.stop()
@@ -137,7 +137,6 @@ def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -
 
 def test_json_writers_never_emit_nan(tmp_path: Path) -> None:
     from slowfast_core.sessions import SessionRecorder
-    from slowfast_core.spec import ClipGeometry
     from slowfast_core.stream.jsonl import JsonlWriter
     from slowfast_core.stream.types import FramePacket, Prediction, Timings
 
@@ -145,7 +144,7 @@ def test_json_writers_never_emit_nan(tmp_path: Path) -> None:
                      probs=np.full(1, np.nan, np.float32), label=None, confidence=float("nan"),
                      timings=Timings(1.0, 1.0, 1.0, 1.0))
     out = io.StringIO()
-    writer = JsonlWriter(out, geometry=ClipGeometry(4, 16, 8))
+    writer = JsonlWriter(out)
     writer.on_prediction(bad)
     assert out.getvalue() == "" and writer.lines == 0
     rec = SessionRecorder.start(tmp_path, name="nan", labels=["a"], source="synthetic", fps=30.0, width=64, height=48,

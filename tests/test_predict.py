@@ -20,20 +20,12 @@ from slowfast_core import create_model
 from slowfast_core.backends.base import create_backend
 from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import ConfigError
-from slowfast_core.predict import (
-    WindowClock,
-    default_stride,
-    iter_windows,
-    parse_stride,
-    predict_file,
-    predict_frames,
-    window_end_times,
-    window_inputs,
-)
+from slowfast_core.predict import iter_windows, predict_file, predict_frames, window_inputs
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.video.decode import VideoReader
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame
 from slowfast_core.video.sampling import sample_window
+from slowfast_core.video.windows import WindowClock, default_stride, parse_stride, window_end_times
 
 from helpers.cli import run_cli
 from helpers.errors import cli_error
@@ -186,7 +178,9 @@ def test_window_inputs_gathers_only_used_frames() -> None:
     frames = [np.full((40, 40, 3), i, np.uint8) for i in range(70)]  # frame i has value i everywhere
     ts = np.arange(70) / 30.0
     prep = Preprocessing(short_side=32, mean=(0.0,) * 3, std=(1.0,) * 3)
-    inputs, indices = window_inputs(frames, ts, 63 / 30, G88, prep)
+    inputs, cut = window_inputs(frames, ts, 63 / 30, G88, prep)
+    assert len(cut.frames) == len(cut.positions) <= 32  # each frame the pathways take, copied once
+    indices = [cut.positions[p] for p in cut.pathway_indices]  # per pathway, indices into `frames`
     np.testing.assert_array_equal(indices[1], np.linspace(0, 63, 32, dtype=np.float32).astype(int))
     for tensor, idx in zip(inputs, indices):
         values = tensor[0, 0, :, 0, 0] * 255.0  # (T_p,) the frame value at one pixel

@@ -1,4 +1,4 @@
-"""Window scheduler: one sampling path (sample_window), latest-only live windows, exact offline windows."""
+"""Window scheduler: one sampling path (the shared window cutter), latest-only live windows, exact offline windows."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from slowfast_core.model import get_config
-from slowfast_core.predict import window_end_times
+from slowfast_core.video.windows import window_end_times
 from slowfast_core.spec import ClipGeometry
-from slowfast_core.stream.scheduler import SPAN_TOLERANCE_FRAMES, Window, WindowScheduler, cut_window
+from slowfast_core.stream.scheduler import SPAN_TOLERANCE_FRAMES, LiveWindow, WindowScheduler, cut_live_window
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.ringbuffer import RingBuffer
@@ -42,7 +42,7 @@ def test_cut_window_samples_by_time_through_sample_window(fps: float) -> None:
     for i in range(total):
         buffer.write(indexed(i), timestamp=50.0 + i / fps, index=i)
     end = 50.0 + (total - 1) / fps
-    window = cut_window(buffer, end, geometry, window_id=7)
+    window = cut_live_window(buffer, end, geometry, window_id=7)
     assert window is not None and window.id == 7
     stamps, indices = buffer.stamps()
     expected = [indices[p] for p in sample_window(stamps, end, geometry)]
@@ -77,7 +77,7 @@ class Taken:
     """A window as the consumer got it: when the consumer became free (monotonic) and the window."""
 
     free_since: float
-    window: Window
+    window: LiveWindow
 
 
 def run_live(fps: float, *, stride_s: float, windows: int, busy_frames: int = 0,
@@ -99,7 +99,7 @@ def run_live(fps: float, *, stride_s: float, windows: int, busy_frames: int = 0,
         free_since = time.monotonic()
         while not stop.is_set():
             item = slot.take(timeout=0.1)
-            if isinstance(item, Window):
+            if isinstance(item, LiveWindow):
                 taken.append(Taken(free_since, item))
                 if len(taken) >= windows:
                     enough.set()
@@ -168,7 +168,7 @@ def test_offline_windows_are_those_of_predict_and_nothing_is_lost(tmp_path: Path
     scheduler = WindowScheduler(buffer=buffer, geometry=SMALL, slot=slot, fps=25, stride_s=0.15, mode="every")
     capture = CaptureThread(source, buffer=buffer, short_side=32, clock="media",
                             on_state=lambda s, m: (scheduler.source_ended(), buffer.close()) if s == "ended" else None)
-    windows: list[Window] = []
+    windows: list[LiveWindow] = []
     finished = threading.Event()
 
     def slow_worker() -> None:
@@ -202,3 +202,20 @@ def test_stride_in_frames() -> None:
     _, taken = run_live(50.0, stride_s=1.0, windows=4, stride_frames=6)  # every 6 frames, whatever their timing
     last = np.array([t.window.last_index for t in taken])
     assert np.all(np.diff(last) >= 6)
+
+
+def test_a_closed_slot_is_not_counted_as_delivered() -> None:
+    """A window put into a closed slot reached no worker: it is not counted as cut (was: put returned None,
+    read as delivered, so windows_cut grew with every window of the file)."""
+    buffer = RingBuffer(capacity=64, frame_shape=SHAPE)
+    for i in range(40):
+        buffer.write(indexed(i), timestamp=i / 30, index=i)
+    slot: LatestSlot = LatestSlot()
+    slot.close()
+    scheduler = WindowScheduler(buffer=buffer, geometry=SMALL, slot=slot, fps=30.0, stride_s=0.1, mode="every")
+    scheduler.source_ended()
+    scheduler.start()
+    scheduler.join(10)
+    assert not scheduler.is_alive()
+    assert scheduler.windows_cut == 0
+    assert slot.put("x") is LatestSlot.CLOSED

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.stream.smoothing import Smoother, top_k
+from slowfast_core.records import top_k
+from slowfast_core.stream.smoothing import Smoother
 
 LABELS = ("a", "b", "c")
 

@@ -10,7 +10,7 @@ import torch
 
 from slowfast_core.backends.base import create_backend
 from slowfast_core.model.net import SlowFast
-from slowfast_core.stream.scheduler import Window, cut_window
+from slowfast_core.stream.scheduler import LiveWindow, cut_live_window
 from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot
 
@@ -21,14 +21,14 @@ from helpers.waiting import wait_until
 SIZE = 32  # the smallest input the network takes: keeps each inference short
 
 
-def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> Window:
+def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> LiveWindow:
     from slowfast_core.video.ringbuffer import RingBuffer
 
     rng = np.random.default_rng(window_id)
     buffer = RingBuffer(capacity=80, frame_shape=(SIZE, 48, 3))
     for i in range(70):
         buffer.write(rng.integers(0, 255, (SIZE, 48, 3), dtype=np.uint8), timestamp=i / 30, index=i)
-    window = cut_window(buffer, 69 / 30, model.config.geometry, window_id=window_id, generation=generation)
+    window = cut_live_window(buffer, 69 / 30, model.config.geometry, window_id=window_id, generation=generation)
     assert window is not None
     return window
 

@@ -131,7 +131,7 @@ def _describe(path: Path) -> CalibrationVideo:
 
 def _window_ends(video: CalibrationVideo, geometry: ClipGeometry, stride: float) -> np.ndarray:
     """End times of the windows `iter_windows(..., tail=False)` cuts from this video at `stride`."""
-    from slowfast_core.predict import window_end_times
+    from slowfast_core.video.windows import window_end_times
 
     timestamps = np.arange(video.frames, dtype=np.float64) / video.fps  # what VideoReader yields
     return window_end_times(timestamps, geometry, stride, final=True, tail=False)

@@ -128,7 +128,8 @@ def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
 def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = None) -> int:
     """Decode `video`, run the model on every window and write the results to `out` (stdout) in `options.format`."""
     from slowfast_core.backends.base import create_backend
-    from slowfast_core.predict import default_stride, predict_frames
+    from slowfast_core.predict import predict_frames
+    from slowfast_core.video.windows import default_stride
 
     out = sys.stdout if out is None else out
     stride = _check_options(options)  # before the (slow) model build, so a typo fails at once
@@ -193,7 +194,7 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
 def _check_options(options: PredictOptions) -> float | None:
     """Validate what can be checked without a model; returns the stride in seconds (None: the default)."""
     from slowfast_core.backends.base import resolve_device
-    from slowfast_core.predict import parse_stride
+    from slowfast_core.video.windows import parse_stride
 
     if options.format not in FORMATS:
         raise ValueError(f"unknown output format {options.format!r}")

@@ -86,7 +86,7 @@ class _EventLog:
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast run`."""
     from slowfast_core.backends.base import resolve_device
-    from slowfast_core.predict import default_stride, parse_stride
+    from slowfast_core.video.windows import default_stride, parse_stride
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.stream.jsonl import JsonlWriter
     from slowfast_core.video.sources import list_cameras, parse_source
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
-    writer = JsonlWriter(Path(args.jsonl) if args.jsonl else sys.stdout, geometry=model.config.geometry)
+    writer = JsonlWriter(Path(args.jsonl) if args.jsonl else sys.stdout)
     events = _EventLog()
     engine.subscribe(writer)
     engine.subscribe(events)

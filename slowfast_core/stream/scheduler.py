@@ -1,7 +1,7 @@
 """The window scheduler: decides when a window is cut from the ring buffer and which frames it holds.
 
-Which frames: `sampling.sample_window` (the same function `slowfast predict` uses), applied to the buffered
-timestamps, so a window always spans T*tau frames of 30 fps time whatever the source's rate. Only the frames
+Which frames: the shared window cutter (`video.windows.window_positions`, as `slowfast predict` and training
+use it), applied to the buffered timestamps, so a window always spans T*tau frames of 30 fps time whatever the source's rate. Only the frames
 the pathways use are copied out, once; normalisation happens later in the worker, on windows that are run.
 
 When, live ("latest" mode): every `stride` (seconds, or frames) a window is due. If the inference worker is
@@ -27,12 +27,11 @@ from typing import Literal
 import numpy as np
 
 from slowfast_core.errors import SlowFastError
-from slowfast_core.predict import WindowClock, window_lead
 from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.types import EngineError
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
 from slowfast_core.video.ringbuffer import RingBuffer
-from slowfast_core.video.sampling import sample_window
+from slowfast_core.video.windows import WindowClock, window_lead, window_positions
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +42,8 @@ SPAN_TOLERANCE_FRAMES = 0.5
 
 
 @dataclass(frozen=True)
-class Window:
-    """The frames one inference needs, copied out of the ring buffer.
+class LiveWindow:
+    """The frames one inference needs, copied out of the ring buffer by the shared window cutter.
 
     frames holds each distinct frame once; `pathway_indices[p]` picks pathway p's frames from it.
     """
@@ -53,36 +52,37 @@ class Window:
     generation: int  # bumped when the source or the model changes: older windows are not run
     frames: np.ndarray  # (K, h, w, 3) uint8 RGB, short side = model input size
     pathway_indices: list[np.ndarray]  # per pathway (T_p,) indices into frames
-    start_time: float  # timestamp of the earliest frame used
-    end_time: float  # the window's end instant (the newest frame's timestamp, live)
-    first_index: int
-    last_index: int
+    start_time: float  # the window's first grid instant: end_time - (T*tau - 1)/30 (`window_span`)
+    end_time: float  # the window's last grid instant (the newest frame's timestamp, live)
+    first_index: int  # source index of the earliest frame used
+    last_index: int  # source index of the newest frame used
     last_arrival: float  # monotonic capture time of the newest frame used: start of end-to-end latency
     created: float  # monotonic time the window was cut
     cut_ms: float  # time spent selecting and copying the frames
     geometry: ClipGeometry = field(compare=False)
 
 
-def cut_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry, *, window_id: int = 0,
-               generation: int = 0) -> Window | None:
-    """Sample the window ending at `end_time` from the buffer and copy out its frames (None: buffer empty)."""
+def cut_live_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry, *, window_id: int = 0,
+                    generation: int = 0) -> LiveWindow | None:
+    """The window ending at `end_time`, cut from the buffer by `windows.window_positions` (None: buffer empty).
+
+    The positions are chosen under the buffer's lock (`RingBuffer.take`), so the copy is consistent.
+    """
     t0 = time.monotonic()
-    chosen: dict[str, list[np.ndarray]] = {}
+    chosen: list[list[np.ndarray]] = []
 
     def select(timestamps: np.ndarray) -> np.ndarray:
-        per_pathway = sample_window(timestamps, end_time, geometry)  # positions into the buffered frames
-        unique, inverse = np.unique(np.concatenate(per_pathway), return_inverse=True)
-        splits = np.cumsum([len(p) for p in per_pathway])[:-1]
-        chosen["indices"] = np.split(inverse.astype(np.int64), splits)
-        return unique
+        positions, local = window_positions(timestamps, end_time, geometry)  # positions into buffered frames
+        chosen.append(local)
+        return positions
 
     taken = buffer.take(select)
     if taken is None:
         return None
     created = time.monotonic()
-    return Window(
-        id=window_id, generation=generation, frames=taken.frames, pathway_indices=chosen["indices"],
-        start_time=float(taken.timestamps[0]), end_time=float(end_time),
+    return LiveWindow(
+        id=window_id, generation=generation, frames=taken.frames, pathway_indices=chosen[-1],
+        start_time=float(end_time) - window_lead(geometry), end_time=float(end_time),
         first_index=int(taken.indices[0]), last_index=int(taken.indices[-1]),
         last_arrival=float(taken.arrivals.max()), created=created, cut_ms=(created - t0) * 1000.0,
         geometry=geometry,
@@ -160,12 +160,14 @@ class WindowScheduler(threading.Thread):
                 self._hand_over(END_OF_STREAM)
 
     def _hand_over(self, item: object) -> bool:
-        """Put `item` in the slot once the worker has taken the previous one; False when stopped meanwhile."""
+        """Put `item` in the slot once the worker has taken the previous one; False when it was not delivered
+        (stopped meanwhile, or the slot closed)."""
         while not self._stop_event.is_set():
-            if self.slot.put(item, block=True, timeout=0.25) is not LatestSlot.TIMEOUT:
-                return True
-            if self.slot.closed:
+            result = self.slot.put(item, block=True, timeout=0.25)
+            if result is LatestSlot.CLOSED:
                 return False
+            if result is not LatestSlot.TIMEOUT:
+                return True
         return False
 
     def _run_latest(self) -> None:
@@ -205,13 +207,15 @@ class WindowScheduler(threading.Thread):
             if not self.slot.consumer_waiting:
                 continue  # due, but the worker is busy: it gets the newest frames when it frees up
             stale = self._count_stale(newest, newest_count, due_time, due_index, stride_s, stride_frames)
-            window = cut_window(buffer, newest, geometry, window_id=self._next_id, generation=generation)
+            window = cut_live_window(buffer, newest, geometry, window_id=self._next_id, generation=generation)
             if window is None:
                 continue
+            replaced = self.slot.put(window)
+            if replaced is LatestSlot.CLOSED:
+                return  # the worker is gone: nothing was delivered, nothing more will be
             self._next_id += 1
             self.windows_cut += 1
-            replaced = self.slot.put(window)
-            if isinstance(replaced, Window):
+            if isinstance(replaced, LiveWindow):
                 stale += 1
             self.windows_stale += stale
             due_time = newest + stride_s
@@ -254,7 +258,7 @@ class WindowScheduler(threading.Thread):
             if ended:
                 ends += clock.finish(last_time)
             for end in ends:
-                window = cut_window(buffer, end, geometry, window_id=self._next_id, generation=generation)
+                window = cut_live_window(buffer, end, geometry, window_id=self._next_id, generation=generation)
                 if window is None or not self._hand_over(window):
                     return
                 self._next_id += 1

@@ -40,13 +40,6 @@ def check_smoothing(*, window: int, threshold: float, hysteresis: float) -> None
         raise ConfigError(f"hysteresis must be in [0, 1], got {hysteresis}")
 
 
-def top_k(probs: np.ndarray, categories: Sequence[str], k: int) -> tuple[tuple[str, float], ...]:
-    """The k most probable (label, probability) pairs, most probable first (stable for ties)."""
-    k = max(1, min(k, len(probs)))
-    order = np.argsort(-probs, kind="stable")[:k]
-    return tuple((categories[i] if i < len(categories) else f"class {i}", float(probs[i])) for i in order)
-
-
 class Smoother:
     """Mean of the last N probability vectors, threshold and hysteresis. Thread-safe; settings change live."""
 

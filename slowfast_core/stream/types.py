@@ -6,10 +6,13 @@ turns each event into a queued Qt signal. All are immutable and safe to hand acr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
+
+from slowfast_core.records import PredictionRecord, TopK
+from slowfast_core.spec import REFERENCE_FPS
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,11 @@ class Prediction:
     """
 
     id: int
-    start_time: float  # monotonic seconds of the window's first frame
-    end_time: float  # monotonic seconds of the window's last frame
+    start_time: float  # engine seconds of the window's first grid instant (end_time - (T*tau - 1)/30)
+    end_time: float  # engine seconds of the window's last grid instant (live: the newest frame's timestamp)
     first_index: int
     last_index: int
-    topk: tuple[tuple[str, float], ...]
+    topk: TopK
     probs: np.ndarray
     label: str | None
     confidence: float
@@ -59,6 +62,15 @@ class Prediction:
     feature: np.ndarray | None = None
     #: which backbone computed `feature` (a `slowfast_core.model.identity.FeatureIdentity`), or None
     feature_identity: Any = None
+
+    def record(self, origin: float = 0.0) -> PredictionRecord:
+        """This prediction as the one written record, times in seconds since engine time `origin`: the span
+        [start_time, end_time + 1/30), as `slowfast predict` writes it."""
+        return PredictionRecord(
+            window=self.id, start=self.start_time - origin, end=self.end_time + 1.0 / REFERENCE_FPS - origin,
+            topk=self.topk, first_frame=self.first_index, last_frame=self.last_index, label=self.label,
+            confidence=self.confidence, timings=asdict(self.timings), backend=self.backend,
+        )
 
 
 SourceState = Literal["opening", "running", "stalled", "reopening", "ended", "stopped", "failed"]

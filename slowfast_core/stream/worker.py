@@ -34,7 +34,8 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.model.identity import FeatureIdentity, classifier_of, feature_view
 from slowfast_core.model.net import SlowFast
 from slowfast_core.predict import probabilities
-from slowfast_core.stream.smoothing import Smoother, top_k
+from slowfast_core.records import top_k
+from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.stream.types import EngineError, Prediction, Timings
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LatestSlot(Generic[T]):
     """A one-item hand-over with a condition: put replaces, take waits. No queue, no busy wait."""
 
     TIMEOUT = object()  # returned by a blocking put that timed out
+    CLOSED = object()  # returned by a put on a closed slot: nothing was stored
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -62,13 +64,13 @@ class LatestSlot(Generic[T]):
         self._wake = False
 
     def put(self, item: T, *, block: bool = False, timeout: float | None = None) -> Any:
-        """Store `item`; returns the item it replaced (stale) or None. block=True waits until the slot is empty
-        (returns LatestSlot.TIMEOUT if that took longer than `timeout`)."""
+        """Store `item`; returns the item it replaced (stale) or None, LatestSlot.CLOSED when closed (not
+        stored). block=True waits until the slot is empty (LatestSlot.TIMEOUT if that took over `timeout`)."""
         with self._cond:
             if block and not self._cond.wait_for(lambda: self._closed or not self._full, timeout):
                 return self.TIMEOUT
             if self._closed:
-                return None
+                return self.CLOSED
             replaced = self._item if self._full else None
             self._item, self._full = item, True
             self._cond.notify_all()

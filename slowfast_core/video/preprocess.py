@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from slowfast_core.spec import Preprocessing
+from slowfast_core.video.sampling import distinct_frames
 
 
 def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -76,12 +77,7 @@ def pathway_tensors(frames: np.ndarray, indices: list[np.ndarray], prep: Preproc
     Each distinct frame is cropped, converted and normalised once (Slow's frames are a subset of Fast's),
     then every pathway picks its frames from that one tensor.
     """
-    union, inverse = np.unique(np.concatenate(indices), return_inverse=True)  # sorted distinct frame ids
+    union, local = distinct_frames(indices)  # sorted distinct frame ids, per pathway positions into them
     rows, cols = crop_slices(frames.shape[1], frames.shape[2], prep)
     x = _normalised(frames[union, rows, cols], prep)  # (3, K, H', W'), copies only the cropped pixels
-    out, start = [], 0
-    for idx in indices:
-        pos = torch.from_numpy(inverse[start : start + len(idx)].astype(np.int64))
-        out.append(x.index_select(1, pos).unsqueeze(0))  # (1, 3, T_p, H', W')
-        start += len(idx)
-    return out
+    return [x.index_select(1, torch.from_numpy(pos)).unsqueeze(0) for pos in local]  # [(1, 3, T_p, H', W')]

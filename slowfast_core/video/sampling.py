@@ -1,4 +1,4 @@
-"""Which frames each pathway takes from a window: pure functions, shared by `predict`, the engine and tests.
+"""Which frames each pathway takes from a window: pure functions, shared by `predict`, the engine and training.
 
 Two steps, the same for files and live sources:
 1. `time_grid_indices`: the window spans T*tau frames *at 30 fps* (the rate the models were trained at).
@@ -7,9 +7,13 @@ Two steps, the same for files and live sources:
 2. `pathway_indices`: from those T*tau grid frames, the anchors' sampling: Fast takes alpha*T frames spread
    uniformly (PyTorchVideo `UniformTemporalSubsample`), Slow takes T of Fast's frames (PySlowFast
    `pack_pathway_output`, PyTorchVideo `PackPathway`). Both use `linspace(...).long()`, i.e. truncation.
+3. `distinct_frames`: the one gather; each frame the pathways share is copied and normalised once.
+When windows end, and the cut of a window from a frame store, are in `windows.py`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -72,3 +76,15 @@ def sample_window(timestamps: np.ndarray, end_time: float, geometry: ClipGeometr
     """Per-pathway indices into `timestamps` for the window ending at `end_time` (steps 1 and 2 above)."""
     grid = time_grid_indices(timestamps, end_time, geometry)
     return [grid[idx] for idx in pathway_indices(len(grid), geometry)]
+
+
+def distinct_frames(index_lists: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """THE gather of every window cutter: which frames to copy, once each, and where each list finds them.
+
+    index_lists: per pathway (or per pathway of several clips) indices into a frame store; Slow's frames are
+    a subset of Fast's and a slow source repeats frames, so they overlap. Returns the sorted distinct
+    indices (K,) and, per list, its (T_p,) int64 positions into those K frames.
+    """
+    distinct, inverse = np.unique(np.concatenate(index_lists), return_inverse=True)
+    splits = np.cumsum([len(idx) for idx in index_lists])[:-1]
+    return distinct, np.split(inverse.reshape(-1).astype(np.int64), splits)
