@@ -52,7 +52,7 @@ from slowfast_core.sessions import (
 )
 from slowfast_core.sessions.export import ExportReport
 from slowfast_core.sessions.layout import SessionInfo
-from slowfast_core.sessions.recorder import process_alive
+from slowfast_core.sessions.folder import process_alive
 
 log = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ def test_export_refuses_nothing_and_unfinished_sessions(tmp_path: Path) -> None:
 
 def pred(i: int, mid: float, label: str | None) -> PredictionRecord:
     """A prediction whose window is centred on `mid` (1 s long)."""
-    return PredictionRecord(id=i, start=mid - 0.5, end=mid + 0.5, label=label, confidence=0.9, topk=())
+    return PredictionRecord(window=i, start=mid - 0.5, end=mid + 0.5, label=label, confidence=0.9, topk=())
 
 
 def test_agreement_over_time_overall_and_per_label() -> None:

@@ -86,9 +86,10 @@ def test_round_trip_video_frames_labels_predictions(tmp_path: Path) -> None:
         assert abs(float(frames[k].mean()) - gray(k)) < 12, k
     assert [(seg.label, round(seg.start, 4), round(seg.end, 4)) for seg in s.labels] == [
         ("wave", 0.5, 1.0), ("clap", 1.0, 1.5), ("jump", 2.0, 2.5)]
-    assert [p.id for p in s.predictions] == [7, 8]
+    assert [p.window for p in s.predictions] == [7, 8]
     p = s.predictions[0]
-    assert (round(p.start, 4), round(p.end, 4), p.label, p.topk[0]) == (0.2, 1.2, "wave", ("wave", 0.7))
+    # the span [first grid instant, last grid instant + 1/30), as `slowfast predict` writes it
+    assert (round(p.start, 4), round(p.end, 4), p.label, p.topk[0]) == (0.2, round(1.2 + 1 / 30, 4), "wave", ("wave", 0.7))
     assert p.timings == {"waited_ms": 1.0, "prepared_ms": 2.0, "inferred_ms": 30.0, "end_to_end_ms": 40.0}
     assert s.predictions[1].label is None
 
@@ -125,7 +126,7 @@ def test_time_zero_is_the_first_frame_on_any_clock_and_jumps_back_continue(tmp_p
     assert [(seg.label, round(seg.start, 4), round(seg.end, 4)) for seg in s.labels] == [
         ("wave", 0.0, round(19 / FPS, 4))]  # "clap" started at the last frame: nothing left of it
     (p,) = s.predictions
-    assert p.id == 2 and p.start == pytest.approx(10 / FPS + 0.1, abs=1e-5)
+    assert p.window == 2 and p.start == pytest.approx(10 / FPS + 0.1, abs=1e-5)
     frames = read_video(s.video_path)
     assert len(frames) == 20 and frames[0].shape == (HEIGHT, WIDTH, 3)  # fitted to the session's 160x120
 
@@ -249,10 +250,10 @@ class _DiskFillsInSegment:
 def test_frames_csv_never_claims_frames_a_segment_cut_by_a_full_disk_lacks(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 13 point 10: after a full disk, frames.csv claimed 150 frames where the segments held 120."""
-    import slowfast_core.sessions.recorder as recorder
+    import slowfast_core.sessions.segments as segments
 
-    real = recorder.open_writer
-    monkeypatch.setattr(recorder, "open_writer",
+    real = segments.open_writer
+    monkeypatch.setattr(segments, "open_writer",
                         lambda path, **kw: _DiskFillsInSegment(real(path, **kw), path, "000002.mp4"))
     messages: list[str] = []
     rec = start(tmp_path, on_error=messages.append)
@@ -378,3 +379,28 @@ def test_join_segments_keeps_the_first_n_frames_of_each_in_order(tmp_path: Path,
     np.testing.assert_allclose(levels, expected, atol=12)
     with pytest.raises(ValueError, match="join method"):
         join_segments(parts, out, fps=FPS, width=WIDTH, height=HEIGHT, method="copy")  # type: ignore[arg-type]
+
+
+def test_after_a_join_timeout_the_writer_still_closes_frames_csv(tmp_path: Path) -> None:
+    """Issue 11 §6: when stop() gives up waiting for the writer, the writer closes frames.csv when it ends
+    (it stayed open for the life of the process before: only stop's normal path closed it)."""
+    rec = start(tmp_path)
+    for i in range(45):
+        rec.on_frame(frame(i, CLOCK0 + i / FPS))
+    info = rec.stop(timeout=0.0)  # the writer is still busy with the queue
+    assert info.state == "recording" and "did not finish" in (info.error or "")
+    rec._thread.join(30)
+    assert not rec._thread.is_alive() and rec._segments.closed
+
+
+def test_an_unwritable_session_json_after_a_join_timeout_is_said(tmp_path: Path) -> None:
+    """Issue 11 §6: leaving a session for repair, a session.json that cannot be written was passed over in
+    silence (`except OSError: pass`); now the error says it too."""
+    rec = start(tmp_path)
+    for i in range(45):
+        rec.on_frame(frame(i, CLOCK0 + i / FPS))
+    (rec.path / "session.json").unlink()
+    (rec.path / "session.json").mkdir()  # os.replace onto a folder fails, for root too
+    info = rec.stop(timeout=0.0)
+    assert "did not finish" in info.error and "session.json" in info.error and "\n" not in info.error
+    rec._thread.join(30)

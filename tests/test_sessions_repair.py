@@ -58,7 +58,7 @@ def test_sigkill_mid_recording_is_repaired_losing_at_most_the_last_segment(tmp_p
     (label,) = s.labels
     assert label.label == "wave" and label.start == pytest.approx(reported[20], abs=1e-5)
     assert label.end == pytest.approx(last_kept, abs=1e-5)
-    assert s.predictions and all(p.end <= last_kept + 0.5 / FPS for p in s.predictions)
+    assert s.predictions and all(p.end <= last_kept + 0.5 / FPS + 1 / 30 for p in s.predictions)  # span end: +1/30
     assert report.predictions_kept == len(s.predictions)
     # nothing left to do at the next start
     assert find_unfinished(root) == []

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from slowfast_core.files import not_regular
+from slowfast_core.records import PredictionRecord
 from slowfast_core.sessions.layout import (
     FORMAT_VERSION,
     FRAMES_CSV,
@@ -406,56 +407,12 @@ def read_frames_checked(path: Path | str) -> tuple[FrameTable, list[Problem]]:
 # ------------------------------------------------------------------------------------------- predictions
 
 
-@dataclass(frozen=True)
-class PredictionRecord:
-    """One line of predictions.jsonl. Times are seconds since the session start."""
-
-    id: int
-    start: float  # the window's first frame
-    end: float  # the window's last frame
-    label: str | None  # after smoothing; None = no confident action
-    confidence: float
-    topk: tuple[tuple[str, float], ...]  # raw top-k
-    first_index: int = -1
-    last_index: int = -1
-    timings: dict[str, float] | None = None
-    backend: str = ""
-
-    @property
-    def mid(self) -> float:
-        """The middle of the window: the moment the prediction describes best."""
-        return 0.5 * (self.start + self.end)
-
-
-def _finite(value: Any) -> float:
-    """`value` as a finite float; ValueError otherwise (NaN and Infinity parse as JSON in Python)."""
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{value} is not finite")
-    return number
-
-
 def parse_prediction(obj: Any) -> PredictionRecord:
-    """A PredictionRecord from one predictions.jsonl object; KeyError/TypeError/ValueError when it is not one
-    (a missing field, a wrong type, a non-finite number, an end before the start)."""
-    label = obj.get("label")
-    timings = obj.get("timings")
-    if label is not None and not isinstance(label, str):
-        raise TypeError("label is not text")
-    if timings is not None and not isinstance(timings, dict):
-        raise TypeError("timings is not an object")
-    record = PredictionRecord(
-        id=int(obj["id"]), start=_finite(obj["start"]), end=_finite(obj["end"]), label=label,
-        confidence=_finite(obj.get("confidence", 0.0)),
-        topk=tuple((str(n), _finite(p)) for n, p in obj.get("topk", [])),
-        first_index=int(obj.get("first_index", -1)), last_index=int(obj.get("last_index", -1)),
-        timings=timings, backend=str(obj.get("backend", "")),
-    )
-    if record.end < record.start:
-        raise ValueError(f"the window ends before it starts ({record.start:.2f}-{record.end:.2f} s)")
-    return record
+    """The record of one predictions.jsonl object (`PredictionRecord.from_dict`); KeyError/TypeError/ValueError
+    when it is not one (a missing field, a wrong type, a non-finite number, an end before the start)."""
+    if not isinstance(obj, dict):
+        raise TypeError("not a JSON object")
+    return PredictionRecord.from_dict(obj)
 
 
 PREDICTIONS_REPAIR = f"rewrites predictions.jsonl without them, {BACKUP_NOTE}"

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from slowfast_core.sessions.folder import process_alive
 from slowfast_core.sessions.layout import (
     CURRENT_LABEL,
     FRAMES_CSV,
@@ -50,9 +51,9 @@ from slowfast_core.sessions.reader import (
     read_text,
     regular_file_problem,
 )
-from slowfast_core.sessions.recorder import process_alive
 from slowfast_core.sessions.store import session_segments
 from slowfast_core.sessions.video import JoinProgress, count_frames, has_index, join_segments
+from slowfast_core.spec import REFERENCE_FPS
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +223,9 @@ def repair_session(path: Path | str, *, progress: JoinProgress | None = None) ->
     until = last_time if video_known else None
     labels, trimmed, dropped, closed = _trim_labels(path, files.labels, until)
     _replace(path / LABELS_CSV, labels_text(labels), backup)
-    preds_kept, preds_dropped = _trim_predictions(path, None if until is None else until + 0.5 / fps, backup)
+    # a record's span ends one reference frame past its last grid instant, which must lie within the video
+    preds_kept, preds_dropped = _trim_predictions(
+        path, None if until is None else until + 0.5 / fps + 1.0 / REFERENCE_FPS, backup)
 
     report = RepairReport(
         path=path, repaired=True, crashed=info.unfinished, frames_kept=len(kept_rows),

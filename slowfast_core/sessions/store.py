@@ -110,7 +110,7 @@ def list_sessions(root: Path | str | None = None, *, check: bool = False) -> lis
 def find_unfinished(root: Path | str | None = None) -> list[SessionInfo]:
     """Sessions still marked "recording" whose recording process is gone (crashed, killed, or stopped
     by an error without a final join): the ones `repair_session` should fix at program start."""
-    from slowfast_core.sessions.recorder import process_alive
+    from slowfast_core.sessions.folder import process_alive
 
     return [i for i in list_sessions(root) if i.unfinished and not process_alive(i.pid, i.pid_started)]
 
@@ -118,7 +118,7 @@ def find_unfinished(root: Path | str | None = None) -> list[SessionInfo]:
 def find_repairable(root: Path | str | None = None) -> list[SessionInfo]:
     """What `slowfast sessions repair` works on by default: the unfinished sessions of `find_unfinished` and the
     finished ones whose files have problems repair can fix (every file checked, as `load_session` does)."""
-    from slowfast_core.sessions.recorder import process_alive
+    from slowfast_core.sessions.folder import process_alive
 
     out = []
     for info in list_sessions(root, check=True):
@@ -178,7 +178,7 @@ def delete_session(path: Path | str) -> None:
     path = Path(path)
     if not os.path.lexists(path / SESSION_JSON):
         raise SessionError(f"{path} is not a session folder (no {SESSION_JSON}): nothing deleted")
-    from slowfast_core.sessions.recorder import process_alive
+    from slowfast_core.sessions.folder import process_alive
 
     info = read_info(path)
     if info.unfinished and process_alive(info.pid, info.pid_started):

@@ -2,7 +2,7 @@
 
 Temporal sampling goes through the one window cutter the live engine and `predict` use: a clip is the window
 ending at some `end_time`, and `sampling.sample_window` picks the Slow and Fast frames from the frame
-timestamps. Training draws `end_time` uniformly (the paper's random clip of T*tau frames, temporal jitter);
+timestamps; `sampling.distinct_frames` (the gather of every cutter) decodes each frame once. Training draws `end_time` uniformly (the paper's random clip of T*tau frames, temporal jitter);
 validation takes the centre clip; `evaluate` takes N uniformly spaced clips.
 
 Spatial: training resizes the short side to a random value in `scale` ([256, 320] in the paper; [128, 160]
@@ -28,12 +28,12 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from slowfast_core.errors import SlowFastError
-from slowfast_core.predict import window_lead
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.train.data import Example
 from slowfast_core.video.decode import open_capture, usable_fps
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame, short_side_size
-from slowfast_core.video.sampling import sample_window
+from slowfast_core.video.sampling import distinct_frames, sample_window
+from slowfast_core.video.windows import window_lead
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +99,13 @@ def read_frames_at(example: Example, geometry: ClipGeometry, *, mode: str, rng: 
         first, stop = min(first, count - 1), max(min(stop, count), min(first, count - 1) + 1)
         span = times[first:stop]  # (M,) the example's frames
         ends = clip_end_times(span, geometry, mode=mode, rng=rng, views=views)
-        clips = [[idx + first for idx in sample_window(span, end, geometry)] for end in ends]  # file indices
-        wanted = np.unique(np.concatenate([i for c in clips for i in c]))
+        per_clip = [[idx + first for idx in sample_window(span, end, geometry)] for end in ends]  # file indices
+        wanted, local = distinct_frames([idx for clip in per_clip for idx in clip])  # the shared gather
         frames = _decode_indices(cap, wanted, example)
     finally:
         cap.release()
-    return frames, [[np.searchsorted(wanted, idx) for idx in clip] for clip in clips]
+    paths = len(per_clip[0])
+    return frames, [local[k * paths : (k + 1) * paths] for k in range(len(per_clip))]
 
 
 def _decode_indices(cap: cv2.VideoCapture, wanted: np.ndarray, example: Example) -> np.ndarray:
