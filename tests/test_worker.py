@@ -71,7 +71,7 @@ def test_slot_is_latest_only() -> None:
     slot.close()
     assert slot.take(timeout=1) == "d"  # what was handed over is still delivered
     assert slot.take(timeout=1) is None  # then nothing: closed, no waiting
-    assert slot.put("f") is None and slot.closed and slot.take(timeout=0) is None
+    assert slot.put("f") is LatestSlot.CLOSED and slot.closed and slot.take(timeout=0) is None
 
 
 def test_worker_warms_up_then_publishes_predictions() -> None:
