@@ -3,6 +3,8 @@
 `TeachJob` (a small QObject controller) runs `python -m slowfast_core.train.teach` in a child process
 (QProcess) and turns its JSON lines into signals: the plan, progress, one metrics record per step group, the
 result, or one error line. Cancel kills the child; a child that dies is a message, never the window's crash.
+The next child is started ahead of time (`TeachJob.prewarm`): it imports torch while the person chooses, and
+waits for its job on stdin, so Train starts at once.
 `TeachDialog` is the view: sessions (every session with labels checked), examples per label, the `no action`
 background, the base model, Train / Cancel, live loss and accuracy curves (QtCharts), then the confusion
 matrix with per-label accuracy on held-out segments, **Save as…** (My models) and **Use now** (the running
@@ -45,6 +47,8 @@ from slowfast_core.errors import SlowFastError
 log = logging.getLogger(__name__)
 
 
+CHILD_MODULE = "slowfast_core.train.teach"  # the teaching child: `python -m` this, JSON lines on stdout
+
 class TeachJob(QObject):
     """One teach in a child process. Signals arrive on the GUI thread (QProcess lives there)."""
 
@@ -59,6 +63,9 @@ class TeachJob(QObject):
         self.python = python
         self.out = Path(tempfile.mkdtemp(prefix="slowfast-teach-"))
         self.process: QProcess | None = None
+        self.warm: QProcess | None = None  # a child importing torch ahead of the job (see prewarm)
+        self.ready = False  # the warm child said it is ready for its job
+        self.children_started = 0
         self._buffer = b""
         self._error: str | None = None
         self._done = False
@@ -72,7 +79,7 @@ class TeachJob(QObject):
         """Start teaching `sessions` (the previous run's files are replaced)."""
         self.cancel()
         self._buffer, self._error, self._done = b"", None, False
-        args = ["-m", "slowfast_core.train.teach", "--out", str(self.out), "--train", mode]
+        args = ["--out", str(self.out), "--train", mode]
         if base:
             args += ["--base", base]
         if size:
@@ -80,14 +87,46 @@ class TeachJob(QObject):
         if not background:
             args.append("--no-background")
         args += [str(p) for p in sessions]
-        process = QProcess(self)
-        process.setProgram(self.python)
-        process.setArguments(args)
+        process, self.warm, self.ready = self.warm, None, False
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            self._buffer = bytes(process.readAllStandardOutput())  # its 'ready' line; the job's lines follow
+            process.readyReadStandardOutput.disconnect(self._warm_read)
+            process.write((json.dumps(args) + "\n").encode("utf-8"))
+        else:
+            process = self._new_child(["-m", CHILD_MODULE, *args])
         process.readyReadStandardOutput.connect(self._read)
         process.finished.connect(self._finished)
         process.errorOccurred.connect(self._process_error)
         self.process = process
-        process.start()
+        if process.state() == QProcess.ProcessState.NotRunning:
+            process.start()
+
+    def prewarm(self) -> None:
+        """Start the next child now: it imports torch and the model code, then waits for its job on stdin.
+
+        Importing torch is most of a teach's time on a small CPU (seconds to tens of seconds); the dialog
+        calls this when it opens and after each run, so Train starts in about a second. The warm child exits
+        by itself when its stdin closes (the dialog or the program went away), and a warm child that died
+        is replaced by a fresh one at Train.
+        """
+        if self.warm is not None and self.warm.state() != QProcess.ProcessState.NotRunning:
+            return
+        self.ready = False
+        self.warm = self._new_child(["-m", CHILD_MODULE, "--stdin"])
+        self.warm.readyReadStandardOutput.connect(self._warm_read)
+        self.warm.start()
+
+    def _new_child(self, args: list[str]) -> QProcess:
+        process = QProcess(self)
+        process.setProgram(self.python)
+        process.setArguments(args)
+        self.children_started += 1
+        return process
+
+    def _warm_read(self) -> None:
+        """Notice the warm child's `ready` line (left in its buffer for the job's reader)."""
+        if self.warm is not None and b'"ready"' in bytes(self.warm.peek(4096)):
+            self.ready = True
 
     def cancel(self) -> None:
         """Kill a running child (its half-written model stays in the job's private folder)."""
@@ -97,8 +136,18 @@ class TeachJob(QObject):
             process.kill()
             process.waitForFinished(2000)
 
+    def discard_warm(self) -> None:
+        """Stop the waiting child (closing its stdin is enough; kill it if it is still importing)."""
+        warm, self.warm, self.ready = self.warm, None, False
+        if warm is not None and warm.state() != QProcess.ProcessState.NotRunning:
+            warm.closeWriteChannel()
+            if not warm.waitForFinished(1000):
+                warm.kill()
+                warm.waitForFinished(2000)
+
     def cleanup(self) -> None:
         self.cancel()
+        self.discard_warm()
         shutil.rmtree(self.out, ignore_errors=True)
 
     def _read(self) -> None:
@@ -121,6 +170,8 @@ class TeachJob(QObject):
             elif kind == "result":
                 self._done = True
                 self.succeeded.emit(event)
+            elif kind == "ready":
+                continue
             elif kind == "error":
                 self._error = str(event.get("message") or "teaching failed")
 
@@ -292,6 +343,7 @@ class TeachDialog(QDialog):
         self.use_button.setEnabled(False)
         layout.addWidget(box)
         self.reload_sessions()
+        self.job.prewarm()  # torch imports while the person looks at the sessions
 
     # --------------------------------------------------------------------------------------------- sessions
     def reload_sessions(self) -> None:
@@ -361,6 +413,7 @@ class TeachDialog(QDialog):
             self._set_status("Cancelled: nothing was changed.")
 
     def _finish_run(self) -> None:
+        self.job.prewarm()  # the next Train starts warm too
         self.cancel_button.setEnabled(False)
         self.train_button.setEnabled(bool(self.chosen()))
         self.bar.setRange(0, 1000)
@@ -465,4 +518,5 @@ class TeachDialog(QDialog):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         self.job.cancel()
+        self.job.discard_warm()
         super().closeEvent(event)

@@ -17,6 +17,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import QProcess  # noqa: E402
+
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.teach_dialog import TeachDialog  # noqa: E402
 from app.window import MainWindow  # noqa: E402
@@ -46,10 +48,13 @@ def test_teach_in_the_window_saves_and_uses_the_model(qtbot, tmp_path: Path, tea
         w.teach_action.trigger()
         d: TeachDialog = w.teach_dialog
         assert d.chosen() == [root / session.name] and d.counts.rowCount() == 2 and d.base == base_spec
+        qtbot.waitUntil(lambda: d.job.ready, timeout=WAIT)  # the child started at open has imported torch
         d.train()
+        assert d.job.children_started == 1  # Train gave its job to the warm child
         qtbot.waitUntil(lambda: d.result is not None or d.error is not None, timeout=WAIT)
         assert d.error is None, d.error
         assert d.acc_series[0].count() >= 10 and d.loss_series[0].count() >= 10  # the curves were drawn
+        assert d.job.children_started == 2 and d.job.warm is not None  # the next Train is warm too
         assert d.confusion.rowCount() == 2 and d.confusion.columnCount() == 3  # + per-label accuracy
         assert d.result["reused"] >= 12 and d.result["computed"] == 0  # recorded features: nothing decoded
 
@@ -67,6 +72,11 @@ def test_teach_in_the_window_saves_and_uses_the_model(qtbot, tmp_path: Path, tea
         assert {name for name, _ in w.state.prediction.topk} == taught  # the overlay's labels are the taught ones
         assert w.engine._worker.loaded.backend is backend  # type: ignore[union-attr]  # backbone not reloaded
         assert w.state.frames_shown > frames_before  # the video went on
+
+        qtbot.waitUntil(lambda: d.job.ready, timeout=WAIT)
+        warm = d.job.warm
+        d.close()  # the waiting child ends by itself when its stdin closes
+        assert warm.state() == QProcess.ProcessState.NotRunning and warm.exitCode() == 0
     finally:
         w.shutdown()
     assert [m.name for m in list_my_models(tmp_path / "models")] == ["my moves"]

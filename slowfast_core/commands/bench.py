@@ -13,6 +13,8 @@ import importlib
 BENCHES = {
     "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
     "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
+    "features": ("slowfast_core.bench.features", "what recording each window's feature (for Teach) costs the worker "
+                 "and the disk, timed interleaved against the whole model in the backend"),
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
     "app": ("slowfast_core.bench.app", "the real window offscreen on the demo source: updates/s, end-to-end "
             "latency, frames shown/s, event-loop gaps, time to the first overlay, what Auto chose"),

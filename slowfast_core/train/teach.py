@@ -482,13 +482,33 @@ def parser() -> argparse.ArgumentParser:
                                 description="Teach a classifier from sessions; JSON lines on stdout.")
     p.add_argument("sessions", nargs="*", help="session folders (default: every session with labels)")
     p.add_argument("--base", help="base model: weights name, checkpoint or My models name (default: the sessions')")
-    p.add_argument("--out", required=True, help="folder for the taught model and its report")
+    p.add_argument("--out", help="folder for the taught model and its report (required)")
     p.add_argument("--no-background", dest="background", action="store_false")
     p.add_argument("--train", choices=("head", "last"), default="head")
     p.add_argument("--epochs", type=int, default=5, help="epochs for --train last")
     p.add_argument("--size", type=int, default=0, help="input short side of the base model (0: its own)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
+    p.add_argument("--stdin", action="store_true",
+                   help="warm start: import everything, print a 'ready' event, then read the arguments as one "
+                        "JSON list on stdin (the window starts this child when its Teach dialog opens)")
     return p
+
+
+def job_arguments(args: argparse.Namespace, emit: EventFn) -> argparse.Namespace | None:
+    """The arguments to run: the command line's, or with `--stdin` the JSON list that arrives on stdin.
+
+    A warm child has paid for importing torch and the model code before it says `ready`; it then blocks on
+    stdin. None when stdin closes first (the window was closed or chose not to teach): exit quietly.
+    """
+    if args.stdin:
+        emit({"event": "ready"})
+        line = sys.stdin.readline()
+        if not line.strip():
+            return None
+        args = parser().parse_args([str(a) for a in json.loads(line)])
+    if not args.out:
+        parser().error("--out is required")
+    return args
 
 
 def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, background: bool = True,
@@ -511,11 +531,12 @@ def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, backgrou
 def main(argv: Sequence[str] | None = None) -> int:
     """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="teach: %(levelname)s: %(message)s")
-    args = parser().parse_args(argv)
-
     def emit(event: Event) -> None:
         print(json.dumps(event, allow_nan=False, default=str), flush=True)
 
+    args = job_arguments(parser().parse_args(argv), emit)
+    if args is None:
+        return 0
     try:
         folders = [Path(p) for p in args.sessions] or sessions_with_labels()
         result = teach(folders, base_spec=args.base, out=Path(args.out), background=args.background,
