@@ -73,8 +73,6 @@ class _Watch:
 def camera_faults(*, arch: str, size: int, fps: float, width: int, height: int, stride: float, device: str,
                   backend: str) -> list[dict[str, Any]]:
     """A stall and a drop-out of the synthetic camera while the engine runs: recovery time and seconds lost."""
-    from dataclasses import replace
-
     import torch
 
     from slowfast_core import create_model
@@ -82,8 +80,7 @@ def camera_faults(*, arch: str, size: int, fps: float, width: int, height: int, 
     from slowfast_core.video.sources import SyntheticSource
 
     torch.manual_seed(0)
-    model = create_model(arch)
-    model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=size))
+    model = create_model(arch, input_size=size)
     source = SyntheticSource(width, height, fps)
     watch = _Watch()
     engine = Engine(EngineSettings(stride_s=stride, device=device, backend=backend))
