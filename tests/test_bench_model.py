@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from slowfast_core.backends import available_backends
-from slowfast_core.backends.bench import _final_map, reference_model, time_to_first_prediction
+from slowfast_core.bench.model import final_feature_size, reference_model, time_to_first_prediction
 from slowfast_core.cli import main
 from slowfast_core.model.builder import create_model
 from slowfast_core.model.flops import count_macs
@@ -81,8 +81,8 @@ def test_reference_is_none_for_what_pytorchvideo_cannot_build() -> None:
     assert reference_model(model.config, 112, model.state_dict()) is None
 
 
-def test_final_map_follows_the_five_stride_two_steps() -> None:
-    assert [_final_map(s) for s in (224, 256, 112, 160, 192)] == [7, 8, 4, 5, 6]
+def test_final_feature_size_follows_the_five_stride_two_steps() -> None:
+    assert [final_feature_size(s) for s in (224, 256, 112, 160, 192)] == [7, 8, 4, 5, 6]
 
 
 def test_a_second_start_reads_the_converted_model_from_the_cache(tmp_path) -> None:

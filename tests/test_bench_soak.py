@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slowfast_core.cli import main
-from slowfast_core.stream.soak import disk_full_fault, sigkill_fault
+from slowfast_core.bench.faults import disk_full_fault, sigkill_fault
 
 
 def test_soak_reports_memory_drops_overhead_files_and_threads(tmp_path: Path,

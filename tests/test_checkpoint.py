@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,14 @@ def test_load_weights_path_and_create_model(fast_ckpt: Path, fast_model: SlowFas
     with pytest.raises(CheckpointError) as exc:
         create_model("slow_4x16_r50", weights=str(fast_ckpt))
     assert "it holds fast_32x2_r50 weights" in one_line(exc, fast_ckpt)
+
+
+def test_a_checkpoint_is_built_with_its_meta_at_another_input_size(fast_ckpt: Path, fast_model: SlowFast) -> None:
+    model = create_model("fast_32x2_r50", weights=str(fast_ckpt), input_size=96)
+    assert model.meta.preprocessing == replace(fast_model.meta.preprocessing, short_side=96)
+    assert model.meta.weights == str(fast_ckpt) and len(model.meta.categories) == model.config.num_classes
+    with pytest.raises(AttributeError):
+        model.meta = fast_model.meta
 
 
 def test_load_weights_unknown_name_and_missing_path(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ benchmark progress lines were tagged "warning:"."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from slowfast_core.stream.types import EngineStatus
+from slowfast_core.cli import main
 
 
 def test_a_warning_during_an_openvino_conversion_prints_once_formatted() -> None:
@@ -36,11 +37,12 @@ def test_a_warning_during_an_openvino_conversion_prints_once_formatted() -> None
 
 
 def test_bench_progress_lines_are_not_warnings(capsys: pytest.CaptureFixture[str]) -> None:
-    from slowfast_core.stream.bench import _Progress
-
-    status = EngineStatus(state="running", source="synthetic", width=160, height=120, capture_fps=29.9,
-                          frames_read=300, frames_dropped=0, frames_late=0, windows_done=18, windows_dropped=1,
-                          model="m", device="cpu", backend="torch-eager", inference_ms_p50=12.0)
-    _Progress(quiet=False).on_status(status)
-    err = capsys.readouterr().err
-    assert err == "bench: running: 29.9 fps, 300 read, 0 dropped, 18 windows, 1 stale, inference p50 12 ms\n"
+    """`slowfast bench pipeline` prints its progress (the engine's status, about every 5 s) as plain lines."""
+    assert main(["bench", "pipeline", "--duration", "1", "--arch", "slowfast_tiny", "--size", "32", "--width", "160",
+                 "--height", "120", "--backend", "torch-eager", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    progress = [line for line in err if "fps," in line]
+    assert progress, err
+    for line in progress:
+        assert re.fullmatch(r"bench: \w+: \d+\.\d fps, \d+ read, \d+ dropped, \d+ windows, \d+ stale, "
+                            r"inference p50 (\d+|-) ms", line), line

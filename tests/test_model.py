@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from slowfast_core import create_model
 from slowfast_core.errors import ConfigError
 from slowfast_core.model import FUSION_KINDS, PRESETS, SlowFast, get_config
+from slowfast_core.model.builder import with_classes, with_preprocessing
 from slowfast_core.model.flops import example_inputs
+from slowfast_core.model.net import MIN_SHORT_SIDE
+from slowfast_core.spec import ModelMeta
 
 
 def _inputs(model: SlowFast, size: int, batch: int = 1) -> list[torch.Tensor]:
@@ -92,6 +97,9 @@ def test_bad_inputs_raise_clear_errors() -> None:
         model([torch.randn(1, 3, 8, 112, 112), torch.randn(1, 3, 16, 112, 112)])
     with pytest.raises(ConfigError, match=r"\(B, 3, T, H, W\)"):
         model([torch.randn(1, 1, 8, 112, 112), torch.randn(1, 3, 32, 112, 112)])
+    with pytest.raises(ConfigError, match=f"short side must be >= {MIN_SHORT_SIDE}$"):  # said 112 while it checked 32
+        model([torch.randn(1, 3, 8, 31, 40), torch.randn(1, 3, 32, 31, 40)])
+    assert model([torch.randn(1, 3, 8, 32, 32), torch.randn(1, 3, 32, 32, 32)]).shape == (1, 3)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +136,40 @@ def test_untrained_model_says_so_and_names_kinetics_classes() -> None:
     assert not model.meta.trained
     assert len(model.meta.categories) == 400
     assert "arm wrestling" in model.meta.categories
+
+
+def test_meta_is_given_at_build_and_read_only() -> None:
+    model = create_model("fast_tiny", categories=("wave", "clap"), input_size=64)
+    assert model.meta.categories == ("wave", "clap") and model.config.num_classes == 2
+    assert model.meta.preprocessing.short_side == 64 and not model.meta.trained
+    with pytest.raises(AttributeError):
+        model.meta = replace(model.meta, categories=("a", "b"))
+    assert model.meta.categories == ("wave", "clap")
+    with pytest.raises(ValueError, match="3 categories for a 2-class"):
+        SlowFast(model.config, meta=ModelMeta(("a", "b", "c")))
+    with pytest.raises(ValueError, match="num_classes=3 but 2 categories"):
+        create_model("fast_tiny", num_classes=3, categories=("a", "b"))
+
+
+def test_with_classes_and_with_preprocessing_build_a_new_model_and_leave_the_old_one_as_it_was() -> None:
+    torch.manual_seed(0)
+    base = create_model("fast_tiny", categories=("a", "b", "c"), input_size=48)
+    head = torch.nn.Linear(base.config.head_in_features, 2)
+    new = with_classes(base, ("x", "y"), head=head)
+    assert base.meta.categories == ("a", "b", "c") and base.config.num_classes == 3
+    assert new.meta == replace(base.meta, categories=("x", "y"), weights=None) and new.config.num_classes == 2
+    x = _inputs(base, 48)
+    with torch.inference_mode():
+        torch.testing.assert_close(new.features(x), base.features(x))
+        torch.testing.assert_close(new(x), head(base.features(x)))
+        torch.testing.assert_close(with_classes(base, ("p", "q", "r"), keep_head=True)(x), base(x))
+    with pytest.raises(ValueError, match="keep_head"):
+        with_classes(base, ("p", "q"), keep_head=True)
+    resized = with_preprocessing(base, replace(base.meta.preprocessing, short_side=64))
+    assert resized.meta == replace(base.meta, preprocessing=replace(base.meta.preprocessing, short_side=64))
+    assert base.meta.preprocessing.short_side == 48  # the model it came from is as it was
+    with torch.inference_mode():
+        torch.testing.assert_close(resized(x), base(x))
 
 
 def test_create_model_keeps_a_fine_tuned_head_unless_asked(tmp_path) -> None:

@@ -18,6 +18,7 @@ from slowfast_core.errors import CheckpointError, InferenceError
 from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.predict import probabilities
+from slowfast_core.spec import ModelMeta, Preprocessing
 from slowfast_core.weights.checkpoint import load_checkpoint, read_state_dict
 
 
@@ -98,16 +99,13 @@ class NanModel(SlowFast):
 
 
 def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -> None:
-    from dataclasses import replace
-
     from slowfast_core.stream.smoothing import Smoother
     from slowfast_core.stream.worker import MAX_FAILURES, InferenceWorker, LatestSlot
     from slowfast_core.video.ringbuffer import RingBuffer
     from slowfast_core.stream.scheduler import cut_live_window
 
-    model = NanModel(get_config("fast_32x2_r50", num_classes=3)).eval()
-    model.meta = replace(model.meta, categories=("a", "b", "c"),
-                         preprocessing=replace(model.meta.preprocessing, short_side=32))
+    model = NanModel(get_config("fast_32x2_r50", num_classes=3),
+                     meta=ModelMeta(("a", "b", "c"), Preprocessing(short_side=32))).eval()
     predictions, errors = [], []
     failed = threading.Event()
     slot: LatestSlot = LatestSlot()

@@ -18,7 +18,7 @@ from slowfast_core.cli import main as cli_main
 from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.sessions.features import FEATURES_BIN, FEATURES_JSON, read_features
 from slowfast_core.sessions.layout import LABELS_CSV, PREDICTIONS_JSONL
-from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base, teach
+from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base, taught_model, teach
 from slowfast_core.weights import my_models
 from slowfast_core.weights.checkpoint import load_weights
 
@@ -87,18 +87,13 @@ def test_record_teach_recognise(recorded: Path, base_spec: str, tmp_path: Path, 
 
 def test_head_swap_changes_labels_without_restarting_capture(base_spec: str, tmp_path: Path) -> None:
     """Engine.swap_head: the classifier and labels change between two windows; capture and backbone go on."""
-    from dataclasses import replace
-
     import torch
 
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.video.scripted import ActionScriptSource
 
     base = load_base(base_spec)
-    taught = load_base(base_spec)
-    taught.blocks[6].proj = torch.nn.Linear(taught.config.head_in_features, 2)
-    taught.config = taught.config.replace(num_classes=2)
-    taught.meta = replace(taught.meta, categories=("taught a", "taught b"))
+    taught = taught_model(base, torch.nn.Linear(base.config.head_in_features, 2), ("taught a", "taught b"))
     preds, frames = [], []
 
     class Listen:

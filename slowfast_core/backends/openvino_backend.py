@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import slowfast_core
 from slowfast_core.backends import cache as model_cache
 from slowfast_core.backends import openvino_convert as child
 from slowfast_core.backends.base import (
@@ -53,6 +52,7 @@ from slowfast_core.backends.base import (
     register,
 )
 from slowfast_core.backends.fold import fold_batchnorm
+from slowfast_core.children import child_env
 from slowfast_core.model.net import SlowFast
 
 log = logging.getLogger(__name__)
@@ -151,13 +151,6 @@ class _ConversionFailed(Exception):
     """One conversion attempt failed; the message is the child's one-line reason."""
 
 
-def _child_env() -> dict[str, str]:
-    """The environment for the conversion child: ours, with this very slowfast_core first on the path."""
-    root = str(Path(slowfast_core.__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
-
-
 def convert_in_child(work: Path, *, cancel: threading.Event | None = None,
                      module: str = "slowfast_core.backends.openvino_convert") -> Path:
     """Run one conversion of the job in `work` in a child process; returns the folder holding model.xml/.bin.
@@ -176,7 +169,7 @@ def convert_in_child(work: Path, *, cancel: threading.Event | None = None,
     with open(work / child.LOG, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", module, str(work)],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=_child_env(),
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=child_env(),
             start_new_session=True,  # a terminal's Ctrl-C goes to us; we decide what happens to the child
         )
         log.debug("converting %s in process %d", work, proc.pid)

@@ -15,7 +15,6 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import torch
 
@@ -72,8 +71,7 @@ def feature_cost(loaded_full: LoadedModel, loaded_features: LoadedModel, inputs:
 def run(args: argparse.Namespace) -> int:
     check_short_side(args.size, "--size")
     torch.manual_seed(0)  # the same random weights every run: a converted-model cache stays warm
-    model = create_model(args.arch, weights=args.weights or None)
-    model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=args.size))
+    model = create_model(args.arch, weights=args.weights or None, input_size=args.size)
     size = args.size
     inputs = [torch.randn(1, 3, clip.frames, size, size) for clip in model.config.geometry.pathways()]
     full = load_model(model, backend=args.backend, device="cpu", features=False)

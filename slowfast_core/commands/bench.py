@@ -1,8 +1,8 @@
 """`slowfast bench model|pipeline|soak`: measured speed, reported as ratios against a reference from the same
 run, and reliability over a long run with injected faults.
 
-`model` lives in slowfast_core.backends.bench, `pipeline` in slowfast_core.stream.bench, `soak` in
-slowfast_core.stream.soak, `app` (the window) in slowfast_core.bench.app; each exposes `add_arguments(parser)` and `run(args) -> int`.
+Each bench is a module of slowfast_core.bench (`model`, `pipeline`, `soak`, `train`, `app`: the window, `teach`)
+exposing `add_arguments(parser)` and `run(args) -> int`; the runtime packages never import them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import argparse
 import importlib
 
 BENCHES = {
-    "model": ("slowfast_core.backends.bench", "per-clip latency of every backend vs PyTorchVideo eager"),
-    "pipeline": ("slowfast_core.stream.bench", "a paced 30 fps source through the real-time engine"),
+    "model": ("slowfast_core.bench.model", "per-clip latency of every backend vs PyTorchVideo eager"),
+    "pipeline": ("slowfast_core.bench.pipeline", "a paced 30 fps source through the real-time engine"),
     "features": ("slowfast_core.bench.features", "what recording each window's feature (for Teach) costs the worker "
                  "and the disk, timed interleaved against the whole model in the backend"),
     "train": ("slowfast_core.bench.train", "clips/s of the loader, feature extraction and a training step"),
@@ -20,7 +20,7 @@ BENCHES = {
             "latency, frames shown/s, event-loop gaps, time to the first overlay, what Auto chose"),
     "teach": ("slowfast_core.bench.teach", "record -> teach -> recognise end to end on synthetic actions: agreement "
               "with the script and seconds to a taught model"),
-    "soak": ("slowfast_core.stream.soak", "a long run (memory, drops, open files, threads), then injected faults "
+    "soak": ("slowfast_core.bench.soak", "a long run (memory, drops, open files, threads), then injected faults "
              "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }
 

@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
             prep = replace(prep, short_side=args.size)
         if args.crop is not None:
             prep = replace(prep, crop=args.crop)
-        model.meta = replace(model.meta, preprocessing=prep)
+        if prep != model.meta.preprocessing:  # the engine runs a model at its meta's preprocessing
+            from slowfast_core.model.builder import with_preprocessing
+
+            model = with_preprocessing(model, prep)
         offline = not source.live
         stride = stride_arg if stride_arg is not None else (
             default_stride(model.config.geometry) if offline else LIVE_STRIDE)

@@ -1,13 +1,20 @@
-"""`create_model`: a preset by name, optionally with weights (a registry name or a checkpoint path)."""
+"""`create_model`: a preset by name, optionally with weights (a registry name or a checkpoint path), its
+metadata (categories, preprocessing, weights origin) given at build; `with_classes` and `with_preprocessing`:
+a new model from an existing one's weights with other labels or another input size (a model's meta never
+changes once built)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
+from torch import nn
 
-from slowfast_core.model.config import get_config
-from slowfast_core.model.net import SlowFast
+from slowfast_core.model.config import SlowFastConfig, get_config
+from slowfast_core.model.identity import HEAD_PREFIX
+from slowfast_core.model.net import SlowFast, untrained_meta
+from slowfast_core.spec import ModelMeta, Preprocessing
 
 #: seed of the untrained (random) weights a start without --weights uses: the same architecture always gets
 #: the same weights, so its converted model (OpenVINO cache, keyed by the weights) is converted once, not per start
@@ -16,29 +23,71 @@ UNTRAINED_SEED = 0
 
 def create_model(
     name: str, *, num_classes: int | None = None, weights: str | None = None, seed: int | None = None,
-    **overrides: object,
+    categories: Sequence[str] | None = None, input_size: int | None = None, **overrides: object,
 ) -> SlowFast:
-    """Build the architecture `name` in eval mode.
+    """Build the architecture `name` in eval mode, its metadata (`model.meta`) fixed from the start.
 
     weights: None for random (untrained) weights, else a registry name (`slowfast weights list`) or a path to
     a PyTorchVideo / PySlowFast checkpoint. num_classes: None means the checkpoint's (400 without weights);
     a number other than the checkpoint's keeps the backbone and starts a fresh head.
-    Overrides change config fields (e.g. fusion="tsample", beta_inv=4). seed: random weights drawn from this
-    seed (the global RNG is left as it was), e.g. `UNTRAINED_SEED`; None draws from the global RNG.
+    categories: names of random weights' classes (their count is the head's; default: Kinetics-400's for 400
+    classes, else "class i"). input_size: the input short side to run at (None: the weights' own, or the
+    architecture's). Overrides change config fields (e.g. fusion="tsample", beta_inv=4). seed: random weights
+    drawn from this seed (the global RNG is left as it was), e.g. `UNTRAINED_SEED`; None draws from the global RNG.
     """
     if weights is not None:
+        if categories is not None:
+            raise ValueError("categories name random weights' classes; weights bring their own")
         from slowfast_core.weights.checkpoint import load_weights  # lazy: weights imports model
 
-        return load_weights(weights, arch=name, num_classes=num_classes, **overrides)
+        return load_weights(weights, arch=name, num_classes=num_classes, input_size=input_size, **overrides)
+    if categories is not None:
+        if num_classes is not None and num_classes != len(categories):
+            raise ValueError(f"num_classes={num_classes} but {len(categories)} categories")
+        num_classes = len(categories)
     config = get_config(name, num_classes=400 if num_classes is None else num_classes, **overrides)
-    if seed is None:
-        model = SlowFast(config).eval()
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = SlowFast(config).eval()
-    if config.num_classes == 400:
+    if categories is None and config.num_classes == 400:
         from slowfast_core.weights.labels import kinetics400_labels
 
-        model.meta = replace(model.meta, categories=tuple(kinetics400_labels()))
-    return model
+        categories = kinetics400_labels()
+    meta = untrained_meta(config)
+    if categories is not None:
+        meta = replace(meta, categories=tuple(categories))
+    if input_size is not None:
+        meta = replace(meta, preprocessing=replace(meta.preprocessing, short_side=int(input_size)))
+    if seed is None:
+        return SlowFast(config, meta=meta).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SlowFast(config, meta=meta).eval()
+
+
+def with_classes(model: SlowFast, categories: Sequence[str], *, head: nn.Linear | None = None,
+                 keep_head: bool = False) -> SlowFast:
+    """A new eval-mode model (CPU) with `model`'s backbone weights and `categories` as its classes.
+
+    The classifier: `head` (C -> len(categories)) when given, `model`'s own with `keep_head` (same class
+    count), else a fresh one. The meta keeps `model`'s preprocessing and names no weights (these are new ones):
+    how a fine-tune or a taught classifier gets its labels, without changing the model it started from.
+    """
+    if keep_head and len(categories) != model.config.num_classes:
+        raise ValueError(f"keep_head with {len(categories)} categories for a {model.config.num_classes}-class head")
+    config = model.config.replace(num_classes=len(categories))
+    state = {k: v for k, v in model.state_dict().items() if keep_head or not k.startswith(HEAD_PREFIX)}
+    if head is not None:
+        state[HEAD_PREFIX + "proj.weight"], state[HEAD_PREFIX + "proj.bias"] = head.weight, head.bias
+    return _rebuilt(config, replace(model.meta, categories=tuple(categories), weights=None), state,
+                    strict=keep_head or head is not None)
+
+
+def with_preprocessing(model: SlowFast, preprocessing: Preprocessing) -> SlowFast:
+    """A new eval-mode model (CPU) with `model`'s weights (copied) and meta, run with `preprocessing` (another
+    input size or crop). It copies the weights: where the model only needs running at another size, hand
+    that preprocessing to whatever runs it instead."""
+    return _rebuilt(model.config, replace(model.meta, preprocessing=preprocessing), model.state_dict(), strict=True)
+
+
+def _rebuilt(config: SlowFastConfig, meta: ModelMeta, state: dict[str, torch.Tensor], *, strict: bool) -> SlowFast:
+    model = SlowFast(config, meta=meta)
+    model.load_state_dict(state, strict=strict)
+    return model.eval()

@@ -19,7 +19,9 @@ from slowfast_core.model.config import SlowFastConfig
 from slowfast_core.model.fusion import build_fusion
 from slowfast_core.spec import ModelMeta, Preprocessing
 
-MIN_SHORT_SIDE = 32  # five stride-2 stages; the paper's models want >= 112 for meaningful features
+#: smallest input short side: five stride-2 stages leave a 1-pixel map. The Kinetics weights keep most of their
+#: accuracy only from 112 up, but that is the weights' matter, not the network's
+MIN_SHORT_SIDE = 32
 
 
 class MultiPathway(nn.Module):
@@ -62,15 +64,28 @@ class Head(nn.Module):
         return self.proj(self.dropout(x))
 
 
-class SlowFast(nn.Module):
-    """SlowFast (or Slow-only / Fast-only) video classifier. Forward takes one tensor per pathway."""
+def untrained_meta(config: SlowFastConfig) -> ModelMeta:
+    """The metadata of random weights for `config`: "class i" names, the anchors' preprocessing at its input size."""
+    return ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)),
+                     preprocessing=Preprocessing(short_side=config.input_size))
 
-    def __init__(self, config: SlowFastConfig) -> None:
+
+class SlowFast(nn.Module):
+    """SlowFast (or Slow-only / Fast-only) video classifier. Forward takes one tensor per pathway.
+
+    `meta` (categories, preprocessing, weights origin) is given once, at build (None: `untrained_meta`), and is
+    read-only afterwards: a model with other labels or another input size is another model, built as such
+    (`create_model(..., categories=, input_size=)`, the checkpoint loaders), so nothing that holds a model sees
+    its labels or preprocessing change under it.
+    """
+
+    def __init__(self, config: SlowFastConfig, *, meta: ModelMeta | None = None) -> None:
         super().__init__()
+        meta = untrained_meta(config) if meta is None else meta
+        if len(meta.categories) != config.num_classes:
+            raise ValueError(f"{len(meta.categories)} categories for a {config.num_classes}-class {config.name}")
         self.config = config
-        #: categories, preprocessing and weights origin; builders replace it when they load weights
-        self.meta = ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)),
-                              preprocessing=Preprocessing(short_side=config.input_size))
+        self._meta = meta
         specs = config.pathway_specs()
         fast_dims = config.fast_fusion_dims()
 
@@ -94,6 +109,11 @@ class SlowFast(nn.Module):
         init_weights(self)
 
     @property
+    def meta(self) -> ModelMeta:
+        """Categories, preprocessing and weights origin, fixed at build (no setter: assigning raises)."""
+        return self._meta
+
+    @property
     def output_features(self) -> int:
         """Width of the forward's output: the classes, or the pooled feature when the classifier is removed."""
         proj = self.blocks[6].proj
@@ -112,7 +132,8 @@ class SlowFast(nn.Module):
             if t.dim() != 5 or t.shape[1] != 3:
                 raise ConfigError(f"{clip.name} input must be (B, 3, T, H, W), got {tuple(t.shape)}")
             if min(t.shape[-2:]) < MIN_SHORT_SIDE:
-                raise ConfigError(f"input {tuple(t.shape[-2:])} is too small: the short side must be >= 112")
+                raise ConfigError(
+                    f"input {tuple(t.shape[-2:])} is too small: the short side must be >= {MIN_SHORT_SIDE}")
         if self.num_pathways == 2 and x[1].shape[2] != self.config.alpha * x[0].shape[2]:
             raise ConfigError(
                 f"Fast must have alpha={self.config.alpha} times Slow's frames, "

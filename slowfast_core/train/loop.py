@@ -94,30 +94,23 @@ ProgressFn = Callable[[str, int, int], None]  # (what, done, total)
 
 def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
     """From scratch (the arch with a head for `categories`) or from `config.init` (a fresh head when the
-    classes differ from the checkpoint's)."""
-    from slowfast_core.model.builder import create_model
+    classes differ from the checkpoint's); built with the data's categories as its meta, naming no weights."""
+    from slowfast_core.model.builder import create_model, with_classes
 
-    n = len(categories)
     if config.init is None:
-        model = create_model(config.arch, num_classes=n, dropout=config.dropout)
+        model = create_model(config.arch, categories=categories, dropout=config.dropout)
         base = None
     else:
         from slowfast_core.weights.checkpoint import load_weights
 
-        model = load_weights(config.init, arch=config.arch or None)
-        base = model.meta.weights
-        if list(model.meta.categories) != list(categories):
-            head = model.blocks[6]
-            head.proj = nn.Linear(head.proj.in_features, n)
-            nn.init.normal_(head.proj.weight, std=0.01)
-            nn.init.zeros_(head.proj.bias)
-            model.config = model.config.replace(num_classes=n)
-            logger.warning("new %d-class head on %s (its classes differ from the data's)", n, base)
-        head_dropout = model.blocks[6].dropout
-        head_dropout.p = config.dropout
-    from dataclasses import replace as dc_replace
-
-    model.meta = dc_replace(model.meta, categories=tuple(categories), weights=None)
+        loaded = load_weights(config.init, arch=config.arch or None)
+        base = loaded.meta.weights
+        same = list(loaded.meta.categories) == list(categories)
+        if not same:
+            logger.warning("new %d-class head on %s (its classes differ from the data's)", len(categories), base)
+        model = with_classes(loaded, categories, keep_head=same)
+        del loaded
+        model.blocks[6].dropout.p = config.dropout
     model._base = base  # type: ignore[attr-defined]  # recorded in the checkpoint's metadata
     return model
 

@@ -24,7 +24,6 @@ Nothing here writes into the sessions, and the model is saved to a new file: a f
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import logging
 import sys
@@ -174,22 +173,18 @@ def default_base(folders: Sequence[Path]) -> str | None:
 
 
 def load_base(spec: str | None, *, size: int = 0) -> SlowFast:
-    """The base model: weights (registry name, file or My models name), else an architecture's random weights;
-    `size` (0: the model's own) sets the input short side, as the live view may run it."""
-    from dataclasses import replace
-
-    from slowfast_core.commands.predict import load_model
+    """The base model: weights (registry name, file or My models name), else an architecture's random weights
+    (the untrained seed's, as the live view runs them); `size` (0: the model's own) sets the input short side,
+    as the live view may run it."""
+    from slowfast_core.commands.predict import DEFAULT_ARCH
+    from slowfast_core.model.builder import UNTRAINED_SEED, create_model
     from slowfast_core.model.config import PRESETS
+    from slowfast_core.weights.checkpoint import load_weights
 
-    if spec is None:
-        model = load_model(arch=None, weights=None)
-    elif spec in PRESETS:  # sessions recorded with random weights name only the arch
-        model = load_model(arch=spec, weights=None)
-    else:
-        model = load_model(arch=None, weights=spec)
-    if size:
-        model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=int(size)))
-    return model
+    input_size = int(size) or None
+    if spec is None or spec in PRESETS:  # sessions recorded with random weights name only the arch
+        return create_model(spec or DEFAULT_ARCH, seed=UNTRAINED_SEED, input_size=input_size)
+    return load_weights(spec, input_size=input_size)  # a file, a registry name or a My models name
 
 
 def _overlap(a0: np.ndarray, a1: np.ndarray, b0: float, b1: float) -> np.ndarray:
@@ -365,18 +360,10 @@ def compute_features(plan: TeachPlan, base: SlowFast, *, on_event: EventFn, devi
 
 
 def taught_model(base: SlowFast, linear: nn.Linear, categories: Sequence[str]) -> SlowFast:
-    """A copy of `base` whose classifier is `linear` (C -> len(categories)) with those labels."""
-    from dataclasses import replace
+    """A new model with `base`'s backbone whose classifier is `linear` (C -> len(categories)) with those labels."""
+    from slowfast_core.model.builder import with_classes
 
-    model = copy.deepcopy(base).cpu().eval()
-    head = nn.Linear(linear.in_features, len(categories))
-    with torch.no_grad():
-        head.weight.copy_(linear.weight)
-        head.bias.copy_(linear.bias)
-    model.blocks[6].proj = head
-    model.config = model.config.replace(num_classes=len(categories))
-    model.meta = replace(model.meta, categories=tuple(categories), weights=None)
-    return model
+    return with_classes(base, categories, head=linear)
 
 
 def _stack(plan: TeachPlan, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

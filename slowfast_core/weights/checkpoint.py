@@ -22,7 +22,7 @@ import pickle
 import re
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -442,11 +442,13 @@ def _load(
     preprocessing: Preprocessing | None,
     categories: tuple[str, ...] | None,
     weights_name: str,
+    input_size: int | None = None,
 ) -> SlowFast:
-    """Shared body of load_checkpoint and load_weights: read, check, build, load, describe.
+    """Shared body of load_checkpoint and load_weights: read, check, describe, build with its meta, load.
 
     preprocessing None: the checkpoint's own (our format), mmaction2's for its checkpoints (ImageNet mean/std),
-    else the anchors' normalisation at the architecture's input size.
+    else the anchors' normalisation at the architecture's input size. input_size: the short side to run at
+    instead of the preprocessing's (None: keep it).
     """
     state, layout, metadata = read_checkpoint(path)
     if preprocessing is None and layout == "mmaction2":
@@ -454,7 +456,7 @@ def _load(
     found = state_signature(state, source=f"checkpoint {path}")
     if metadata is not None:  # our own format: the file says what it is
         return _load_native(path, state, metadata, arch=arch, num_classes=num_classes,
-                            map_location=map_location, overrides=overrides)
+                            map_location=map_location, overrides=overrides, input_size=input_size)
     detected = _matching_preset(found)
     if arch is None:
         if detected is None:
@@ -477,21 +479,27 @@ def _load(
             "starting a fresh (untrained) %d-class head", path, head, wanted, wanted,
         )
         state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
-    model = SlowFast(config)
-    _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
-    model.load_state_dict(state, strict=not fresh_head)
-    model.eval().to(map_location)
     if fresh_head or categories is None or len(categories) != wanted:
         categories = _categories(wanted)
     prep = preprocessing if preprocessing is not None else Preprocessing(short_side=config.input_size)
-    model.meta = ModelMeta(categories=tuple(categories), preprocessing=prep, weights=weights_name)
+    meta = ModelMeta(categories=tuple(categories), preprocessing=_sized(prep, input_size), weights=weights_name)
+    model = SlowFast(config, meta=meta)
+    _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
+    model.load_state_dict(state, strict=not fresh_head)
+    model.eval().to(map_location)
     log.info("loaded %s (%s format) into %s", path, layout, config.name)
     return model
+
+
+def _sized(prep: Preprocessing, input_size: int | None) -> Preprocessing:
+    """`prep` run at the short side `input_size` (None: as it is)."""
+    return prep if input_size is None else replace(prep, short_side=int(input_size))
 
 
 def _load_native(
     path: Path, state: dict[str, torch.Tensor], metadata: Mapping[str, Any], *, arch: str | None,
     num_classes: int | None, map_location: str | torch.device, overrides: Mapping[str, object],
+    input_size: int | None = None,
 ) -> SlowFast:
     """A model from our own format: config, categories and preprocessing come from the file."""
     config = config_from_metadata(metadata, path)
@@ -507,14 +515,14 @@ def _load_native(
         config = config.replace(num_classes=num_classes)
         state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
         categories = _categories(config.num_classes)
-    model = SlowFast(config)
+    if len(categories) != config.num_classes:
+        categories = _categories(config.num_classes)
+    meta = ModelMeta(categories=categories, preprocessing=_sized(preprocessing_from_metadata(metadata), input_size),
+                     weights=str(path))
+    model = SlowFast(config, meta=meta)
     _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
     model.load_state_dict(state, strict=not fresh_head)
     model.eval().to(map_location)
-    if len(categories) != config.num_classes:
-        categories = _categories(config.num_classes)
-    model.meta = ModelMeta(categories=categories, preprocessing=preprocessing_from_metadata(metadata),
-                           weights=str(path))
     log.info("loaded %s (slowfast-live format) into %s", path, config.name)
     return model
 
@@ -525,22 +533,24 @@ def load_checkpoint(
     arch: str | None = None,
     num_classes: int | None = None,
     map_location: str | torch.device = "cpu",
+    input_size: int | None = None,
 ) -> SlowFast:
-    """An eval-mode model with the weights of the checkpoint at `path`, loaded strictly.
+    """An eval-mode model with the weights of the checkpoint at `path`, loaded strictly, built with its meta.
 
     arch: a preset name; None detects it from the weights (`detect_arch`). A file for another architecture
     raises CheckpointError naming the preset that fits. num_classes: None keeps the checkpoint's head; another
     count keeps the backbone and starts a fresh head (logged as a WARNING). `model.meta` gets Kinetics-400
     names for a 400-way head (else "class i"), the format's preprocessing (the anchors'; mmaction2's for its
-    files), and `weights=str(path)`.
+    files; run at `input_size` when given), and `weights=str(path)`.
     """
     p = _existing_file(path)
     return _load(p, arch=arch, num_classes=num_classes, map_location=map_location, overrides={},
-                 preprocessing=None, categories=None, weights_name=str(p))
+                 preprocessing=None, categories=None, weights_name=str(p), input_size=input_size)
 
 
 def load_weights(
-    spec: str, *, arch: str | None = None, num_classes: int | None = None, **overrides: object
+    spec: str, *, arch: str | None = None, num_classes: int | None = None, input_size: int | None = None,
+    **overrides: object,
 ) -> SlowFast:
     """An eval-mode model for `spec`: an existing checkpoint file, else a registered weights name.
 
@@ -548,13 +558,13 @@ def load_weights(
     unknown names and missing paths. Registered weights are downloaded on first use (with a progress bar and
     checksum) and bring their architecture, categories and preprocessing. arch: None takes the entry's (or
     detects it from a file); given for a registered name, it must be the entry's. num_classes: None keeps the
-    checkpoint's head; another number keeps the backbone and starts a fresh head. Overrides change config
-    fields of the architecture.
+    checkpoint's head; another number keeps the backbone and starts a fresh head. input_size: the short side
+    to run at (None: the weights' own preprocessing's). Overrides change config fields of the architecture.
     """
     path = Path(spec).expanduser()
     if path.is_file():
         return _load(path, arch=arch, num_classes=num_classes, map_location="cpu", overrides=overrides,
-                     preprocessing=None, categories=None, weights_name=str(path))
+                     preprocessing=None, categories=None, weights_name=str(path), input_size=input_size)
 
     from slowfast_core.weights.registry import resolve_weights  # lazy: the registry may download
 
@@ -563,11 +573,11 @@ def load_weights(
     if entry is None:
         return _load(Path(resolved.path), arch=arch, num_classes=num_classes, map_location="cpu",
                      overrides=overrides, preprocessing=None, categories=None,
-                     weights_name=str(resolved.path))
+                     weights_name=str(resolved.path), input_size=input_size)
     if arch is not None and get_config(arch).name != get_config(entry.arch).name:
         raise CheckpointError(
             f"weights {entry.name} ({resolved.path}) are for {entry.arch}, not {arch}: use arch {entry.arch}"
         )
     return _load(Path(resolved.path), arch=arch or entry.arch, num_classes=num_classes, map_location="cpu",
                  overrides=overrides, preprocessing=entry.preprocessing, categories=tuple(entry.categories),
-                 weights_name=entry.name)
+                 weights_name=entry.name, input_size=input_size)

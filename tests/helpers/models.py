@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from dataclasses import replace
 
 import torch
 
 from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
+from slowfast_core.spec import ModelMeta, Preprocessing
 
 CLASSES = tuple(f"action {i}" for i in range(5))
 #: how long a held call waits for its release before failing the test (generous: a loaded 2-core machine)
@@ -141,10 +141,8 @@ def probe_model(*, arch: str = "slowfast_8x8_r50", size: int = 32, slow_frames: 
         overrides["slow_frames"] = slow_frames
     if tau is not None:
         overrides["tau"] = tau
-    model = ProbeSlowFast(get_config(arch, **overrides))
     names = CLASSES if classes == len(CLASSES) else tuple(f"action {i}" for i in range(classes))
-    model.meta = replace(model.meta, categories=names,
-                         preprocessing=replace(model.meta.preprocessing, short_side=size))
+    model = ProbeSlowFast(get_config(arch, **overrides), meta=ModelMeta(names, Preprocessing(short_side=size)))
     torch.nn.init.normal_(model.blocks[6].proj.weight, std=1e-5)
     model.probe = Probe(fail=fail, delay_s=delay_s)
     return model.eval()

@@ -37,6 +37,7 @@ from slowfast_core.backends.base import (
     inference_threads,
     resolve_device,
 )
+from slowfast_core.children import child_env
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import SlowFastConfig, arch_names, get_config
 from slowfast_core.model.flops import count_macs
@@ -92,7 +93,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # -- reference --------------------------------------------------------------------------------------------------
 
 
-def _final_map(size: int) -> int:
+def final_feature_size(size: int) -> int:
     """Spatial size after the five stride-2 steps (stem conv, stem pool, res3-res5): ceil(size / 2) five times."""
     for _ in range(5):
         size = (size + 1) // 2
@@ -107,7 +108,7 @@ def reference_model(config: SlowFastConfig, size: int, state_dict: dict[str, tor
         from pytorchvideo.models.slowfast import create_slowfast
     except ImportError:
         return None
-    s = _final_map(size)
+    s = final_feature_size(size)
     if config.depth not in (18, 50, 101, 152):  # PyTorchVideo's ResNet depths (our tiny presets are 14)
         return None
     ref = create_slowfast(
@@ -211,26 +212,13 @@ class PeakProbe:
 
 # -- start-up ---------------------------------------------------------------------------------------------------
 
-_FIRST_PREDICTION = """
-import json, sys, time
-import torch
-from slowfast_core.backends import create_backend
-from slowfast_core.model.builder import create_model
-arch, size, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-torch.manual_seed(0)
-model = create_model(arch)
-backend = create_backend(model, device=device)
-x = [torch.zeros(1, 3, c.frames, size, size) for c in model.config.geometry.pathways()]
-backend(x)
-print(json.dumps({"done": time.time(), "backend": backend.description}))
-"""
-
 
 def time_to_first_prediction(arch: str, size: int, device: str, cache: Path) -> dict[str, object]:
-    """Wall time from launching a fresh Python to its first prediction with the default backend, using `cache`."""
-    env = {**os.environ, CACHE_ENV: str(cache)}
+    """Wall time from launching a fresh Python (`python -m slowfast_core.bench.first_prediction`) to its first
+    prediction with the default backend, using the model cache `cache`."""
+    env = {**child_env(), CACHE_ENV: str(cache)}
     start = time.time()
-    proc = subprocess.run([sys.executable, "-c", _FIRST_PREDICTION, arch, str(size), device],
+    proc = subprocess.run([sys.executable, "-m", "slowfast_core.bench.first_prediction", arch, str(size), device],
                           capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise ConfigError(f"the start-up measurement failed: {proc.stderr.strip().splitlines()[-1:]}")

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +111,7 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
         raise ConfigError("--duration and --fps must be positive")
     check_short_side(size, "--size")
     torch.manual_seed(0)  # the same random weights every run: a backend's converted-model cache stays warm
-    model = create_model(arch)
-    model.meta = replace(model.meta, preprocessing=replace(model.meta.preprocessing, short_side=size))
+    model = create_model(arch, input_size=size)
     progress = _Progress(quiet)
     with tempfile.TemporaryDirectory(prefix="slowfast-bench-") as tmp:
         source: FrameSource
