@@ -162,7 +162,7 @@ class WindowScheduler(threading.Thread):
     def _hand_over(self, item: object) -> bool:
         """Put `item` in the slot once the worker has taken the previous one; False when stopped meanwhile."""
         while not self._stop_event.is_set():
-            if self.slot.put(item, block=True, timeout=0.25) is not LatestSlot.TIMEOUT:
+            if self.slot.put(item, block=True, timeout=0.25):
                 return True
             if self.slot.closed:
                 return False
@@ -210,9 +210,9 @@ class WindowScheduler(threading.Thread):
                 continue
             self._next_id += 1
             self.windows_cut += 1
-            replaced = self.slot.put(window)
-            if isinstance(replaced, Window):
-                stale += 1
+            replaced_before = self.slot.replaced
+            self.slot.put(window)
+            stale += self.slot.replaced - replaced_before  # a window still waiting was replaced: it went stale
             self.windows_stale += stale
             due_time = newest + stride_s
             due_index = newest_count + (stride_frames or 0)
