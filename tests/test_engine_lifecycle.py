@@ -17,7 +17,12 @@ from slowfast_core.errors import ConfigError
 from slowfast_core.video.sources import SourceInfo, SyntheticSource
 
 from helpers.models import probe_model
-from test_engine import engine_threads, make_engine, no_threads_left, small_model  # noqa: F401 - fixture
+from test_engine import engine_threads, make_engine, no_threads_left  # noqa: F401 - fixture
+
+
+def small_model():
+    """The tiny preset (1/8 width) with a 0.27 s window at 32²: the cheapest real SlowFast."""
+    return probe_model(arch="slowfast_tiny", slow_frames=4, tau=2)
 
 
 class SlowOpeningCamera(SyntheticSource):

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from slowfast_core.backends.base import check_backend, resolve_device
 from slowfast_core.errors import ConfigError
@@ -118,6 +118,15 @@ class _Monitor(threading.Thread):
             except Exception as exc:  # reported, and the monitor carries on
                 logger.debug("monitor failed", exc_info=True)
                 self.engine._emit_error(EngineError("monitor", f"status monitor failed: {exc}", exception=exc))
+
+
+class RunningBackend(NamedTuple):
+    """`Engine.running_backend()`: what runs now (None, None, "", False before the first model is warm)."""
+
+    model: SlowFast | None
+    preprocessing: Preprocessing | None
+    backend: str
+    settled: bool
 
 
 class _Events:
@@ -359,14 +368,14 @@ class Engine:
         if self._running and worker is not None:  # stopping: nothing new starts
             self._upgrade.start(warm, worker)
 
-    def running_backend(self) -> tuple[SlowFast | None, str, bool]:
-        """(model, backend name, settled) the worker runs now; settled: no faster backend is planned or being
-        built for that model (what Auto quality measures is then the final path)."""
+    def running_backend(self) -> RunningBackend:
+        """What the worker runs now: model, its preprocessing, backend name, and whether it is settled (no
+        faster backend is planned or being built for that model: what Auto quality measures is the final path)."""
         worker = self._worker
         warm = worker.warm if worker is not None else None
         if warm is None:
-            return None, "", False
-        return warm.model, warm.backend.name, self._upgrade.settled(warm)
+            return RunningBackend(None, None, "", False)
+        return RunningBackend(warm.model, warm.preprocessing, warm.backend.name, self._upgrade.settled(warm))
 
     def update_settings(self, **changes: Any) -> EngineSettings:
         """Change settings; stride, top-k, threshold, smoothing and hysteresis apply at once, the rest at the
@@ -550,4 +559,4 @@ class Engine:
         return out
 
 
-__all__ = ["Engine", "EngineSettings"]
+__all__ = ["Engine", "EngineSettings", "RunningBackend"]
