@@ -30,7 +30,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from slowfast_core.backends.base import check_backend, resolve_device
@@ -40,85 +39,17 @@ from slowfast_core.spec import Preprocessing
 from slowfast_core.stream.chain import Chain, ChainOptions, RetiredCounts
 from slowfast_core.stream.hub import Hub
 from slowfast_core.stream.metrics import MetricsRecorder
-from slowfast_core.stream.smoothing import Smoother, check_smoothing
+from slowfast_core.stream.settings import EngineSettings
+from slowfast_core.stream.smoothing import Smoother
+from slowfast_core.stream.status import Monitor, engine_metrics, engine_status, source_state
 from slowfast_core.stream.types import (EngineError, EngineListener, EngineStatus, FramePacket, Prediction,
                                         SourceState)
 from slowfast_core.stream.upgrade import BackendUpgrade
-from slowfast_core.stream.worker import InferenceWorker, LatestSlot, WarmModel, WorkerOptions
+from slowfast_core.stream.warm import WarmModel
+from slowfast_core.stream.worker import InferenceWorker, LatestSlot, WorkerOptions
 from slowfast_core.video.sources import FrameSource
 
 logger = logging.getLogger(__name__)
-
-#: settings that `update_settings` applies to a running engine at once
-LIVE_SETTINGS = ("stride_s", "stride_frames", "topk", "threshold", "smoothing", "hysteresis")
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """How the engine runs. stride: seconds between windows (or frames, when stride_frames is set).
-
-    smoothing: predictions averaged (1: none); threshold: below it the label is None ("no confident
-    action"); hysteresis: margin against flicker (see stream.smoothing). realtime=False with an unpaced file
-    runs every window like `slowfast predict`. stall_timeout_s: a source silent this long is reported
-    (None: max(1 s, 8 frames)). reopen_backoff_s: first and longest wait between reopen attempts.
-    """
-
-    stride_s: float = 0.5
-    topk: int = 5
-    threshold: float = 0.2
-    smoothing: int = 3
-    hysteresis: float = 0.1
-    device: str = "auto"
-    backend: str = "auto"
-    realtime: bool = True
-    stride_frames: int | None = None
-    warmup_runs: int = 1
-    status_interval_s: float = 1.0
-    buffer_margin_s: float = 1.0
-    stall_timeout_s: float | None = None
-    reopen_backoff_s: tuple[float, float] = (0.25, 4.0)
-    features: bool = True  # each prediction carries its window's pooled feature (recorded for Teach)
-
-    def __post_init__(self) -> None:
-        if not self.stride_s > 0:
-            raise ConfigError(f"stride must be positive, got {self.stride_s} s")
-        if self.stride_frames is not None and self.stride_frames < 1:
-            raise ConfigError(f"stride in frames must be at least 1, got {self.stride_frames}")
-        if self.topk < 1:
-            raise ConfigError(f"top-k must be at least 1, got {self.topk}")
-        check_smoothing(window=self.smoothing, threshold=self.threshold, hysteresis=self.hysteresis)
-        if self.warmup_runs < 0:
-            raise ConfigError(f"warm-up runs must be >= 0, got {self.warmup_runs}")
-        if not self.status_interval_s > 0 or self.buffer_margin_s < 0:
-            raise ConfigError("status interval must be positive and buffer margin non-negative")
-        low, high = self.reopen_backoff_s
-        if not 0 < low <= high:
-            raise ConfigError(f"reopen back-off must be 0 < first <= longest, got {self.reopen_backoff_s}")
-
-
-class _Monitor(threading.Thread):
-    """Publishes status about once a second, watches for stalled sources, samples memory."""
-
-    def __init__(self, engine: "Engine", interval: float) -> None:
-        super().__init__(name="slowfast-monitor", daemon=False)
-        self.engine = engine
-        self.interval = interval
-        self.stop_event = threading.Event()
-
-    def run(self) -> None:
-        next_status = time.monotonic()
-        while not self.stop_event.wait(min(0.25, self.interval)):
-            try:
-                self.engine._check_stall()
-                now = time.monotonic()
-                if now >= next_status:
-                    self.engine._recorder.sample_memory()
-                    self.engine._publish_status()
-                    next_status = now + self.interval
-            except Exception as exc:  # reported, and the monitor carries on
-                logger.debug("monitor failed", exc_info=True)
-                self.engine._emit_error(EngineError("monitor", f"status monitor failed: {exc}", exception=exc))
-
 
 class RunningBackend(NamedTuple):
     """`Engine.running_backend()`: what runs now (None, None, "", False before the first model is warm)."""
@@ -168,7 +99,7 @@ class Engine:
         self._retired: list[RetiredCounts] = []
         self._worker: InferenceWorker | None = None
         self._slot: LatestSlot | None = None
-        self._monitor: _Monitor | None = None
+        self._monitor: Monitor | None = None
         self._model: SlowFast | None = None  # the model the buffer is sized for, with its preprocessing
         self._prep: Preprocessing | None = None
         self._smoother: Smoother | None = None
@@ -265,7 +196,8 @@ class Engine:
             self._worker = worker
             with self._chain_lock:
                 self._chain = chain
-            self._monitor = _Monitor(self, s.status_interval_s)
+            self._monitor = Monitor(interval=s.status_interval_s, check=self._check_stall, tick=self._tick,
+                                    on_error=self._emit_error)
             self._running = True
             worker.start()  # warms up while the first window fills the buffer
             chain.start()
@@ -486,77 +418,24 @@ class Engine:
         """The newest captured frame (full resolution), None before the first."""
         return self._latest_frame
 
-    def _state(self) -> SourceState:
-        if self._failed:
-            return "failed"
-        chain = self._chain
-        if chain is None or not self._running:
-            return "stopped"
-        state = chain.capture.state
-        if state == "running" and chain.capture.stats().frames_read == 0:
-            return "opening"
-        return state
-
     def status(self) -> EngineStatus:
         """A snapshot for status bars (counters summed over the sources used since start)."""
-        chain, worker = self._chain, self._worker
-        live = chain is not None and not chain.retired
-        cap = chain.capture.stats() if live and chain is not None else None
-        warm = worker.warm if worker is not None else None
-        model = warm.model if warm is not None else self._model  # the model still warming up, if any
-        retired = self._retired
-
-        def total(key: str, current: int) -> int:
-            return sum(getattr(r, key) for r in retired) + current
-
-        return EngineStatus(
-            state=self._state(),
-            source=chain.source.name if chain is not None else "",
-            width=chain.info.width if chain is not None else 0,
-            height=chain.info.height if chain is not None else 0,
-            capture_fps=round(cap.fps, 2) if cap is not None else 0.0,
-            frames_read=total("frames_read", cap.frames_read if cap else 0),
-            frames_dropped=total("frames_dropped", cap.frames_dropped if cap else 0),
-            frames_late=total("frames_late", cap.frames_late if cap else 0),
-            windows_done=worker.windows_done if worker is not None else 0,
-            windows_dropped=total("windows_stale", chain.scheduler.windows_stale if live and chain else 0),
-            model=model.config.name if model is not None else "",
-            device=warm.backend.device.type if warm is not None else "",
-            backend=warm.backend.name if warm is not None else "",
-            inference_ms_p50=self._recorder.inference_p50(),
-            end_to_end_ms_p50=self._recorder.end_to_end_p50(),
-            message=self._message,
-        )
+        chain = self._chain
+        state = source_state(chain, running=self._running, failed=self._failed)
+        return engine_status(chain=chain, worker=self._worker, retired=self._retired, state=state,
+                             model=self._model, recorder=self._recorder, message=self._message)
 
     def _publish_status(self) -> None:
         self._hub.publish("on_status", self.status())
 
+    def _tick(self) -> None:
+        """The monitor's second: a memory sample and a status."""
+        self._recorder.sample_memory()
+        self._publish_status()
+
     def metrics(self) -> dict[str, Any]:
-        """The issue's metrics: capture fps, drops, late, predictions/s, stale windows, latency p50/p95, RSS."""
-        status = self.status()
-        chain = self._chain
-        out: dict[str, Any] = {
-            "source": status.source, "model": status.model, "backend": status.backend, "device": status.device,
-            "state": status.state,
-        }
-        capture_fps = 0.0
-        if chain is not None:
-            cap = chain.capture.stats()
-            if cap.first_arrival is not None and cap.last_arrival is not None and cap.last_arrival > cap.first_arrival:
-                capture_fps = (cap.frames_read - 1) / (cap.last_arrival - cap.first_arrival)
-            out["source_fps"] = chain.info.fps
-            out["ring_buffer_frames"] = chain.buffer.capacity
-            out["ring_buffer_mb"] = round(chain.buffer.nbytes / 2**20, 2)
-        out.update({
-            "capture_fps": round(capture_fps, 2),
-            "frames_read": status.frames_read,
-            "frames_dropped": status.frames_dropped,
-            "frames_late": status.frames_late,
-            "windows_done": status.windows_done,
-            "windows_dropped_stale": status.windows_dropped,
-        })
-        out.update(self._recorder.summary())
-        return out
+        """The issue's metrics (see `stream.status.engine_metrics`), for `--metrics` and benchmarks."""
+        return engine_metrics(self.status(), self._chain, self._recorder)
 
 
 __all__ = ["Engine", "EngineSettings", "RunningBackend"]

@@ -16,7 +16,8 @@ from slowfast_core.backends.base import Cancelled
 from slowfast_core.backends.policy import plan_start
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import EngineError
-from slowfast_core.stream.worker import InferenceWorker, WarmModel, backend_model, warm_model
+from slowfast_core.stream.warm import WarmModel, backend_model, warm_model
+from slowfast_core.stream.worker import InferenceWorker
 
 
 class BackendUpgrade:
