@@ -3,17 +3,24 @@
 `Engine` starts and stops the whole chain in one call and switches source or model while running:
 
     engine = Engine(EngineSettings(stride_s=0.5, topk=5))
-    unsubscribe = engine.subscribe(listener)      # on_frame / on_prediction / on_status / on_error, any subset
-    engine.start(source, model)                   # opens the source; typed errors raise here
-    engine.switch_source(other)                   # the old source runs until the new one opened
-    engine.switch_model(model2)                   # built and warmed on the worker thread
+    unsubscribe = engine.subscribe(listener)      # an EngineListener: on_frame / on_prediction / on_status / on_error
+    engine.start(source, model, preprocessing=p)  # opens the source; typed errors raise here (p: None = model's own)
+    engine.switch_source(other)                   # the new chain is built first; on failure the old one goes on
+    engine.switch_model(model2, preprocessing=p)  # built and warmed on the worker thread
     engine.swap_head(taught)                      # same backbone, new classifier and labels: no reload
     engine.update_settings(threshold=0.3)         # live
-    engine.stop(timeout=2.0)                      # True when every thread joined
+    engine.stop(timeout=2.0)                      # True when every thread joined; bounded in every case
+
+Where the parts live: the chain (buffer, capture, scheduler; built and resized in one place) in
+`stream.chain`, the worker and its latest-only slot in `stream.worker`, the listener hub in `stream.hub`,
+the background backend move in `stream.upgrade`, status and metrics in `stream.status`. The engine is the
+facade that owns them; it is the chain's and the worker's one listener (`_Events`).
 
 Threads: capture, scheduler, inference worker and a monitor (status about once a second, stall watch, RSS).
 Each has a stop flag and is joined with a timeout; an exception in any of them reaches subscribers'
-`on_error` as an `EngineError`. Listeners are called on engine threads and must return quickly.
+`on_error` as an `EngineError`. Listeners are called on engine threads and must return quickly. Nothing is
+published after `stop()` returns (the hub's gate), even by a thread whose join timed out; a stop that finds a
+start or switch opening a source does not wait for it: that call ends the engine when it is done.
 
 Backend: with backend "auto" a live engine starts on what is ready now and builds the fastest backend on a
 background thread ("slowfast-backend-upgrade"), which the worker swaps in between two windows
@@ -21,6 +28,8 @@ background thread ("slowfast-backend-upgrade"), which the worker swaps in betwee
 
 Modes: live (default, and for every live source): latest-only windows, stale ones dropped. Offline
 (`realtime=False` with an unpaced file): every window at the end times of `slowfast predict`, nothing lost.
+
+About 440 lines: the facade's lifecycle (start, switch, stop with their failure paths) reads best in one place.
 """
 
 from __future__ import annotations

@@ -6,11 +6,13 @@ the scheduler uses a blocking put instead and every window runs.
 
 `InferenceWorker` warms the backend up before the first real window (lazy initialisation is not timed),
 normalises each window it actually runs (`pathway_tensors`, once), runs it under the backend's
-`torch.inference_mode()`, smooths the probabilities and publishes a `Prediction` with its timings.
+`torch.inference_mode()`, smooths the probabilities and hands a `Prediction` with its timings to its one
+listener (`WorkerListener`: predictions, errors, model ready, end of stream; the engine).
 The backend runs the model without its classifier (the pooled feature, 2304 values for R50) and the worker
 applies the linear classifier itself (~0.1 ms): each prediction carries its feature for the session recorder
 (Teach learns from them), and `request_head` swaps in a taught classifier between two windows.
-A failing window is reported to subscribers; three failures in a row stop the worker (fatal). A model switch
+Windows of an older generation (another source or buffer: `expect_generation`) are not run. A failing window
+is reported; three failures in a row stop the worker (fatal). A model switch
 builds and warms the new backend on this thread, so capture and display never wait for it. The worker's stop
 flag is the backends' cancel event: `stop()` kills an OpenVINO conversion (a child process) and cancels an
 OpenVINO request in flight at once; a backend that could not start is reported (non-fatal) with its reason.
