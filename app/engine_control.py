@@ -2,21 +2,25 @@
 
 `Engine.start` and `Engine.switch_source` open the source (a camera can take a second) and join the old
 source's threads; `EngineController` runs them in its own QThread (a Qt worker: QObject + moveToThread), so
-the window never waits. It reports back with queued signals. `load_model` is the background function that
-turns a model request into a ready `SlowFast` (or a one-line error).
+the window never waits. It reports back with queued signals. `load_requested_model` is the background
+function that turns a model request into a `ReadyModel` (or a one-line error).
+
+A model's metadata is never changed: an input size chosen in the window is a `Preprocessing` carried next to
+the model (`ReadyModel.preprocessing`, `input_preprocessing`) and handed to the engine, which sizes its buffer
+and feeds the model with it. The same network object runs at any input size: nothing is copied.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
+from slowfast_core.spec import Preprocessing
 from slowfast_core.stream.engine import Engine
 from slowfast_core.video.sources import FrameSource, parse_source
 
@@ -39,34 +43,52 @@ class ModelRequest:
     explicit: bool = False
 
 
+def input_preprocessing(model: SlowFast, input_size: int = 0) -> Preprocessing:
+    """`model`'s preprocessing with the input short side `input_size` (0: the model's own). Pure: `model` is
+    not touched."""
+    prep = model.meta.preprocessing
+    if not input_size or prep.short_side == input_size:
+        return prep
+    return dataclasses.replace(prep, short_side=int(input_size))
+
+
 @dataclass(frozen=True)
-class LoadedModel:
-    """A ready model, what to show about it, and why it is not the one asked for (None when it is)."""
+class ReadyModel:
+    """A ready model, the preprocessing it runs with (None given: the model's own), what to show about it,
+    and why it is not the one asked for (None when it is)."""
 
     model: SlowFast
     info: ModelInfo
     request: ModelRequest
     notice: str | None = None
+    preprocessing: Preprocessing = field(default=None)  # type: ignore[assignment]  # filled in below
+
+    def __post_init__(self) -> None:
+        if self.preprocessing is None:
+            object.__setattr__(self, "preprocessing", self.model.meta.preprocessing)
+
+    @property
+    def input_size(self) -> int:
+        return self.preprocessing.short_side
 
 
-def with_input_size(model: SlowFast, input_size: int) -> SlowFast:
-    """`model` with its input short side set to `input_size` (0: unchanged). Never mutates a running model."""
-    if not input_size or model.meta.preprocessing.short_side == input_size:
-        return model
-    prep = dataclasses.replace(model.meta.preprocessing, short_side=int(input_size))
-    model.meta = dataclasses.replace(model.meta, preprocessing=prep)
-    return model
-
-
-def model_info(model: SlowFast, weights_label: str) -> ModelInfo:
-    """What the window shows about `model`."""
+def model_info(model: SlowFast, weights_label: str, preprocessing: Preprocessing | None = None) -> ModelInfo:
+    """What the window shows about `model` run with `preprocessing` (None: its own)."""
+    prep = preprocessing or model.meta.preprocessing
     return ModelInfo(
         arch=model.config.name, weights=weights_label if model.meta.trained else "", trained=model.meta.trained,
-        num_classes=len(model.meta.categories), input_size=model.meta.preprocessing.short_side,
+        num_classes=len(model.meta.categories), input_size=prep.short_side,
     )
 
 
-def load_model(request: ModelRequest) -> LoadedModel:
+def ready_model(model: SlowFast, request: ModelRequest, *, weights_label: str = "", input_size: int = 0,
+                notice: str | None = None) -> ReadyModel:
+    """`model` ready to run at `input_size` (0: its own), with what the window shows about it."""
+    prep = input_preprocessing(model, input_size)
+    return ReadyModel(model, model_info(model, weights_label, prep), request, notice, prep)
+
+
+def load_requested_model(request: ModelRequest) -> ReadyModel:
     """Build the requested model (slow: seconds). Runs on a worker thread."""
     from slowfast_core import create_model
     from slowfast_core.weights.checkpoint import load_weights
@@ -89,14 +111,7 @@ def load_model(request: ModelRequest) -> LoadedModel:
         from slowfast_core.model.builder import UNTRAINED_SEED
 
         model = create_model(request.arch, seed=UNTRAINED_SEED)
-    model = with_input_size(model, request.input_size)
-    return LoadedModel(model=model, info=model_info(model, label), request=request, notice=notice)
-
-
-def resized_copy(model: SlowFast, input_size: int) -> SlowFast:
-    """A copy of `model` with another input size (the running one keeps its buffer geometry until switched)."""
-    clone = copy.deepcopy(model)
-    return with_input_size(clone, input_size)
+    return ready_model(model, request, weights_label=label, input_size=request.input_size, notice=notice)
 
 
 class EngineController(QObject):
@@ -112,7 +127,7 @@ class EngineController(QObject):
     failed = Signal(str, str)
 
     # requests from the GUI thread (queued into the controller's thread)
-    requestStart = Signal(str, object)
+    requestStart = Signal(str, object)  # (source spec, ReadyModel)
     requestOpen = Signal(str)
     requestSource = Signal(str)
     requestModel = Signal(object)
@@ -161,15 +176,15 @@ class EngineController(QObject):
         return self.make_source(spec)
 
     @Slot(str, object)
-    def _start(self, spec: str, model: SlowFast) -> None:
+    def _start(self, spec: str, ready: ReadyModel) -> None:
         try:
             source = self._take_opened(spec)
             try:
                 if self.engine.running:
                     self.engine.switch_source(source)
-                    self.engine.switch_model(model)
+                    self.engine.switch_model(ready.model, preprocessing=ready.preprocessing)
                 else:
-                    self.engine.start(source, model)
+                    self.engine.start(source, ready.model, preprocessing=ready.preprocessing)
             except BaseException:
                 if source is not self.source and source.info is not None:
                     source.close()  # opened ahead: the engine did not take it
@@ -200,9 +215,9 @@ class EngineController(QObject):
         self.sourceSwitched.emit(source.name, spec)
 
     @Slot(object)
-    def _switch_model(self, loaded: LoadedModel) -> None:
+    def _switch_model(self, loaded: ReadyModel) -> None:
         try:
-            self.engine.switch_model(loaded.model)
+            self.engine.switch_model(loaded.model, preprocessing=loaded.preprocessing)
         except SlowFastError as exc:
             self.failed.emit("model", str(exc))
             return
@@ -213,7 +228,7 @@ class EngineController(QObject):
         self.modelSwitched.emit(loaded)
 
     @Slot(object)
-    def _swap_head(self, loaded: LoadedModel) -> None:
+    def _swap_head(self, loaded: ReadyModel) -> None:
         try:
             self.engine.swap_head(loaded.model)
         except SlowFastError as exc:

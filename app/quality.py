@@ -16,7 +16,7 @@ from collections import deque
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
-from app.engine_control import LoadedModel
+from app.engine_control import ReadyModel
 from app.state import LiveState
 from slowfast_core.stream.engine import Engine
 from slowfast_core.stream.quality import (
@@ -96,13 +96,13 @@ class QualityController(QObject):
         choice = self.cache.get(self._machine(), model_id(arch, loadable_weights(weights)))
         return choice.size if choice is not None else 0
 
-    def model_running(self, loaded: LoadedModel) -> None:
+    def model_running(self, loaded: ReadyModel) -> None:
         """`loaded` is now the window's model: start, go on with, or skip the search for it."""
         self._model = loaded.model
         if not self.enabled:
             return
         key = model_id(loaded.info.arch, loaded.request.weights if loaded.info.trained else "")
-        size = loaded.model.meta.preprocessing.short_side
+        size = loaded.input_size
         if key == self._model_key and (self.search is not None or self.choice is not None):
             return  # a size the search asked for, or the chosen one: same model, go on
         self._model_key, self.search, self.choice, self._last_id = key, None, None, None
@@ -127,10 +127,10 @@ class QualityController(QObject):
         self._follow_latency(p.timings.end_to_end_ms)
         if search is None:
             return
-        model, backend, settled = self.engine.running_backend()
-        if not settled or model is None or model is not self._model:
+        model, prep, backend, settled = self.engine.running_backend()
+        if not settled or model is None or prep is None or model is not self._model:
             return  # still on the start-up backend, or the previous model: not what Auto chooses for
-        size = model.meta.preprocessing.short_side
+        size = prep.short_side
         decision = search.observe(size, backend, p.timings.end_to_end_ms, p.timings.inferred_ms)
         if decision is None:
             return

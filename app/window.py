@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
-from app.engine_control import EngineController, LoadedModel, ModelRequest, load_model, resized_copy
+from app.engine_control import EngineController, ModelRequest, ReadyModel, load_requested_model, ready_model
 from app.teach_dialog import TeachDialog, fill_my_models
 from app.label_bar import LabelBar
 from app.message_bar import MessageBar
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         settings: AppSettings | None = None,
         sessions_root: str | Path | None = None,
         start_source: str | None = None,
-        model: SlowFast | None = None,
+        model: SlowFast | ReadyModel | None = None,
         cameras: list[CameraChoice] | None = None,
         repair_on_start: bool = True,
         engine_settings: dict | None = None,
@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.close_seconds: float | None = None
         self.model: SlowFast | None = None
-        self.loaded: LoadedModel | None = None
+        self.loaded: ReadyModel | None = None
         self.source_spec: str | None = None
         self.recorder: SessionRecorder | None = None
         self._recorder_unsubscribe = None
@@ -333,13 +333,11 @@ class MainWindow(QMainWindow):
         self.state.reset_source(source_title(spec))
         self.control.requestOpen.emit(spec)  # opened while the model loads
         if self._injected_model is not None:
-            model = self._injected_model
-            from app.engine_control import model_info
-
-            self._injected_model = None
-            loaded = LoadedModel(model, model_info(model, model.meta.weights or ""),
-                                 ModelRequest(model.config.name, model.meta.weights or ""))
-            self._apply_loaded(loaded)
+            model, self._injected_model = self._injected_model, None
+            if not isinstance(model, ReadyModel):  # a bare model runs at the input size in the settings
+                model = ready_model(model, ModelRequest(model.config.name, model.meta.weights or ""),
+                                    weights_label=model.meta.weights or "", input_size=self.settings.input_size)
+            self._apply_loaded(model)
         else:
             self._load(ModelRequest(self.settings.arch, self.settings.weights, self.settings.input_size))
         if self._repair_on_start:
@@ -372,15 +370,15 @@ class MainWindow(QMainWindow):
             request = dataclasses.replace(request, input_size=self.quality.size_for(request.arch, request.weights))
         self.statusBar().showMessage(f"loading {request.weights or request.arch}…", 5000)
 
-        def work(ctx: TaskContext) -> LoadedModel:
-            return load_model(request)
+        def work(ctx: TaskContext) -> ReadyModel:
+            return load_requested_model(request)
 
         handle = self.tasks.start("load-model", work)
         handle.done.connect(self._apply_loaded)
         handle.failed.connect(lambda msg: self._on_model_failed(msg, request))
         self._model_task = handle
 
-    def _apply_loaded(self, loaded: LoadedModel) -> None:
+    def _apply_loaded(self, loaded: ReadyModel) -> None:
         """Run `loaded`: start the engine on the current source, or switch the running engine to it."""
         if self._closing:
             return
@@ -392,7 +390,7 @@ class MainWindow(QMainWindow):
         if self.engine.running:
             self.control.requestModel.emit(loaded)
         else:
-            self.control.requestStart.emit(self.source_spec or DEMO_SOURCE, loaded.model)
+            self.control.requestStart.emit(self.source_spec or DEMO_SOURCE, loaded)
 
     def _on_model_failed(self, message: str, request: ModelRequest) -> None:
         if self._closing:
@@ -401,7 +399,7 @@ class MainWindow(QMainWindow):
         if self.model is None and request.weights:
             self._load(ModelRequest(request.arch, "", request.input_size))  # keep the program usable
 
-    def _show_model_notices(self, loaded: LoadedModel) -> None:
+    def _show_model_notices(self, loaded: ReadyModel) -> None:
         self.messages.dismiss("model")
         if loaded.notice:
             self.messages.show_message(loaded.notice, "warning", key="weights", actions=self._weights_actions())
@@ -464,7 +462,7 @@ class MainWindow(QMainWindow):
         self._load(request)
 
     @Slot(object)
-    def _on_model_switched(self, loaded: LoadedModel) -> None:
+    def _on_model_switched(self, loaded: ReadyModel) -> None:
         self.settings.arch = loaded.info.arch
         self.settings.weights = loaded.request.weights if loaded.info.trained else ""
         self._save_settings()
@@ -473,10 +471,10 @@ class MainWindow(QMainWindow):
     def switch_source(self, spec: str) -> None:
         """Show source `spec` (camera:…, file:…, synthetic…); failures leave the current source running."""
         if not self.engine.running:
-            if self.model is None:
+            if self.loaded is None:
                 self.source_spec = spec  # used once the model is ready
                 return
-            self.control.requestStart.emit(spec, self.model)
+            self.control.requestStart.emit(spec, self.loaded)
             return
         self.statusBar().showMessage(f"opening {source_title(spec)}…", 3000)
         self.control.requestSource.emit(spec)
@@ -520,11 +518,11 @@ class MainWindow(QMainWindow):
             return
         key = "source" if kind in ("source", "start") else "model"
         self.messages.show_message(message, "error", key=key)
-        if kind == "start" and self.source_spec != DEMO_SOURCE and self.model is not None:
+        if kind == "start" and self.source_spec != DEMO_SOURCE and self.loaded is not None:
             # the remembered source is unusable: keep the program useful with the demo source
             self.messages.show_message(f"{message} — showing the demo source instead", "error", key="source")
             self.source_spec = DEMO_SOURCE
-            self.control.requestStart.emit(DEMO_SOURCE, self.model)
+            self.control.requestStart.emit(DEMO_SOURCE, self.loaded)
 
     # ================================================================== engine events
     @Slot()
@@ -718,7 +716,7 @@ class MainWindow(QMainWindow):
     def show_teach(self) -> None:
         """Record -> Teach…: on the running model's backbone, so recorded features are reused (app/teach_dialog)."""
         base = (self.loaded.request.weights or self.loaded.info.arch) if self.loaded is not None else None
-        size = self.model.meta.preprocessing.short_side if self.model is not None else 0
+        size = self.loaded.input_size if self.loaded is not None else 0
         self.teach_dialog = TeachDialog(self.sessions_root, base=base, size=size,
                                         models_folder=models_dir(self.sessions_root), parent=self)
         self.teach_dialog.useModel.connect(self.use_taught_model)
@@ -727,11 +725,11 @@ class MainWindow(QMainWindow):
     def use_taught_model(self, path: Path) -> None:
         """Swap the running classifier for a taught one (same backbone: no reload, no gap in the video)."""
         request = ModelRequest(self.settings.arch, str(path), self.settings.input_size, explicit=True)
-        handle = self.tasks.start("load-taught", lambda ctx: load_model(request))
+        handle = self.tasks.start("load-taught", lambda ctx: load_requested_model(request))
         handle.done.connect(self._apply_taught)
         handle.failed.connect(lambda msg: self.messages.show_message(msg, "error", key="model"))
 
-    def _apply_taught(self, loaded: LoadedModel) -> None:
+    def _apply_taught(self, loaded: ReadyModel) -> None:
         if self._closing:
             return
         self.loaded, self.model = loaded, loaded.model
@@ -740,7 +738,7 @@ class MainWindow(QMainWindow):
         if self.engine.running:
             self.control.requestHead.emit(loaded)
         else:
-            self.control.requestStart.emit(self.source_spec or DEMO_SOURCE, loaded.model)
+            self.control.requestStart.emit(self.source_spec or DEMO_SOURCE, loaded)
 
     def show_settings(self) -> None:
         import torch
@@ -770,8 +768,8 @@ class MainWindow(QMainWindow):
     def _reload_current(self, input_size: int) -> None:
         """Run the current model again after a change of input size, device or backend.
 
-        A new input size runs a resized copy (the running model's buffers keep their geometry until the
-        switch); "model default" (0) loads the weights again to get their own preprocessing.
+        A new input size runs the same network with another preprocessing (the engine resizes its buffer when
+        the switch is warm); "model default" (0) loads the weights again to get their own preprocessing.
         """
         current, loaded = self.model, self.loaded
         if current is None or loaded is None:
@@ -780,11 +778,8 @@ class MainWindow(QMainWindow):
             self._load(dataclasses.replace(loaded.request, input_size=0, explicit=True))
             return
 
-        def work(ctx: TaskContext) -> LoadedModel:
-            from app.engine_control import model_info
-
-            model = resized_copy(current, input_size) if current.meta.preprocessing.short_side != input_size else current
-            return LoadedModel(model, model_info(model, loaded.info.weights), loaded.request)
+        def work(ctx: TaskContext) -> ReadyModel:  # the same network at another input size: nothing is copied
+            return ready_model(current, loaded.request, weights_label=loaded.info.weights, input_size=input_size)
 
         handle = self.tasks.start("resize-model", work)
         handle.done.connect(self._apply_loaded)

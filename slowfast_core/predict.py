@@ -152,7 +152,7 @@ def iter_windows(
 
 def _make_window(
     store: _FrameStore, number: int, end_time: float, geometry: ClipGeometry, prep: Preprocessing, *, padded: bool,
-) -> Window:
+) -> FileWindow:
     """Tensors and span of the window ending at `end_time` from the frames in `store`."""
     times = np.fromiter(store.times, dtype=np.float64, count=len(store.times))
     inputs, cut = window_inputs(store.frames, times, end_time, geometry, prep)

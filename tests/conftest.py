@@ -60,12 +60,12 @@ THREAD_GRACE_S = 5.0
 
 def _engine_thread_types() -> tuple[type, ...]:
     """The engine's thread classes: capture, scheduler, inference worker, monitor."""
-    from slowfast_core.stream.engine import _Monitor
+    from slowfast_core.stream.status import Monitor
     from slowfast_core.stream.scheduler import WindowScheduler
     from slowfast_core.stream.worker import InferenceWorker
     from slowfast_core.video.capture import CaptureThread
 
-    return (CaptureThread, WindowScheduler, InferenceWorker, _Monitor)
+    return (CaptureThread, WindowScheduler, InferenceWorker, Monitor)
 
 
 def _openvino_telemetry_threads() -> set[threading.Thread]:

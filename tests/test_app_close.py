@@ -15,7 +15,6 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from app.engine_control import with_input_size  # noqa: E402
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
@@ -35,7 +34,7 @@ def conversions() -> list[psutil.Process]:
 
 def test_closing_the_window_during_the_conversion_ends_it(qtbot, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path / "cache"))  # cold: the engine must convert
-    model = with_input_size(create_model("fast_32x2_r50", seed=5), 112)
+    model = create_model("fast_32x2_r50", seed=5)  # runs at the settings' input size, 112
     w = MainWindow(store=SettingsStore(path=tmp_path / "settings.ini"),
                    settings=AppSettings(weights="", input_size=112, stride_s=0.5, labels=["wave"]),
                    sessions_root=tmp_path / "sessions", start_source="synthetic:160x120@15", model=model,

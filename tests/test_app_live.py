@@ -106,10 +106,11 @@ def test_window_leaves_torch_cpu_for_openvino_without_a_gap(qtbot, tmp_path, mon
 def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, tmp_path, monkeypatch):
     """Auto (input size 0) on weights made for 192: with a budget nothing meets, the window measures 192, then
     160, runs 160, shows the choice in the status bar and remembers it for this machine + model."""
-    from app.engine_control import with_input_size
+    from app.engine_control import ModelRequest, ready_model
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
-    model = with_input_size(create_model("slowfast_tiny", seed=UNTRAINED_SEED), 192)
+    net = create_model("slowfast_tiny", seed=UNTRAINED_SEED)
+    model = ready_model(net, ModelRequest("slowfast_tiny"), input_size=192)  # weights made for 192
     settings = AppSettings(weights="", input_size=0, stride_s=0.25, labels=["wave"], backend="torch-cpu")
     w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
                    start_source="synthetic:160x120@30", model=model, cameras=[], repair_on_start=False,
@@ -122,7 +123,7 @@ def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, t
         choice = w.quality.choice
         assert choice.size == 160 and set(choice.measured) == {192, 160} and choice.backend == "torch-cpu"
         assert all(ms > 0 for ms in choice.measured.values())
-        assert w.model.meta.preprocessing.short_side == 160  # the resized copy runs
+        assert w.loaded.input_size == 160 and w.model is net  # the same network runs at 160: nothing copied
         assert w.quality.label.text().startswith("auto 160²")
         assert w.settings.input_size == 0  # still Auto: the choice is not a pin
         assert w.quality.size_for("slowfast_tiny", "") == 160  # the next start loads at 160 at once

@@ -106,7 +106,6 @@ def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
     from app.settings import AppSettings, SettingsStore
     from app.window import MainWindow
     from slowfast_core import create_model
-    from app.engine_control import with_input_size
 
     root = tmp_path / "sessions"
     crash = crash_recording(root, frames=61, fps=FPS, size=(96, 64), mark_at=10)
@@ -114,8 +113,8 @@ def test_main_window_repairs_a_crashed_recording_at_start(qtbot, tmp_path):
     (info,) = list_sessions(root)
     assert info.state == "recording"
 
-    model = with_input_size(create_model("slowfast_tiny"), 112)
-    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=AppSettings(weights=""),
+    model = create_model("slowfast_tiny")
+    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=AppSettings(weights="", input_size=112),
                    sessions_root=root, start_source="synthetic:96x64@10", model=model, cameras=[],
                    engine_settings={"backend": "torch-cpu"})
     qtbot.addWidget(w)

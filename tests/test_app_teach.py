@@ -64,13 +64,13 @@ def test_teach_in_the_window_saves_and_uses_the_model(qtbot, tmp_path: Path, tea
         assert "my moves" in [a.text() for a in w.my_models_menu.actions()]
 
         frames_before = w.state.frames_shown
-        backend = w.engine._worker.loaded.backend  # type: ignore[union-attr]
+        backend = w.engine._worker.warm.backend  # type: ignore[union-attr]
         d.use_now()
         taught = set(d.result["categories"])
         qtbot.waitUntil(lambda: w.state.prediction is not None and w.state.prediction.topk[0][0] in taught,
                         timeout=WAIT)
         assert {name for name, _ in w.state.prediction.topk} == taught  # the overlay's labels are the taught ones
-        assert w.engine._worker.loaded.backend is backend  # type: ignore[union-attr]  # backbone not reloaded
+        assert w.engine._worker.warm.backend is backend  # type: ignore[union-attr]  # backbone not reloaded
         assert w.state.frames_shown > frames_before  # the video went on
 
         qtbot.waitUntil(lambda: d.job.ready, timeout=WAIT)

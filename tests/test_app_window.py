@@ -50,9 +50,7 @@ def base_model() -> SlowFast:
     """The tiny SlowFast preset (depth 14, 1/8 width, 4x8) with untrained weights at input size 112, built once
     per module (copied per test): the window does not care how wide the network is, and a tiny one keeps a
     loaded 2-core machine responsive."""
-    from app.engine_control import with_input_size
-
-    return with_input_size(create_model("slowfast_tiny"), INPUT_SIZE)
+    return create_model("slowfast_tiny")  # runs at the settings' input size, INPUT_SIZE
 
 
 @pytest.fixture
@@ -301,7 +299,7 @@ def test_missing_weights_show_how_to_fix_and_run_untrained(qtbot, tmp_path, monk
         assert "slowfast weights download" in w.messages.shown()[1]
         assert w.messages.more_button.text().endswith("1 more notice")
         qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-        assert w.model.meta.preprocessing.short_side == INPUT_SIZE
+        assert w.loaded.input_size == INPUT_SIZE
     finally:
         w.shutdown()
 
@@ -356,7 +354,7 @@ def test_downloaded_weights_replace_the_running_model(qtbot, make_window, tmp_pa
         checkpoint_8x8.read_bytes()
     loaded = switched.args[0]
     assert loaded.model is w.model and loaded.info.weights == WEIGHTS and loaded.info.trained
-    assert w.model.meta.preprocessing.short_side == INPUT_SIZE
+    assert w.loaded.input_size == INPUT_SIZE
     assert w.state.model.trained and not w.messages.has("untrained") and not w.messages.has("download")
     first_after = w.state.prediction.id if w.state.prediction is not None else -1
     qtbot.waitUntil(lambda: w.state.prediction is not None and w.state.prediction.id > first_after + 1,
@@ -430,8 +428,12 @@ def test_settings_apply_live_and_persist(qtbot, make_window, tmp_path):
     w.apply_settings(new)
     assert w.engine.settings.topk == 2 and w.engine.settings.threshold == 0.5
     assert w.state.threshold == 0.5
-    qtbot.waitUntil(lambda: w.model.meta.preprocessing.short_side == 160, timeout=WAIT)  # a resized copy runs
-    qtbot.waitUntil(lambda: w.engine.running_backend()[0] is w.model, timeout=WAIT)  # built and warm in the worker
+    before = w.model
+    qtbot.waitUntil(lambda: w.loaded.input_size == 160, timeout=WAIT)  # the same network at another input size
+    assert w.model is before  # nothing copied
+    running = w.engine.running_backend
+    qtbot.waitUntil(lambda: running().preprocessing is not None and running().preprocessing.short_side == 160,
+                    timeout=WAIT)  # built and warm in the worker
     qtbot.waitUntil(lambda: w.state.prediction is not None and len(w.state.prediction.topk) == 2, timeout=WAIT)
     assert len(overlay_content(w.state).rows) == 2
     stored = SettingsStore(path=tmp_path / "settings.ini").load()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from slowfast_core.backends import BACKENDS, available_backends, create_backend
-from slowfast_core.backends.base import cache_dir, inference_threads
+from slowfast_core.backends.base import slowfast_cache_dir, inference_threads
 from slowfast_core.backends.fold import count_batchnorm, fold_batchnorm
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.builder import create_model
@@ -313,10 +313,10 @@ def test_threads_and_cache_dir_follow_the_environment(tmp_path, monkeypatch) -> 
     assert inference_threads() == 3
     monkeypatch.delenv("SLOWFAST_THREADS")
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path / "c"))
-    assert cache_dir() == tmp_path / "c"
+    assert slowfast_cache_dir() == tmp_path / "c"
     monkeypatch.delenv("SLOWFAST_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "slowfast-live"
+    assert slowfast_cache_dir() == tmp_path / "xdg" / "slowfast-live"
 
 
 @pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 2), (3, 3), (4, 3), (16, 15)])
@@ -421,3 +421,68 @@ def test_default_prepare_crops_normalises_and_gathers_each_pathway(model, crop) 
                 pixels = frames[frame_no, :, x0 : x0 + width, c].astype(np.float64)  # (H, W)
                 want = (pixels / 255.0 - mean[c]) / std[c]
                 np.testing.assert_allclose(tensor[0, c, k].numpy(), want, atol=1e-5, rtol=0)
+
+
+def test_register_refuses_a_name_that_is_taken() -> None:
+    from slowfast_core.backends.base import TorchEagerBackend, register
+
+    class Impostor(TorchEagerBackend):
+        name = "torch-eager"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register(Impostor)
+    assert BACKENDS["torch-eager"] is TorchEagerBackend  # the measured one stays
+
+
+def test_torch_cuda_keeps_graphs_for_the_last_shapes_only() -> None:
+    """The torch-cuda backend's plan cache (a CUDA graph and pinned buffers per input shape): least recently
+    used out, so trying many input sizes does not keep every one's GPU memory."""
+    from slowfast_core.backends.torch_cuda import ShapeCache
+
+    built: list[str] = []
+
+    def build(key: str):
+        return lambda: built.append(key) or f"plan {key}"
+
+    cache: ShapeCache[str, str] = ShapeCache(2)
+    assert cache.get("224", build("224")) == "plan 224"
+    assert cache.get("160", build("160")) == "plan 160"
+    assert cache.get("224", build("224")) == "plan 224"  # kept: not built again, now the most recent
+    assert cache.get("128", build("128")) == "plan 128"  # full: 160, the least recently used, goes
+    assert cache.keys() == ["224", "128"]
+    assert cache.get("160", build("160")) == "plan 160"  # built again
+    assert built == ["224", "160", "128", "160"] and cache.keys() == ["128", "160"]
+    with pytest.raises(ConfigError):
+        ShapeCache(0)
+
+
+def test_torch_cuda_flags_are_set_only_around_its_own_calls() -> None:
+    from slowfast_core.backends.torch_cuda import scoped_flags
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    try:
+        cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = False, True, True
+        with scoped_flags(benchmark=True, tf32=False):
+            assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == (True, False, False)
+        assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == (False, True, True)
+        with scoped_flags(benchmark=True, tf32=None):  # fp16: TF32 left as the program set it
+            assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == (True, True, True)
+        with pytest.raises(RuntimeError), scoped_flags(benchmark=True, tf32=False):
+            raise RuntimeError("a failing forward")
+        assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == (False, True, True)
+    finally:
+        cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = before
+
+
+@needs_cuda
+def test_torch_cuda_leaves_the_process_flags_and_bounds_its_graphs(model, inputs) -> None:
+    from slowfast_core.backends.torch_cuda import TorchCudaBackend
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    backend = TorchCudaBackend(model, torch.device("cuda"), precision="fp32", max_shapes=1)
+    backend(inputs)
+    backend(clip(model, 128, 160, seed=5))
+    assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == before
+    assert len(backend._plans.keys()) == 1

@@ -183,7 +183,7 @@ def test_switch_source_and_model_while_running(tmp_path: Path) -> None:
     events.wait(lambda: any("ready" in s.message and s.model for s in events.statuses[-5:]), 30)
     n = len(events.predictions)
     events.wait_predictions(n + 2)
-    assert engine._worker.loaded.model is other
+    assert engine._worker.warm.model is other
     assert engine._chain.buffer.frame_shape == (40, 53, 3)  # the ring buffer follows the new input size
     assert engine.stop() is True
     assert engine.status().frames_read > 0

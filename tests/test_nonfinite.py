@@ -100,7 +100,7 @@ class NanModel(SlowFast):
 
 def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -> None:
     from slowfast_core.stream.smoothing import Smoother
-    from slowfast_core.stream.worker import MAX_FAILURES, InferenceWorker, LatestSlot
+    from slowfast_core.stream.worker import MAX_FAILURES, InferenceWorker, LatestSlot, WorkerOptions
     from slowfast_core.video.ringbuffer import RingBuffer
     from slowfast_core.stream.scheduler import cut_live_window
 
@@ -110,13 +110,21 @@ def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -
     failed = threading.Event()
     slot: LatestSlot = LatestSlot()
 
-    def on_error(e) -> None:
+    def record_error(e) -> None:
         errors.append(e)
         if e.fatal:
             failed.set()
 
-    worker = InferenceWorker(slot, None, model, smoother=Smoother(model.meta.categories), backend_name="torch-eager",
-                             device="cpu", on_prediction=predictions.append, on_error=on_error)
+    class Listener:
+        on_prediction = staticmethod(predictions.append)
+        on_error = staticmethod(record_error)
+
+        def on_model_ready(self, warm) -> None: ...
+
+        def on_stream_end(self) -> None: ...
+
+    worker = InferenceWorker(slot, Listener(), model, smoother=Smoother(model.meta.categories),
+                             options=WorkerOptions(backend="torch-eager", device="cpu"))
     worker.start()
     buffer = RingBuffer(capacity=80, frame_shape=(32, 48, 3))
     rng = np.random.default_rng(0)

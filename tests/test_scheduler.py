@@ -218,4 +218,4 @@ def test_a_closed_slot_is_not_counted_as_delivered() -> None:
     scheduler.join(10)
     assert not scheduler.is_alive()
     assert scheduler.windows_cut == 0
-    assert slot.put("x") is LatestSlot.CLOSED
+    assert slot.put("x") is False

@@ -108,10 +108,10 @@ def test_head_swap_changes_labels_without_restarting_capture(base_spec: str, tmp
     engine.start(ActionScriptSource([(8, 2.0)], width=160, height=120), base)
     try:
         wait_until(lambda: len(preds) >= 2, timeout=60, what="predictions from the base model")
-        backend = engine._worker.loaded.backend  # type: ignore[union-attr]
+        backend = engine._worker.warm.backend  # type: ignore[union-attr]
         engine.swap_head(taught)
         wait_until(lambda: preds[-1].topk[0][0].startswith("taught"), timeout=60, what="a taught prediction")
-        assert engine._worker.loaded.backend is backend  # type: ignore[union-attr]  # no reload
+        assert engine._worker.warm.backend is backend  # type: ignore[union-attr]  # no reload
         n = len(frames)
         wait_until(lambda: len(frames) > n + 3, timeout=30, what="frames after the swap")
     finally:

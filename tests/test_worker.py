@@ -12,7 +12,7 @@ from slowfast_core.backends.base import create_backend
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.scheduler import LiveWindow, cut_live_window
 from slowfast_core.stream.smoothing import Smoother
-from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot
+from slowfast_core.stream.worker import END_OF_STREAM, MAX_FAILURES, InferenceWorker, LatestSlot, WorkerOptions
 
 from helpers.events import EventLog
 from helpers.models import CLASSES, probe_model
@@ -37,10 +37,9 @@ def start_worker(model: SlowFast, **kwargs) -> tuple[InferenceWorker, LatestSlot
     slot: LatestSlot = LatestSlot()
     events = EventLog()
     worker = InferenceWorker(
-        slot, create_backend(model, backend="torch-eager", device="cpu"), model,
-        smoother=Smoother(model.meta.categories, window=2, threshold=0.0, hysteresis=0.0), topk=3,
-        on_prediction=events.on_prediction, on_error=events.on_error, on_ready=events.on_ready,
-        on_end=events.on_end, **kwargs,
+        slot, events, model, backend=create_backend(model, backend="torch-eager", device="cpu"),
+        smoother=Smoother(model.meta.categories, window=2, threshold=0.0, hysteresis=0.0),
+        options=WorkerOptions(topk=3), **kwargs,
     )
     worker.start()
     return worker, slot, events
@@ -54,8 +53,8 @@ def stop(worker: InferenceWorker) -> None:
 
 def test_slot_is_latest_only() -> None:
     slot: LatestSlot = LatestSlot()
-    assert slot.put("a") is None
-    assert slot.put("b") == "a"  # "a" went stale: replaced, never queued
+    assert slot.put("a") is True and slot.replaced == 0
+    assert slot.put("b") is True and slot.replaced == 1  # "a" went stale: replaced, never queued
     assert slot.take(timeout=0) == "b"
     assert slot.take(timeout=0.01) is None
     assert not slot.consumer_waiting
@@ -67,17 +66,17 @@ def test_slot_is_latest_only() -> None:
     t.join(2)
     assert got == ["c"]
     slot.put("d")
-    assert slot.put("e", block=True, timeout=0.05) is LatestSlot.TIMEOUT  # offline put waits for the taker
+    assert slot.put("e", block=True, timeout=0.05) is False  # offline put waits for the taker: not delivered
     slot.close()
     assert slot.take(timeout=1) == "d"  # what was handed over is still delivered
     assert slot.take(timeout=1) is None  # then nothing: closed, no waiting
-    assert slot.put("f") is LatestSlot.CLOSED and slot.closed and slot.take(timeout=0) is None
+    assert slot.put("f") is False and slot.closed and slot.take(timeout=0) is None  # closed: not delivered
 
 
 def test_worker_warms_up_then_publishes_predictions() -> None:
     model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(120)
+    events.wait(lambda: events.ready, 120, "the model to be warm")
     assert model.probe.calls == [True]  # warm-up ran before any real window
     windows = [make_window(model, i) for i in range(2)]
     for w in windows:
@@ -133,25 +132,25 @@ def test_exception_inside_the_worker_reaches_subscribers() -> None:
 def test_windows_of_an_old_generation_are_not_run_and_end_is_signalled() -> None:
     model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(120)
-    worker.generation = 1
+    events.wait(lambda: events.ready, 120, "the model to be warm")
+    worker.expect_generation(1)
     slot.put(make_window(model, 0, generation=0), block=True, timeout=10)
     slot.put(make_window(model, 1, generation=1), block=True, timeout=10)
     slot.put(END_OF_STREAM, block=True, timeout=10)
     assert events.ended.wait(120)
     stop(worker)
     assert [p.id for p in events.predictions] == [1]
-    assert worker.windows_discarded == 1
+    assert model.probe.calls == [True, False]  # the old generation's window never reached the model
 
 
 def test_model_switch_happens_on_the_worker_thread() -> None:
     model = probe_model(size=SIZE)
     worker, slot, events = start_worker(model)
-    assert worker.ready.wait(120)
+    events.wait(lambda: events.ready, 120, "the model to be warm")
     other = probe_model(size=SIZE)
     worker.request_model(other, backend="torch-eager", device="cpu")
-    events.wait(lambda: events.ready, what="the new model to be ready")
-    assert events.ready[0].model is other
+    events.wait(lambda: len(events.ready) == 2, what="the new model to be ready")
+    assert events.ready[-1].model is other
     assert other.probe.calls == [True]  # warmed before taking over
     slot.put(make_window(other, 5), block=True, timeout=10)
     events.wait(lambda: len(events.predictions) == 1)

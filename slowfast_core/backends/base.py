@@ -92,7 +92,7 @@ def inference_threads() -> int:
     return cores - 1 if cores >= 4 else cores
 
 
-def cache_dir() -> Path:
+def slowfast_cache_dir() -> Path:
     """Where compiled models are cached: $SLOWFAST_CACHE_DIR, else $XDG_CACHE_HOME (or ~/.cache)/slowfast-live."""
     env = os.environ.get(CACHE_ENV)
     if env:
@@ -191,7 +191,11 @@ BACKENDS: dict[str, type[InferenceBackend]] = {"torch-eager": TorchEagerBackend}
 
 
 def register(cls: type[InferenceBackend]) -> type[InferenceBackend]:
-    """Class decorator: add a backend to BACKENDS under its `name`."""
+    """Class decorator: add a backend to BACKENDS under its `name`. A name taken already is refused
+    (ValueError): a second class must not silently replace the one 'auto' measured and chose."""
+    taken = BACKENDS.get(cls.name)
+    if taken is not None:
+        raise ValueError(f"backend name {cls.name!r} is already registered by {taken.__module__}.{taken.__qualname__}")
     BACKENDS[cls.name] = cls
     return cls
 

@@ -1,6 +1,6 @@
 """The converted-model cache on disk: one folder per entry, least-recently-used eviction under a size limit.
 
-Layout (under `cache_dir()`, i.e. $SLOWFAST_CACHE_DIR or ~/.cache/slowfast-live):
+Layout (under `slowfast_cache_dir()`, i.e. $SLOWFAST_CACHE_DIR or ~/.cache/slowfast-live):
 
     openvino/<arch>-<key>/      one entry: model.xml + model.bin (the converted IR) and blobs/ (OpenVINO's
                                 compiled blob for each input shape it was compiled for)
@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from slowfast_core.backends.base import CACHE_ENV, cache_dir  # noqa: F401 - CACHE_ENV: for `slowfast cache info`
+from slowfast_core.backends.base import CACHE_ENV, slowfast_cache_dir  # noqa: F401 - CACHE_ENV: for `slowfast cache info`
 from slowfast_core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def max_bytes() -> int:
 
 def kind_dir(kind: str = "openvino", root: Path | None = None) -> Path:
     """The folder holding the entries of one kind, e.g. ~/.cache/slowfast-live/openvino."""
-    return (root or cache_dir()) / kind
+    return (root or slowfast_cache_dir()) / kind
 
 
 def _size(path: Path) -> int:

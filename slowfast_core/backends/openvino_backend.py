@@ -47,7 +47,7 @@ from slowfast_core.backends.base import (
     BackendError,
     Cancelled,
     InferenceBackend,
-    cache_dir,
+    slowfast_cache_dir,
     inference_threads,
     register,
 )
@@ -225,7 +225,7 @@ class OpenVINOBackend(InferenceBackend):
         self.max_shapes = max(1, max_shapes)
         self.cancel_event = cancel
         model_cache.max_bytes()  # a bad $SLOWFAST_CACHE_MAX_MB fails here, before any work
-        self.cache = model_cache.kind_dir(self.cache_kind, cache or cache_dir())
+        self.cache = model_cache.kind_dir(self.cache_kind, cache or slowfast_cache_dir())
         self.core = ov.Core()
         self._folded: torch.nn.Module | None = None
         self.timings: dict[str, float] = {}
@@ -248,7 +248,7 @@ class OpenVINOBackend(InferenceBackend):
         """True when `model`'s converted IR is in the cache (a start then reads it instead of converting)."""
         if not cls.supports(device):
             return False
-        entry = cache_entry(model, _import_openvino().__version__, model_cache.kind_dir("openvino", cache_dir()))
+        entry = cache_entry(model, _import_openvino().__version__, model_cache.kind_dir("openvino", slowfast_cache_dir()))
         return (entry / child.IR_XML).exists() and (entry / child.IR_XML).with_suffix(".bin").exists()
 
     @property

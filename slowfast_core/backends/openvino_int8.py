@@ -36,7 +36,7 @@ import torch
 
 from slowfast_core.backends import cache as model_cache
 from slowfast_core.backends import openvino_convert as child
-from slowfast_core.backends.base import BackendError, cache_dir, register
+from slowfast_core.backends.base import BackendError, slowfast_cache_dir, register
 from slowfast_core.backends.calibration import CalibrationPlan, iter_plan_windows
 from slowfast_core.backends.guard import VERDICT, GuardReport, read_verdict, run_guard, write_verdict
 from slowfast_core.backends.openvino_backend import (
@@ -76,7 +76,7 @@ def entry_prefix(model: SlowFast) -> str:
 def accepted_entry(model: SlowFast, root: Path | None = None) -> Path | None:
     """The most recently made int8 entry of `model` whose guard passed, or None. Cheap when there is no int8
     entry of this architecture at all (no hashing of the weights then)."""
-    folder = model_cache.kind_dir(KIND, root or cache_dir())
+    folder = model_cache.kind_dir(KIND, root or slowfast_cache_dir())
     try:
         candidates = [p for p in folder.glob(f"{model.config.name}-*") if (p / child.IR_XML).is_file()]
     except OSError:
@@ -179,7 +179,7 @@ def quantize_model(model: SlowFast, plan: CalibrationPlan, prep: Preprocessing, 
     t0 = time.perf_counter()
     fp32 = OpenVINOBackend(model, CPU, cancel=cancel, cache=root)
     timings["fp32_s"] = time.perf_counter() - t0
-    folder = model_cache.kind_dir(KIND, root or cache_dir())
+    folder = model_cache.kind_dir(KIND, root or slowfast_cache_dir())
     geometry = model.config.geometry
     entry = folder / f"{entry_prefix(model)}{plan.identity(geometry, prep)}-nncf{version}"
     cached = read_verdict(entry) if (entry / child.IR_XML).is_file() else None

@@ -164,7 +164,7 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
         ev.ticks.append(now)
         if paints_at_first[0] is not None and window.video.paints > paints_at_first[0]:
             ev.step("first overlay", now)
-        _, _, settled = window.engine.running_backend()
+        settled = window.engine.running_backend().settled
         quality_done = window.quality.search is None
         if ev.settled is None and settled and quality_done and "first overlay" in ev.steps:
             ev.settled = now
@@ -186,7 +186,8 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
     window.show()
     app.exec()
     timer.stop()
-    model, backend, _ = window.engine.running_backend()
+    running = window.engine.running_backend()
+    model, backend = running.model, running.backend
     status = window.engine.status()
     choice = window.quality.choice
     window.shutdown()

@@ -21,7 +21,7 @@ import torch
 from slowfast_core.backends.base import physical_cores
 from slowfast_core.model.builder import create_model
 from slowfast_core.spec import check_short_side
-from slowfast_core.stream.worker import LoadedModel, load_model
+from slowfast_core.stream.warm import WarmModel, warm_model
 
 #: bytes per recorded window besides the feature: its span (two float64 seconds)
 SPAN_BYTES = 16
@@ -43,14 +43,14 @@ def _timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _with_feature(loaded: LoadedModel, inputs: list[torch.Tensor]) -> None:
+def _with_feature(loaded: WarmModel, inputs: list[torch.Tensor]) -> None:
     """One window as the live worker runs it with features on: logits + the float16 copy for the recorder."""
     logits, feature = loaded.logits(inputs)
     assert feature is not None
     feature.numpy().astype("float16")
 
 
-def feature_cost(loaded_full: LoadedModel, loaded_features: LoadedModel, inputs: list[torch.Tensor], *,
+def feature_cost(loaded_full: WarmModel, loaded_features: WarmModel, inputs: list[torch.Tensor], *,
                  pairs: int) -> dict[str, float]:
     """Interleaved timing of the two ways to run a window: medians (s) and the median per-pair ratio."""
     full_s: list[float] = []
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     model = create_model(args.arch, weights=args.weights or None, input_size=args.size)
     size = args.size
     inputs = [torch.randn(1, 3, clip.frames, size, size) for clip in model.config.geometry.pathways()]
-    full = load_model(model, backend=args.backend, device="cpu", features=False)
-    with_features = load_model(model, backend=args.backend, device="cpu", features=True)
+    full = warm_model(model, backend=args.backend, device="cpu", features=False)
+    with_features = warm_model(model, backend=args.backend, device="cpu", features=True)
     figures = feature_cost(full, with_features, inputs, pairs=max(4, args.pairs))
     dim = model.config.head_in_features
     bytes_per_min = (SPAN_BYTES + 2 * dim) * 60.0 / args.stride

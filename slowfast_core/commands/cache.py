@@ -37,7 +37,7 @@ def describe() -> dict[str, Any]:
     """The cache as data: folder, limit, total size and the entries, least recently used first."""
     from slowfast_core.backends import cache
 
-    root = cache.cache_dir()
+    root = cache.slowfast_cache_dir()
     rows = []
     for kind in cache.KINDS:
         for entry in cache.entries(cache.kind_dir(kind, root)):
@@ -69,5 +69,5 @@ def run_clear(args: argparse.Namespace) -> int:
     from slowfast_core.backends import cache
 
     count, freed = cache.clear()
-    print(f"removed {count} cached model(s), {freed / MIB:.1f} MiB, from {cache.cache_dir()}")
+    print(f"removed {count} cached model(s), {freed / MIB:.1f} MiB, from {cache.slowfast_cache_dir()}")
     return 0

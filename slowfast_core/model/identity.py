@@ -18,19 +18,22 @@ from typing import Any
 from torch import nn
 
 from slowfast_core.model.net import Head, SlowFast
+from slowfast_core.spec import Preprocessing
 
 #: state-dict prefix and config fields of the classifier head (excluded from the backbone digest)
 HEAD_PREFIX = "blocks.6."
 HEAD_FIELDS = ("num_classes", "dropout")
 
 
-def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None = None) -> str:
+def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None = None,
+                    preprocessing: Preprocessing | None = None) -> str:
     """A short digest of everything a feature depends on: architecture, backbone weights, input size.
 
-    `stop` set: returns early with an incomplete digest (the caller is abandoning the work and discards it)."""
+    preprocessing: what the inputs got (None: the model's own). `stop` set: returns early with an incomplete
+    digest (the caller is abandoning the work and discards it)."""
     h = hashlib.blake2b(digest_size=10)
     arch = {k: v for k, v in dataclasses.asdict(model.config).items() if k not in HEAD_FIELDS}
-    h.update(f"{sorted(arch.items())!r}|{size}|{model.meta.preprocessing!r}".encode())
+    h.update(f"{sorted(arch.items())!r}|{size}|{preprocessing or model.meta.preprocessing!r}".encode())
     for name, tensor in model.state_dict().items():
         if stop is not None and stop.is_set():
             break
@@ -50,11 +53,13 @@ class FeatureIdentity:
     dim: int
 
     @classmethod
-    def of(cls, model: SlowFast, *, stop: threading.Event | None = None) -> "FeatureIdentity":
-        """The identity of `model`'s features (hashes the backbone weights: ~0.3 s for R50, once per model;
-        `stop`: see `backbone_digest`)."""
-        size = model.meta.preprocessing.short_side
-        return cls(model.config.name, backbone_digest(model, size, stop=stop), size, model.config.head_in_features)
+    def of(cls, model: SlowFast, *, stop: threading.Event | None = None,
+           preprocessing: Preprocessing | None = None) -> "FeatureIdentity":
+        """The identity of `model`'s features with inputs preprocessed by `preprocessing` (None: the model's
+        own); hashes the backbone weights: ~0.3 s for R50, once per model; `stop`: see `backbone_digest`."""
+        prep = preprocessing or model.meta.preprocessing
+        digest = backbone_digest(model, prep.short_side, stop=stop, preprocessing=prep)
+        return cls(model.config.name, digest, prep.short_side, model.config.head_in_features)
 
     def to_json(self) -> dict[str, Any]:
         return {"arch": self.arch, "digest": self.digest, "size": self.size, "dim": self.dim}

@@ -163,11 +163,10 @@ class WindowScheduler(threading.Thread):
         """Put `item` in the slot once the worker has taken the previous one; False when it was not delivered
         (stopped meanwhile, or the slot closed)."""
         while not self._stop_event.is_set():
-            result = self.slot.put(item, block=True, timeout=0.25)
-            if result is LatestSlot.CLOSED:
-                return False
-            if result is not LatestSlot.TIMEOUT:
+            if self.slot.put(item, block=True, timeout=0.25):
                 return True
+            if self.slot.closed:
+                return False
         return False
 
     def _run_latest(self) -> None:
@@ -210,13 +209,12 @@ class WindowScheduler(threading.Thread):
             window = cut_live_window(buffer, newest, geometry, window_id=self._next_id, generation=generation)
             if window is None:
                 continue
-            replaced = self.slot.put(window)
-            if replaced is LatestSlot.CLOSED:
-                return  # the worker is gone: nothing was delivered, nothing more will be
+            replaced_before = self.slot.replaced
+            if not self.slot.put(window):
+                return  # the slot is closed (the worker is gone): nothing was delivered, nothing more will be
             self._next_id += 1
             self.windows_cut += 1
-            if isinstance(replaced, LiveWindow):
-                stale += 1
+            stale += self.slot.replaced - replaced_before  # a window still waiting was replaced: it went stale
             self.windows_stale += stale
             due_time = newest + stride_s
             due_index = newest_count + (stride_frames or 0)

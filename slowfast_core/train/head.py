@@ -2,7 +2,7 @@
 
 Features come from the fastest inference backend for the device (`create_backend(..., "auto")`) run on a
 copy of the model whose classifier is the identity, so its output is the pooled (B, C) feature. Each
-feature is cached on disk under `cache_dir()/features/<backbone digest>/`, keyed by the clip (file, size,
+feature is cached on disk under `slowfast_cache_dir()/features/<backbone digest>/`, keyed by the clip (file, size,
 mtime, span, view), so a second run over the same data decodes nothing. Training examples give `views`
 uniformly spaced clips each; validation the centre clip. The classifier then trains in seconds (full-batch
 AdamW over the cached features), and the saved checkpoint is the whole model: backbone + new head.
@@ -54,12 +54,12 @@ class FeatureCache:
 
     def __init__(self, model: SlowFast, *, backend: str = "auto", device: str = "auto",
                  root: Path | None = None) -> None:
-        from slowfast_core.backends.base import cache_dir, create_backend
+        from slowfast_core.backends.base import slowfast_cache_dir, create_backend
 
         self.model = model
         self.prep = model.meta.preprocessing
         self.geometry = model.config.geometry
-        self.folder = (root or cache_dir() / "features") / backbone_digest(model, self.prep.short_side)
+        self.folder = (root or slowfast_cache_dir() / "features") / backbone_digest(model, self.prep.short_side)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._backend_name, self._device = backend, device
         self._backend = None

@@ -13,7 +13,7 @@ class EventLog:
     """Records every event it is given, on any thread, and wakes `wait` on each.
 
     An `EngineListener` (on_frame/on_prediction/on_status/on_error), and it has the capture thread's
-    `on_state` and the worker's `on_ready`/`on_end` callbacks too. Frames are counted and the newest kept;
+    `on_state` and the rest of the worker's `WorkerListener` (`on_model_ready`, `on_stream_end`) too. Frames are counted and the newest kept;
     `keep_frames=True` keeps them all (tests that check the order of a short run).
     """
 
@@ -58,10 +58,10 @@ class EventLog:
     def on_state(self, state: str, message: str) -> None:
         self._add(lambda: self.states.append((state, message)))
 
-    def on_ready(self, loaded: object) -> None:
-        self._add(lambda: self.ready.append(loaded))
+    def on_model_ready(self, warm: object) -> None:
+        self._add(lambda: self.ready.append(warm))
 
-    def on_end(self) -> None:
+    def on_stream_end(self) -> None:
         self._add(self.ended.set)
 
     # --- waiting ------------------------------------------------------------------------------------------
