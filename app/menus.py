@@ -4,13 +4,31 @@ the window's wiring). Menus that change (sources, recent files, models) are fill
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QMenu, QToolBar
 
 from app.sources import DEMO_SOURCE, source_title
-from app.teach_dialog import fill_my_models
 from slowfast_core.weights.my_models import models_dir
+
+
+def fill_my_models(menu: QMenu, folder: Path, choose: Any, current: str = "") -> QMenu:
+    """Add Model -> My models (taught models, newest first; `choose(path)` runs one)."""
+    from slowfast_core.weights.my_models import list_my_models
+
+    sub = menu.addMenu("My &models")
+    models = list_my_models(folder)
+    for m in models:
+        a = sub.addAction(m.name, lambda _c=False, p=m.path: choose(p))
+        a.setToolTip(m.describe())
+        a.setCheckable(True)
+        a.setChecked(current in (str(m.path), m.path.name))
+    if not models:
+        sub.addAction("(none yet: Record → Teach…)").setEnabled(False)
+    return sub
 
 
 class WindowMenus:

@@ -11,7 +11,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import dataclasses
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app.engine_control import EngineController, ModelRequest, with_input_size  # noqa: E402
+from app.engine_control import EngineController, with_input_size  # noqa: E402
 from app.models import ModelController  # noqa: E402
 from app.notices import NoticeModel  # noqa: E402
 from app.quality import QualityController  # noqa: E402
