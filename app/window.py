@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
+from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
@@ -159,7 +159,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.bridge.statusChanged.connect(self.state.set_status)
         self.bridge.statusChanged.connect(self.sources.follow_status)
         self.bridge.errorRaised.connect(self.sources.report_error)
-        self.control.started.connect(lambda *_: self.engineStarted.emit())
+        self.control.started.connect(self._on_engine_started)  # a bound slot: queued from the control thread
         self.sources.opening.connect(lambda title: self.statusBar().showMessage(f"opening {title}…", 3000))
         self.sources.changed.connect(self.recording.source_changed)
         self.models.loading.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -187,6 +187,10 @@ class MainWindow(WindowMenus, QMainWindow):
             self.models.load(self.models.request(s.weights, explicit=False))
         if self._repair_on_start:
             self.recording.repair_unfinished()
+
+    @Slot(str, str)
+    def _on_engine_started(self, _name: str, _spec: str) -> None:
+        self.engineStarted.emit()
 
     def _on_frame_available(self) -> None:
         frame = self.bridge.take_frame()
