@@ -340,21 +340,26 @@ class MainWindow(WindowMenus, QMainWindow):
             return
         if self.recording.busy:
             # finish the recording first (its video is joined in the background), then close
-            self._closing = self.recording.closing = True
+            self._set_closing()
             event.ignore()
             self.recording.stop()
             return
         self.shutdown()
         event.accept()
 
+    def _set_closing(self) -> None:
+        """From now on late results are dropped and nothing new is started or announced."""
+        self._closing = True
+        for controller in (self.sources, self.models, self.recording):
+            controller.closing = True
+
     def shutdown(self) -> float:
         """Stop everything: the controller thread, then the engine, then task threads. Returns the seconds taken."""
         if self._closed:
             return self.close_seconds or 0.0
         t0 = time.monotonic()
-        self._closing = self._closed = True
-        for controller in (self.sources, self.models, self.recording):
-            controller.closing = True
+        self._closed = True
+        self._set_closing()
         self.store.set_value("window/geometry", self.saveGeometry())
         self.prefs.save()
         self.bridge.close()
