@@ -464,3 +464,18 @@ def test_a_start_in_flight_when_the_window_closes_leaves_no_engine_running(qtbot
     assert not w.engine.running
     assert [n for n in engine_threads() if n.startswith("slowfast")] == []
     assert w.close_seconds is not None and w.close_seconds < 2.0  # each stop bounded
+
+
+def test_closing_while_recording_saves_the_session_first(qtbot, make_window):
+    """Nothing recorded is lost: a close during a recording waits (in the event loop) for its video, then closes."""
+    w = make_window()
+    qtbot.waitUntil(lambda: w.state.frames_shown >= 2 and w.engine.running, timeout=WAIT)
+    assert w.recording.start("closing", ["wave"])
+    qtbot.waitUntil(lambda: w.recording.recorder.frames_written >= 5, timeout=WAIT)
+    with qtbot.waitSignal(w.recording.stopped, timeout=WAIT) as stopped:
+        w.close()
+        assert w.isVisible() and w.recording.busy  # not closed yet: the video is being finished
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=WAIT)
+    info = stopped.args[0]
+    assert info is not None and info.frames >= 5 and load_session(info.path).video_path is not None
+    assert not w.engine.running and w.close_seconds is not None
