@@ -237,7 +237,7 @@ class EngineController(QObject):
         self.modelSwitched.emit(loaded)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        """Quit the control thread and wait for it (bounded). Call after `engine.stop()`."""
+        """Quit the control thread and wait for it (bounded). Call before `engine.stop()`: whoever sends requests stops first (app.shutdown)."""
         self.thread.quit()
         ok = self.thread.wait(timeout_ms)
         opened, self._opened = self._opened, None

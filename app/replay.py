@@ -3,7 +3,7 @@
 `ReplayPlayer` is a Qt worker (QObject moved to its own QThread): the GUI asks it to open, play, pause and
 seek through queued signals; it decodes with OpenCV at the video's rate on a QTimer that lives in the worker
 thread and hands over only the newest decoded frame (the GUI never falls behind a backlog). `ReplayController`
-owns the thread and stops it with a flag, quit() and wait().
+owns the thread and stops it with a flag, quit() and wait(). `FrameCanvas` shows the frames.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import threading
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QImage, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app import palette
 
 
 class ReplayPlayer(QObject):
@@ -159,3 +163,40 @@ class ReplayController(QObject):
         self.requestShutdown.emit()
         self.thread.quit()
         return self.thread.wait(timeout_ms)
+
+
+class FrameCanvas(QWidget):
+    """Shows one RGB frame scaled with its aspect kept."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None
+        self.message = "select a session to replay it"
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 160)
+
+    def sizeHint(self) -> QSize:
+        return QSize(560, 360)
+
+    def set_frame(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self._image, self._buffer = None, None
+        else:
+            self._buffer = np.ascontiguousarray(rgb)
+            h, w = self._buffer.shape[:2]
+            self._image = QImage(self._buffer.data, w, h, self._buffer.strides[0], QImage.Format.Format_RGB888)
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.fillRect(self.rect(), palette.BACKGROUND)
+        if self._image is None:
+            p.setPen(palette.MUTED)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+        else:
+            w, h = self._image.width(), self._image.height()
+            s = min(self.width() / w, self.height() / h)
+            p.drawImage(QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s), self._image)
+        p.end()

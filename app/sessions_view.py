@@ -4,6 +4,10 @@ Replay shows the session's video (decoded by a `ReplayController` off the GUI th
 side by side in time: the labels the person marked and the model's predictions, plus how well they agree.
 Export writes a labeled-clips dataset in a background task with a progress bar; Export annotated video
 writes the session's video with its predictions and marked labels drawn on it (the live overlay's look).
+
+Over 400 lines on purpose: one dialog whose layout and actions (replay, repair, rename, delete, two exports)
+read best together. What can stand alone has moved out: the text and bands it shows (app.session_text), the
+frame canvas and the decoding thread (app.replay), the background tasks (app.workers).
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPaintEvent
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -26,23 +29,28 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from app import palette
 from app.dialogs import ProgressDialog
-from app.replay import ReplayController
-from app.timeline import Band, BandTimeline
-from app.workers import TaskContext, TaskRunner
+from app.replay import FrameCanvas, ReplayController
+from app.session_text import (
+    agreement_text,
+    can_repair,
+    label_bands,
+    no_video_text,
+    prediction_bands_from_records,
+    show_info,
+)
+from app.timeline import BandTimeline
+from app.workers import TaskContext, TaskHandle, TaskRunner
 from slowfast_core.errors import SlowFastError
 from slowfast_core.sessions.annotate import AnnotatedVideo, export_annotated_video
 from slowfast_core.sessions import (
     RepairReport,
     Session,
-    agreement,
     delete_session,
     export_dataset,
     list_sessions,
@@ -52,87 +60,12 @@ from slowfast_core.sessions import (
 )
 from slowfast_core.sessions.export import ExportReport
 from slowfast_core.sessions.layout import SessionInfo
-from slowfast_core.sessions.folder import process_alive
 
 log = logging.getLogger(__name__)
 
 
 class ExportCancelled(Exception):
     """Raised from the export's progress callback when the user pressed Cancel."""
-
-
-def label_bands(session: Session) -> list[Band]:
-    """The labeled segments as bands (seconds since the session start)."""
-    return [Band(s.start, s.end, s.label, 1.0) for s in session.labels]
-
-
-def prediction_bands_from_records(session: Session) -> list[Band]:
-    """The recorded predictions as bands: each from the previous window's end to its own end."""
-    bands: list[Band] = []
-    prev_end: float | None = None
-    for r in sorted(session.predictions, key=lambda r: r.end):
-        start = r.start if prev_end is None else prev_end
-        prev_end = r.end
-        if r.end <= start:
-            continue
-        if bands and bands[-1].label == r.label and abs(bands[-1].end - start) < 1e-6:
-            bands[-1] = Band(bands[-1].start, r.end, r.label, max(bands[-1].strength, r.confidence))
-        else:
-            bands.append(Band(start, r.end, r.label, r.confidence if r.label else 0.0))
-    return bands
-
-
-def agreement_text(session: Session) -> str:
-    """How well predictions match the marked labels, overall and per label, as display text."""
-    if not session.labels:
-        return "Agreement: no labeled segments in this session"
-    if not session.predictions:
-        return "Agreement: no predictions were recorded"
-    result = agreement(session.labels, session.predictions)
-    if result.fraction is None:
-        return "Agreement: no labeled time"
-    parts = [
-        f"{a.label} {a.fraction * 100:.0f}%" for a in result.per_label.values() if a.fraction is not None
-    ]
-    return (f"Agreement: {result.fraction * 100:.0f}% of {result.labeled_seconds:.1f} s labeled time "
-            f"predicted as marked — " + ", ".join(parts))
-
-
-class FrameCanvas(QWidget):
-    """Shows one RGB frame scaled with its aspect kept."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._image: QImage | None = None
-        self._buffer: np.ndarray | None = None
-        self.message = "select a session to replay it"
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(240, 160)
-
-    def sizeHint(self) -> QSize:
-        return QSize(560, 360)
-
-    def set_frame(self, rgb: np.ndarray | None) -> None:
-        if rgb is None:
-            self._image, self._buffer = None, None
-        else:
-            self._buffer = np.ascontiguousarray(rgb)
-            h, w = self._buffer.shape[:2]
-            self._image = QImage(self._buffer.data, w, h, self._buffer.strides[0], QImage.Format.Format_RGB888)
-        self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.fillRect(self.rect(), palette.BACKGROUND)
-        if self._image is None:
-            p.setPen(palette.MUTED)
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
-        else:
-            w, h = self._image.width(), self._image.height()
-            s = min(self.width() / w, self.height() / h)
-            p.drawImage(QRectF((self.width() - w * s) / 2, (self.height() - h * s) / 2, w * s, h * s), self._image)
-        p.end()
 
 
 class SessionsWindow(QDialog):
@@ -239,7 +172,7 @@ class SessionsWindow(QDialog):
         for info in reversed(infos):  # newest first
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, str(info.path))
-            _show_info(item, info)
+            show_info(item, info)
             self.list.addItem(item)
         self.list.blockSignals(False)
         if not infos:
@@ -289,7 +222,7 @@ class SessionsWindow(QDialog):
         info = session.info
         item = self.list.currentItem()
         if item is not None and item.data(Qt.ItemDataRole.UserRole) == str(path):
-            _show_info(item, info)  # every file was checked now, not only what the list looks at
+            show_info(item, info)  # every file was checked now, not only what the list looks at
         self.repair_button.setEnabled(can_repair(info))
         self._times = session.frames.time
         end = max([info.duration, *(s.end for s in session.labels), *(r.end for r in session.predictions), 1.0])
@@ -430,27 +363,36 @@ class SessionsWindow(QDialog):
         if out:
             self.export(paths, Path(out))
 
-    def export(self, paths: Sequence[Path], out_dir: Path) -> ProgressDialog:
-        """Export `paths` as a labeled-clips dataset into `out_dir` in the background, with a progress bar."""
-        dialog = ProgressDialog("Export", f"Exporting {len(paths)} session(s) into {out_dir}", self)
+    def _run_cancellable(self, name: str, dialog: ProgressDialog, work, done) -> TaskHandle:
+        """Run `work(ctx, progress)` as task `name` under `dialog` (Cancel stops it at its next progress call);
+        `progress(fraction, text)` raises `ExportCancelled` once cancelled. `done(result)` on success."""
 
-        def work(ctx: TaskContext) -> ExportReport:
-            def progress(done: int, total: int, what: str) -> None:
+        def run(ctx: TaskContext):
+            def progress(fraction: float | None, text: str) -> None:
                 if ctx.cancelled:
                     raise ExportCancelled()
-                ctx.progress(done / total if total else None, f"{done} of {total}: {what}")
+                ctx.progress(fraction, text)
 
-            return export_dataset(list(paths), out_dir, progress=progress)
+            return work(progress)
 
-        handle = self.runner.start("export", work)
+        handle = self.runner.start(name, run)
         dialog.buttons.rejected.connect(handle.cancel)
         dialog.buttons.rejected.connect(lambda: dialog.text.setText("cancelling…"))
         handle.progress.connect(dialog.set_progress)
-        handle.done.connect(lambda result: self._export_done(dialog, out_dir, result))
+        handle.done.connect(done)
         handle.failed.connect(lambda msg: self._export_failed(dialog, msg))
-        self.export_dialog = dialog
-        self.export_handle = handle
         dialog.show()
+        return handle
+
+    def export(self, paths: Sequence[Path], out_dir: Path) -> ProgressDialog:
+        """Export `paths` as a labeled-clips dataset into `out_dir` in the background, with a progress bar."""
+        dialog = ProgressDialog("Export", f"Exporting {len(paths)} session(s) into {out_dir}", self)
+        self.export_dialog = dialog
+        self.export_handle = self._run_cancellable(
+            "export", dialog,
+            lambda progress: export_dataset(list(paths), out_dir, progress=lambda done, total, what: progress(
+                done / total if total else None, f"{done} of {total}: {what}")),
+            lambda result: self._export_done(dialog, out_dir, result))
         return dialog
 
     def _export_done(self, dialog: ProgressDialog, out_dir: Path, report: ExportReport) -> None:
@@ -480,24 +422,12 @@ class SessionsWindow(QDialog):
         background, with a progress bar; Cancel stops it and deletes the partial file."""
         dialog = ProgressDialog("Export annotated video", f"Drawing {path.name}'s predictions and labels into {out}",
                                 self)
-
-        def work(ctx: TaskContext) -> AnnotatedVideo:
-            def progress(done: int, total: int) -> None:
-                if ctx.cancelled:
-                    raise ExportCancelled()
-                ctx.progress(done / total if total else None, f"frame {done} of {total}")
-
-            return export_annotated_video(path, out, progress=progress)
-
-        handle = self.runner.start("annotate", work)
-        dialog.buttons.rejected.connect(handle.cancel)
-        dialog.buttons.rejected.connect(lambda: dialog.text.setText("cancelling…"))
-        handle.progress.connect(dialog.set_progress)
-        handle.done.connect(lambda result: self._annotate_done(dialog, result))
-        handle.failed.connect(lambda msg: self._export_failed(dialog, msg))
         self.annotate_dialog = dialog
-        self.annotate_handle = handle
-        dialog.show()
+        self.annotate_handle = self._run_cancellable(
+            "annotate", dialog,
+            lambda progress: export_annotated_video(path, out, progress=lambda done, total: progress(
+                done / total if total else None, f"frame {done} of {total}")),
+            lambda result: self._annotate_done(dialog, result))
         return dialog
 
     def _annotate_done(self, dialog: ProgressDialog, result: AnnotatedVideo) -> None:
@@ -526,42 +456,3 @@ class SessionsWindow(QDialog):
     def shutdown(self) -> None:
         """Stop the replay thread (bounded wait); the window cannot replay afterwards."""
         self.replay.stop()
-
-
-
-def _describe(info: SessionInfo) -> str:
-    """One list line: name, state (and "damaged" with the first problem), start time, length."""
-    state = "" if info.state == "finished" else f" [{info.state}]"
-    if info.damaged:
-        state += " [damaged]"
-    start = info.start_time.replace("T", " ")[:16]
-    text = f"{info.name}{state}\n{start} · {info.duration:.0f} s · {info.frames} frames"
-    if info.problems:
-        text += f"\n{info.problems[0].file}: {info.problems[0].what}"
-    return text
-
-
-def _show_info(item: QListWidgetItem, info: SessionInfo) -> None:
-    """Put `info` into a list item: its line, and a tooltip with the folder and every problem."""
-    item.setText(_describe(info))
-    item.setToolTip("\n".join([str(info.path), *(str(p) for p in info.problems)]))
-
-
-def can_repair(info: SessionInfo) -> bool:
-    """True when repair can do something: an unfinished session nobody records any more, or a problem it fixes."""
-    if info.unfinished:
-        return not process_alive(info.pid, info.pid_started)
-    return any(p.repair for p in info.problems)
-
-
-def no_video_text(info: SessionInfo) -> str:
-    """What the replay area says when a session has no video to show, true to the session's state."""
-    if info.unfinished:
-        if process_alive(info.pid, info.pid_started):
-            return "this session is being recorded right now: its video is still in segments"
-        return "this session is unfinished (left by a crash): press Repair, or it is repaired at the next start"
-    video = [p for p in info.problems if p.file == "video.mp4"]
-    if video:
-        fix = "press Repair to rebuild it" if video[0].repair else "it cannot be restored"
-        return f"video.mp4 {video[0].what.split(':')[0]}: {fix}; the labels and predictions are shown below"
-    return "this session has no video (no frame was recorded)"

@@ -123,9 +123,9 @@ def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, t
         choice = w.quality.choice
         assert choice.size == 160 and set(choice.measured) == {192, 160} and choice.backend == "torch-cpu"
         assert all(ms > 0 for ms in choice.measured.values())
-        assert w.loaded.input_size == 160 and w.model is net  # the same network runs at 160: nothing copied
+        assert w.models.loaded.input_size == 160 and w.models.model is net  # the same network runs at 160: nothing copied
         assert w.quality.label.text().startswith("auto 160²")
-        assert w.settings.input_size == 0  # still Auto: the choice is not a pin
+        assert w.prefs.settings.input_size == 0  # still Auto: the choice is not a pin
         assert w.quality.size_for("slowfast_tiny", "") == 160  # the next start loads at 160 at once
         assert (tmp_path / "data" / "quality.json").is_file()
     finally:

@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from app.sessions_view import SessionsWindow, agreement_text, label_bands  # noqa: E402
+from app.session_text import agreement_text, label_bands  # noqa: E402
+from app.sessions_view import SessionsWindow  # noqa: E402
 from slowfast_core.sessions import list_sessions, load_session  # noqa: E402
 
 from helpers.sessions import crash_recording, record_session  # noqa: E402

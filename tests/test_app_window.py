@@ -28,7 +28,8 @@ from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.video_view import overlay_content  # noqa: E402
-from app.window import DEMO_SOURCE, MainWindow  # noqa: E402
+from app.sources import DEMO_SOURCE  # noqa: E402
+from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
 from slowfast_core.model.net import SlowFast  # noqa: E402
 from slowfast_core.commands.demo import write_synthetic_clip  # noqa: E402
@@ -129,7 +130,7 @@ def test_window_shows_synthetic_frames_and_predictions_reach_the_overlay(qtbot, 
 def test_without_camera_the_demo_source_starts_with_a_notice(qtbot, make_window):
     w = make_window(source=None)
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-    assert w.source_spec == DEMO_SOURCE
+    assert w.sources.spec == DEMO_SOURCE
     assert "No camera found" in messages_text(w)
     assert w.state.frame.image.shape == (480, 640, 3)
 
@@ -138,7 +139,7 @@ def test_switching_to_a_real_file_and_the_choice_persists(qtbot, make_window, tm
     clip = realvideo / "test.mp4"
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-    w.open_file(clip)
+    w.sources.open_file(clip)
     qtbot.waitUntil(lambda: w.state.frame is not None and w.state.frame.image.shape == (256, 340, 3), timeout=WAIT)
     # the new source's first frames and its name travel by separate signals: either may be shown first
     qtbot.waitUntil(lambda: w.state.source_label.endswith("test.mp4"), timeout=WAIT)
@@ -154,29 +155,29 @@ def test_bad_file_and_bad_checkpoint_produce_messages(qtbot, make_window, tmp_pa
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
     bad_video = tmp_path / "broken.mp4"
     bad_video.write_bytes(b"this is not a video" * 100)
-    w.open_file(bad_video)
+    w.sources.open_file(bad_video)
     qtbot.waitUntil(lambda: "broken.mp4" in messages_text(w), timeout=WAIT)
     assert w.messages.has("source")
     shown = w.state.frames_shown
     qtbot.waitUntil(lambda: w.state.frames_shown > shown + 3, timeout=WAIT)  # the old source goes on
-    assert w.source_spec == SYNTHETIC
+    assert w.sources.spec == SYNTHETIC
 
     bad_ckpt = tmp_path / "garbage.pyth"
     bad_ckpt.write_bytes(b"\x00\x01not a checkpoint")
-    model_before = w.model
-    w.open_checkpoint(bad_ckpt)
+    model_before = w.models.model
+    w.models.open_checkpoint(bad_ckpt)
     qtbot.waitUntil(lambda: w.messages.has("model"), timeout=WAIT)
     assert "garbage.pyth" in messages_text(w)
-    assert w.model is model_before  # the running model stays
+    assert w.models.model is model_before  # the running model stays
     missing = tmp_path / "nope" / "missing.pyth"
-    w.open_checkpoint(missing)
+    w.models.open_checkpoint(missing)
     qtbot.waitUntil(lambda: "missing.pyth" in messages_text(w), timeout=WAIT)
 
 
 def test_recording_with_label_keys_and_buttons_gives_a_valid_session(qtbot, make_window, tmp_path):
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-    assert w.start_recording("keys test", ["wave", "clap", "jump"])
+    assert w.recording.start("keys test", ["wave", "clap", "jump"])
     assert w.label_bar.isVisible() and len(w.label_bar.buttons) == 3
     assert not w.label_bar.end_button.isEnabled()  # nothing to end yet
     let_frames_pass(qtbot, w, 8)
@@ -184,7 +185,7 @@ def test_recording_with_label_keys_and_buttons_gives_a_valid_session(qtbot, make
 
     def mark(do, expect: str) -> None:
         do()
-        marks.append((expect, w.state.frame.timestamp - w.recorder.start_monotonic))
+        marks.append((expect, w.state.frame.timestamp - w.recording.recorder.start_monotonic))
         assert w.state.active_label == (expect or None)
         assert [b.isChecked() for b in w.label_bar.buttons] == [label == expect for label in w.label_bar.labels]
         assert w.label_bar.end_button.isEnabled() == bool(expect)
@@ -205,7 +206,7 @@ def test_recording_with_label_keys_and_buttons_gives_a_valid_session(qtbot, make
     mark(button(w.label_bar.buttons[0]), "")  # the same button again ends it
     mark(key(Qt.Key.Key_2), "clap")
     mark(key(Qt.Key.Key_Space), "")  # Space ends it
-    with qtbot.waitSignal(w.recordingStopped, timeout=WAIT) as blocker:
+    with qtbot.waitSignal(w.recording.stopped, timeout=WAIT) as blocker:
         qtbot.keyClick(w, Qt.Key.Key_R)  # R stops the recording
     info = blocker.args[0]
     assert info is not None and info.state == "finished" and info.error is None
@@ -299,7 +300,7 @@ def test_missing_weights_show_how_to_fix_and_run_untrained(qtbot, tmp_path, monk
         assert "slowfast weights download" in w.messages.shown()[1]
         assert w.messages.more_button.text().endswith("1 more notice")
         qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-        assert w.loaded.input_size == INPUT_SIZE
+        assert w.models.loaded.input_size == INPUT_SIZE
     finally:
         w.shutdown()
 
@@ -353,8 +354,8 @@ def test_downloaded_weights_replace_the_running_model(qtbot, make_window, tmp_pa
     assert (tmp_path / "torch" / "hub" / "checkpoints" / f"{WEIGHTS}.pyth").read_bytes() == \
         checkpoint_8x8.read_bytes()
     loaded = switched.args[0]
-    assert loaded.model is w.model and loaded.info.weights == WEIGHTS and loaded.info.trained
-    assert w.loaded.input_size == INPUT_SIZE
+    assert loaded.model is w.models.model and loaded.info.weights == WEIGHTS and loaded.info.trained
+    assert w.models.loaded.input_size == INPUT_SIZE
     assert w.state.model.trained and not w.messages.has("untrained") and not w.messages.has("download")
     first_after = w.state.prediction.id if w.state.prediction is not None else -1
     qtbot.waitUntil(lambda: w.state.prediction is not None and w.state.prediction.id > first_after + 1,
@@ -387,8 +388,8 @@ def test_ctrl_o_opens_a_video_file_and_plays_it(qtbot, make_window, tmp_path, mo
     assert any("*.avi" in f and "*.mp4" in f for f in seen[0])
     qtbot.waitUntil(lambda: w.state.frame is not None and w.state.frame.image.shape == (144, 192, 3),
                     timeout=WAIT)
-    assert w.source_spec == f"file:{clip.resolve()}" and w.state.source_label.endswith("opened.avi")
-    assert SettingsStore(path=tmp_path / "settings.ini").load().recent_files[0] == w.source_spec
+    assert w.sources.spec == f"file:{clip.resolve()}" and w.state.source_label.endswith("opened.avi")
+    assert SettingsStore(path=tmp_path / "settings.ini").load().recent_files[0] == w.sources.spec
     assert w.open_file_action.shortcut().toString() == "Ctrl+O"
     assert w.open_file_action in w.menuBar().actions()[0].menu().actions()  # File -> Open video file…
 
@@ -396,14 +397,14 @@ def test_ctrl_o_opens_a_video_file_and_plays_it(qtbot, make_window, tmp_path, mo
 def test_a_full_disk_stops_the_recording_with_a_message_and_keeps_it_readable(qtbot, make_window):
     w = make_window()
     qtbot.waitUntil(lambda: w.state.frames_shown >= 2, timeout=WAIT)
-    assert w.start_recording("disk", ["wave"])
-    qtbot.waitUntil(lambda: w.recorder.frames_written >= 15, timeout=WAIT)  # one closed segment (1 s at 15 fps)
-    written = w.recorder.frames_written
-    with qtbot.waitSignal(w.recordingStopped, timeout=WAIT) as blocker:
-        w.recorder.min_free_bytes = 10**18  # the recorder's free-space check now sees a full disk
+    assert w.recording.start("disk", ["wave"])
+    qtbot.waitUntil(lambda: w.recording.recorder.frames_written >= 15, timeout=WAIT)  # one closed segment (1 s at 15 fps)
+    written = w.recording.recorder.frames_written
+    with qtbot.waitSignal(w.recording.stopped, timeout=WAIT) as blocker:
+        w.recording.recorder.min_free_bytes = 10**18  # the recorder's free-space check now sees a full disk
     info = blocker.args[0]
     assert "disk almost full" in messages_text(w) and w.messages.has("record")
-    assert w.recorder is None and w.state.recording_name is None and not w.label_bar.isVisible()
+    assert w.recording.recorder is None and w.state.recording_name is None and not w.label_bar.isVisible()
     session = load_session(info.path)
     assert len(session.frames) >= written and session.video_path is not None  # what was on disk is kept
 
@@ -424,13 +425,13 @@ def test_settings_apply_live_and_persist(qtbot, make_window, tmp_path):
 
     w = make_window()
     qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
-    new = dataclasses.replace(w.settings, topk=2, threshold=0.5, smoothing=1, input_size=160)
-    w.apply_settings(new)
+    new = dataclasses.replace(w.prefs.settings, topk=2, threshold=0.5, smoothing=1, input_size=160)
+    w.prefs.apply(new)
     assert w.engine.settings.topk == 2 and w.engine.settings.threshold == 0.5
     assert w.state.threshold == 0.5
-    before = w.model
-    qtbot.waitUntil(lambda: w.loaded.input_size == 160, timeout=WAIT)  # the same network at another input size
-    assert w.model is before  # nothing copied
+    before = w.models.model
+    qtbot.waitUntil(lambda: w.models.loaded.input_size == 160, timeout=WAIT)  # the same network at another input size
+    assert w.models.model is before  # nothing copied
     running = w.engine.running_backend
     qtbot.waitUntil(lambda: running().preprocessing is not None and running().preprocessing.short_side == 160,
                     timeout=WAIT)  # built and warm in the worker
@@ -438,3 +439,45 @@ def test_settings_apply_live_and_persist(qtbot, make_window, tmp_path):
     assert len(overlay_content(w.state).rows) == 2
     stored = SettingsStore(path=tmp_path / "settings.ini").load()
     assert (stored.topk, stored.threshold, stored.smoothing, stored.input_size) == (2, 0.5, 1, 160)
+
+
+def test_a_start_in_flight_when_the_window_closes_leaves_no_engine_running(qtbot, make_window, tmp_path, monkeypatch):
+    """Issue 11 §6: whoever sends requests stops first, then the engine. The remembered file is gone, so the window
+    falls back to the demo source; the person closes the window while that source is still opening (a fake camera
+    that answers after half a second). Stopping the engine first found nothing to stop, and the controller then
+    started the engine after the window had closed; now the controller stops first (bounded), then the engine."""
+    from app.engine_control import EngineController
+    from slowfast_core.video.sources import parse_source
+
+    opening = threading.Event()
+
+    def slow_demo(self, spec: str):
+        if spec == DEMO_SOURCE:
+            opening.set()
+            threading.Event().wait(0.5)  # the device answers late: the controller is busy, not the test
+            return parse_source(SYNTHETIC, realtime=True)
+        return parse_source(spec, realtime=True, loop=self.loop_files)
+
+    monkeypatch.setattr(EngineController, "make_source", slow_demo)
+    w = make_window(source=f"file:{tmp_path / 'gone.mp4'}")
+    qtbot.waitUntil(opening.is_set, timeout=WAIT)  # the fallback start is inside the controller now
+    w.close()
+    assert not w.isVisible()
+    assert not w.engine.running
+    assert [n for n in engine_threads() if n.startswith("slowfast")] == []
+    assert w.close_seconds is not None and w.close_seconds < 2.0  # each stop bounded
+
+
+def test_closing_while_recording_saves_the_session_first(qtbot, make_window):
+    """Nothing recorded is lost: a close during a recording waits (in the event loop) for its video, then closes."""
+    w = make_window()
+    qtbot.waitUntil(lambda: w.state.frames_shown >= 2 and w.engine.running, timeout=WAIT)
+    assert w.recording.start("closing", ["wave"])
+    qtbot.waitUntil(lambda: w.recording.recorder.frames_written >= 5, timeout=WAIT)
+    with qtbot.waitSignal(w.recording.stopped, timeout=WAIT) as stopped:
+        w.close()
+        assert w.isVisible() and w.recording.busy  # not closed yet: the video is being finished
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=WAIT)
+    info = stopped.args[0]
+    assert info is not None and info.frames >= 5 and load_session(info.path).video_path is not None
+    assert not w.engine.running and w.close_seconds is not None

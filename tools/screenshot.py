@@ -110,17 +110,17 @@ def main(argv: list[str] | None = None) -> int:
             pump(1.5)
             grab(window, args.out / f"window-{w}x{h}.png")
         # recording with a label active, at the small size (the tightest layout)
-        if window.start_recording("screenshot", settings.labels):
+        if window.recording.start("screenshot", settings.labels):
             window.mark_label(0)
             pump(2.0)
             grab(window, args.out / f"recording-{SIZES[1][0]}x{SIZES[1][1]}.png")
             pump(3.0)  # long enough segments for Teach (at least 4 windows each)
             window.mark_label(1)
             pump(5.0)
-            window.end_label()
+            window.recording.end_label()
             pump(0.5)
-            window.stop_recording()
-            wait_for(lambda: window.recorder is None, args.timeout, "the recording to finish")
+            window.recording.stop()
+            wait_for(lambda: window.recording.recorder is None, args.timeout, "the recording to finish")
             window.show_sessions()
             sessions = window.sessions_window
             sessions.resize(*SIZES[1])

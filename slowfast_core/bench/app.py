@@ -126,7 +126,8 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
 
     ev.step("Qt imported")
     from app.settings import AppSettings, SettingsStore
-    from app.window import DEMO_SOURCE, MainWindow
+    from app.sources import DEMO_SOURCE
+    from app.window import MainWindow
 
     ev.step("window code imported")
     app = QApplication.instance() or QApplication(sys.argv[:1])
