@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QListWidgetItem
 from app.timeline import Band
 from slowfast_core.sessions import Session, agreement
 from slowfast_core.sessions.layout import SessionInfo
-from slowfast_core.sessions.recorder import process_alive
+from slowfast_core.sessions.folder import process_alive
 
 
 def label_bands(session: Session) -> list[Band]:
