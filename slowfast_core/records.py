@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from slowfast_core.spec import REFERENCE_FPS
+
 #: (label, probability) pairs, most probable first.
 TopK = tuple[tuple[str, float], ...]
 
@@ -70,6 +72,12 @@ class PredictionRecord:
     confidence: float | None = None  # live only; None: not smoothed (offline)
     timings: Mapping[str, float] | None = None  # live only
     backend: str | None = None  # live only
+
+    @property
+    def last_instant(self) -> float:
+        """The window's last grid instant (`end` - 1/30 s): its newest frame arrived then, so the prediction is
+        shown from then on (as the live view and `predict --annotate` show it)."""
+        return self.end - 1.0 / REFERENCE_FPS
 
     @property
     def mid(self) -> float:
