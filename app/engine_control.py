@@ -26,7 +26,7 @@ from slowfast_core.video.sources import FrameSource, parse_source
 
 from app.state import ModelInfo
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class EngineController(QObject):
             self.failed.emit("start", str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
-            log.exception("engine start failed")
+            logger.exception("engine start failed")
             self.failed.emit("start", f"could not start: {type(exc).__name__}: {exc}")
             return
         self.started.emit(source.name, spec)
@@ -209,7 +209,7 @@ class EngineController(QObject):
             self.failed.emit("source", str(exc))
             return
         except Exception as exc:  # noqa: BLE001
-            log.exception("source switch failed")
+            logger.exception("source switch failed")
             self.failed.emit("source", f"could not open {spec}: {type(exc).__name__}: {exc}")
             return
         self.sourceSwitched.emit(source.name, spec)
@@ -222,7 +222,7 @@ class EngineController(QObject):
             self.failed.emit("model", str(exc))
             return
         except Exception as exc:  # noqa: BLE001
-            log.exception("model switch failed")
+            logger.exception("model switch failed")
             self.failed.emit("model", f"could not switch the model: {type(exc).__name__}: {exc}")
             return
         self.modelSwitched.emit(loaded)

@@ -30,7 +30,7 @@ from slowfast_core.stream.quality import (
     model_id,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: predictions whose median latency the stride follows
 RECENT = 5

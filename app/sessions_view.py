@@ -61,7 +61,7 @@ from slowfast_core.sessions import (
 from slowfast_core.sessions.export import ExportReport
 from slowfast_core.sessions.layout import SessionInfo
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class ExportCancelled(Exception):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 ORGANIZATION = "SlowFastLive"
 APPLICATION = "slowfast-app"
@@ -107,7 +107,7 @@ class SettingsStore:
             try:
                 setattr(out, f.name, _coerce(raw, current))
             except (TypeError, ValueError):
-                log.warning("ignoring unreadable setting %s=%r in %s", f.name, raw, self.location)
+                logger.warning("ignoring unreadable setting %s=%r in %s", f.name, raw, self.location)
         return out.validated()
 
     def save(self, settings: AppSettings) -> None:

@@ -16,7 +16,7 @@ from app.settings import AppSettings, SettingsStore
 from slowfast_core.errors import SlowFastError
 from slowfast_core.stream.engine import Engine
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class SettingsController(QObject):
@@ -37,7 +37,7 @@ class SettingsController(QObject):
         try:
             self.store.save(self.settings)
         except Exception as exc:  # noqa: BLE001 - a settings file problem must not break the window
-            log.warning("could not save settings: %s", exc)
+            logger.warning("could not save settings: %s", exc)
 
     def apply(self, new: AppSettings) -> bool:
         """Apply edited settings: the engine's live options at once, then `changed`. False when the engine

@@ -16,7 +16,7 @@ import time
 from app.engine_control import EngineController
 from slowfast_core.stream.engine import Engine
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: the share of the budget the controller gets first (the engine's own stop gets the rest)
 CONTROL_SHARE = 0.5
@@ -36,7 +36,7 @@ def stop_engine_side(control: EngineController, engine: Engine, *, timeout_s: fl
         if control_ok:
             engine_ok = engine.stop(timeout=left_s())
     if not control_ok:
-        log.warning("the engine controller did not stop within %.1f s", timeout_s)
+        logger.warning("the engine controller did not stop within %.1f s", timeout_s)
     if not engine_ok:
-        log.warning("some engine threads did not stop within %.1f s", timeout_s)
+        logger.warning("some engine threads did not stop within %.1f s", timeout_s)
     return control_ok and engine_ok

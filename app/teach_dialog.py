@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from app.teach_job import TeachJob, session_rows
 from slowfast_core.errors import SlowFastError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def _chart(title: str, names: list[str], y_max: float | None) -> tuple[QChartView, list[QLineSeries], QValueAxis]:

@@ -47,7 +47,7 @@ from slowfast_core.stream.engine import Engine, EngineSettings
 from slowfast_core.video.cameras import CameraChoice, discover_cameras
 from slowfast_core.weights.my_models import models_dir
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.pyth *.pth *.pt *.pkl *.ckpt);;All files (*)"

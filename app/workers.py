@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from slowfast_core.errors import SlowFastError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Threads that outlived a shutdown: kept referenced (a QThread destroyed while running aborts the
 #: process) and waited for by `wait_lingering()` before the program exits.
@@ -63,7 +63,7 @@ class _Worker(QObject):
         except SlowFastError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure becomes a message in the window, never a crash
-            log.exception("background task failed")
+            logger.exception("background task failed")
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self.done.emit(result)
@@ -165,7 +165,7 @@ class TaskRunner(QObject):
         for handle, worker, thread in self._tasks:
             remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if not thread.wait(remaining_ms):
-                log.warning("background task %s is still busy; it will be waited for at exit", handle.name)
+                logger.warning("background task %s is still busy; it will be waited for at exit", handle.name)
                 _LINGERING.append((thread, worker))
                 ok = False
         self._tasks = []

@@ -31,7 +31,7 @@ from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
 from slowfast_core.video.preprocess import pathway_tensors
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
 CACHE_ENV = "SLOWFAST_CACHE_DIR"
@@ -261,7 +261,7 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
     from slowfast_core.backends.policy import backend_preference  # the one ordering 'auto' follows
 
     names = backend_preference(model, dev, names) or names
-    say = report or (lambda message: log.warning("%s", message))
+    say = report or (lambda message: logger.warning("%s", message))
     names = prepared_backends(model, dev) + names
     for name in names[:-1]:
         try:

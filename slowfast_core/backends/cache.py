@@ -26,7 +26,7 @@ from pathlib import Path
 from slowfast_core.backends.base import CACHE_ENV, slowfast_cache_dir  # noqa: F401 - CACHE_ENV: for `slowfast cache info`
 from slowfast_core.errors import ConfigError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 MAX_MB_ENV = "SLOWFAST_CACHE_MAX_MB"
 #: default size limit: about seven slowfast_8x8_r50 entries (IR ~136 MB + one compiled shape ~140 MB each)
@@ -123,7 +123,7 @@ def remove(path: Path) -> bool:
     except FileNotFoundError:
         return True
     except OSError as exc:
-        log.warning("could not remove cached model %s: %s", path, exc)
+        logger.warning("could not remove cached model %s: %s", path, exc)
         return False
     return True
 
@@ -162,7 +162,7 @@ def enforce_limit(folder: Path, *, keep: Path | None = None, limit: int | None =
             total -= entry.size
             removed.append(entry)
     if removed:
-        log.info("model cache over its %d MiB limit: removed %s (least recently used)", limit // 2**20,
+        logger.info("model cache over its %d MiB limit: removed %s (least recently used)", limit // 2**20,
                  ", ".join(e.name for e in removed))
     return removed
 

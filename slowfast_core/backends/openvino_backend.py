@@ -55,7 +55,7 @@ from slowfast_core.backends.fold import fold_batchnorm
 from slowfast_core.children import child_env
 from slowfast_core.model.net import SlowFast
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: bump when the conversion recipe or the cache layout changes, so stale cached IRs are not reused
 #: (3: the key hashes the model as given, not its BN-folded copy, so a cached IR is found without folding)
@@ -172,7 +172,7 @@ def convert_in_child(work: Path, *, cancel: threading.Event | None = None,
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=child_env(),
             start_new_session=True,  # a terminal's Ctrl-C goes to us; we decide what happens to the child
         )
-        log.debug("converting %s in process %d", work, proc.pid)
+        logger.debug("converting %s in process %d", work, proc.pid)
         try:
             while True:
                 try:
@@ -279,7 +279,7 @@ class OpenVINOBackend(InferenceBackend):
             try:
                 ov_model = self.core.read_model(str(xml))
             except RuntimeError as exc:
-                log.warning("cached OpenVINO model %s is unreadable (%s): converting again", entry, exc)
+                logger.warning("cached OpenVINO model %s is unreadable (%s): converting again", entry, exc)
                 model_cache.remove(entry)
             else:
                 self.timings["read_ir_s"] = time.perf_counter() - t0
@@ -295,14 +295,14 @@ class OpenVINOBackend(InferenceBackend):
             self.cache.mkdir(parents=True, exist_ok=True)
             return Path(tempfile.mkdtemp(prefix=model_cache.TMP_PREFIX, dir=self.cache)), True
         except OSError as exc:
-            log.warning("OpenVINO cache %s is not writable (%s): could not cache the converted model, "
+            logger.warning("OpenVINO cache %s is not writable (%s): could not cache the converted model, "
                         "every start will convert and compile again", self.cache, exc)
             return Path(tempfile.mkdtemp(prefix="slowfast-openvino-")), False
 
     def _convert(self, entry: Path) -> Any:
         """Convert the folded model in a child process (tried twice), cache it as `entry`, return the IR."""
         name = self.model.config.name
-        log.info("converting %s for OpenVINO (once per model: the result is cached in %s)", name, self.cache)
+        logger.info("converting %s for OpenVINO (once per model: the result is cached in %s)", name, self.cache)
         t0 = time.perf_counter()
         work, in_cache = self._work_dir()
         try:
@@ -316,7 +316,7 @@ class OpenVINOBackend(InferenceBackend):
                 except _ConversionFailed as exc:
                     if attempt == CONVERT_ATTEMPTS:
                         raise BackendError(f"OpenVINO could not convert {name} ({attempt} attempts): {exc}") from None
-                    log.warning("OpenVINO conversion of %s failed (%s): trying once more", name, exc)
+                    logger.warning("OpenVINO conversion of %s failed (%s): trying once more", name, exc)
             self.timings["convert_s"] = time.perf_counter() - t0
             if in_cache:
                 ir = self._move_into_cache(ir, entry)
@@ -334,7 +334,7 @@ class OpenVINOBackend(InferenceBackend):
             os.rename(ir, entry)
         except OSError:
             if not (entry / child.IR_XML).exists():
-                log.warning("could not cache the OpenVINO model in %s: the next start converts again", entry)
+                logger.warning("could not cache the OpenVINO model in %s: the next start converts again", entry)
                 return ir
         self._use_entry(entry)
         return entry
@@ -348,7 +348,7 @@ class OpenVINOBackend(InferenceBackend):
             blobs.mkdir(exist_ok=True)
             self.core.set_property({"CACHE_DIR": str(blobs)})
         except OSError as exc:
-            log.warning("OpenVINO cache %s is not writable (%s): every start will compile again", blobs, exc)
+            logger.warning("OpenVINO cache %s is not writable (%s): every start will compile again", blobs, exc)
 
     def _request(self, shapes: Shapes) -> Any:
         """An infer request compiled for exactly these input shapes (compiled on first use, LRU-bounded)."""
@@ -356,12 +356,12 @@ class OpenVINOBackend(InferenceBackend):
         if req is not None:
             self._compiled.move_to_end(shapes)
             return req
-        log.info("compiling %s for OpenVINO, input %s", self.model.config.name, [list(s) for s in shapes])
+        logger.info("compiling %s for OpenVINO, input %s", self.model.config.name, [list(s) for s in shapes])
         t0 = time.perf_counter()
         compiled = compile_for_cpu(self.core, self.ov_model, shapes, num_threads=self.num_threads,
                                    precision=self.precision)
         self.timings["compile_s"] = time.perf_counter() - t0
-        log.debug("OpenVINO compiled for %s in %.2f s", shapes, self.timings["compile_s"])
+        logger.debug("OpenVINO compiled for %s in %.2f s", shapes, self.timings["compile_s"])
         req = compiled.create_infer_request()
         self._compiled[shapes] = req
         while len(self._compiled) > self.max_shapes:

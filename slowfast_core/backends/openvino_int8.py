@@ -49,7 +49,7 @@ from slowfast_core.backends.openvino_backend import (
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 KIND = "openvino-int8"
 #: bump when the quantisation recipe changes, so entries made the old way are not reused
@@ -173,7 +173,7 @@ def quantize_model(model: SlowFast, plan: CalibrationPlan, prep: Preprocessing, 
                    say: Callable[[str], None] | None = None) -> QuantizeResult:
     """Quantise `model` on the plan's calibration windows (cached), then run the agreement guard on its held-out
     windows and record the verdict. A cached entry with a verdict is returned as it is (`from_cache`)."""
-    say = say or (lambda message: log.info("%s", message))
+    say = say or (lambda message: logger.info("%s", message))
     version = nncf_version()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ import torch
 from slowfast_core.backends.base import BACKENDS, check_backend
 from slowfast_core.model.net import SlowFast
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def backend_preference(model: SlowFast, device: torch.device, names: list[str]) 
         try:
             ok = True if check is None else bool(check(model))
         except Exception as exc:  # noqa: BLE001 - a broken check must not stop the start: skip that backend
-            log.warning("backend %s: could not tell whether it may run %s (%s); skipping it", name,
+            logger.warning("backend %s: could not tell whether it may run %s (%s); skipping it", name,
                         model.config.name, exc)
             ok = False
         if ok:
@@ -67,7 +67,7 @@ def ready_now(name: str, model: SlowFast, device: torch.device) -> bool:
     try:
         return bool(check(model, device))
     except Exception as exc:  # noqa: BLE001 - "not ready": the background build will say what is wrong
-        log.debug("backend %s readiness check failed: %s", name, exc)
+        logger.debug("backend %s readiness check failed: %s", name, exc)
         return False
 
 

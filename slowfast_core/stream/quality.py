@@ -26,7 +26,7 @@ from pathlib import Path
 
 from slowfast_core.userdirs import data_dir
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: end-to-end latency (capture of the window's newest frame -> prediction published) Auto keeps under
 BUDGET_MS = 700.0
@@ -165,7 +165,7 @@ class QualityCache:
             tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
             os.replace(tmp, self.path)
         except OSError as exc:
-            log.warning("could not remember the Auto quality choice in %s: %s", self.path, exc)
+            logger.warning("could not remember the Auto quality choice in %s: %s", self.path, exc)
 
 
 class AutoQuality:

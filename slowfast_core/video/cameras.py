@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def discover_cameras(named: NamedLister | None = None) -> list[CameraChoice]:
         try:
             devices = named()
         except Exception as exc:  # noqa: BLE001 - ImportError, missing system libraries: fall back to the nodes
-            log.info("camera names unavailable (%s): listing /dev/video* instead", exc)
+            logger.info("camera names unavailable (%s): listing /dev/video* instead", exc)
         else:
             out = []
             for i, (ident, description) in enumerate(devices):

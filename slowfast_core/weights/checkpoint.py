@@ -41,7 +41,7 @@ from slowfast_core.weights.convert_pyslowfast import (
     pyslowfast_to_ours_key,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Dict entries that wrap the state dict in training checkpoints (PySlowFast/PyTorchVideo, Lightning, torchvision).
 STATE_WRAPPERS: tuple[str, ...] = ("model_state", "state_dict", "model")
@@ -474,7 +474,7 @@ def _load(
 
     fresh_head = head is not None and wanted != head
     if fresh_head:
-        log.warning(
+        logger.warning(
             "checkpoint %s has a %d-class head but %d classes were asked for: keeping the backbone, "
             "starting a fresh (untrained) %d-class head", path, head, wanted, wanted,
         )
@@ -487,7 +487,7 @@ def _load(
     _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
     model.load_state_dict(state, strict=not fresh_head)
     model.eval().to(map_location)
-    log.info("loaded %s (%s format) into %s", path, layout, config.name)
+    logger.info("loaded %s (%s format) into %s", path, layout, config.name)
     return model
 
 
@@ -510,7 +510,7 @@ def _load_native(
     categories = tuple(str(c) for c in metadata.get("categories") or ())
     fresh_head = num_classes is not None and num_classes != config.num_classes
     if fresh_head:
-        log.warning("checkpoint %s has a %d-class head but %d classes were asked for: keeping the backbone, "
+        logger.warning("checkpoint %s has a %d-class head but %d classes were asked for: keeping the backbone, "
                     "starting a fresh (untrained) %d-class head", path, config.num_classes, num_classes, num_classes)
         config = config.replace(num_classes=num_classes)
         state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
@@ -523,7 +523,7 @@ def _load_native(
     _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
     model.load_state_dict(state, strict=not fresh_head)
     model.eval().to(map_location)
-    log.info("loaded %s (slowfast-live format) into %s", path, config.name)
+    logger.info("loaded %s (slowfast-live format) into %s", path, config.name)
     return model
 
 

@@ -24,7 +24,7 @@ from slowfast_core import __version__
 from slowfast_core.errors import WeightsError
 from slowfast_core.progress import ProgressBar, format_bytes
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough for speed, small enough for a smooth progress bar
 
@@ -83,7 +83,7 @@ def download_file(
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)
-    log.info("downloaded %s (%s) to %s", url, format_bytes(dest.stat().st_size), dest)
+    logger.info("downloaded %s (%s) to %s", url, format_bytes(dest.stat().st_size), dest)
     return dest
 
 
