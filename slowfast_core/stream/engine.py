@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 from slowfast_core.backends.base import check_backend, resolve_device
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
-from slowfast_core.spec import Preprocessing
+from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.stream.chain import Chain, ChainOptions, RetiredCounts
 from slowfast_core.stream.hub import Hub
 from slowfast_core.stream.metrics import MetricsRecorder
@@ -155,6 +155,17 @@ class Engine:
                             stall_timeout_s=s.stall_timeout_s, reopen_backoff_s=s.reopen_backoff_s,
                             offline=not s.realtime and not source.live)
 
+    def _new_chain(self, source: FrameSource, geometry: ClipGeometry, short_side: int, slot: LatestSlot, *,
+                   opened_here: bool) -> Chain:
+        """The chain for `source` (not started); a failure closes the source when this call's caller opened it."""
+        try:
+            return Chain(source, geometry=geometry, short_side=short_side, slot=slot,
+                         generation=self._generation + 1, options=self._chain_options(source), events=self._events)
+        except BaseException:
+            if opened_here:
+                source.close()
+            raise
+
     def start(self, source: FrameSource, model: SlowFast, *, preprocessing: Preprocessing | None = None) -> None:
         """Open `source` (if not open), build the backend, start every thread. Typed errors raise here.
 
@@ -173,14 +184,7 @@ class Engine:
             if opened_here:
                 source.open()
             slot: LatestSlot = LatestSlot()
-            try:
-                chain = Chain(source, geometry=model.config.geometry, short_side=prep.short_side, slot=slot,
-                              generation=self._generation + 1, options=self._chain_options(source),
-                              events=self._events)
-            except BaseException:
-                if opened_here:
-                    source.close()
-                raise
+            chain = self._new_chain(source, model.config.geometry, prep.short_side, slot, opened_here=opened_here)
             if not self._hub.open_if(epoch):  # stopped while opening the source
                 if opened_here:
                     source.close()
@@ -234,13 +238,12 @@ class Engine:
                 self._require(self._hub.epoch == epoch or None)  # stopped meanwhile
                 with self._chain_lock:
                     geometry, short_side = self._require(self._chain).geometry, self._require(self._chain).short_side
-                chain = Chain(source, geometry=geometry, short_side=short_side, slot=self._require(self._slot),
-                              generation=self._generation + 1, options=self._chain_options(source),
-                              events=self._events)
+                slot = self._require(self._slot)
             except BaseException:
                 if opened_here:
                     source.close()
                 raise
+            chain = self._new_chain(source, geometry, short_side, slot, opened_here=opened_here)
             worker = self._require(self._worker)
             with self._chain_lock:  # built: now switch (nothing below can fail half-way)
                 old = self._chain
