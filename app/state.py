@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from slowfast_core.overlay import stale_after
+from slowfast_core.overlay.content import stale_after
 from slowfast_core.stream.types import EngineStatus, FramePacket, Prediction
 
 HISTORY_SECONDS = 30.0  # what the live timeline shows

@@ -4,8 +4,8 @@
 the overlay (top-k bars, "no confident action", the window's span, staleness, the untrained warning, the
 recording indicator and the current label) is drawn in the same paint pass, so it never flickers.
 
-What the overlay says and where everything goes is `slowfast_core.overlay` (`overlay_content`,
-`layout_overlay`), shared with annotated video files; this module only feeds it the state and paints its
+What the overlay says and where everything goes is `slowfast_core.overlay` (`content.overlay_content`,
+`layout.layout_overlay`), shared with annotated video files; this module only feeds it the state and paints its
 display list with QPainter (`QtPainter`, with Qt's font metrics as `QtTextMeasure`).
 """
 
@@ -19,8 +19,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app import palette
 from app.state import LiveState
-from slowfast_core import overlay as look
-from slowfast_core.overlay import NO_ACTION_TEXT, UNTRAINED_TEXT, OverlayContent  # noqa: F401 (re-exported)
+from slowfast_core.overlay import content
+from slowfast_core.overlay.content import Marking, OverlayContent, ShownPrediction
+from slowfast_core.overlay.layout import Fill, Font, Item, Rect, Text, base_px, layout_overlay
 
 RECORD_PROMPT = "no label — press 1–9 to mark"
 
@@ -32,53 +33,53 @@ def _origin(state: LiveState) -> float:
     return state.prediction.start_time if state.prediction is not None else 0.0
 
 
-def shown_prediction(state: LiveState) -> look.ShownPrediction | None:
+def shown_prediction(state: LiveState) -> ShownPrediction | None:
     """The state's newest prediction, its times in seconds on the overlay's clock (`_origin`)."""
     p = state.prediction
     if p is None:
         return None
     origin = _origin(state)
-    return look.ShownPrediction(p.topk, p.label, float(p.confidence), p.start_time - origin, p.end_time - origin)
+    return ShownPrediction(p.topk, p.label, float(p.confidence), p.start_time - origin, p.end_time - origin)
 
 
 def overlay_content(state: LiveState) -> OverlayContent:
     """The overlay's text and bars for the state's newest prediction."""
     untrained = bool(state.model.arch) and not state.model.trained
     waiting = "loading the model…" if not state.model.arch else "waiting for the first window…"
-    return look.overlay_content(shown_prediction(state), now=state.now() - _origin(state), topk=state.topk,
-                                stale_seconds=state.stale_after(), untrained=untrained, waiting=waiting)
+    return content.overlay_content(shown_prediction(state), now=state.now() - _origin(state), topk=state.topk,
+                                        stale_seconds=state.stale_after(), untrained=untrained, waiting=waiting)
 
 
-def recording_marking(state: LiveState) -> look.Marking | None:
+def recording_marking(state: LiveState) -> Marking | None:
     """The REC badge and the label being marked, while recording."""
     if state.recording_name is None:
         return None
     elapsed = max(0.0, state.now() - (state.recording_started or state.now()))
     badge = f"REC {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}  {state.recording_name}"
-    return look.Marking(badge=badge, label=state.active_label or None, prompt=RECORD_PROMPT)
+    return Marking(badge=badge, label=state.active_label or None, prompt=RECORD_PROMPT)
 
 
 class QtTextMeasure:
-    """`slowfast_core.overlay.TextMeasure` with Qt's fonts: the widget's font family at each pixel size."""
+    """`slowfast_core.overlay.layout.TextMeasure` with Qt's fonts: the widget's font family at each pixel size."""
 
     def __init__(self, base: QFont) -> None:
         self.base = QFont(base)
-        self._fonts: dict[look.Font, tuple[QFont, QFontMetricsF]] = {}
+        self._fonts: dict[Font, tuple[QFont, QFontMetricsF]] = {}
 
-    def qfont(self, font: look.Font) -> QFont:
+    def qfont(self, font: Font) -> QFont:
         return self._get(font)[0]
 
-    def _get(self, font: look.Font) -> tuple[QFont, QFontMetricsF]:
+    def _get(self, font: Font) -> tuple[QFont, QFontMetricsF]:
         if font not in self._fonts:
             q = palette.scaled_font(self.base, font.px, bold=font.bold)
             q.setItalic(font.italic)
             self._fonts[font] = (q, QFontMetricsF(q))
         return self._fonts[font]
 
-    def width(self, text: str, font: look.Font) -> float:
+    def width(self, text: str, font: Font) -> float:
         return self._get(font)[1].horizontalAdvance(text)
 
-    def height(self, font: look.Font) -> float:
+    def height(self, font: Font) -> float:
         return self._get(font)[1].height()
 
 
@@ -94,11 +95,11 @@ class QtPainter:
         self.p = painter
         self.measure = measure
 
-    def paint(self, items: tuple[look.Item, ...]) -> None:
+    def paint(self, items: tuple[Item, ...]) -> None:
         p = self.p
         p.save()
         for item in items:
-            if isinstance(item, look.Fill):
+            if isinstance(item, Fill):
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(palette.qcolor(item.color))
                 r = _qrect(item.rect)
@@ -106,7 +107,7 @@ class QtPainter:
                     p.drawEllipse(r)
                 else:
                     p.drawRoundedRect(r, item.radius, item.radius)
-            elif isinstance(item, look.Text):
+            elif isinstance(item, Text):
                 p.setFont(self.measure.qfont(item.font))
                 p.setPen(palette.qcolor(item.color))
                 p.drawText(_qrect(item.rect), _ALIGN[item.align] | Qt.AlignmentFlag.AlignVCenter, item.text)
@@ -117,12 +118,12 @@ class QtPainter:
         p.restore()
 
 
-def _qrect(r: look.Rect) -> QRectF:
+def _qrect(r: Rect) -> QRectF:
     return QRectF(r.x, r.y, r.w, r.h)
 
 
-def _rect(r: QRectF) -> look.Rect:
-    return look.Rect(r.x(), r.y(), r.width(), r.height())
+def _rect(r: QRectF) -> Rect:
+    return Rect(r.x(), r.y(), r.width(), r.height())
 
 
 class VideoView(QWidget):
@@ -196,9 +197,9 @@ class VideoView(QWidget):
         if self._measure is None or self._measure.base != self.font():
             self._measure = QtTextMeasure(self.font())
         measure = self._measure
-        layout = look.layout_overlay(
+        layout = layout_overlay(
             overlay_content(self.state), area=_rect(area), bounds=_rect(QRectF(self.rect())),
-            base=look.base_px(min(area.height(), self.height())), threshold=self.state.threshold, measure=measure,
+            base=base_px(min(area.height(), self.height())), threshold=self.state.threshold, measure=measure,
             marking=recording_marking(self.state),
         )
         self._panel_rect = _qrect(layout.panel)

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from slowfast_core.overlay import Marking, OverlayLayout, ShownPrediction, draw_overlay, overlay_content, stale_after
+from slowfast_core.overlay.content import Marking, ShownPrediction, overlay_content, stale_after
+from slowfast_core.overlay.layout import OverlayLayout
+from slowfast_core.overlay.opencv import draw_overlay
 from slowfast_core.stream.engine import EngineSettings
 from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.video.decode import DecodedFrame

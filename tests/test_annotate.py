@@ -14,18 +14,18 @@ import cv2
 import numpy as np
 import pytest
 
-from slowfast_core import overlay as look
 from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import SlowFastError
-from slowfast_core.overlay import (
+from slowfast_core.overlay.colors import BAR_TRACK, DANGER, PANEL, STALE_OPACITY, class_rgba
+from slowfast_core.overlay.content import (
+    NO_ACTION_TEXT,
+    UNTRAINED_TEXT,
     Marking,
-    OverlayContent,
-    Rect,
     ShownPrediction,
-    draw_overlay,
-    layout_for_frame,
     overlay_content,
 )
+from slowfast_core.overlay.layout import Fill, Font, Line, Rect, Text, base_px, elide, layout_for_frame, layout_overlay
+from slowfast_core.overlay.opencv import CvTextMeasure, draw_overlay
 from slowfast_core.sessions import SessionRecorder, load_session
 from slowfast_core.sessions.annotate import export_annotated_video
 from slowfast_core.stream.types import FramePacket, Prediction, Timings
@@ -81,47 +81,47 @@ def test_overlay_content_ages_and_goes_stale() -> None:
     assert not waiting.has_prediction and waiting.rows == () and waiting.headline.startswith("waiting")
     none = overlay_content(ShownPrediction(SHOWN.topk, None, 0.1, 1.0, 3.1), now=3.2, topk=5, stale_seconds=3.0,
                            untrained=False)
-    assert none.headline == look.NO_ACTION_TEXT and none.confidence is None
+    assert none.headline == NO_ACTION_TEXT and none.confidence is None
 
 
 def test_layout_places_rows_bars_and_the_untrained_tag() -> None:
     content = overlay_content(SHOWN, now=3.5, topk=3, stale_seconds=3.0, untrained=True)
-    layout = layout_for_frame(content, width=W, height=H, threshold=0.2, measure=look.CvTextMeasure())
-    fills = [i for i in layout.items if isinstance(i, look.Fill)]
-    texts = [i.text for i in layout.items if isinstance(i, look.Text)]
-    assert fills[0].rect == layout.panel and fills[0].color == look.PANEL
+    layout = layout_for_frame(content, width=W, height=H, threshold=0.2, measure=CvTextMeasure())
+    fills = [i for i in layout.items if isinstance(i, Fill)]
+    texts = [i.text for i in layout.items if isinstance(i, Text)]
+    assert fills[0].rect == layout.panel and fills[0].color == PANEL
     assert layout.panel.x == 10 and layout.panel.y == 10 and layout.panel.right <= W
-    assert any(f.color == look.DANGER for f in fills) and look.UNTRAINED_TEXT in texts
+    assert any(f.color == DANGER for f in fills) and UNTRAINED_TEXT in texts
     assert texts.count("70%") == 2 and "20%" in texts and "5%" in texts  # headline and row percentages
-    bars = [f for f in fills if f.color == look.class_rgba("wave")]
-    tracks = [f for f in fills if f.color == look.BAR_TRACK]
+    bars = [f for f in fills if f.color == class_rgba("wave")]
+    tracks = [f for f in fills if f.color == BAR_TRACK]
     assert len(tracks) == 3 and bars[-1].rect.w == pytest.approx(tracks[0].rect.w * 0.7)
-    ticks = [i for i in layout.items if isinstance(i, look.Line)]
+    ticks = [i for i in layout.items if isinstance(i, Line)]
     assert [t.x1 for t in ticks] == pytest.approx([tr.rect.x + 0.2 * tr.rect.w for tr in tracks])
     # stale: the headline and rows fade, the panel does not
     stale = layout_for_frame(overlay_content(SHOWN, now=9.0, topk=3, stale_seconds=3.0, untrained=False),
-                             width=W, height=H, threshold=0.2, measure=look.CvTextMeasure())
-    faded = [f for f in stale.items if isinstance(f, look.Fill) and f.color[:3] == look.class_rgba("wave")[:3]]
-    assert faded and all(f.color[3] == round(255 * look.STALE_OPACITY) for f in faded)
-    assert stale.items[0].color == look.PANEL
+                             width=W, height=H, threshold=0.2, measure=CvTextMeasure())
+    faded = [f for f in stale.items if isinstance(f, Fill) and f.color[:3] == class_rgba("wave")[:3]]
+    assert faded and all(f.color[3] == round(255 * STALE_OPACITY) for f in faded)
+    assert stale.items[0].color == PANEL
 
 
 def test_long_texts_are_elided_to_fit() -> None:
-    measure = look.CvTextMeasure()
-    font = look.Font(14)
+    measure = CvTextMeasure()
+    font = Font(14)
     text = "a very long action name that cannot possibly fit"
-    cut = look.elide(text, font, 80, measure)
+    cut = elide(text, font, 80, measure)
     assert cut.endswith("…") and measure.width(cut, font) <= 80 < measure.width(text, font)
-    assert look.elide("wave", font, 80, measure) == "wave"
+    assert elide("wave", font, 80, measure) == "wave"
 
 
 def test_big_frames_get_the_windows_look_scaled_up() -> None:
     """A 1080p frame is laid out like the window showing it 544 px tall, then scaled by 1080/544."""
     content = overlay_content(SHOWN, now=3.5, topk=3, stale_seconds=3.0, untrained=False)
-    small = layout_for_frame(content, width=960, height=544, threshold=0.2, measure=look.CvTextMeasure())
-    big = layout_for_frame(content, width=1920, height=1088, threshold=0.2, measure=look.CvTextMeasure())
+    small = layout_for_frame(content, width=960, height=544, threshold=0.2, measure=CvTextMeasure())
+    big = layout_for_frame(content, width=1920, height=1088, threshold=0.2, measure=CvTextMeasure())
     assert big.panel.w == pytest.approx(2 * small.panel.w) and big.panel.h == pytest.approx(2 * small.panel.h, rel=0.02)
-    sizes = {i.font.px for i in big.items if isinstance(i, look.Text)}
+    sizes = {i.font.px for i in big.items if isinstance(i, Text)}
     assert max(sizes) >= 2 * 16  # the headline, 1.45 x 16 px at 544 px, doubled
 
 
@@ -133,13 +133,13 @@ def test_cv_painter_draws_the_layout_on_the_frame() -> None:
     inside = frame[int(panel.y) + 4:int(panel.bottom) - 4, int(panel.x) + 4:int(panel.right) - 4]
     assert np.median(inside) < 80  # the dark panel (alpha 205 of #0c0e12 over 200)
     assert (frame[int(panel.bottom) + 5:, :] == 200).mean() > 0.5  # below the panel: the label box, else untouched
-    bar = next(f for f in layout.items if isinstance(f, look.Fill) and f.color == look.class_rgba("wave"))
+    bar = next(f for f in layout.items if isinstance(f, Fill) and f.color == class_rgba("wave"))
     y, x = int(bar.rect.cy), int(bar.rect.x + bar.rect.w / 2)
     b, g, r = frame[y, x]
-    assert abs(int(r) - look.class_rgba("wave")[0]) < 12 and abs(int(b) - look.class_rgba("wave")[2]) < 12
+    assert abs(int(r) - class_rgba("wave")[0]) < 12 and abs(int(b) - class_rgba("wave")[2]) < 12
     box = layout.extra["label"]
     b, g, r = frame[int(box.y) + 3, int(box.cx)]
-    want = np.array(look.class_rgba("clap")[:3]) * 225 / 255 + 200 * 30 / 255
+    want = np.array(class_rgba("clap")[:3]) * 225 / 255 + 200 * 30 / 255
     assert np.abs(np.array([r, g, b]) - want).max() < 12
 
 
@@ -205,7 +205,7 @@ def test_predict_annotate_writes_the_overlay_from_each_windows_end(tmp_path: Pat
     # the panel: the UNTRAINED tag and the waiting notice from the first frame, the top-k rows only from the
     # frame where the first window ends (frame 63 = 2.1 s, the window's last grid instant) on
     content = overlay_content(None, now=0.0, topk=3, stale_seconds=3.0, untrained=True)
-    waiting = layout_for_frame(content, width=W, height=H, threshold=0.2, measure=look.CvTextMeasure()).panel
+    waiting = layout_for_frame(content, width=W, height=H, threshold=0.2, measure=CvTextMeasure()).panel
     rows_area = Rect(waiting.x + 20, waiting.bottom + 15, waiting.w - 40, 40)
     for i in (0, 30, 62):
         assert region_diff(annotated[i], source[i], Rect(waiting.x + 4, waiting.y + 4, 100, 20)) > 30  # red tag
@@ -305,12 +305,12 @@ def test_session_export_draws_predictions_and_marked_labels(tmp_path: Path) -> N
     assert seen[-1] == (60, 60) and all(a <= b for (a, _), (b, _) in zip(seen, seen[1:]))
     times = session.frames.time
     frame = Rect(0, 0, W, H)
-    label_box = look.layout_overlay(
+    label_box = layout_overlay(
         overlay_content(None, now=0, topk=2, stale_seconds=3, untrained=False), area=frame, bounds=frame,
-        base=look.base_px(H), threshold=0.2, measure=look.CvTextMeasure(), marking=Marking(label="wave"),
+        base=base_px(H), threshold=0.2, measure=CvTextMeasure(), marking=Marking(label="wave"),
     ).extra["label"]
     centre = Rect(label_box.cx - 8, label_box.y + 2, 16, 4)  # above the text: only the box's colour
-    wave = np.array(look.class_rgba("wave")[2::-1], float)
+    wave = np.array(class_rgba("wave")[2::-1], float)
     for k in range(60):
         marked = 0.5 <= times[k] < 1.5
         got = annotated[k][int(centre.y):int(centre.bottom), int(centre.x):int(centre.right)].reshape(-1, 3).mean(0)
@@ -320,9 +320,9 @@ def test_session_export_draws_predictions_and_marked_labels(tmp_path: Path) -> N
         elif not (0.45 < times[k] < 1.55):
             assert np.abs(got - src).max() < 12, k  # no label marked: the video itself
     # the first prediction's window ends at frame 19 (0.95 s): rows appear there, not before
-    waiting = look.layout_overlay(
+    waiting = layout_overlay(
         overlay_content(None, now=0, topk=2, stale_seconds=3, untrained=False), area=frame, bounds=frame,
-        base=look.base_px(H), threshold=0.2, measure=look.CvTextMeasure()).panel
+        base=base_px(H), threshold=0.2, measure=CvTextMeasure()).panel
     rows = Rect(waiting.x + 20, waiting.bottom + 5, waiting.w - 40, 30)
     assert all(region_diff(annotated[k], source[k], rows) < 12 for k in (0, 10, 18))
     assert all(region_diff(annotated[k], source[k], rows) > 30 for k in (19, 40, 59))

@@ -20,7 +20,10 @@ from PySide6.QtWidgets import QDialogButtonBox  # noqa: E402
 
 from app.sessions_view import SessionsWindow  # noqa: E402
 from app.video_view import QtPainter, QtTextMeasure  # noqa: E402
-from slowfast_core import overlay as look  # noqa: E402
+from slowfast_core.overlay.colors import PANEL, class_rgba  # noqa: E402
+from slowfast_core.overlay.content import Marking, OverlayContent, ShownPrediction, overlay_content  # noqa: E402
+from slowfast_core.overlay.layout import Fill, OverlayLayout, Rect, Text, base_px, layout_overlay  # noqa: E402
+from slowfast_core.overlay.opencv import draw_overlay  # noqa: E402
 from slowfast_core.video.encode import part_path  # noqa: E402
 
 from test_annotate import FPS, H, W, read_all, record_session  # noqa: E402  (shared helpers)
@@ -28,13 +31,13 @@ from test_annotate import FPS, H, W, read_all, record_session  # noqa: E402  (sh
 WAIT = 60_000
 
 
-def _qt_render(content: look.OverlayContent, marking: look.Marking | None) -> tuple[np.ndarray, look.OverlayLayout]:
+def _qt_render(content: OverlayContent, marking: Marking | None) -> tuple[np.ndarray, OverlayLayout]:
     """The overlay as the window paints it, on a grey W x H image: (H, W, 3) RGB."""
     image = QImage(W, H, QImage.Format.Format_RGB888)
     image.fill(0x808080)
     measure = QtTextMeasure(QFont())
-    frame = look.Rect(0, 0, W, H)
-    layout = look.layout_overlay(content, area=frame, bounds=frame, base=look.base_px(H), threshold=0.2,
+    frame = Rect(0, 0, W, H)
+    layout = layout_overlay(content, area=frame, bounds=frame, base=base_px(H), threshold=0.2,
                                  measure=measure, marking=marking)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -48,27 +51,27 @@ def _qt_render(content: look.OverlayContent, marking: look.Marking | None) -> tu
 def test_window_and_file_draw_one_layout(qtbot) -> None:
     """The same content gives the same display list (kinds, colours, texts, boxes within a few pixels: only the
     fonts' metrics differ) and nearly the same covered pixels with QPainter and with OpenCV."""
-    shown = look.ShownPrediction((("wave", 0.62), ("clap", 0.25), ("jump", 0.08)), "wave", 0.62, 1.0, 3.1)
-    content = look.overlay_content(shown, now=3.6, topk=3, stale_seconds=3.0, untrained=False)
-    marking = look.Marking(label="clap")
+    shown = ShownPrediction((("wave", 0.62), ("clap", 0.25), ("jump", 0.08)), "wave", 0.62, 1.0, 3.1)
+    content = overlay_content(shown, now=3.6, topk=3, stale_seconds=3.0, untrained=False)
+    marking = Marking(label="clap")
     qt_rgb, qt_layout = _qt_render(content, marking)
     cv_rgb = np.full((H, W, 3), 0x80, np.uint8)
-    cv_layout = look.draw_overlay(cv_rgb, content, threshold=0.2, marking=marking, channels="rgb")
+    cv_layout = draw_overlay(cv_rgb, content, threshold=0.2, marking=marking, channels="rgb")
 
-    def kinds(layout: look.OverlayLayout) -> list[tuple[str, tuple[int, ...]]]:
+    def kinds(layout: OverlayLayout) -> list[tuple[str, tuple[int, ...]]]:
         return [(type(i).__name__, i.color) for i in layout.items]
 
     assert kinds(qt_layout) == kinds(cv_layout)
-    assert [i.text for i in qt_layout.items if isinstance(i, look.Text)] == \
-        [i.text for i in cv_layout.items if isinstance(i, look.Text)]
+    assert [i.text for i in qt_layout.items if isinstance(i, Text)] == \
+        [i.text for i in cv_layout.items if isinstance(i, Text)]
     for a, b in zip(qt_layout.items, cv_layout.items):
-        if isinstance(a, look.Fill) and not a.ellipse and a.color != look.PANEL:
+        if isinstance(a, Fill) and not a.ellipse and a.color != PANEL:
             assert abs(a.rect.x - b.rect.x) < 4 and abs(a.rect.y - b.rect.y) < 8 and abs(a.rect.w - b.rect.w) < 12
     covered_qt = np.abs(qt_rgb.astype(int) - 0x80).max(axis=2) > 40
     covered_cv = np.abs(cv_rgb.astype(int) - 0x80).max(axis=2) > 40
     iou = (covered_qt & covered_cv).sum() / (covered_qt | covered_cv).sum()
     assert iou > 0.8, iou
-    bar = next(i for i in cv_layout.items if isinstance(i, look.Fill) and i.color == look.class_rgba("wave"))
+    bar = next(i for i in cv_layout.items if isinstance(i, Fill) and i.color == class_rgba("wave"))
     y, x = int(bar.rect.cy), int(bar.rect.x + 5)
     assert np.abs(qt_rgb[y, x].astype(int) - cv_rgb[y, x].astype(int)).max() < 10  # the same bar colour
 

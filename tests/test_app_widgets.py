@@ -24,7 +24,8 @@ from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.state import LiveState, ModelInfo  # noqa: E402
 from app.status_panel import StatusPanel, status_fields  # noqa: E402
 from app.timeline import LiveTimeline, leading_classes, prediction_bands  # noqa: E402
-from app.video_view import NO_ACTION_TEXT, UNTRAINED_TEXT, VideoView, overlay_content  # noqa: E402
+from app.video_view import VideoView, overlay_content  # noqa: E402
+from slowfast_core.overlay.content import NO_ACTION_TEXT, UNTRAINED_TEXT  # noqa: E402
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction  # noqa: E402
 
 from helpers import media  # noqa: E402

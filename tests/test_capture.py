@@ -13,7 +13,8 @@ from slowfast_core.errors import SourceError
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.preprocess import prepare_frame
 from slowfast_core.video.ringbuffer import RingBuffer
-from slowfast_core.video.sources import FileSource, SyntheticSource
+from slowfast_core.video.file_source import FileSource
+from slowfast_core.video.synthetic import SyntheticSource
 
 from helpers.events import EventLog
 from helpers.media import write_clip

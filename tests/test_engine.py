@@ -12,7 +12,8 @@ import pytest
 from slowfast_core.errors import ConfigError, SourceError
 from slowfast_core.video.windows import window_end_times
 from slowfast_core.stream.engine import Engine, EngineSettings
-from slowfast_core.video.sources import FileSource, SyntheticSource
+from slowfast_core.video.file_source import FileSource
+from slowfast_core.video.synthetic import SyntheticSource
 
 from helpers.events import EventLog
 from helpers.media import write_clip

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from app.engine_control import ModelRequest, input_preprocessing, ready_model  # noqa: E402
-from slowfast_core.video.sources import SyntheticSource  # noqa: E402
+from slowfast_core.video.synthetic import SyntheticSource  # noqa: E402
 
 from helpers.models import probe_model  # noqa: E402
 from test_engine import make_engine, no_threads_left  # noqa: E402,F401 - fixture

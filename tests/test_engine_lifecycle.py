@@ -14,7 +14,8 @@ import time
 import pytest
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.video.sources import SourceInfo, SyntheticSource
+from slowfast_core.video.sources import SourceInfo
+from slowfast_core.video.synthetic import SyntheticSource
 
 from helpers.models import probe_model
 from test_engine import engine_threads, make_engine, no_threads_left  # noqa: F401 - fixture

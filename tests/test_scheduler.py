@@ -19,7 +19,8 @@ from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
 from slowfast_core.video.capture import CaptureThread, buffer_shape
 from slowfast_core.video.ringbuffer import RingBuffer
 from slowfast_core.video.sampling import sample_window
-from slowfast_core.video.sources import FileSource, SyntheticSource
+from slowfast_core.video.file_source import FileSource
+from slowfast_core.video.synthetic import SyntheticSource
 
 from helpers.media import write_clip
 from helpers.waiting import wait_until

@@ -77,7 +77,7 @@ def camera_faults(*, arch: str, size: int, fps: float, width: int, height: int, 
 
     from slowfast_core import create_model
     from slowfast_core.stream.engine import Engine, EngineSettings
-    from slowfast_core.video.sources import SyntheticSource
+    from slowfast_core.video.synthetic import SyntheticSource
 
     torch.manual_seed(0)
     model = create_model(arch, input_size=size)
@@ -174,7 +174,7 @@ def disk_full_fault(*, fps: float, width: int, height: int, work: Path) -> dict[
                 "lost_s": round(offered_s - repaired["kept_frames"] / fps, 3), "stop_s": recorded["stop_s"]}
     # no private tmpfs here: the recorder's free-space guard trips instead (the disk is "full" at its limit)
     from slowfast_core.sessions import SessionRecorder
-    from slowfast_core.video.sources import SyntheticSource
+    from slowfast_core.video.synthetic import SyntheticSource
 
     rec = SessionRecorder.start(work, name="guard", labels=["a"], source="synthetic", fps=fps, width=width,
                                 height=height, model="none", min_free_bytes=0)

@@ -83,7 +83,7 @@ def _write_clip(path: Path, *, width: int, height: int, fps: float, seconds: flo
     """A looping test clip of the synthetic scene (mp4v), so the file path decodes like a real video."""
     import cv2
 
-    from slowfast_core.video.sources import SyntheticSource
+    from slowfast_core.video.synthetic import SyntheticSource
 
     scene = SyntheticSource(width, height, fps, paced=False)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
@@ -105,7 +105,9 @@ def run_pipeline(*, arch: str, size: int, duration: float, fps: float, width: in
     starts the `duration` at the first prediction (after the model's start, up to `start_timeout` s)."""
     from slowfast_core import create_model
     from slowfast_core.stream.engine import Engine, EngineSettings
-    from slowfast_core.video.sources import FileSource, FrameSource, SyntheticSource
+    from slowfast_core.video.file_source import FileSource
+    from slowfast_core.video.sources import FrameSource
+    from slowfast_core.video.synthetic import SyntheticSource
 
     if duration <= 0 or fps <= 0:
         raise ConfigError("--duration and --fps must be positive")

@@ -31,7 +31,7 @@ def record(root: Path, *, fps: float, width: int, height: int, mode: str, limit_
 
     from slowfast_core.sessions import SessionRecorder
     from slowfast_core.stream.types import FramePacket
-    from slowfast_core.video.sources import SyntheticSource
+    from slowfast_core.video.synthetic import SyntheticSource
 
     rec = SessionRecorder.start(root, name=mode, labels=["a"], source="synthetic", fps=fps, width=width,
                                 height=height, model="none", min_free_bytes=0)

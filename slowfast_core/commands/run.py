@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.video.windows import default_stride, parse_stride
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.stream.jsonl import JsonlWriter
-    from slowfast_core.video.sources import list_cameras, parse_source
+    from slowfast_core.video.cameras import list_cameras
+    from slowfast_core.video.sources import parse_source
 
     if args.list_cameras:
         cameras = list_cameras()

@@ -61,7 +61,7 @@ def _root(args: argparse.Namespace) -> Path:
 def run_list(args: argparse.Namespace) -> int:
     """Print the sessions under the root, oldest first (a table, or JSON lines with --json). A damaged session
     is listed with what is wrong with it, never skipped and never in the way of the others."""
-    from slowfast_core.sessions.reader import read_labels_checked
+    from slowfast_core.sessions.tables import read_labels_checked
     from slowfast_core.sessions.store import list_sessions
 
     root = _root(args)

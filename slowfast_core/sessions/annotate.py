@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from slowfast_core.annotate import FrameAnnotator, fit_frame
-from slowfast_core.overlay import Marking, ShownPrediction
+from slowfast_core.overlay.content import Marking, ShownPrediction
 from slowfast_core.sessions.layout import LabeledSegment, SessionError
 from slowfast_core.sessions.store import Session, load_session
 from slowfast_core.stream.engine import EngineSettings

@@ -159,7 +159,7 @@ SESSION_FIELDS: tuple[str, ...] = tuple(
 def read_info(path: Path) -> SessionInfo:
     """Read `path`/session.json with the validating reader (see slowfast_core.sessions.reader): problems in it
     become `info.problems`; SessionError only when there is no session.json at all."""
-    from slowfast_core.sessions.reader import read_info as read
+    from slowfast_core.sessions.info_reader import read_info as read
 
     return read(path)
 
@@ -221,7 +221,7 @@ def csv_line(values: tuple[object, ...] | list[object]) -> str:
 def read_labels(path: Path) -> list[LabeledSegment]:
     """labels.csv of session folder `path`, in start order; rows that do not parse are skipped (the reader's
     `read_labels_checked` also says which and why)."""
-    from slowfast_core.sessions.reader import read_labels_checked
+    from slowfast_core.sessions.tables import read_labels_checked
 
     return read_labels_checked(path)[0]
 

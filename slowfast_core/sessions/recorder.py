@@ -13,6 +13,10 @@ Crash safety: a crash or `kill -9` loses the open segment (at most `segment_seco
 the queue; everything else is on disk and `repair_session` turns it into a normal session.
 Failures (disk full, a writer exception) stop the recording by themselves: `error` holds one line for the
 user, `on_error` is called once with it, and what was recorded so far stays readable.
+
+Length (~440 lines, over the ~400 budget): one class whose four threads (capture, writer, inference, GUI)
+share its state and lock; the parts that stand alone already live in the modules above, and splitting the
+class would scatter that locking across files.
 """
 
 from __future__ import annotations

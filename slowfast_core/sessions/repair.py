@@ -42,15 +42,9 @@ from slowfast_core.sessions.layout import (
     labels_text,
     write_info,
 )
-from slowfast_core.sessions.reader import (
-    MAX_TABLE_BYTES,
-    FrameTable,
-    complete_lines,
-    parse_prediction,
-    read_session_files,
-    read_text,
-    regular_file_problem,
-)
+from slowfast_core.sessions.reader import read_session_files
+from slowfast_core.sessions.safe_read import MAX_TABLE_BYTES, complete_lines, read_text, regular_file_problem
+from slowfast_core.sessions.tables import FrameTable, parse_prediction
 from slowfast_core.sessions.store import session_segments
 from slowfast_core.sessions.video import JoinProgress, count_frames, has_index, join_segments
 from slowfast_core.spec import REFERENCE_FPS

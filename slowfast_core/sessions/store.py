@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from slowfast_core.records import PredictionRecord
 from slowfast_core.sessions.layout import (
     SEGMENTS_DIR,
     SESSION_JSON,
@@ -18,17 +19,9 @@ from slowfast_core.sessions.layout import (
     slugify,
     write_info,
 )
-from slowfast_core.sessions.reader import (
-    FrameTable,
-    PredictionRecord,
-    info_is_broken,
-    parse_prediction,
-    quick_problems,
-    read_frames_checked,
-    read_info,
-    read_predictions_checked,
-    read_session_files,
-)
+from slowfast_core.sessions.info_reader import info_is_broken, read_info
+from slowfast_core.sessions.reader import quick_problems, read_session_files
+from slowfast_core.sessions.tables import FrameTable, parse_prediction, read_frames_checked, read_predictions_checked
 
 logger = logging.getLogger(__name__)
 

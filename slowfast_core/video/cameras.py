@@ -1,17 +1,29 @@
-"""Camera discovery for menus and start-up: names people know their cameras by, and the spec that opens each.
+"""Cameras: the OpenCV camera source, and discovery for menus and start-up.
 
-No Qt here: the window passes its own lister (Qt Multimedia knows the cameras' product names); without one, or
-when it fails, the /dev/video* nodes are listed by path *without opening them* (opening can take seconds per
-device; `sources.list_cameras` opens each when that is what is wanted, e.g. `slowfast run --list-cameras`).
+`CameraSource` opens a capture device by index or path; `list_cameras` opens each device to report what it
+delivers (`slowfast run --list-cameras`). For menus, `discover_cameras` gives the names people know their
+cameras by and the spec that opens each. No Qt here: the window passes its own lister (Qt Multimedia knows the
+cameras' product names); without one, or when it fails, the /dev/video* nodes are listed by path *without
+opening them* (opening can take seconds per device).
 """
 
 from __future__ import annotations
 
 import glob
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from slowfast_core.errors import SourceError
+from slowfast_core.files import is_character_device, not_regular
+from slowfast_core.video.decode import usable_fps
+from slowfast_core.video.sources import FrameSource, SourceFrame, SourceInfo, quiet_opencv
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +63,101 @@ def discover_cameras(named: NamedLister | None = None) -> list[CameraChoice]:
                 out.append(CameraChoice(description or ident or f"Camera {i}", spec))
             return out
     return camera_nodes()
+
+
+class CameraSource(FrameSource):
+    """An OpenCV capture device, by index (0) or path (/dev/video0). Asks for a size and rate, reports what it got."""
+
+    def __init__(self, device: int | str = 0, *, width: int | None = None, height: int | None = None,
+                 fps: float | None = None) -> None:
+        super().__init__()
+        self.device = device
+        self.requested = (width, height, fps)
+        self._cap: cv2.VideoCapture | None = None
+        self._pending: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return f"camera:{self.device}"
+
+    def _open(self) -> SourceInfo:
+        if isinstance(self.device, str) and not Path(self.device).exists():
+            raise SourceError(f"camera {self.device} does not exist: check the device path or use --source synthetic")
+        if isinstance(self.device, str) and os.name == "posix" and not is_character_device(self.device):
+            kind = not_regular(self.device) or "a regular file"
+            raise SourceError(f"camera {self.device} is {kind}, not a camera device: use camera:N or "
+                              "camera:/dev/videoN (a video file: --source file:PATH)")
+        with quiet_opencv():
+            cap = cv2.VideoCapture(self.device)
+            if not cap.isOpened():
+                cap.release()
+                raise SourceError(
+                    f"cannot open camera {self.device}: no such camera or it is busy; "
+                    "connect one or use --source synthetic"
+                )
+            width, height, fps = self.requested
+            if width:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            if height:
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            if fps:
+                cap.set(cv2.CAP_PROP_FPS, fps)
+            ok, frame = cap.read()
+        if not ok or frame is None:
+            cap.release()
+            raise SourceError(f"camera {self.device} opened but delivers no frames: check it is not used elsewhere")
+        self._cap, self._pending = cap, frame
+        info = SourceInfo(frame.shape[1], frame.shape[0], usable_fps(cap.get(cv2.CAP_PROP_FPS), self.name)[0])
+        if width and height and (info.width, info.height) != (width, height):
+            logger.info("%s: asked for %dx%d, got %dx%d", self.name, width, height, info.width, info.height)
+        return info
+
+    def _read(self) -> SourceFrame | None:
+        if self._interrupt.is_set() or self._cap is None:
+            return None
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return SourceFrame(frame)
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            raise SourceError(f"camera {self.device} stopped delivering frames: check the cable or the driver")
+        return SourceFrame(frame)
+
+    def _close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+        self._cap, self._pending = None, None
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """A camera that could be opened: how to name it in `--source`, and its default size and rate."""
+
+    device: int | str
+    width: int
+    height: int
+    fps: float
+
+    @property
+    def spec(self) -> str:
+        """The `--source` text for this camera."""
+        return f"camera:{self.device}"
+
+
+def list_cameras(max_index: int = 4) -> list[CameraInfo]:
+    """Cameras that open and deliver a frame. On Linux only existing /dev/video* nodes are tried; [] if none."""
+    if sys.platform.startswith("linux"):
+        candidates: list[int | str] = sorted(glob.glob("/dev/video*"), key=lambda p: (len(p), p))
+    else:
+        candidates = list(range(max_index))
+    found = []
+    for device in candidates:
+        source = CameraSource(device)
+        try:
+            info = source.open()
+        except SourceError:
+            continue
+        finally:
+            source.close()
+        found.append(CameraInfo(device, info.width, info.height, info.fps))
+    return found

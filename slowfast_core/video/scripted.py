@@ -19,7 +19,7 @@ import numpy as np
 
 from slowfast_core.errors import SourceError
 from slowfast_core.video.actions import MAX_CLASSES, ActionScene, class_name, make_scene, render_frame
-from slowfast_core.video.sources import SyntheticSource, encode_index
+from slowfast_core.video.synthetic import SyntheticSource, encode_index
 
 DEFAULT_SECONDS = 4.0
 _SPEC = re.compile(r"^synthetic:actions(?::(\d+)-(\d+))?(?:@(\d+))?$")
