@@ -290,7 +290,7 @@ class MainWindow(WindowMenus, QMainWindow):
         """Record -> Teach…: on the running model's backbone, so recorded features are reused (app/teach_dialog)."""
         loaded = self.models.loaded
         base = (loaded.request.weights or loaded.info.arch) if loaded is not None else None
-        size = loaded.model.meta.preprocessing.short_side if loaded is not None else 0
+        size = loaded.input_size if loaded is not None else 0  # the size it runs at (its features were recorded at)
         self.teach_dialog = TeachDialog(self.sessions_root, base=base, size=size,
                                         models_folder=models_dir(self.sessions_root), parent=self)
         self.teach_dialog.useModel.connect(self.models.use_taught)

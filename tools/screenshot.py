@@ -133,8 +133,16 @@ def main(argv: list[str] | None = None) -> int:
             window.show_teach()
             teach = window.teach_dialog
             teach.resize(900, 760)
+            opened = time.monotonic()
+            wait_for(lambda: teach.job.ready, args.timeout, "the teaching child")  # a person reads the dialog
+            ready_s = time.monotonic() - opened
+            pressed = time.monotonic()
             teach.train()
             wait_for(lambda: teach.result is not None or teach.error is not None, args.timeout, "the teach")
+            r = teach.result or {}
+            print(f"teach: child ready {ready_s:.1f} s after the dialog opened; Train -> result "
+                  f"{time.monotonic() - pressed:.1f} s ({r.get('reused', 0)} recorded features reused, "
+                  f"{r.get('computed', 0)} computed from the video){' ERROR ' + teach.error if teach.error else ''}")
             pump(1.0)
             path = args.out / "teach.png"
             teach.grab().save(str(path))
