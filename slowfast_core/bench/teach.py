@@ -62,7 +62,8 @@ class TeachBenchSettings:
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
     """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`); its checkpoint."""
-    from slowfast_core.train.loop import BEST, train
+    from slowfast_core.train.loop import train
+    from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.recipe import TrainConfig
     from slowfast_core.train.synth import SynthSettings, generate
 
@@ -191,15 +192,16 @@ def agreement(predictions: list[Prediction], source: ActionScriptSource) -> dict
 
 
 def _child_seconds(session: Path, base_spec: str, out: Path, backend: str) -> float:
-    """Wall seconds of `python -m slowfast_core.train.teach` (the window's child: start-up and imports included)."""
+    """Wall seconds of `python -m slowfast_core.train.teach_child` (the window's child: start-up and imports
+    included)."""
     import subprocess
     import sys
 
     from slowfast_core.errors import SlowFastError
 
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "slowfast_core.train.teach", "--base", base_spec, "--out", str(out),
-                           str(session)], capture_output=True, text=True, timeout=1800)
+    done = subprocess.run([sys.executable, "-m", "slowfast_core.train.teach_child", "--base", base_spec,
+                           "--out", str(out), str(session)], capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise SlowFastError(f"the teaching child failed: {(done.stdout.strip().splitlines() or [''])[-1]}")
     return time.monotonic() - started
@@ -208,7 +210,8 @@ def _child_seconds(session: Path, base_spec: str, out: Path, backend: str) -> fl
 def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, work: Path | None = None,
                 say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """The whole proof (module doc); returns the figures (`agreement`, `teach_seconds`, ...)."""
-    from slowfast_core.train.teach import load_base, teach
+    from slowfast_core.train.teach import load_base
+    from slowfast_core.train.teach_child import teach
 
     with tempfile.TemporaryDirectory(prefix="slowfast-bench-teach-") as tmp:
         folder = Path(work) if work is not None else Path(tmp)
