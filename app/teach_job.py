@@ -1,4 +1,4 @@
-"""The Teach window's controller: `python -m slowfast_core.train.teach` in a child process.
+"""The Teach window's controller: `python -m slowfast_core.train.teach_child` in a child process.
 
 `TeachJob` (a small QObject controller) runs the child (QProcess) and turns its JSON lines into signals: the
 plan, progress, one metrics record per step group, the result, or one error line. Cancel kills the child; a
@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QProcess, Signal
 
 from slowfast_core.errors import SlowFastError
 
-CHILD_MODULE = "slowfast_core.train.teach"  # the teaching child: `python -m` this, JSON lines on stdout
+CHILD_MODULE = "slowfast_core.train.teach_child"  # the teaching child: `python -m` this, JSON lines on stdout
 
 
 class TeachJob(QObject):

@@ -93,7 +93,7 @@ def stand_in_child(tmp_path: Path, name: str, script: str) -> Path:
 def test_a_bad_input_and_a_dying_child_are_messages(qtbot, tmp_path: Path, teach_session, capsys) -> None:
     """The real child's error line for one label without background (run in-process here: a second child
     importing torch would double this test's time), shown by the dialog; then a child that dies."""
-    from slowfast_core.train.teach import main as child_main
+    from slowfast_core.train.teach_child import main as child_main
 
     _, base_spec = teach_session
     root = tmp_path / "sessions"

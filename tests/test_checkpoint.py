@@ -21,13 +21,9 @@ from slowfast_core.errors import CheckpointError, WeightsError
 from slowfast_core.model.builder import create_model
 from slowfast_core.model.config import PRESETS, get_config
 from slowfast_core.model.net import SlowFast
-from slowfast_core.weights.checkpoint import (
-    detect_arch,
-    load_checkpoint,
-    load_weights,
-    read_state_dict,
-    state_signature,
-)
+from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
+from slowfast_core.weights.checkpoint_file import read_state_dict
+from slowfast_core.weights.signature import detect_arch, state_signature
 from slowfast_core.weights.labels import kinetics400_labels
 
 from helpers.checkpoints import LOGIT_TOL, randomise_

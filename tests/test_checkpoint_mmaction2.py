@@ -24,7 +24,9 @@ from slowfast_core.errors import CheckpointError
 from slowfast_core.model.builder import create_model
 from slowfast_core.model.config import get_config
 from slowfast_core.model.net import SlowFast
-from slowfast_core.weights.checkpoint import detect_arch, load_checkpoint, load_weights, read_state_dict
+from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
+from slowfast_core.weights.checkpoint_file import read_state_dict
+from slowfast_core.weights.signature import detect_arch
 from slowfast_core.weights.convert_mmaction2 import (
     MMACTION2_PREPROCESSING,
     mmaction2_to_ours,

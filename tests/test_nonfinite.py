@@ -19,7 +19,8 @@ from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.predict import probabilities
 from slowfast_core.spec import ModelMeta, Preprocessing
-from slowfast_core.weights.checkpoint import load_checkpoint, read_state_dict
+from slowfast_core.weights.checkpoint import load_checkpoint
+from slowfast_core.weights.checkpoint_file import read_state_dict
 
 
 @pytest.fixture(scope="module")

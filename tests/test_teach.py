@@ -18,7 +18,9 @@ from slowfast_core.cli import main as cli_main
 from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.sessions.features import FEATURES_BIN, FEATURES_JSON, read_features
 from slowfast_core.sessions.layout import LABELS_CSV, PREDICTIONS_JSONL
-from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base, taught_model, teach
+from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base
+from slowfast_core.train.teach_child import teach
+from slowfast_core.train.teach_run import taught_model
 from slowfast_core.weights import my_models
 from slowfast_core.weights.checkpoint import load_weights
 

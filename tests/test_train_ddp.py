@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from slowfast_core.train.loop import LAST, METRICS
+from slowfast_core.train.run_folder import LAST, METRICS
 from slowfast_core.train.synth import SynthSettings, generate
 
 COMMON = ["--epochs", "4", "--lr", "0.05", "--frozen-bn", "--dropout", "0", "--no-flip", "--workers", "0",

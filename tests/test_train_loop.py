@@ -15,7 +15,8 @@ import torch
 
 from slowfast_core.errors import CheckpointError
 from slowfast_core.model.builder import create_model
-from slowfast_core.train.loop import BEST, LAST, METRICS, Interrupted, train
+from slowfast_core.train.loop import Interrupted, train
+from slowfast_core.train.run_folder import BEST, LAST, METRICS
 from slowfast_core.train.recipe import TrainConfig, lr_at
 from slowfast_core.train.synth import SynthSettings, generate
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +31,11 @@ import torch
 
 from slowfast_core.backends.base import (
     BACKENDS,
-    CACHE_ENV,
     available_backends,
     inference_threads,
     resolve_device,
 )
-from slowfast_core.children import child_env
+from slowfast_core.bench.first_prediction import time_to_first_prediction
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import SlowFastConfig, arch_names, get_config
 from slowfast_core.model.flops import count_macs
@@ -208,22 +206,6 @@ class PeakProbe:
     def gmacs(self) -> float:
         """Best G multiply-adds per second so far."""
         return self.n ** 3 / self.best / 1e9
-
-
-# -- start-up ---------------------------------------------------------------------------------------------------
-
-
-def time_to_first_prediction(arch: str, size: int, device: str, cache: Path) -> dict[str, object]:
-    """Wall time from launching a fresh Python (`python -m slowfast_core.bench.first_prediction`) to its first
-    prediction with the default backend, using the model cache `cache`."""
-    env = {**child_env(), CACHE_ENV: str(cache)}
-    start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "slowfast_core.bench.first_prediction", arch, str(size), device],
-                          capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        raise ConfigError(f"the start-up measurement failed: {proc.stderr.strip().splitlines()[-1:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"seconds": float(result["done"]) - start, "backend": result["backend"]}
 
 
 # -- int8 -------------------------------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ class TeachBenchSettings:
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
     """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`); its checkpoint."""
-    from slowfast_core.train.loop import BEST, train
+    from slowfast_core.train.loop import train
+    from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.recipe import TrainConfig
     from slowfast_core.train.synth import SynthSettings, generate
 
@@ -204,7 +205,7 @@ def _child_seconds(session: Path, base_spec: str, out: Path) -> tuple[float, flo
     from slowfast_core.errors import SlowFastError
 
     started = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "slowfast_core.train.teach", "--stdin"], stdin=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-m", "slowfast_core.train.teach_child", "--stdin"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdin is not None and child.stdout is not None
     first = child.stdout.readline()
@@ -226,7 +227,8 @@ def _child_seconds(session: Path, base_spec: str, out: Path) -> tuple[float, flo
 def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, work: Path | None = None,
                 say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """The whole proof (module doc); returns the figures (`agreement`, `teach_seconds`, ...)."""
-    from slowfast_core.train.teach import load_base, teach
+    from slowfast_core.train.teach import load_base
+    from slowfast_core.train.teach_child import teach
 
     with tempfile.TemporaryDirectory(prefix="slowfast-bench-teach-") as tmp:
         folder = Path(work) if work is not None else Path(tmp)

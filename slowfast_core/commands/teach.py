@@ -1,6 +1,7 @@
 """`slowfast teach SESSION... --name NAME`: teach a classifier for the actions marked in sessions, save it in
 My models (`--weights NAME` everywhere then). The same engine as Record -> Teach... in the window
-(`slowfast_core.train.teach`); every bad input is one `slowfast: error:` line and exit 2, nothing changed."""
+(`slowfast_core.train.teach`, run by `train.teach_child.teach`); every bad input is one `slowfast: error:` line
+and exit 2, nothing changed."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan, train, save; say what was taught and how well it did on held-out segments."""
     from slowfast_core.sessions.store import resolve_session
-    from slowfast_core.train.teach import TeachError, TeachResult, sessions_with_labels, teach
+    from slowfast_core.train.teach import TeachError, TeachResult, sessions_with_labels
+    from slowfast_core.train.teach_child import teach
     from slowfast_core.weights.my_models import find_my_model, save_my_model, slug
 
     slug(args.name)  # an empty name fails before any work

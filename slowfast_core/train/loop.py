@@ -11,28 +11,23 @@ RUN/run.json               the command, the resolved config, versions, seed, dat
 Structure follows PySlowFast's train_net.py: build data, model, optimiser; optionally resume; per epoch
 `set_epoch`, train, validate, write (rank 0 only). Stop requests (Ctrl-C, SIGTERM) are checked after every
 step; all ranks agree on them; the partial epoch is saved so `--resume` continues at the next batch.
+The run folder's file names, `TrainState` and its save/resume are in `train.run_folder`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import platform
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from slowfast_core import __version__
-from slowfast_core.errors import ConfigError, SlowFastError
+from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import ClipDataset, ClipSampling, EpochSampler, collate
@@ -46,12 +41,19 @@ from slowfast_core.train.report import (
     write_confusion,
     write_curves_png,
 )
-from slowfast_core.weights.native import atomic_save, save_model
+from slowfast_core.train.run_folder import (
+    BEST,
+    CONFUSION,
+    CURVES,
+    METRICS,
+    TrainState,
+    load_resume,
+    save_last,
+    write_run_json,
+)
+from slowfast_core.weights.native import save_model
 
 logger = logging.getLogger(__name__)
-
-LAST, BEST = "checkpoint_last.pyth", "checkpoint_best.pyth"
-METRICS, CONFUSION, CURVES, RUN_JSON = "metrics.jsonl", "confusion.csv", "curves.png", "run.json"
 
 
 class Interrupted(SlowFastError):
@@ -60,23 +62,6 @@ class Interrupted(SlowFastError):
     def __init__(self, message: str, signal_exit: int) -> None:
         super().__init__(message)
         self.signal_exit = signal_exit
-
-
-@dataclass
-class TrainState:
-    """Everything besides model and optimizer that `--resume` needs to continue exactly."""
-
-    epoch: int = 0  # the epoch in progress (or next to start)
-    batch: int = 0  # batches of `epoch` already done
-    step: int = 0  # optimizer steps so far
-    horizon: int = 0  # epochs the schedule runs for (set after epoch 1 when --minutes bounds the run)
-    best_top1: float = -1.0
-    seconds: float = 0.0  # training time so far (for --minutes)
-    partial: dict = field(default_factory=dict)  # sums of the epoch in progress
-    skipped: list = field(default_factory=list)  # example paths that could not be read
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -200,48 +185,6 @@ def evaluate_loader(model: nn.Module, loader: DataLoader, d: distributed.Dist, n
     return conf, (loss_sum[0] / loss_sum[1]).item() if loss_sum[1] > 0 else float("nan"), skipped
 
 
-def _versions() -> dict[str, str]:
-    import cv2
-
-    return {"slowfast_live": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "opencv": cv2.__version__, "numpy": np.__version__, "platform": platform.platform()}
-
-
-def _write_run_json(out: Path, config: TrainConfig, data: DatasetSplit, d: distributed.Dist) -> None:
-    info = {
-        "command": sys.argv, "config": config.to_json(), "versions": _versions(), "seed": config.seed,
-        "world_size": d.world_size, "device": str(d.device), "categories": data.categories,
-        "dataset": {"source": data.source, "train": len(data.train), "val": len(data.val), "notes": data.notes,
-                    "train_per_class": data.counts("train"), "val_per_class": data.counts("val")},
-    }
-    tmp = out / (RUN_JSON + ".part")
-    tmp.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out / RUN_JSON)
-
-
-def _load_resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any) -> TrainState:
-    """The state of RUN/checkpoint_last.pyth, loaded into `model` and `optimizer`."""
-    path = out / LAST
-    if not path.is_file():
-        raise ConfigError(f"nothing to resume in {out}: {LAST} is missing (start a new run without --resume)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(obj["model_state"])
-        train_state = obj["train_state"]
-        optimizer.load_state_dict(train_state["optimizer"])
-        if scaler is not None and train_state.get("scaler"):
-            scaler.load_state_dict(train_state["scaler"])
-        torch.set_rng_state(train_state["torch_rng"])
-        state = TrainState(**train_state["state"])
-    except (KeyError, RuntimeError, ValueError, TypeError, EOFError) as exc:
-        raise ConfigError(f"{path} cannot be resumed ({' '.join(str(exc).split())[:120]}): start a new run") from None
-    return state
-
-
-def _save_last(out: Path, net: SlowFast, optimizer: torch.optim.Optimizer, scaler: Any, state: TrainState) -> None:
-    extra = {"train_state": {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                             "torch_rng": torch.get_rng_state(), "state": state.to_dict()}}
-    save_model(net, out / LAST, base=getattr(net, "_base", None), extra=extra)
 
 
 def train(config: TrainConfig, *, stop: threading.Event | None = None, progress: ProgressFn | None = None,
@@ -289,10 +232,10 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay), lr=config.lr, momentum=config.momentum)
     fp16 = d.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if fp16 else None
-    state = _load_resume(out, net, optimizer, scaler) if config.resume else TrainState(horizon=config.epochs)
+    state = load_resume(out, net, optimizer, scaler) if config.resume else TrainState(horizon=config.epochs)
     if d.is_main and not config.resume:
         (out / METRICS).unlink(missing_ok=True)
-        _write_run_json(out, config, data, d)
+        write_run_json(out, config, data, d)
     steps_per_epoch = max(1, len(train_loader))
     flag = _StopFlag(stop)
     restore = _install_signals(flag)
@@ -371,7 +314,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
             state.seconds += time.monotonic() - start
             state.partial = sums
             if d.is_main:
-                _save_last(out, net, optimizer, scaler, state)
+                save_last(out, net, optimizer, scaler, state)
             code = flag.code or 130
             raise Interrupted(f"stopped at epoch {epoch + 1}, batch {b + 1}: resume with --resume {out}", code)
     seconds = time.monotonic() - start
@@ -401,7 +344,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
             save_model(net, out / BEST, base=getattr(net, "_base", None))
             if val is not None:
                 write_confusion(out / CONFUSION, conf, data.categories)
-        _save_last(out, net, optimizer, scaler, state)
+        save_last(out, net, optimizer, scaler, state)
         write_curves_png(out / CURVES, read_jsonl(out / METRICS))
         logger.info("epoch %d: %s", epoch + 1, record)
     return record

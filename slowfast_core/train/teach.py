@@ -14,35 +14,29 @@ are computed) each live window's pooled feature with its span and the backbone's
    confusion matrix and per-label accuracy on the held-out windows, then fits once more on every example
    (with a few examples each one counts) and saves backbone + that head in our native format.
    `train="last"` instead fine-tunes res5 + head through the training loop on the same sessions.
-3. The window runs this module as a child process (`python -m slowfast_core.train.teach ... SESSION...`): it
-   prints one JSON object per line (plan, progress, metrics, result or error), so the window draws curves
-   live, Cancel kills the child, and a crash is a message, never the window's.
+3. The window runs `train.teach_child` as a child process (`python -m slowfast_core.train.teach_child ...
+   SESSION...`): it prints one JSON object per line (plan, progress, metrics, result or error), so the window
+   draws curves live, Cancel kills the child, and a crash is a message, never the window's.
+
+This module holds the types and step 1 (planning); step 2 is `train.teach_run`, step 3 `train.teach_child`.
 
 Nothing here writes into the sessions, and the model is saved to a new file: a failed teach changes nothing.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.model.net import SlowFast
-from slowfast_core.train.data import BACKGROUND, Example
+from slowfast_core.train.data import BACKGROUND
 
-logger = logging.getLogger(__name__)
 
 #: seconds between windows cut from a session video when its features must be computed
 STRIDE_S = 0.5
@@ -302,244 +296,3 @@ def _drop_background(plan: TeachPlan) -> TeachPlan:
 def _typical_stride(plan: TeachPlan) -> float:
     steps = [np.median(np.diff(s.ends)) for s in plan.sessions if len(s.ends) > 1]
     return float(np.median(steps)) if steps else STRIDE_S
-
-
-# ------------------------------------------------------------------------------------------------- training
-
-
-def split_windows(plan: TeachPlan) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(session, window) pairs for train and val: per label, the last VAL_SHARE of its segments (in time) are
-    held out whole; a label with a single long segment holds out its last VAL_SHARE of time instead."""
-    by_label: dict[int, dict[str, list[tuple[int, int]]]] = {}
-    for si, s in enumerate(plan.sessions):
-        for wi in np.flatnonzero(s.labels >= 0):
-            by_label.setdefault(int(s.labels[wi]), {}).setdefault(s.groups[wi], []).append((si, int(wi)))
-    train, val = [], []
-    for groups in by_label.values():
-        ordered = list(groups.values())  # sessions in order, segments in time
-        if len(ordered) >= 2:
-            n_val = max(1, int(round(VAL_SHARE * len(ordered))))
-            for g in ordered[:-n_val]:
-                train += g
-            for g in ordered[-n_val:]:
-                val += g
-        elif len(ordered[0]) >= 2 * MIN_EXAMPLES + 2:
-            g = ordered[0]
-            spans = np.array([[plan.sessions[si].starts[wi], plan.sessions[si].ends[wi]] for si, wi in g])
-            cut = np.quantile(spans[:, 0], 1 - VAL_SHARE)
-            train += [p for p, (a, b) in zip(g, spans) if b <= cut]
-            val += [p for p, (a, b) in zip(g, spans) if a >= cut]
-        else:
-            train += ordered[0]
-    return train, val
-
-
-def compute_features(plan: TeachPlan, base: SlowFast, *, on_event: EventFn, device: str = "cpu",
-                     backend: str = "auto") -> int:
-    """Fill in the features of sessions that did not record them (decoded from video, cached); returns how many."""
-    from slowfast_core.train.head import FeatureCache
-
-    todo = [(s, int(wi)) for s in plan.sessions if s.features is None for wi in np.flatnonzero(s.labels >= 0)]
-    if not todo:
-        return 0
-    cache = FeatureCache(base, backend=backend, device=device)
-    started = time.monotonic()
-    filled: dict[int, np.ndarray] = {}
-    for done, (s, wi) in enumerate(todo, start=1):
-        ex = Example(s.video, int(s.labels[wi]), float(s.starts[wi]), float(s.ends[wi]), group=s.groups[wi])
-        if id(s) not in filled:
-            filled[id(s)] = np.zeros((len(s.starts), plan.identity.dim), np.float32)
-        filled[id(s)][wi] = cache.features(ex, mode="center", views=1)[0]
-        elapsed = time.monotonic() - started
-        on_event({"event": "progress", "what": "features", "done": done, "total": len(todo),
-                  "eta_s": round(elapsed / done * (len(todo) - done), 1)})
-    for s in plan.sessions:
-        if s.features is None:
-            s.features = filled[id(s)]
-    return len(todo)
-
-
-def taught_model(base: SlowFast, linear: nn.Linear, categories: Sequence[str]) -> SlowFast:
-    """A new model with `base`'s backbone whose classifier is `linear` (C -> len(categories)) with those labels."""
-    from slowfast_core.model.builder import with_classes
-
-    return with_classes(base, categories, head=linear)
-
-
-def _stack(plan: TeachPlan, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    if not pairs:
-        return np.zeros((0, plan.identity.dim), np.float32), np.zeros(0, np.int64)
-    x = np.stack([plan.sessions[si].features[wi] for si, wi in pairs]).astype(np.float32)  # type: ignore[index]
-    y = np.array([plan.sessions[si].labels[wi] for si, wi in pairs], np.int64)
-    return x, y
-
-
-def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn | None = None,
-              device: str = "cpu", backend: str = "auto") -> TeachResult:
-    """Train the head on `plan`'s windows, save backbone + head to `out/taught.pyth` (see the module doc)."""
-    from slowfast_core.train.head import HEAD_STEPS, fit_linear
-    from slowfast_core.train.report import confusion_matrix
-    from slowfast_core.weights.native import save_model
-
-    emit = on_event or (lambda e: None)
-    started = time.monotonic()
-    reused = plan.recorded
-    computed = compute_features(plan, base, on_event=emit, device=device, backend=backend)
-    train, val = split_windows(plan)
-    x, y = _stack(plan, train)
-    xv, yv = _stack(plan, val)
-    n = len(plan.categories)
-    counts = np.bincount(y, minlength=n).astype(np.float64)
-    weight = np.where(counts > 0, len(y) / (n * np.maximum(counts, 1)), 0.0)  # balanced: background is plentiful
-    linear, history = fit_linear(x, y, n, xv=xv if len(xv) else None, yv=yv if len(yv) else None,
-                                 steps=HEAD_STEPS, class_weight=weight,
-                                 on_record=lambda rec: emit({"event": "metrics", **rec}))
-    with torch.no_grad():
-        confusion = (confusion_matrix(torch.from_numpy(yv), linear(torch.from_numpy(xv)).argmax(1), n)
-                     if len(yv) else torch.zeros(n, n, dtype=torch.int64))
-        train_top1 = float((linear(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
-    rows = confusion.sum(1)
-    per_label = {c: (float(confusion[i, i] / rows[i]) if rows[i] else None) for i, c in enumerate(plan.categories)}
-    val_top1 = float(confusion.diag().sum() / rows.sum()) if int(rows.sum()) else None
-    if len(yv):  # measured on held-out segments; the model to use learns from every example (few-shot: each counts)
-        xa, ya = np.concatenate([x, xv]), np.concatenate([y, yv])
-        counts = np.bincount(ya, minlength=n).astype(np.float64)
-        weight = np.where(counts > 0, len(ya) / (n * np.maximum(counts, 1)), 0.0)
-        linear, _ = fit_linear(xa, ya, n, steps=HEAD_STEPS, class_weight=weight)
-    model = taught_model(base, linear, plan.categories)
-    out.mkdir(parents=True, exist_ok=True)
-    path = save_model(model, out / MODEL_FILE, base=plan.base)
-    result = TeachResult(path, plan.categories, history, confusion.tolist(), per_label, val_top1, train_top1,
-                         time.monotonic() - started, computed, reused, plan.base, plan.notes)
-    (out / RESULT_FILE).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
-    return result
-
-
-def run_teach_last(plan: TeachPlan, base_spec: str, out: Path, *, on_event: EventFn | None = None,
-                   device: str = "cpu", epochs: int = 5) -> TeachResult:
-    """The advanced option: fine-tune res5 + head (`--train last`) on the plan's sessions, through the loop."""
-    from slowfast_core.model.config import PRESETS
-    from slowfast_core.train.loop import BEST, CONFUSION, METRICS, train
-    from slowfast_core.train.recipe import TrainConfig
-
-    if base_spec in PRESETS:
-        raise TeachError("training `last` needs a base model with trained weights: choose one with --base")
-    emit = on_event or (lambda e: None)
-    started = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
-    sent = 0
-
-    def progress(what: str, done: int, total: int) -> None:
-        nonlocal sent
-        emit({"event": "progress", "what": what, "done": done, "total": total})
-        lines = (out / METRICS).read_text().splitlines() if (out / METRICS).is_file() else []
-        for line in lines[sent:]:
-            emit({"event": "metrics", **json.loads(line)})
-        sent = len(lines)
-
-    config = TrainConfig(data=[str(s.folder) for s in plan.sessions], out=str(out), init=base_spec, arch="",
-                         train="last", epochs=epochs, background=plan.background, device=device, workers=0)
-    result = train(config, progress=progress)
-    progress("done", 1, 1)
-    history = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
-    confusion = _read_confusion(out / CONFUSION, len(result.categories))
-    rows = [sum(r) for r in confusion]
-    per_label = {c: (confusion[i][i] / rows[i] if rows[i] else None) for i, c in enumerate(result.categories)}
-    target = out / MODEL_FILE
-    (out / BEST).replace(target)
-    val = result.state.best_top1
-    return TeachResult(target, list(result.categories), history, confusion, per_label, val,
-                       float(history[-1].get("train_top1") or 0.0), time.monotonic() - started, 0, 0, base_spec,
-                       plan.notes)
-
-
-def _read_confusion(path: Path, n: int) -> list[list[int]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()[1:]
-        return [[int(v) for v in line.split(",")[1:]] for line in lines][:n]
-    except (OSError, ValueError):
-        return [[0] * n for _ in range(n)]
-
-
-# ------------------------------------------------------------------------------------------------ child
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m slowfast_core.train.teach",
-                                description="Teach a classifier from sessions; JSON lines on stdout.")
-    p.add_argument("sessions", nargs="*", help="session folders (default: every session with labels)")
-    p.add_argument("--base", help="base model: weights name, checkpoint or My models name (default: the sessions')")
-    p.add_argument("--out", help="folder for the taught model and its report (required)")
-    p.add_argument("--no-background", dest="background", action="store_false")
-    p.add_argument("--train", choices=("head", "last"), default="head")
-    p.add_argument("--epochs", type=int, default=5, help="epochs for --train last")
-    p.add_argument("--size", type=int, default=0, help="input short side of the base model (0: its own)")
-    p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
-    p.add_argument("--stdin", action="store_true",
-                   help="warm start: import everything, print a 'ready' event, then read the arguments as one "
-                        "JSON list on stdin (the window starts this child when its Teach dialog opens)")
-    return p
-
-
-def job_arguments(args: argparse.Namespace, emit: EventFn) -> argparse.Namespace | None:
-    """The arguments to run: the command line's, or with `--stdin` the JSON list that arrives on stdin.
-
-    A warm child has paid for importing torch and the model code before it says `ready`; it then blocks on
-    stdin. None when stdin closes first (the window was closed or chose not to teach): exit quietly.
-    """
-    if args.stdin:
-        emit({"event": "ready"})
-        line = sys.stdin.readline()
-        if not line.strip():
-            return None
-        args = parser().parse_args([str(a) for a in json.loads(line)])
-    if not args.out:
-        parser().error("--out is required")
-    return args
-
-
-def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, background: bool = True,
-          mode: str = "head", on_event: EventFn | None = None, plan_only: bool = False,
-          epochs: int = 5, size: int = 0, backend: str = "auto") -> TeachResult | TeachPlan:
-    """Plan and run a teach (the child's and the CLI's body); returns the plan alone with `plan_only`."""
-    emit = on_event or (lambda e: None)
-    spec = base_spec or default_base(folders)
-    base = load_base(spec, size=size)
-    spec = spec or base.config.name
-    plan = plan_teach(folders, base, base_spec=spec, background=background)
-    emit({"event": "plan", **plan.summary()})
-    if plan_only:
-        return plan
-    if mode == "last":
-        return run_teach_last(plan, spec, out, on_event=emit, epochs=epochs)
-    return run_teach(plan, base, out, on_event=emit, backend=backend)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash)."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="teach: %(levelname)s: %(message)s")
-    def emit(event: Event) -> None:
-        print(json.dumps(event, allow_nan=False, default=str), flush=True)
-
-    args = job_arguments(parser().parse_args(argv), emit)
-    if args is None:
-        return 0
-    try:
-        folders = [Path(p) for p in args.sessions] or sessions_with_labels()
-        result = teach(folders, base_spec=args.base, out=Path(args.out), background=args.background,
-                       mode=args.train, on_event=emit, plan_only=args.plan_only, epochs=args.epochs,
-                       size=args.size)
-    except SlowFastError as exc:
-        emit({"event": "error", "message": str(exc)})
-        return 2
-    except Exception as exc:  # noqa: BLE001 - a crash is a message for the window, with its kind
-        logger.debug("teach failed", exc_info=True)
-        emit({"event": "error", "message": f"teaching failed: {type(exc).__name__}: {exc}"})
-        return 1
-    if isinstance(result, TeachResult):
-        emit({"event": "result", **result.to_json()})
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -89,7 +89,7 @@ def teach_session(tiny_overfit, tmp_path_factory: pytest.TempPathFactory) -> tup
     backbone) while the real engine ran the backbone live and the recorder kept video, predictions and
     features, with labels at the script's times (`slowfast bench teach`'s recording, small)."""
     from slowfast_core.bench.teach import record
-    from slowfast_core.train.loop import BEST
+    from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.teach import load_base
 
     base = str(tiny_overfit.out / BEST)
