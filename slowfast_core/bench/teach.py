@@ -9,7 +9,9 @@
    this process (`teach_seconds`) and as the window runs it: a child process started ahead (when the Teach
    dialog opens; `child_ready_seconds` until it has imported torch) that gets its job at Train
    (`teach_child_seconds`: from Train to the saved model).
-4. Run the taught model over the next minute of the actor and measure how many windows' top-1 agrees with
+4. Use now, measured (`head_swap`): the taught classifier swapped into a live engine paced at 30 fps, the largest
+   frame gap after the swap against the one before it, and the time to the first taught label.
+5. Run the taught model over the next minute of the actor and measure how many windows' top-1 agrees with
    the script (the action covering most of the window): `agreement`. The actor goes on as it was recorded
    (its script repeats, like a person acting on in the same room); `agreement_new_scenes` is the harder
    figure on another seed's scenes (unseen backgrounds, positions, sizes and speeds).
@@ -172,6 +174,62 @@ def recognise(model: SlowFast, settings: TeachBenchSettings, *, new_scenes: bool
     return agreement(predictions, source)
 
 
+def head_swap(base: SlowFast, taught: SlowFast, settings: TeachBenchSettings, *, around_s: float = 2.0,
+              timeout_s: float = 300.0) -> dict[str, float]:
+    """Use now, measured: the engine runs `base` live on the actor paced at 30 fps like a camera, then the taught
+    classifier is swapped in (`Engine.swap_head`, no reload). Returns the largest gap between frames delivered
+    in the `around_s` seconds after the swap (`swap_frame_gap_ms`), the same figure for the seconds before it
+    (`frame_gap_before_ms`: the machine's own jitter), and the seconds from the swap to the first prediction in
+    the taught labels (`swap_to_taught_s`)."""
+    import threading
+
+    from slowfast_core.errors import SlowFastError
+    from slowfast_core.stream.engine import Engine, EngineSettings
+
+    seconds = 120.0  # more than the warm-up and the measurement need: the engine is stopped once measured
+    source = ActionScriptSource(_script(settings, seconds, settings.seed), width=settings.width,
+                                height=settings.height, paced=True, frames=int(seconds * 30), seed=settings.seed)
+    taught_labels = set(taught.meta.categories) - set(base.meta.categories)
+    frames: list[float] = []
+    predicting, taught_seen = threading.Event(), threading.Event()
+    taught_at: list[float] = []
+
+    class Watch:
+        def on_frame(self, frame: Any) -> None:
+            frames.append(time.monotonic())
+
+        def on_prediction(self, p: Prediction) -> None:
+            predicting.set()
+            if p.topk and p.topk[0][0] in taught_labels and not taught_seen.is_set():
+                taught_at.append(time.monotonic())
+                taught_seen.set()
+
+    engine = Engine(EngineSettings(stride_s=settings.stride_s, backend=settings.backend, device="cpu",
+                                   realtime=True, smoothing=1))
+    engine.subscribe(Watch())
+    engine.start(source, base)
+    try:
+        if not predicting.wait(timeout_s):
+            raise SlowFastError("the base model gave no prediction: cannot measure the head swap")
+        threading.Event().wait(around_s)  # a baseline of frames before the swap
+        swapped = time.monotonic()
+        engine.swap_head(taught)
+        if not taught_seen.wait(timeout_s):
+            raise SlowFastError("no prediction in the taught labels after the head swap")
+        threading.Event().wait(max(0.0, swapped + around_s - time.monotonic()))
+    finally:
+        engine.stop(timeout=10.0)
+    times = np.array(frames)
+
+    def largest_gap(t0: float, t1: float) -> float:
+        inside = times[(times >= t0) & (times <= t1)]
+        return float(np.diff(inside).max() * 1000.0) if len(inside) > 1 else float("nan")
+
+    return {"swap_frame_gap_ms": round(largest_gap(swapped, swapped + around_s), 1),
+            "frame_gap_before_ms": round(largest_gap(swapped - around_s, swapped), 1),
+            "frame_period_ms": round(1000.0 / 30.0, 1), "swap_to_taught_s": round(taught_at[0] - swapped, 3)}
+
+
 def agreement(predictions: list[Prediction], source: ActionScriptSource) -> dict[str, Any]:
     """Share of windows whose top-1 is the scripted action covering most of the window (and of those inside one)."""
     fps = source.fps
@@ -247,6 +305,8 @@ def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, w
         ready_s, child_s = _child_seconds(session, spec, folder / "taught-child")
         assert not isinstance(result, type(None))
         taught = load_base(str(result.model_path))  # type: ignore[union-attr]
+        say("Use now: swapping the taught classifier into a live engine (paced at 30 fps)")
+        swap = head_swap(base, taught, settings)
         say(f"running the taught model over the next {settings.live_seconds:.0f} s of the actor")
         scores = recognise(taught, settings, new_scenes=False)
         say(f"and over {settings.live_seconds:.0f} s of new scenes")
@@ -254,7 +314,7 @@ def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, w
         return {**scores, "agreement_new_scenes": unseen["agreement"], "windows_new_scenes": unseen["windows"],
                 "teach_seconds": round(teach_s, 3), "teach_child_seconds": round(child_s, 3),
                 "child_ready_seconds": round(ready_s, 3),
-                "stop_seconds": round(stop_s, 3),
+                "stop_seconds": round(stop_s, 3), **swap,
                 "pretrain_seconds": round(pretrain_s, 1), "val_top1": result.val_top1,  # type: ignore[union-attr]
                 "reused": result.reused, "computed": result.computed,  # type: ignore[union-attr]
                 "categories": result.categories, "arch": settings.arch, "base": spec,  # type: ignore[union-attr]
@@ -304,5 +364,7 @@ def run(args: argparse.Namespace) -> int:
               f"{out['teach_child_seconds']:.2f} s after Train, its start-up {out['child_ready_seconds']:.1f} s hidden "
               "while the dialog is open) "
               f"({out['reused']} recorded features reused, {out['computed']} computed); recorder stop "
-              f"{out['stop_seconds']:.2f} s; held-out top-1 {out['val_top1'] or 0:.1%}")
+              f"{out['stop_seconds']:.2f} s; held-out top-1 {out['val_top1'] or 0:.1%}; head swap: largest frame gap "
+              f"{out['swap_frame_gap_ms']:.0f} ms after it ({out['frame_gap_before_ms']:.0f} ms before; a frame is "
+              f"{out['frame_period_ms']:.1f} ms), taught labels {out['swap_to_taught_s']:.2f} s after it")
     return 0
