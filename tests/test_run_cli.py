@@ -87,9 +87,12 @@ def test_predict_and_run_with_the_default_backends_match_eager(
 ) -> None:
     """`--backend auto` (OpenVINO on a CPU where it is installed) and `--backend openvino`, through both
     commands: the same windows as eager, the same labels, probabilities within 1e-4, and the backend named."""
+    default = available_backends(torch.device("cpu"))[0]
+    if backend != "auto" and backend == default:
+        pytest.skip(f"--backend auto is {default} on this machine: the [auto] case ran these commands")
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(openvino_cache))
     clip, reference = eager_reference
-    expected_backend = available_backends(torch.device("cpu"))[0] if backend == "auto" else backend
+    expected_backend = default if backend == "auto" else backend
     args = [*E2E_COMMON, "--weights", str(checkpoint_8x8), "--backend", backend]
 
     assert main(["predict", str(clip), *args]) == 0  # the text form names the backend it runs
