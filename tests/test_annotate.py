@@ -271,7 +271,7 @@ def record_session(root: Path, *, seconds: float = 3.0, width: int = W, height: 
     0.95 s on ('wave' with 0.8, then 'jump')."""
     rec = SessionRecorder.start(root, name="annotate me", labels=["wave", "clap"], source="synthetic", fps=FPS,
                                 width=width, height=height, model="slowfast_8x8_r50", weights="W",
-                                min_free_bytes=0)
+                                min_free_bytes=0, queue_seconds=30.0)  # fed faster than a camera: queue it all
     t0 = rec.start_monotonic
     for i in range(int(seconds * FPS)):
         t = t0 + 0.001 + i / FPS

@@ -35,7 +35,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     prediction every 0.25 s."""
     root = tmp_path_factory.mktemp("template")
     rec = SessionRecorder.start(root, name="fuzz", labels=["wave", "clap"], source="synthetic", fps=FPS, width=96,
-                                height=64, model="tiny", min_free_bytes=0)
+                                height=64, model="tiny", min_free_bytes=0, queue_seconds=30.0)  # fed at once
     t0 = 50.0
     for i in range(N):
         t = t0 + i / FPS
