@@ -388,7 +388,9 @@ def test_ctrl_o_opens_a_video_file_and_plays_it(qtbot, make_window, tmp_path, mo
     assert any("*.avi" in f and "*.mp4" in f for f in seen[0])
     qtbot.waitUntil(lambda: w.state.frame is not None and w.state.frame.image.shape == (144, 192, 3),
                     timeout=WAIT)
-    assert w.sources.spec == f"file:{clip.resolve()}" and w.state.source_label.endswith("opened.avi")
+    # the switch is reported by a queued signal that may arrive after the new source's first frames
+    qtbot.waitUntil(lambda: w.sources.spec == f"file:{clip.resolve()}", timeout=WAIT)
+    assert w.state.source_label.endswith("opened.avi")
     assert SettingsStore(path=tmp_path / "settings.ini").load().recent_files[0] == w.sources.spec
     assert w.open_file_action.shortcut().toString() == "Ctrl+O"
     assert w.open_file_action in w.menuBar().actions()[0].menu().actions()  # File -> Open video file…
