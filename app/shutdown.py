@@ -5,7 +5,8 @@ nothing to stop while a start was still on its way (a camera opening, a queued `
 controller then started engine threads after the window had closed (issue 11 §6). So: the controller quits
 (its queue is dropped; a request already running ends), bounded; then the engine stops, bounded; and when the
 controller outlived its first wait, it is waited for once more within what is left of the budget and the
-engine stopped again, so that a start finishing late is stopped too.
+engine stopped again, so that a start finishing late is stopped too. The engine is closed, not only stopped:
+a start that arrives after the whole budget (a camera answering later still) is refused.
 """
 
 from __future__ import annotations
@@ -23,18 +24,18 @@ CONTROL_SHARE = 0.5
 
 
 def stop_engine_side(control: EngineController, engine: Engine, *, timeout_s: float = 2.0) -> bool:
-    """Stop `control`, then `engine`, within about `timeout_s` seconds in all. True when both have ended."""
+    """Stop `control`, then close `engine`, within about `timeout_s` seconds in all. True when both have ended."""
     deadline = time.monotonic() + timeout_s
 
     def left_s() -> float:
         return max(0.0, deadline - time.monotonic())
 
     control_ok = control.shutdown(int(left_s() * CONTROL_SHARE * 1000))
-    engine_ok = engine.stop(timeout=left_s())
+    engine_ok = engine.close(timeout=left_s())
     if not control_ok:  # a request was still running: wait for it, then stop whatever it started
         control_ok = control.thread.wait(int(left_s() * 1000))
         if control_ok:
-            engine_ok = engine.stop(timeout=left_s())
+            engine_ok = engine.close(timeout=left_s())
     if not control_ok:
         logger.warning("the engine controller did not stop within %.1f s", timeout_s)
     if not engine_ok:

@@ -170,11 +170,12 @@ def tiny_model():
     return ready_model(model, ModelRequest("slowfast_tiny"))
 
 
-@pytest.mark.parametrize("answer_s", [0.4, 1.3])
+@pytest.mark.parametrize("answer_s", [0.4, 1.3, 3.0])
 def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answer_s):
     """A start is inside the controller (its camera answers after `answer_s`) when the engine side is stopped.
-    0.4 s: within the controller's first wait; 1.3 s: past it (its share of the 2 s), then caught by the second.
-    Stopping the engine first, or not waiting again, left the late start's engine running."""
+    0.4 s: within the controller's first wait; 1.3 s: past it (its share of the 2 s), then caught by the second;
+    3.0 s: past the whole budget, refused by the closed engine. Stopping the engine first, not waiting again,
+    or only stopping (not closing) the engine left the late start's engine running."""
     opening = threading.Event()
 
     class SlowCamera(EngineController):

@@ -129,3 +129,20 @@ def test_a_switch_whose_chain_cannot_be_built_leaves_the_old_source_running() ->
     events.wait_predictions(n + 2, timeout=30)  # the old source's windows still run (none discarded)
     assert events.last_frame is not None and events.last_frame.image.shape == (64, 96, 3)
     assert engine.stop() is True
+
+
+def test_a_closed_engine_refuses_a_later_start_and_leaves_its_source_unopened() -> None:
+    """close() is a stop for good: a start that arrives afterwards (a request sent before a window closed) is
+    refused with a clear error, opens nothing and starts no thread. A plain stop() still allows a new start."""
+    engine, events = make_engine()
+    model = small_model()
+    engine.start(SyntheticSource(96, 64, 30), model)
+    events.wait_predictions(1)
+    assert engine.stop()
+    engine.start(SyntheticSource(96, 64, 30), model)  # stopped, not closed: starts again
+    assert engine.running and engine.close() and not engine.running
+    late = SlowOpeningCamera()
+    late.let_open.set()
+    with pytest.raises(ConfigError, match="closed"):
+        engine.start(late, model)
+    assert not late.opening.is_set() and not engine.running

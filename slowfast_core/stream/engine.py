@@ -10,6 +10,7 @@
     engine.swap_head(taught)                      # same backbone, new classifier and labels: no reload
     engine.update_settings(threshold=0.3)         # live
     engine.stop(timeout=2.0)                      # True when every thread joined; bounded in every case
+    engine.close()                                # stop for good: a later start() is refused
 
 Where the parts live: the chain (buffer, capture, scheduler; built and resized in one place) in
 `stream.chain`, the worker and its latest-only slot in `stream.worker`, the listener hub in `stream.hub`,
@@ -114,6 +115,7 @@ class Engine:
         self._smoother: Smoother | None = None
         self._generation = 0
         self._running = False
+        self._closed = False  # set by close(): no start from then on
         self._failed = False
         self._done = threading.Event()
         self._latest_frame: FramePacket | None = None
@@ -171,6 +173,8 @@ class Engine:
 
         preprocessing: what windows get (None: the model's own), e.g. another input short side."""
         epoch = self._hub.epoch  # a stop() from now on wins over this start
+        if self._closed:  # read after the epoch: a close() from now on is caught by the epoch instead
+            raise ConfigError("the engine was closed (its window closed): make a new Engine to start again")
         with self._control:
             if self._running:
                 raise ConfigError("the engine is already running: stop it first, or switch source or model")
@@ -362,6 +366,12 @@ class Engine:
             logger.warning("engine threads still running after %.1f s: %s", timeout, [t.name for t in alive])
         self._hub.emit("on_status", self.status())  # the last word, after the gate closed
         return not alive
+
+    def close(self, timeout: float = 2.0) -> bool:
+        """Stop for good: like stop(), and every later start() is refused (a ConfigError), so that a start
+        requested before a window closed but arriving after it cannot bring engine threads back."""
+        self._closed = True
+        return self.stop(timeout)
 
     def _stop_threads(self, deadline: float) -> list[threading.Thread]:
         """Stop and join every thread until `deadline`; returns those still alive. Holds `_control`."""
