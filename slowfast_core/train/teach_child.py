@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,14 +82,15 @@ def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, backgrou
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash)."""
+    """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash);
+    NO_JOB when a warm child's stdin closed before its job came."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="teach: %(levelname)s: %(message)s")
     def emit(event: Event) -> None:
         print(json.dumps(event, allow_nan=False, default=str), flush=True)
 
     args = job_arguments(parser().parse_args(argv), emit)
     if args is None:
-        return 0
+        return NO_JOB
     try:
         folders = [Path(p) for p in args.sessions] or sessions_with_labels()
         result = teach(folders, base_spec=args.base, out=Path(args.out), background=args.background,
@@ -106,5 +108,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+#: the exit code of a warm child whose stdin closed before any job came
+NO_JOB = -1
+
+
+def child_main() -> None:
+    """The process entry point. A warm child that never got a job has nothing to save: it leaves at once
+    (os._exit) instead of tearing down torch and OpenMP, which took over a second on a loaded 2-core machine,
+    longer than the window waits before killing it."""
+    code = main()
+    if code == NO_JOB:
+        sys.stdout.flush()
+        os._exit(0)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    child_main()
