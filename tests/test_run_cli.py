@@ -21,6 +21,7 @@ from slowfast_core.cli import main
 from slowfast_core.commands.demo import write_synthetic_clip
 
 from helpers.errors import cli_error
+from helpers.fixtures import fixed_weights_checkpoint
 from helpers.waiting import wait_until
 
 SLOWFAST = str(Path(sys.executable).with_name("slowfast"))
@@ -71,16 +72,8 @@ def checkpoint_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Its classifier is scaled up 200×: at initialisation the tiny net's 400 probabilities are nearly uniform (top-5
     neighbours 0–1e-6 apart), so comparing label order across backends would test float noise; scaled, they are
     at least 3e-4 apart."""
-    from slowfast_core.model import get_config
-    from slowfast_core.model.net import SlowFast
-
-    torch.manual_seed(0)
-    model = SlowFast(get_config("slowfast_tiny"))
-    with torch.no_grad():
-        model.blocks[6].proj.weight.mul_(200.0)  # the head: (400, 320)
-    path = tmp_path_factory.mktemp("weights") / "random_tiny.pyth"
-    torch.save({"model_state": model.state_dict()}, path)
-    return path
+    return fixed_weights_checkpoint(tmp_path_factory.mktemp("weights") / "random_tiny.pyth", "slowfast_tiny",
+                                    head_scale=200.0)
 
 
 @pytest.fixture(scope="module")

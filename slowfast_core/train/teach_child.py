@@ -81,6 +81,10 @@ def teach(folders: Sequence[Path], *, base_spec: str | None, out: Path, backgrou
     return run_teach(plan, base, out, on_event=emit, backend=backend)
 
 
+#: the exit code of a warm child whose stdin closed before any job came
+NO_JOB = -1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The child process: JSON lines on stdout, exit 0 (result), 2 (a user mistake, one line) or 1 (a crash);
     NO_JOB when a warm child's stdin closed before its job came."""
@@ -106,10 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, TeachResult):
         emit({"event": "result", **result.to_json()})
     return 0
-
-
-#: the exit code of a warm child whose stdin closed before any job came
-NO_JOB = -1
 
 
 def child_main() -> None:

@@ -46,12 +46,20 @@ def local_server() -> Iterator[LocalServer]:
 def checkpoint_8x8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """slowfast_8x8_r50 with random but fixed weights as a PyTorchVideo `.pyth`, so that two processes (or
     two commands, or the window) load the same model."""
+    return fixed_weights_checkpoint(tmp_path_factory.mktemp("weights") / "random_8x8.pyth", "slowfast_8x8_r50")
+
+
+def fixed_weights_checkpoint(path: Path, arch: str, *, head_scale: float = 1.0) -> Path:
+    """Save `arch` with random weights from seed 0 as a PyTorchVideo-style `.pyth` at `path`. head_scale > 1
+    multiplies the classifier's weights, which spreads the otherwise nearly uniform initial probabilities."""
     from slowfast_core.model import get_config
     from slowfast_core.model.net import SlowFast
 
     torch.manual_seed(0)
-    model = SlowFast(get_config("slowfast_8x8_r50"))
-    path = tmp_path_factory.mktemp("weights") / "random_8x8.pyth"
+    model = SlowFast(get_config(arch))
+    if head_scale != 1.0:
+        with torch.no_grad():
+            model.blocks[-1].proj.weight.mul_(head_scale)  # the head: (classes, features)
     torch.save({"model_state": model.state_dict()}, path)
     return path
 
