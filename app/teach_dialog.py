@@ -39,6 +39,12 @@ from slowfast_core.errors import SlowFastError
 
 logger = logging.getLogger(__name__)
 
+#: shown in place of the confusion matrix when no segment could be held out to test the taught model
+UNTESTED = ("Nothing was held out to test on, so there is no confusion matrix: record each action twice or "
+            "for longer, and one part of each is kept aside to test the taught model.")
+#: the loss axis spans at least this much, so a loss that falls to ~0 still gets readable ticks
+LOSS_AXIS_MIN = 0.05
+
 
 def _chart(title: str, names: list[str], y_max: float | None) -> tuple[QChartView, list[QLineSeries], QValueAxis]:
     chart = QChart()
@@ -47,6 +53,7 @@ def _chart(title: str, names: list[str], y_max: float | None) -> tuple[QChartVie
     x_axis, y_axis = QValueAxis(), QValueAxis()
     x_axis.setTitleText("optimiser steps (x10) or epochs")
     x_axis.setLabelFormat("%.0f")
+    y_axis.setLabelFormat("%.2f")  # a loss near zero reads 0.00, not 0.00000142
     chart.addAxis(x_axis, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(y_axis, Qt.AlignmentFlag.AlignLeft)
     series = []
@@ -139,6 +146,10 @@ class TeachDialog(QDialog):
         self.confusion.setToolTip("Held-out windows: rows are the marked label, columns what the taught model said")
         self.confusion.setMaximumHeight(170)
         layout.addWidget(self.confusion)
+        self.untested = QLabel(UNTESTED)
+        self.untested.setWordWrap(True)
+        self.untested.setVisible(False)
+        layout.addWidget(self.untested)
 
         box = QDialogButtonBox()
         self.save_button = box.addButton("&Save as…", QDialogButtonBox.ButtonRole.ActionRole)
@@ -204,6 +215,8 @@ class TeachDialog(QDialog):
             s.clear()
         self.confusion.setRowCount(0)
         self.confusion.setColumnCount(0)
+        self.confusion.setVisible(True)
+        self.untested.setVisible(False)
         self.save_button.setEnabled(False)
         self.use_button.setEnabled(False)
         self.train_button.setEnabled(False)
@@ -256,7 +269,7 @@ class TeachDialog(QDialog):
             axis.setRange(0.0, max(1.0, x))
         losses = [p.y() for s in self.loss_series for p in s.points()]
         if losses:
-            self.loss_axis.setRange(0.0, max(losses) * 1.05 or 1.0)
+            self.loss_axis.setRange(0.0, max(max(losses) * 1.05, LOSS_AXIS_MIN))
 
     def _on_result(self, result: dict) -> None:
         self.result = result
@@ -272,7 +285,14 @@ class TeachDialog(QDialog):
         self.use_button.setEnabled(True)
 
     def _show_confusion(self, result: dict) -> None:
+        """The held-out confusion matrix with per-label accuracy; a plain sentence instead when nothing was held
+        out (a matrix of zeros would read as a model that got everything wrong)."""
         cats, matrix, per = result["categories"], result["confusion"], result["per_label"]
+        tested = result.get("val_top1") is not None
+        self.confusion.setVisible(tested)
+        self.untested.setVisible(not tested)
+        if not tested:
+            return
         self.confusion.setRowCount(len(cats))
         self.confusion.setColumnCount(len(cats) + 1)
         self.confusion.setHorizontalHeaderLabels([*cats, "accuracy"])

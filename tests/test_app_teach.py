@@ -117,3 +117,28 @@ def test_a_bad_input_and_a_dying_child_are_messages(qtbot, tmp_path: Path, teach
     qtbot.waitUntil(lambda: dying.error is not None, timeout=WAIT)
     assert "the teaching process crashed" in dying.error and "nothing was changed" in dying.error
     assert not (tmp_path / "models").exists() and not (tmp_path / "out" / "taught.pyth").exists()
+
+
+def test_a_teach_with_nothing_held_out_says_so_instead_of_a_matrix_of_zeros(qtbot, tmp_path: Path, teach_session,
+                                                                            capsys) -> None:
+    """One short segment per label leaves nothing to hold out: the real child's result (run in-process, as
+    above) is replayed to the dialog, which shows a sentence, not an empty confusion matrix."""
+    from slowfast_core.train.teach_child import main as child_main
+
+    _, base_spec = teach_session
+    root = tmp_path / "sessions"
+    record_session(root, "one of each", 210, marks=[("wave", 0.1, 3.3), ("clap", 3.5, 6.8)])
+    assert child_main([str(next(root.iterdir())), "--base", base_spec, "--out", str(tmp_path / "out"),
+                       "--no-background"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert '"val_top1": null' in lines[-1]  # the child really had nothing to test on
+    replay = stand_in_child(tmp_path, "untested-child", "cat <<'EOF'\n" + "\n".join(lines) + "\nEOF\n")
+    d = TeachDialog(root, base=base_spec, models_folder=tmp_path / "models", python=str(replay))
+    qtbot.addWidget(d)
+    d.background.setChecked(False)
+    d.train()
+    qtbot.waitUntil(lambda: d.error is not None or d.result is not None, timeout=WAIT)
+    assert d.error is None and d.result["val_top1"] is None
+    assert d.confusion.isHidden() and not d.untested.isHidden() and "held out" in d.untested.text()
+    assert "no held-out segment to test on" in d.status.text() and d.save_button.isEnabled()
+    assert d.loss_axis.labelFormat() == "%.2f" and d.loss_axis.max() >= 0.05  # readable ticks, even near zero
