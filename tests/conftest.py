@@ -1,6 +1,6 @@
 """Shared test set-up: headless Qt, the fixtures of tests/helpers/fixtures.py (real clips, the loopback-only
-network guard, a local HTTP server, a fixed-weights checkpoint), and the guard that fails a test which leaves
-threads running. Shared fakes, collectors and writers live in tests/helpers/."""
+network guard, a local HTTP server, a fixed-weights checkpoint), the same guard in every child process (a test
+whose child tried to reach another host fails), and the guard that fails a test which leaves threads running. Shared fakes, collectors and writers live in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -43,6 +43,23 @@ def _hermetic_user_folders() -> Path:
 
 USER_FOLDERS = _hermetic_user_folders()
 
+from slowfast_core.backends.openvino_import import without_telemetry  # noqa: E402
+
+without_telemetry()  # as the program does: OpenVINO and NNCF send nothing, from this process either
+
+
+def _guard_child_processes(log: Path) -> Path:
+    """Every Python process a test starts runs helpers/child_site/sitecustomize.py first: the loopback guard,
+    reporting each refused host to `log` (checked after each test by `no_network_from_children`)."""
+    site = Path(__file__).resolve().parent / "helpers" / "child_site"
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    os.environ["SLOWFAST_TEST_NET_LOG"] = str(log)
+    log.touch()
+    return log
+
+
+CHILD_NET_LOG = _guard_child_processes(USER_FOLDERS / "refused-network.log")
+
 from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their names here
     REAL_VIDEO_DIR,
     REPO_ROOT,
@@ -54,6 +71,20 @@ from helpers.fixtures import (  # noqa: E402,F401 - fixtures are found by their 
     tiny_overfit,
     tiny_synth,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_network_from_children(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test during which a child process tried to reach beyond 127.0.0.1 (it was refused)."""
+    start = CHILD_NET_LOG.stat().st_size
+    yield
+    with CHILD_NET_LOG.open("rb") as f:
+        f.seek(start)
+        attempts = f.read().decode("utf-8", "replace").splitlines()
+    if attempts:
+        shown = "; ".join(sorted({f"{line.split(chr(9))[0]} from {line.split(chr(9))[-1]}" for line in attempts}))
+        pytest.fail(f"{request.node.nodeid}: a child process tried to reach {shown} (only 127.0.0.1 in tests)",
+                    pytrace=False)
 
 
 # -- threads: every test stops what it starts ----------------------------------------------------------------------
@@ -73,17 +104,6 @@ def _engine_thread_types() -> tuple[type, ...]:
     return (CaptureThread, WindowScheduler, InferenceWorker, Monitor)
 
 
-def _openvino_telemetry_threads() -> set[threading.Thread]:
-    """OpenVINO's telemetry sender pool: library threads that `import openvino` and each `convert_model` start
-    and that idle until the interpreter exits (concurrent.futures joins them then). Not ours to stop."""
-    telemetry = sys.modules.get("openvino_telemetry.main")
-    try:
-        instance = telemetry.Telemetry._SingletonMetaClass__single_instance  # type: ignore[union-attr]
-        return set(instance.sender.executor._threads)
-    except AttributeError:  # not imported, never used, or the library changed: nothing is exempt
-        return set()
-
-
 def _must_end(thread: threading.Thread, engine_types: tuple[type, ...]) -> bool:
     """A thread a test must not leave running: any non-daemon thread, and every engine thread."""
     return not thread.daemon or isinstance(thread, engine_types) or thread.name.startswith("slowfast-")
@@ -99,7 +119,7 @@ def no_thread_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     engine_types = _engine_thread_types()
-    exempt = before | _openvino_telemetry_threads()
+    exempt = before
     left = [t for t in threading.enumerate()
             if t not in exempt and t is not threading.current_thread() and _must_end(t, engine_types)]
     deadline = time.monotonic() + THREAD_GRACE_S

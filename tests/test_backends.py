@@ -4,6 +4,7 @@ and shape changes, thread and cache settings, and the CUDA path (skipped without
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -291,6 +292,20 @@ def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
     assert not children[0].is_running() or children[0].status() == psutil.STATUS_ZOMBIE
     assert not list((tmp_path / "openvino").iterdir())  # the work folder is gone, nothing cached
+
+
+@needs_openvino
+def test_openvino_is_imported_without_its_telemetry() -> None:
+    """A fresh Python importing OpenVINO the program's way gets the converter's no-op telemetry stand-in, so a
+    conversion sends nothing (and every child a test starts runs under the loopback guard, which fails the test
+    on any attempt: conftest)."""
+    code = ("from slowfast_core.backends.openvino_import import import_openvino\n"
+            "import_openvino()\n"
+            "from openvino.tools.ovc import convert_impl, telemetry_utils\n"
+            "print(convert_impl.tm.__name__, telemetry_utils.tm.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub"] * 2
 
 
 @needs_openvino

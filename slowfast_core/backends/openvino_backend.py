@@ -51,6 +51,7 @@ from slowfast_core.backends.base import (
     inference_threads,
     register,
 )
+from slowfast_core.backends.openvino_import import import_openvino
 from slowfast_core.backends.fold import fold_batchnorm
 from slowfast_core.children import child_env
 from slowfast_core.model.net import SlowFast
@@ -71,16 +72,10 @@ Shapes = tuple[tuple[int, ...], ...]
 def openvino_available() -> bool:
     """True when the `openvino` package can be imported here (it is optional: torch-cpu is the fallback)."""
     try:
-        _import_openvino()
+        import_openvino()
     except ImportError:
         return False
     return True
-
-
-def _import_openvino() -> Any:
-    import openvino
-
-    return openvino
 
 
 #: model -> (tensor versions, ov version, key): a model hashed once per start, not once per check
@@ -218,7 +213,7 @@ class OpenVINOBackend(InferenceBackend):
         cancel: threading.Event | None = None,
     ) -> None:
         super().__init__(model, device)
-        ov = _import_openvino()
+        ov = import_openvino()
         self._ov = ov
         self.num_threads = num_threads or inference_threads()
         self.precision = precision
@@ -248,7 +243,7 @@ class OpenVINOBackend(InferenceBackend):
         """True when `model`'s converted IR is in the cache (a start then reads it instead of converting)."""
         if not cls.supports(device):
             return False
-        entry = cache_entry(model, _import_openvino().__version__, model_cache.kind_dir("openvino", slowfast_cache_dir()))
+        entry = cache_entry(model, import_openvino().__version__, model_cache.kind_dir("openvino", slowfast_cache_dir()))
         return (entry / child.IR_XML).exists() and (entry / child.IR_XML).with_suffix(".bin").exists()
 
     @property

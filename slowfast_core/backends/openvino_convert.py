@@ -27,6 +27,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from slowfast_core.backends.openvino_import import import_openvino, without_telemetry
+
 JOB = "job.json"
 MODEL = "model.pt"
 IR_DIR = "ir"
@@ -56,8 +58,9 @@ def reason(exc: BaseException) -> str:
 
 def convert(work: Path) -> None:
     """Convert WORK/model.pt with the job's example inputs and save the IR (fp32 weights) under WORK/ir."""
-    import openvino
     import torch
+
+    openvino = import_openvino()
 
     job = json.loads((work / JOB).read_text(encoding="utf-8"))
     module = torch.load(work / MODEL, weights_only=False)  # our own file, written by the parent a moment ago
@@ -78,6 +81,7 @@ def run_job(argv: list[str], work_on: Callable[[Path], None]) -> int:
     """A conversion child's life: read the job in folder argv[0], end with the parent, run `work_on(folder)`;
     any failure is written to the folder's ERROR file for the parent (exit 1). Shared by the int8 child."""
     work = Path(argv[0])
+    without_telemetry()  # before OpenVINO or NNCF is imported: this child sends nothing
     try:
         job = json.loads((work / JOB).read_text(encoding="utf-8"))
         _die_with_parent(int(job["parent"]))

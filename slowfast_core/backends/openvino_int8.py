@@ -42,10 +42,10 @@ from slowfast_core.backends.guard import VERDICT, GuardReport, read_verdict, run
 from slowfast_core.backends.openvino_backend import (
     OpenVINOBackend,
     _ConversionFailed,
-    _import_openvino,
     convert_in_child,
     model_key,
 )
+from slowfast_core.backends.openvino_import import import_openvino
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
 
@@ -69,7 +69,7 @@ def nncf_version() -> str:
 def entry_prefix(model: SlowFast) -> str:
     """`<arch>-<model key>-`: the start of every int8 entry name of this model (key as the fp32 cache's,
     taken over the model as built: architecture, weights, OpenVINO version, recipe)."""
-    key = model_key(model, f"int8-{INT8_RECIPE}|{model.config!r}", _import_openvino().__version__)
+    key = model_key(model, f"int8-{INT8_RECIPE}|{model.config!r}", import_openvino().__version__)
     return f"{model.config.name}-{key}-"
 
 

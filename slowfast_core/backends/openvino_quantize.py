@@ -21,12 +21,13 @@ import warnings
 from pathlib import Path
 
 from slowfast_core.backends.openvino_convert import IR_DIR, IR_XML, JOB, run_job
+from slowfast_core.backends.openvino_import import import_openvino
 
 
 def quantize(work: Path) -> None:
     """Quantise the job's fp32 IR on its calibration windows and save the int8 IR under WORK/ir."""
+    openvino = import_openvino()  # first, so NNCF finds OpenVINO's telemetry off too
     import nncf
-    import openvino
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
 

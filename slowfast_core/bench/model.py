@@ -150,9 +150,10 @@ class _PathwayArgs(torch.nn.Module):
 
 def _openvino_runner(module: torch.nn.Module, inputs: list[torch.Tensor], precision: str) -> Runner:
     """`module` converted by OpenVINO (no folding, no cache: as a user of the reference would) and compiled."""
-    import openvino as ov
-
     from slowfast_core.backends.openvino_backend import compile_for_cpu, run_compiled
+    from slowfast_core.backends.openvino_import import import_openvino
+
+    ov = import_openvino()
 
     with torch.no_grad():
         ov_model = ov.convert_model(_PathwayArgs(module), example_input=tuple(inputs))
@@ -164,9 +165,9 @@ def _openvino_runner(module: torch.nn.Module, inputs: list[torch.Tensor], precis
 
 def _cpu_supports_bf16() -> bool:
     try:
-        import openvino as ov
+        from slowfast_core.backends.openvino_import import import_openvino
 
-        return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except Exception:  # noqa: BLE001 - informational row only
         return False
 

@@ -2,7 +2,7 @@
 
 `install_loopback_guard` makes every name other than the loopback fail to resolve and every connection to a
 non-loopback address fail, as on a machine without network or DNS (conftest installs it for every test, and
-`local_registry_cli.py` in the child processes it starts). `LocalServer` is a real HTTP server on
+`child_site/sitecustomize.py` in every Python process a test starts, which reports each refusal back). `LocalServer` is a real HTTP server on
 127.0.0.1 whose answers the test scripts: a file, a truncated body, an error status, or a body that stalls
 after its first bytes until the test releases it.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,14 +38,17 @@ def is_loopback(host: Any) -> bool:
         return False
 
 
-def install_loopback_guard(patch: Any) -> None:
+def install_loopback_guard(patch: Any, on_refused: Callable[[str], None] | None = None) -> None:
     """Refuse non-loopback names and addresses. `patch(obj, name, value)` sets an attribute (pytest's
-    `monkeypatch.setattr`, or `setattr` in a child process that never restores it)."""
+    `monkeypatch.setattr`, or `setattr` in a child process that never restores it); `on_refused(host)` hears of
+    each refusal (a child process reports it to the test that started it: helpers/child_site)."""
     real_getaddrinfo = socket.getaddrinfo
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
 
     def refused(host: Any) -> socket.gaierror:
+        if on_refused is not None:
+            on_refused(str(host))
         return socket.gaierror(socket.EAI_NONAME, f"Name or service not known: {host} (only 127.0.0.1 in tests)")
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
