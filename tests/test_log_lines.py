@@ -19,6 +19,8 @@ def test_a_warning_during_an_openvino_conversion_prints_once_formatted() -> None
     pytest.importorskip("openvino.tools.ovc.logger")
     script = textwrap.dedent("""
         import logging
+        from slowfast_core.backends.openvino_import import without_telemetry
+        without_telemetry()  # as the program does before importing OpenVINO
         from openvino.tools.ovc.logger import get_logger_state, init_logger, restore_logger_state
         from slowfast_core.cli import configure_logging
 
