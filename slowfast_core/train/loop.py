@@ -201,10 +201,10 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
            progress: ProgressFn | None, data: DatasetSplit | None) -> TrainResult:
     config = resolve(config, d.world_size)
     out = Path(config.out).expanduser()
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     data = data or load_dataset(config.data, background=config.background, val_fraction=config.val_fraction,
                                 seed=config.seed)
+    if d.is_main:  # after the dataset is read: a dataset that cannot be read leaves no empty --out behind
+        out.mkdir(parents=True, exist_ok=True)
     if config.train == "head":
         from slowfast_core.train.head import train_head
 
