@@ -1,6 +1,7 @@
 """Shared test set-up: headless Qt, the fixtures of tests/helpers/fixtures.py (real clips, the loopback-only
 network guard, a local HTTP server, a fixed-weights checkpoint), the same guard in every child process (a test
-whose child tried to reach another host fails), and the guard that fails a test which leaves threads running. Shared fakes, collectors and writers live in tests/helpers/."""
+whose child tried to reach another host fails), and the guard that fails a test which leaves threads running.
+Shared fakes, collectors and writers live in tests/helpers/."""
 
 from __future__ import annotations
 

@@ -51,8 +51,8 @@ from slowfast_core.backends.base import (
     inference_threads,
     register,
 )
-from slowfast_core.backends.openvino_import import import_openvino
 from slowfast_core.backends.fold import fold_batchnorm
+from slowfast_core.backends.openvino_import import import_openvino
 from slowfast_core.children import child_env
 from slowfast_core.model.net import SlowFast
 

@@ -7,4 +7,5 @@
 - `media`: frame packets, predictions, clips written with OpenCV and read back.
 - `sessions`: recording real sessions; `crash_recorder.py` is the child process that gets SIGKILLed.
 - `local_registry_cli.py`: runs `slowfast ...` in a child with registry URLs on the local server.
+- `child_site/sitecustomize.py`: the loopback guard in every Python child a test starts, reporting refusals.
 """

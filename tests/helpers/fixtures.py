@@ -30,8 +30,8 @@ def realvideo() -> Path:
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reaches beyond 127.0.0.1: other names do not resolve and other addresses refuse to connect,
-    as on a machine without network (child processes the tests start get the same guard where they could
-    download: see helpers/local_registry_cli.py)."""
+    as on a machine without network (every Python child process a test starts gets the same guard, and a
+    refusal there fails the test: helpers/child_site and conftest's `no_network_from_children`)."""
     install_loopback_guard(monkeypatch.setattr)
 
 

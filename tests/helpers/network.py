@@ -2,9 +2,9 @@
 
 `install_loopback_guard` makes every name other than the loopback fail to resolve and every connection to a
 non-loopback address fail, as on a machine without network or DNS (conftest installs it for every test, and
-`child_site/sitecustomize.py` in every Python process a test starts, which reports each refusal back). `LocalServer` is a real HTTP server on
-127.0.0.1 whose answers the test scripts: a file, a truncated body, an error status, or a body that stalls
-after its first bytes until the test releases it.
+`child_site/sitecustomize.py` in every Python process a test starts, which reports each refusal back).
+`LocalServer` is a real HTTP server on 127.0.0.1 whose answers the test scripts: a file, a truncated body, an
+error status, or a body that stalls after its first bytes until the test releases it.
 """
 
 from __future__ import annotations
