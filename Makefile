@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# pytest-xdist workers for `make test`, each a whole file at a time (its module fixtures are built once). Two fill
+# the 2-core CI machine: the tests wait on paced sources and child processes, and a second worker uses that time.
+TEST_WORKERS ?= 2
 
 .PHONY: run test venv screenshot clean
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 run: $(STAMP)
 	$(VENV)/bin/slowfast-app
