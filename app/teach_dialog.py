@@ -270,6 +270,7 @@ class TeachDialog(QDialog):
         losses = [p.y() for s in self.loss_series for p in s.points()]
         if losses:
             self.loss_axis.setRange(0.0, max(max(losses) * 1.05, LOSS_AXIS_MIN))
+            self.loss_axis.applyNiceNumbers()  # round ticks (0, 20, 40, 60), not 13.95, 27.89
 
     def _on_result(self, result: dict) -> None:
         self.result = result

@@ -88,6 +88,26 @@ def no_network_from_children(request: pytest.FixtureRequest) -> Iterator[None]:
                     pytrace=False)
 
 
+# -- order: the longest files first ---------------------------------------------------------------------------------
+
+#: the test files that take longest (quiet `--durations=0`, most first; each is about 15 s or more). `make test`
+#: gives two pytest-xdist workers a whole file at a time in collection order, so these go first: in alphabetical
+#: order the heaviest files (train_*) came last and one worker ran them alone for ~1.5 min while the other idled.
+LONGEST_FILES_FIRST = (
+    "test_run_cli.py", "test_backends.py", "test_train_loop.py", "test_app_window.py", "test_bench_model.py",
+    "test_stop.py", "test_checkpoint.py", "test_train_ddp.py", "test_teach.py", "test_checkpoint_pyslowfast.py",
+    "test_bench_soak.py", "test_predict.py", "test_train_data.py", "test_app_teach.py", "test_quantize.py",
+    "test_model.py", "test_engine.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the files of LONGEST_FILES_FIRST first, in that order; the others after, as collected (a stable sort:
+    the tests inside a file keep their order)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 # -- threads: every test stops what it starts ----------------------------------------------------------------------
 
 #: how long a test's leftover threads get to end after it (joined with this timeout, not slept): engine stops are
