@@ -90,10 +90,11 @@ def action_segments(records: Iterable[PredictionRecord], *, max_gap: float = MAX
     for i, p in enumerate(preds):
         left = (mids[i] - mids[i - 1]) / 2.0 if i > 0 else None
         right = (mids[i + 1] - mids[i]) / 2.0 if i + 1 < len(preds) else None
-        if left is None and right is None:  # a lone window: its own span
+        if left is None and right is None:  # a lone window (a clip shorter than two): its own span
             left = right = (p.end - p.start) / 2.0
-        left = min(left if left is not None else right, half)  # type: ignore[type-var]
-        right = min(right if right is not None else left, half)
+        else:
+            left = min(left if left is not None else right, half)  # type: ignore[type-var]
+            right = min(right if right is not None else left, half)
         start, end = mids[i] - left, mids[i] + right
         if p.label is None or end <= start:
             continue
