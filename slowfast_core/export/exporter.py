@@ -61,7 +61,7 @@ def check_target(path: str | os.PathLike[str], fmt: str) -> Path:
         raise ExportError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     out = Path(path).expanduser()
     if out.suffix.lower() != SUFFIXES[fmt]:
-        raise ExportError(f"--out {path}: a {fmt} export is written to a {SUFFIXES[fmt]} file "
+        raise ExportError(f"--out {path}: the {fmt} format is written to a {SUFFIXES[fmt]} file "
                           f"(e.g. {out.with_suffix(SUFFIXES[fmt]).name})")
     if out.is_dir() or not out.parent.is_dir():
         raise ExportError(f"--out {path}: give a file name in an existing folder")
