@@ -77,7 +77,7 @@ def test_globs_and_several_inputs(archive, tmp_path, capsys):
     with pytest.raises(ConfigError, match="no video files match"):
         expand_inputs([str(archive / "*.webm")])
     assert main(["predict", str(archive / "a.mp4"), str(archive / "sub" / "b.avi"), *TINY]) == 2
-    assert "several videos need --out" in capsys.readouterr().err
+    assert "several videos: give --out RESULTS/" in capsys.readouterr().err
 
 
 def test_ctrl_c_keeps_the_finished_videos(archive, tmp_path, capsys):

@@ -87,10 +87,10 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
     return unique
 
 
-def _check_out(out: str | None) -> Path:
+def _check_out(out: str | None, inputs: Sequence[str]) -> Path:
     if out is None:
-        raise ConfigError("several videos need --out RESULTS/: the folder for each video's results and "
-                          "summary.csv")
+        what = f"{inputs[0]} is a folder (or a pattern)" if len(inputs) == 1 else "several videos"
+        raise ConfigError(f"{what}: give --out RESULTS/, the folder for each video's results and summary.csv")
     folder = Path(out).expanduser()
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"--out {out} is a file: give a folder for the results")
@@ -160,7 +160,7 @@ def predict_folder(inputs: Sequence[str], out: str | None, options: "PredictOpti
     if seg_options.srt is not None or seg_options.vtt is not None:
         raise ConfigError("--srt/--vtt name one file: a folder run writes <name>.srt per video into --out")
     seg_options.check()
-    folder = _check_out(out)
+    folder = _check_out(out, inputs)
     videos = expand_inputs(inputs)
     model = load_model(arch=options.arch, weights=options.weights)  # once for every video
     if not model.meta.trained:
