@@ -31,7 +31,11 @@ from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.segments import ActionSegment, format_time
 
 if TYPE_CHECKING:
+    from slowfast_core.backends.base import InferenceBackend
     from slowfast_core.commands.predict import PredictOptions
+    from slowfast_core.commands.predict_segments import SegmentCollector, SegmentOptions
+    from slowfast_core.model.net import SlowFast
+    from slowfast_core.spec import Preprocessing
 
 logger = logging.getLogger(__name__)
 
@@ -207,8 +211,9 @@ def predict_folder(inputs: Sequence[str], out: str | None, options: "PredictOpti
     return 0
 
 
-def _one_video(video: Path, folder: Path, name: str, model, runner, prep, stride: float,
-               options: "PredictOptions", collector, seg_options) -> VideoResult:
+def _one_video(video: Path, folder: Path, name: str, model: "SlowFast", runner: "InferenceBackend",
+               prep: "Preprocessing", stride: float, options: "PredictOptions", collector: "SegmentCollector",
+               seg_options: "SegmentOptions") -> VideoResult:
     """Predict one video and write its JSON and subtitles; a video that cannot be read is skipped."""
     from slowfast_core.commands.predict import _metadata
     from slowfast_core.commands.predict_segments import write_segment_files

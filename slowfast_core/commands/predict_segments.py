@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -24,6 +25,7 @@ from slowfast_core.segments import ActionSegment, SmoothingSettings, format_time
 from slowfast_core.stream.smoothing import check_smoothing
 
 if TYPE_CHECKING:
+    from slowfast_core.commands.predict import _Writer
     from slowfast_core.predict import WindowPrediction
     from slowfast_core.video.decode import VideoInfo
 
@@ -86,7 +88,7 @@ class SegmentOptions:
 class SegmentCollector:
     """Keeps each window's record and probabilities; `segments()` smooths and merges them."""
 
-    def __init__(self, categories: tuple[str, ...] | list[str], settings: SmoothingSettings) -> None:
+    def __init__(self, categories: Sequence[str], settings: SmoothingSettings) -> None:
         self.categories = list(categories)
         self.settings = settings
         self.windows: list[tuple[PredictionRecord, np.ndarray]] = []
@@ -145,7 +147,8 @@ class SegmentsWriter:
     """A `slowfast predict` writer: passes windows to `inner` (None with --segments, whose output replaces
     the windows') and collects them; at the end prints the segments (with --segments) and writes subtitles."""
 
-    def __init__(self, out: TextIO, *, fmt: str, inner, categories, options: SegmentOptions) -> None:
+    def __init__(self, out: TextIO, *, fmt: str, inner: "_Writer | None", categories: Sequence[str],
+                 options: SegmentOptions) -> None:
         self.out, self.fmt, self.inner, self.options = out, fmt, inner, options
         self.collector = SegmentCollector(categories, options.smoothing)
         self.written: list[Path] = []
