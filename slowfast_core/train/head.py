@@ -247,7 +247,7 @@ def train_head(config, d: distributed.Dist, data: DatasetSplit, out: Path, *, st
     save_model(model, out / BEST, base=base)
     save_model(model, out / LAST, base=base)
     write_curves_png(out / CURVES, history)
-    if getattr(config, "tensorboard", False) and d.is_main:  # --tensorboard: the records as events
+    if config.tensorboard and d.is_main:  # --tensorboard: the records as events
         from slowfast_core.train.tensorboard import EpochEvents, log_dir
 
         events = EpochEvents(log_dir(out, str(config.data[0])))

@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -53,6 +53,9 @@ from slowfast_core.train.run_folder import (
     write_run_json,
 )
 from slowfast_core.weights.native import save_model
+
+if TYPE_CHECKING:
+    from slowfast_core.train.tensorboard import EpochEvents
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +244,7 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     flag = _StopFlag(stop)
     restore = _install_signals(flag)
     last_record: dict = {}
-    events = _tensorboard_events(config, d, out, data)
+    events = _tensorboard_events(config, d, out)
     try:
         while state.epoch < state.horizon:
             last_record = _run_epoch(config, d, model, net, optimizer, scaler, train_loader, train_sampler, val_loader,
@@ -258,9 +261,9 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     return TrainResult(out, state, last_record, data.categories)
 
 
-def _tensorboard_events(config: TrainConfig, d: distributed.Dist, out: Path, data: DatasetSplit):
+def _tensorboard_events(config: TrainConfig, d: distributed.Dist, out: Path) -> "EpochEvents | None":
     """`--tensorboard`: the run's event writer on rank 0 (RUN/runs-<dataset>), else None."""
-    if not getattr(config, "tensorboard", False) or not d.is_main:
+    if not config.tensorboard or not d.is_main:
         return None
     from slowfast_core.train.tensorboard import EpochEvents, log_dir
 
@@ -279,7 +282,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
                optimizer: torch.optim.Optimizer, scaler: Any, train_loader: DataLoader, sampler: EpochSampler,
                val_loader: DataLoader, state: TrainState, steps_per_epoch: int, flag: _StopFlag, out: Path,
                data: DatasetSplit, progress: ProgressFn | None,
-               events: Any = None) -> dict:
+               events: "EpochEvents | None" = None) -> dict:
     """Train one epoch (from `state.batch` on), validate, write metrics and checkpoints. Mutates `state`."""
     epoch = state.epoch
     sampler.set_epoch(epoch)
