@@ -78,6 +78,8 @@ def test_globs_and_several_inputs(archive, tmp_path, capsys):
         expand_inputs([str(archive / "*.webm")])
     assert main(["predict", str(archive / "a.mp4"), str(archive / "sub" / "b.avi"), *TINY]) == 2
     assert "several videos: give --out RESULTS/" in capsys.readouterr().err
+    assert main(["predict", str(archive), "--out", str(tmp_path / "r"), "--json", *TINY]) == 2
+    assert "a folder run writes RESULTS/<name>.json" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
 def test_ctrl_c_keeps_the_finished_videos(archive, tmp_path, capsys):

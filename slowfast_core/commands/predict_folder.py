@@ -160,6 +160,9 @@ def predict_folder(inputs: Sequence[str], out: str | None, options: "PredictOpti
     stride = _check_options(options)
     if options.annotate is not None:
         raise ConfigError("--annotate writes one video: run it on one file, not a folder run")
+    if options.format != "text":
+        raise ConfigError(f"--{options.format} prints one video's results: a folder run writes RESULTS/<name>.json "
+                          "per video and summary.csv instead")
     seg_options = options.segments or SegmentOptions()
     if seg_options.srt is not None or seg_options.vtt is not None:
         raise ConfigError("--srt/--vtt name one file: a folder run writes <name>.srt per video into --out")
