@@ -112,3 +112,11 @@ def test_export_command_on_a_checkpoint_and_its_errors(tiny, tmp_path, capsys):
     assert "the onnx format is written to a .onnx file" in capsys.readouterr().err
     assert main(["export", "--format", "torchscript", "--out", str(tmp_path / "nowhere" / "m.pt")]) == 2
     assert "existing folder" in capsys.readouterr().err
+
+
+def test_onnx_is_verified_by_openvino_where_onnxruntime_is_missing(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # onnxruntime is a test-only dependency
+    result = export_model(create_model("fast_tiny", seed=0), tmp_path / "f.onnx", "onnx", size=48)
+    assert result.runtime.startswith("OpenVINO (ONNX reader") and result.max_abs_diff <= 1e-3
