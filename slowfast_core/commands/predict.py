@@ -63,6 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(format="text")
     p.add_argument("--annotate", default=None, metavar="OUT.mp4",
                    help="also write the video with the predictions drawn on it (H.264 where available)")
+    from slowfast_core.commands.predict_detect import add_detect_arguments  # issue 23: who is doing what
+
+    add_detect_arguments(p)
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -99,6 +102,10 @@ class PredictOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast predict`."""
+    if getattr(args, "detect", False):
+        from slowfast_core.commands.predict_detect import run_detect
+
+        return run_detect(args)
     options = PredictOptions(
         arch=args.arch, weights=args.weights, stride=args.stride, topk=args.topk, size=args.size, crop=args.crop,
         device=args.device, backend=args.backend, format=args.format, annotate=args.annotate,

@@ -17,13 +17,6 @@ from slowfast_core.detect.base import PersonBox
 from slowfast_core.errors import ConfigError
 from slowfast_core.stream.smoothing import SmoothedLabel, Smoother
 
-#: a stable colour per track id (BGR), cycled: distinct hues readable over video
-TRACK_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (60, 180, 255), (90, 220, 90), (255, 140, 60), (200, 90, 230), (40, 220, 230), (230, 200, 60),
-    (120, 120, 255), (180, 255, 160),
-)
-
-
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when they do not overlap."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -31,11 +24,6 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
-
-
-def track_colour(track_id: int) -> tuple[int, int, int]:
-    """The BGR colour of track `track_id` (the same every window)."""
-    return TRACK_COLOURS[track_id % len(TRACK_COLOURS)]
 
 
 @dataclass

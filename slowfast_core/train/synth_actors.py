@@ -39,6 +39,12 @@ class ActorSynthSettings:
     seed: int = 0
     stage_width: int = 80
     height: int = 96
+    class_ids: tuple[int, ...] | None = None  # these classes of the 16 instead of offset .. offset+classes-1
+
+    @property
+    def chosen(self) -> list[int]:
+        """The classes of CLASS_ORDER used, in label order."""
+        return list(self.class_ids) if self.class_ids else list(range(self.offset, self.offset + self.classes))
 
 
 def ava_row(video: str, timestamp: float, box: tuple[float, float, float, float], width: int, height: int,
@@ -54,7 +60,8 @@ def generate_actors(out: Path, settings: ActorSynthSettings, *,
     """Render the videos and write the CSVs; returns {split: rows}. ConfigError for impossible settings."""
     if not 1 <= settings.actors <= MAX_ACTORS:
         raise ConfigError(f"--actors {settings.actors} is out of range: use 1..{MAX_ACTORS}")
-    names = class_names(settings.classes, settings.offset)
+    chosen = settings.chosen
+    names = [class_names(1, c)[0] for c in chosen]
     if settings.videos < 1:
         raise ConfigError("--clips-per-class (videos with --actors) must be at least 1")
     if not 2 <= settings.seconds <= 30:
@@ -68,8 +75,8 @@ def generate_actors(out: Path, settings: ActorSynthSettings, *,
     for split_no, (split, count) in enumerate(plan):
         for k in range(count):
             rng = np.random.default_rng([settings.seed, split_no, k, 11])
-            labels = [int(c) for c in rng.integers(0, settings.classes, size=settings.actors)]
-            scripts = [[(settings.offset + c, float(settings.seconds))] for c in labels]
+            labels = [int(c) for c in rng.integers(0, len(chosen), size=settings.actors)]
+            scripts = [[(chosen[c], float(settings.seconds))] for c in labels]
             scene = MultiActorScene(scripts, width=settings.stage_width * settings.actors, height=settings.height,
                                     seed=int(rng.integers(0, 2**31 - 1)))
             video = f"{split}_{k:04d}"
@@ -77,7 +84,7 @@ def generate_actors(out: Path, settings: ActorSynthSettings, *,
             for t in range(1, settings.seconds):
                 for truth in scene.truth(int(t * FPS)):
                     rows[split].append(ava_row(video, t, truth.box, scene.width, scene.height,
-                                               truth.class_index - settings.offset + 1, truth.person_id))
+                                               chosen.index(truth.class_index) + 1, truth.person_id))
             done += 1
             if progress is not None:
                 progress(done, total)
