@@ -117,20 +117,31 @@ def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
 
 
 def fit_head(proj: nn.Linear, train: RoIFeatures, *, epochs: int = 300, lr: float = 0.05, seed: int = 0) -> float:
-    """Train `proj` on the features (full batch, Adam, BCE with logits); returns the final loss."""
+    """Train `proj` on the features (full batch, Adam, BCE with logits); returns the final loss.
+
+    The features are standardised per channel for the optimisation (raw RoI features of an untrained or
+    differently-scaled backbone span orders of magnitude), and the scaling is folded back into `proj`'s weight
+    and bias afterwards, so the model itself still takes raw features.
+    """
     torch.manual_seed(seed)
     x = train.features.clone()
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+    z = (x - mean) / std
     y = torch.from_numpy(train.targets)
-    opt = torch.optim.Adam(proj.parameters(), lr=lr, weight_decay=1e-4)
+    lin = nn.Linear(x.shape[1], proj.out_features)
+    opt = torch.optim.Adam(lin.parameters(), lr=lr, weight_decay=1e-3)
     loss = torch.tensor(0.0)
-    proj.train()
     for _ in range(epochs):
         opt.zero_grad()
-        loss = nn.functional.binary_cross_entropy_with_logits(proj(x), y)
+        loss = nn.functional.binary_cross_entropy_with_logits(lin(z), y)
         loss.backward()
         opt.step()
+    with torch.no_grad():  # lin((x - mean) / std) == (W / std) x + (b - (W / std) mean)
+        weight = lin.weight / std
+        proj.weight.copy_(weight)
+        proj.bias.copy_(lin.bias - weight @ mean)
     proj.eval()
-    return float(loss)
+    return float(loss.detach())
 
 
 def score_map(model: SlowFastDetection, data: RoIFeatures) -> tuple[float, list[float]]:

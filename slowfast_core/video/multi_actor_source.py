@@ -1,6 +1,6 @@
 """`synthetic:actions...,actors=N`: several scripted actors side by side as a live source, with known boxes.
 
-The synthetic scene's pacing and frame-number strip (`SyntheticSource`) over `MultiActorScene` frames. Each
+The synthetic scene's pacing (`SyntheticSource`) over `MultiActorScene` frames. Each
 actor repeats its own script; `truth(number)` says what each one does where, and `detector()` is the scene's
 own person detector (its boxes), for tests, the demo and `bench detect`.
 
@@ -16,7 +16,7 @@ import numpy as np
 from slowfast_core.errors import SourceError
 from slowfast_core.video.actions import MAX_CLASSES
 from slowfast_core.video.multi_actor import ActorTruth, MultiActorScene, random_scripts
-from slowfast_core.video.synthetic import SyntheticSource, encode_index
+from slowfast_core.video.synthetic import SyntheticSource
 
 _SPEC = re.compile(r"^synthetic:actions(?::(\d+)-(\d+))?(?:@(\d+))?,actors=(\d+)$")
 STAGE_SIZE = (106, 120)  # one actor's column (width, height) in the default frame
@@ -45,9 +45,10 @@ class MultiActorSource(SyntheticSource):
         return SceneBoxesDetector.of_scene(self.scene)
 
     def render(self, number: int) -> np.ndarray:
-        frame = self.scene.frame(number)
-        encode_index(frame, number, bits=self.STRIP_BITS, block=self.block)
-        return frame
+        """The scene's frame `number`, without the frame-number strip: across a small frame the strip would cover
+        every actor's top rows, which the training videos (`synth --actors`) do not have; media time says the
+        frame's number instead."""
+        return self.scene.frame(number)
 
 
 def multi_actor_source(actors: int, first: int = 0, last: int = 3, *, seed: int = 0, paced: bool = True,
