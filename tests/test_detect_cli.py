@@ -48,7 +48,7 @@ def test_synth_actors_writes_ava_rows(capsys: pytest.CaptureFixture[str], tmp_pa
         assert action in ("1", "2") and person in ("0", "1")
     assert float(rows[0][4]) <= 0.5 <= float(rows[1][2])  # actor 0 on the left half, actor 1 on the right
     assert (tmp_path / "actions.txt").read_text().splitlines() == ["red disc rising", "red disc falling"]
-    assert (tmp_path / "videos" / "train_0000.mp4").stat().st_size > 0
+    assert (tmp_path / "videos" / "train_0000.mkv").stat().st_size > 0
 
 
 def test_predict_detect_jsonl_gives_each_person_a_steady_track(capsys: pytest.CaptureFixture[str],
@@ -56,7 +56,7 @@ def test_predict_detect_jsonl_gives_each_person_a_steady_track(capsys: pytest.Ca
     weights = save_detection_model(create_detection_model("slowfast_tiny_detection", seed=0,
                                                           categories=("a", "b"), input_size=48),
                                    tmp_path / "det.pyth")
-    video = actors_data / "videos" / "val_0000.mp4"
+    video = actors_data / "videos" / "val_0000.mkv"
     code, out, _ = run_cli(capsys, "predict", str(video), "--detect", "--weights", str(weights),
                            "--detector", "scene:2", "--jsonl", "--threshold", "0", "--annotate",
                            str(tmp_path / "ann.mp4"))
@@ -111,7 +111,7 @@ def test_malformed_ava_csv_is_one_line_naming_file_and_line(capsys: pytest.Captu
 
 def test_predict_detect_refuses_a_classifier_arch_and_an_absent_person_detector(
         capsys: pytest.CaptureFixture[str], actors_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    video = actors_data / "videos" / "val_0000.mp4"
+    video = actors_data / "videos" / "val_0000.mkv"
     code, _, err = run_cli(capsys, "predict", str(video), "--detect", "--arch", "slowfast_tiny")
     cli_error(code, err, "--arch slowfast_tiny is a classifier")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache: nothing downloaded here

@@ -176,7 +176,7 @@ def detector_cost(name: str | None, *, width: int, height: int, repeats: int) ->
     try:
         from slowfast_core.detect.factory import make_detector
 
-        detector = make_detector(name)
+        detector = make_detector(name, download=False)  # a bench measures what is here; it downloads nothing
     except SlowFastError as exc:
         return {"detector": name or "default", "detector_ms": None, "note": str(exc)}
     frame = np.full((height, width, 3), 127, np.uint8)
@@ -215,6 +215,28 @@ def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work
             "pretrain_seconds": round(pretrain_s, 1), "frame_map_gt": trained.frame_map_gt,
             "frame_map_gt_boxes": trained.val_boxes, "head_train_seconds": round(trained.seconds, 1),
             **live, **costs, "threads": torch.get_num_threads(), "seconds": round(time.monotonic() - t0, 1)}
+
+
+def pipeline_detect(args: argparse.Namespace) -> int:
+    """`slowfast bench pipeline --detect`: detector and head cost per window with 1 and 3 people (random weights)."""
+    from slowfast_core.model.builder import create_model
+    from slowfast_core.model.detection import DETECTION_PRESETS, create_detection_model
+
+    classifier = create_model(args.arch, seed=0)
+    arch = next((d.name for d in DETECTION_PRESETS.values() if d.backbone.name == classifier.config.name), None)
+    if arch is None:
+        from slowfast_core.errors import ConfigError
+
+        raise ConfigError(f"--detect: no detection network is built on {args.arch}: use slowfast_8x8_r50 or "
+                          "slowfast_tiny")
+    model = create_detection_model(arch, seed=0)
+    width = int(round(args.size * 16 / 9))  # a 16:9 camera frame at the input short side (full frame, no crop)
+    doc = {"arch": arch, "size": args.size, **cost(model, classifier, width=width, height=args.size, repeats=7),
+           **detector_cost(args.detector, width=640, height=360, repeats=7), "threads": torch.get_num_threads()}
+    print(json.dumps(doc))
+    if args.json:
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -19,8 +19,9 @@ def scene_detector(actors: int) -> SceneBoxesDetector:
     return SceneBoxesDetector(boxes, width=1, height=1)
 
 
-def make_detector(spec: str | None, *, device: str | None = None) -> Detector:
-    """`spec`: None for torchvision's default person detector on `device`, a detection registry name, or scene:N."""
+def make_detector(spec: str | None, *, device: str | None = None, download: bool = True) -> Detector:
+    """`spec`: None for torchvision's default person detector on `device`, a detection registry name, or scene:N.
+    download: fetch a torchvision detector's weights when not cached (False: WeightsError saying where to put them)."""
     if spec is not None and spec.startswith("scene:"):
         count = spec[len("scene:"):]
         if not count.isdigit():
@@ -28,4 +29,4 @@ def make_detector(spec: str | None, *, device: str | None = None) -> Detector:
         return scene_detector(int(count))
     from slowfast_core.detect.torchvision_detector import TorchvisionPersonDetector
 
-    return TorchvisionPersonDetector(spec, device=None if device in (None, "auto") else device)
+    return TorchvisionPersonDetector(spec, device=None if device in (None, "auto") else device, download=download)

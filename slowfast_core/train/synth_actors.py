@@ -1,7 +1,8 @@
 """`slowfast synth --actors N`: multi-actor synthetic videos with per-person labels in AVA's CSV layout.
 
 ```
-OUT/videos/<video>.mp4      `seconds` at 30 fps, N actors side by side, each doing one action the whole clip
+OUT/videos/<video>.mkv      `seconds` at 30 fps, N actors side by side, each doing one action the whole clip
+                            (FFV1, lossless: the live scene's frames are never compressed, so neither are these)
 OUT/train.csv, val.csv      AVA rows `video,timestamp,x1,y1,x2,y2,action_id,person_id` (boxes normalised to
                             [0, 1], action ids from 1, one row per actor per key frame, key frames at whole seconds)
 OUT/actions.txt             the label map: line i names action id i
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from slowfast_core.errors import ConfigError
+from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.sessions.layout import atomic_write_text
-from slowfast_core.train.synth import FPS, write_clip
+from slowfast_core.train.synth import FPS
 from slowfast_core.video.actions import class_names
 from slowfast_core.video.multi_actor import MAX_ACTORS, MultiActorScene
 
@@ -45,6 +46,25 @@ class ActorSynthSettings:
     def chosen(self) -> list[int]:
         """The classes of CLASS_ORDER used, in label order."""
         return list(self.class_ids) if self.class_ids else list(range(self.offset, self.offset + self.classes))
+
+
+def write_lossless(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
+    """BGR frames to a lossless FFV1 .mkv (through a temporary name: a half-written video is never left).
+
+    mp4v at these small sizes smears colours and blocks; a head trained on that misreads the live scene."""
+    import cv2
+
+    tmp = path.with_name(path.stem + ".part.mkv")
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"FFV1"), fps, (w, h))
+    if not writer.isOpened():
+        raise SlowFastError(f"cannot write {tmp} (OpenCV without FFV1?): check the folder is writable")
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    if not tmp.is_file() or tmp.stat().st_size == 0:
+        raise SlowFastError(f"writing {path} failed (disk full?): free space and run again")
+    tmp.replace(path)
 
 
 def ava_row(video: str, timestamp: float, box: tuple[float, float, float, float], width: int, height: int,
@@ -80,7 +100,7 @@ def generate_actors(out: Path, settings: ActorSynthSettings, *,
             scene = MultiActorScene(scripts, width=settings.stage_width * settings.actors, height=settings.height,
                                     seed=int(rng.integers(0, 2**31 - 1)))
             video = f"{split}_{k:04d}"
-            write_clip(out / "videos" / f"{video}.mp4", [scene.frame(i) for i in range(frames)])
+            write_lossless(out / "videos" / f"{video}.mkv", [scene.frame(i) for i in range(frames)])
             for t in range(1, settings.seconds):
                 for truth in scene.truth(int(t * FPS)):
                     rows[split].append(ava_row(video, t, truth.box, scene.width, scene.height,
