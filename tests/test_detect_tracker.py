@@ -65,3 +65,21 @@ def test_scene_detector_reports_each_actors_column_at_any_frame_size() -> None:
     assert [t.class_index for t in scene.truth(10)] == [0, 5]
     frame = scene.frame(3)
     assert frame.shape == (80, 160, 3) and not np.array_equal(frame[:, :80], frame[:, 80:])
+
+
+def test_prediction_record_with_people_round_trips_and_older_records_still_read() -> None:
+    import json
+
+    from slowfast_core.records import PersonRecord, PredictionRecord
+
+    person = PersonRecord(track=2, box=(0.1, 0.2, 0.4, 0.9), score=0.93, actions=(("sit", 0.8), ("talk", 0.6)),
+                          label="sit", confidence=0.75)
+    record = PredictionRecord(window=4, start=1.0, end=2.0, topk=(), people=(person,))
+    back = PredictionRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert back.people == (person,)
+    empty = PredictionRecord.from_dict({**record.to_dict(), "people": []})
+    assert empty.people == ()  # nobody in view: an empty list, not a missing field
+    old = PredictionRecord.from_dict({"window": 1, "start": 0.0, "end": 1.0, "topk": [{"label": "a", "prob": 0.5}]})
+    assert old.people is None and "people" not in old.to_dict()
+    with pytest.raises(ValueError, match="not x1, y1, x2, y2"):
+        PredictionRecord.from_dict({**record.to_dict(), "people": [{**person.to_dict(), "box": [0.5, 0, 0.1, 1]}]})

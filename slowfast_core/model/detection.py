@@ -27,7 +27,7 @@ from torch import nn
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.config import PathwaySpec, SlowFastConfig, get_config
 from slowfast_core.model.net import build_backbone, check_clip_inputs, init_weights
-from slowfast_core.spec import ModelMeta, Preprocessing
+from slowfast_core.spec import ClipGeometry, ModelMeta, Preprocessing
 
 #: Total spatial stride of the stem (conv 2, pool 2) and res3, res4 (2 each): res5 adds none when detecting.
 DETECTION_STRIDE = 16
@@ -59,7 +59,7 @@ class DetectionConfig:
             raise ConfigError(f"roi_size must be >= 1, got {self.roi_size}")
 
     @property
-    def geometry(self):  # noqa: ANN201 - ClipGeometry, the backbone's
+    def geometry(self) -> ClipGeometry:
         """The clip this model takes: the backbone's (T, tau, alpha, layout)."""
         return self.backbone.geometry
 
