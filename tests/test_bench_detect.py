@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from slowfast_core.bench.detect import DetectBenchSettings, bench_detect
 from slowfast_core.model.builder import create_model
 from slowfast_core.weights.native import save_model
