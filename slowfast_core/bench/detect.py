@@ -4,9 +4,10 @@
 2. multi-actor data in AVA's layout (`slowfast synth --actors N`), each actor doing its own action;
 3. the RoI head trained with ground-truth boxes; frame-mAP@0.5 on held-out videos with ground-truth boxes;
 4. the scripted multi-actor scene (`synthetic:actions...,actors=N`, every actor changing action every few
-   seconds, fresh scenes) through the detection path window by window (the scene's own boxes as the person
-   detector, the tracker, a Smoother per track): how often each actor's shown label agrees with its script,
-   and how often identities switch;
+   seconds, fresh scenes) through the real engine in detection mode (capture, ring buffer, scheduler, the
+   worker running the scene's own boxes as the person detector, the RoI head and the tracker with a Smoother
+   per track; offline pacing, so every window runs): how often each actor's shown label agrees with its
+   script, and how often identities switch;
 5. cost: the RoI head with 1 and 3 people against one whole-frame classification by the same backbone at the
    same input (detector excluded), and the person detector's own cost.
 
@@ -77,9 +78,36 @@ def _frames(source: Any) -> Iterator[Any]:
         source.close()
 
 
-def live_run(model: Any, settings: DetectBenchSettings) -> dict[str, Any]:
-    """The scripted multi-actor scene through the detection path: agreement with the script, id switches."""
-    from slowfast_core.detect.offline import predict_people_frames
+def _engine_people(classifier: Any, model: Any, source: Any, detector: Any) -> list[Any]:
+    """Every window's prediction from the real engine (offline source: every window runs) in detection mode."""
+    from slowfast_core.detect.people import PeopleStep
+    from slowfast_core.errors import SlowFastError
+    from slowfast_core.stream.engine import Engine, EngineSettings
+
+    engine = Engine(EngineSettings(backend="torch-cpu", device="cpu", realtime=False, features=False))
+    predictions: list[Any] = []
+    errors: list[str] = []
+
+    class Listener:
+        def on_prediction(self, p: Any) -> None:
+            predictions.append(p)
+
+        def on_error(self, error: Any) -> None:
+            errors.append(error.message)
+
+    engine.subscribe(Listener())
+    engine.start(source, classifier, preprocessing=model.meta.preprocessing, people=PeopleStep(model, detector))
+    try:
+        engine.wait()
+    finally:
+        engine.stop(timeout=10.0)
+    if engine.failed:
+        raise SlowFastError(f"the engine failed: {errors[-1] if errors else 'no reason given'}")
+    return predictions
+
+
+def live_run(model: Any, classifier: Any, settings: DetectBenchSettings) -> dict[str, Any]:
+    """The scripted multi-actor scene through the engine's detection path: agreement with the script, id switches."""
     from slowfast_core.detect.tracker import iou
     from slowfast_core.video.multi_actor import MultiActorScene
     from slowfast_core.video.multi_actor_source import MultiActorSource
@@ -92,32 +120,30 @@ def live_run(model: Any, settings: DetectBenchSettings) -> dict[str, Any]:
                             seed=settings.seed + 12345)
     frames = int(round(settings.live_seconds * scene.fps))
     source = MultiActorSource(scene, paced=False, frames=frames, seed=settings.seed)
-    detector = source.detector()
+    predictions = _engine_people(classifier, model, source, source.detector())
     names = model.meta.categories
     label_of = {c: names[i] for i, c in enumerate(settings.classes)}
     agree = total = agree_all = total_all = 0
     last_track: dict[int, int] = {}
     switches = 0
-    windows = 0
-    head_ms: list[float] = []
-    for w in predict_people_frames(_frames(source), model=model, detector=detector):
-        windows += 1
-        head_ms.append(w.result.head_ms)
-        first = int(round(w.span.start * scene.fps))
-        last = max(first, int(round(w.span.end * scene.fps)) - 1)
+    inferred: list[float] = []
+    for p in predictions:
+        inferred.append(p.timings.inferred_ms)
+        first = int(round(p.start_time * scene.fps))
+        last = int(round(p.end_time * scene.fps))
+        people = p.people or ()
         for truth in scene.truth((first + last) // 2):
             box = truth.box
             norm = (box[0] / scene.width, box[1] / scene.height, box[2] / scene.width, box[3] / scene.height)
-            match = max(w.result.people, key=lambda p: iou(p.box, norm), default=None)
+            match = max(people, key=lambda q: iou(q.box, norm), default=None)
+            total_all += 1
             if match is None or iou(match.box, norm) < 0.5:
-                total_all += 1
                 continue
             previous = last_track.get(truth.person_id)
             if previous is not None and previous != match.track:
                 switches += 1
             last_track[truth.person_id] = match.track
             ok = match.label == label_of[truth.class_index]
-            total_all += 1
             agree_all += ok
             actor = scene.actors[truth.person_id]
             if actor.entry_at(first)[0] == actor.entry_at(last)[0] and (last - first) < actor.cycle:
@@ -126,9 +152,9 @@ def live_run(model: Any, settings: DetectBenchSettings) -> dict[str, Any]:
     minutes = settings.live_seconds / 60.0
     return {"per_person_agreement": agree / total if total else 0.0,
             "per_person_agreement_all": agree_all / total_all if total_all else 0.0,
-            "person_windows": total, "windows": windows, "id_switches": switches,
+            "person_windows": total, "windows": len(predictions), "id_switches": switches,
             "id_switches_per_min": switches / minutes, "live_seconds": settings.live_seconds,
-            "head_ms_median": statistics.median(head_ms) if head_ms else None}
+            "live_inferred_ms_median": statistics.median(inferred) if inferred else None}
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -204,9 +230,9 @@ def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work
         trained = train_detection(folder / "actors", init=spec, out=folder / "detect", epochs=settings.epochs,
                                   seed=settings.seed)
         model = load_detection_checkpoint(trained.checkpoint)
-        say("live run on the scripted multi-actor scene")
-        live = live_run(model, settings)
         classifier = create_model(settings.arch, weights=spec)
+        say("live run on the scripted multi-actor scene (the engine, detecting)")
+        live = live_run(model, classifier, settings)
         prep = model.meta.preprocessing
         w = int(prep.short_side * settings.stage_width * settings.actors / settings.height)
         costs = cost(model, classifier, width=w, height=prep.short_side, repeats=settings.cost_repeats)
