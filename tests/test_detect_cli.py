@@ -132,3 +132,17 @@ def test_zero_people_is_said_not_guessed(tmp_path: Path) -> None:
     assert result.people == () and result.probs.shape == (0, 2)
     items = layout_people(result.people, width=320, height=240, measure=CvTextMeasure())
     assert [getattr(i, "text", None) for i in items if hasattr(i, "text")] == [NOBODY]
+
+
+def test_run_detect_streams_people_through_the_engine(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    weights = save_detection_model(create_detection_model("slowfast_tiny_detection", seed=0, categories=("a", "b"),
+                                                          input_size=48), tmp_path / "det.pyth")
+    out = tmp_path / "people.jsonl"
+    code, _, err = run_cli(capsys, "run", "--detect", "--source", "synthetic:actions:0-3,actors=2", "--weights",
+                           str(weights), "--detector", "scene:2", "--duration", "4", "--jsonl", str(out))
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) >= 2
+    for line in lines:
+        assert [p["track"] for p in line["people"]] == [1, 2] and line["topk"] == []
+        assert all("label" in p and "confidence" in p for p in line["people"])  # live: each person smoothed

@@ -23,15 +23,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_DETECTION_ARCH = "slowfast_r50_detection"
 
 
-def add_detect_arguments(p: argparse.ArgumentParser) -> None:
-    """The options `--detect` adds to `slowfast predict` (and `run`)."""
+def add_detect_arguments(p: argparse.ArgumentParser, *, threshold: bool = True) -> None:
+    """The options `--detect` adds to `slowfast predict` (and `run`, whose --threshold already exists)."""
     g = p.add_argument_group("per-person detection")
     g.add_argument("--detect", action="store_true",
                    help="who is doing what: person boxes, then the actions of each person (AVA-style)")
     g.add_argument("--detector", default=None, metavar="NAME|scene:N",
                    help="person detector: a torchvision one by name (default: the MobileNetV3 320 one on a CPU, "
                         "ResNet-50 FPN on a GPU), or scene:N, the synthetic scene's own boxes for N actors")
-    g.add_argument("--threshold", type=float, default=0.5, help="show every action above this probability")
+    if threshold:
+        g.add_argument("--threshold", type=float, default=0.5, help="show every action above this probability")
 
 
 def load_detection_model(weights: str | None, arch: str | None):  # noqa: ANN201 - SlowFastDetection
@@ -132,3 +133,19 @@ def _annotate(video: str, dest: str, windows: list[dict[str, object]]):  # noqa:
             writer.abort()  # no half-written video under the name asked for
             raise
         return writer.close()
+
+
+def detection_engine_parts(args: argparse.Namespace, threshold: float):  # noqa: ANN201 - (classifier, PeopleStep)
+    """`slowfast run --detect`: the PeopleStep the engine's worker runs, and the classifier the engine is started
+    with (random weights of the detection backbone: it keeps the engine's model machinery whole, and is not run)."""
+    from slowfast_core.detect.factory import make_detector
+    from slowfast_core.detect.people import PeopleStep
+    from slowfast_core.model.builder import create_model
+
+    model = load_detection_model(args.weights, args.arch)
+    if not model.meta.trained:
+        logger.warning("%s has random weights (no --weights): untrained — actions are meaningless",
+                       model.config.name)
+    detector = make_detector(args.detector, device=args.device)
+    classifier = create_model(model.config.backbone.name, seed=0, input_size=model.meta.preprocessing.short_side)
+    return classifier, PeopleStep(model, detector, threshold=threshold)
