@@ -83,3 +83,26 @@ def test_prediction_record_with_people_round_trips_and_older_records_still_read(
     assert old.people is None and "people" not in old.to_dict()
     with pytest.raises(ValueError, match="not x1, y1, x2, y2"):
         PredictionRecord.from_dict({**record.to_dict(), "people": [{**person.to_dict(), "box": [0.5, 0, 0.1, 1]}]})
+
+
+def test_session_predictions_record_people_and_the_reader_reads_old_and_new(tmp_path) -> None:
+    from slowfast_core.records import PersonRecord
+    from slowfast_core.sessions.prediction_log import PredictionLog
+    from slowfast_core.sessions.tables import read_predictions_checked
+    from slowfast_core.stream.types import Prediction, Timings
+
+    timings = Timings(waited_ms=1.0, prepared_ms=1.0, inferred_ms=1.0, end_to_end_ms=3.0)
+    people = (PersonRecord(track=1, box=(0.0, 0.0, 0.5, 1.0), score=1.0, actions=(("wave", 0.9),), label="wave",
+                           confidence=0.8),)
+    log = PredictionLog(tmp_path)
+    log.append(Prediction(id=0, start_time=10.0, end_time=11.0, first_index=0, last_index=31, topk=(("a", 0.6),),
+                          probs=np.array([0.6, 0.4], np.float32), label="a", confidence=0.6, timings=timings), 10.0)
+    log.append(Prediction(id=1, start_time=10.5, end_time=11.5, first_index=16, last_index=47, topk=(),
+                          probs=np.zeros(0, np.float32), label="wave", confidence=0.8, timings=timings,
+                          people=people), 10.0)
+    log.append(Prediction(id=2, start_time=11.0, end_time=12.0, first_index=32, last_index=63, topk=(),
+                          probs=np.zeros(0, np.float32), label=None, confidence=0.0, timings=timings, people=()), 10.0)
+    log.close()
+    records, problems = read_predictions_checked(tmp_path)
+    assert problems == []
+    assert [r.people for r in records] == [None, people, ()]  # whole-frame, one person, nobody in view
