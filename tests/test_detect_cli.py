@@ -146,3 +146,24 @@ def test_run_detect_streams_people_through_the_engine(capsys: pytest.CaptureFixt
     for line in lines:
         assert [p["track"] for p in line["people"]] == [1, 2] and line["topk"] == []
         assert all("label" in p and "confidence" in p for p in line["people"])  # live: each person smoothed
+
+
+def test_torchvision_person_detector_loads_from_the_cache_and_keeps_people_inside_the_frame(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real torchvision model, built with random weights and put in the cache as the download would."""
+    import torch
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+    from slowfast_core.detect.torchvision_detector import TorchvisionPersonDetector
+    from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = cached_detection_path(get_detection_weights("FASTERRCNN_MOBILENET_V3_LARGE_320_FPN"))
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).state_dict(), path)
+    detector = TorchvisionPersonDetector(device="cpu", min_score=0.0, download=False)
+    frame = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    boxes = detector.detect(frame)
+    assert all(0 <= b.x1 < b.x2 <= 200 and 0 <= b.y1 < b.y2 <= 120 and 0 <= b.score <= 1 for b in boxes)
+    assert detector.name == "fasterrcnn_mobilenet_v3_large_320_fpn"

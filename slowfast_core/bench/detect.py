@@ -22,8 +22,8 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class DetectBenchSettings:
     epochs: int = 300
     seed: int = 0
     cost_repeats: int = 7
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def pretrain(settings: DetectBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
@@ -59,23 +58,6 @@ def pretrain(settings: DetectBenchSettings, work: Path, say: Callable[[str], Non
 
     return teach_pretrain(TeachBenchSettings(arch=settings.arch, pretrain_minutes=settings.pretrain_minutes,
                                              pretrain_clips=settings.pretrain_clips, seed=settings.seed), work, say)
-
-
-def _frames(source: Any) -> Iterator[Any]:
-    """A source's frames as decoded-file frames (index, seconds, BGR), for the offline window cutter."""
-    from slowfast_core.video.decode import DecodedFrame
-
-    source.open()
-    try:
-        n = 0
-        while True:
-            f = source.read()
-            if f is None:
-                return
-            yield DecodedFrame(n, float(f.media_time), f.image)
-            n += 1
-    finally:
-        source.close()
 
 
 def _engine_people(classifier: Any, model: Any, source: Any, detector: Any) -> list[Any]:
