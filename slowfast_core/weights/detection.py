@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from slowfast_core.errors import CheckpointError
 from slowfast_core.model.detection import (
@@ -25,12 +24,14 @@ from slowfast_core.model.detection import (
     untrained_detection_meta,
 )
 from slowfast_core.spec import ModelMeta
-from slowfast_core.weights.checkpoint_file import existing_file, read_checkpoint, sample_keys
+from slowfast_core.weights.checkpoint import _check_keys
+from slowfast_core.weights.checkpoint_file import existing_file, read_checkpoint
 from slowfast_core.weights.native import META_KEY, atomic_save, model_metadata, preprocessing_from_metadata
 
 logger = logging.getLogger(__name__)
 
 DETECTION_HEAD_PREFIX = "detection_head."
+HEAD_KEYS = (DETECTION_HEAD_PREFIX + "proj.weight", DETECTION_HEAD_PREFIX + "proj.bias")
 PYTORCHVIDEO_PREFIX = "model."
 TASK_DETECT = "detect"
 
@@ -115,7 +116,7 @@ def load_detection_checkpoint(path: str | Path, *, arch: str | None = None, inpu
         logger.warning("checkpoint %s has a %d-class head but %d classes were asked for: a fresh head", p,
                        config.num_classes, num_classes)
         config = config.replace(num_classes=num_classes)
-        state = {k: v for k, v in state.items() if not k.startswith(DETECTION_HEAD_PREFIX)}
+        state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
         meta = dataclasses.replace(meta, categories=untrained_detection_meta(config).categories)
     if len(meta.categories) != config.num_classes:
         meta = dataclasses.replace(meta, categories=untrained_detection_meta(config).categories)
@@ -123,24 +124,9 @@ def load_detection_checkpoint(path: str | Path, *, arch: str | None = None, inpu
         meta = dataclasses.replace(meta, preprocessing=dataclasses.replace(meta.preprocessing,
                                                                            short_side=int(input_size)))
     model = SlowFastDetection(config, meta=meta)
-    _check_keys(model, state, p, skip_head=fresh)
+    _check_keys(model, state, p, skip=HEAD_KEYS if fresh else ())  # type: ignore[arg-type]  # any model's keys
     model.load_state_dict(state, strict=not fresh)
     return model.eval()
-
-
-def _check_keys(model: SlowFastDetection, state: Mapping[str, torch.Tensor], path: Path, *, skip_head: bool) -> None:
-    """CheckpointError unless `state` has the model's keys with the model's shapes."""
-    expected = {k: v for k, v in model.state_dict().items()
-                if not (skip_head and k.startswith(DETECTION_HEAD_PREFIX))}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected and not (skip_head and k.startswith(DETECTION_HEAD_PREFIX))]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    problems = [f"{what} {sample_keys(keys)}" for what, keys in
-                (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatch", wrong)) if keys]
-    if problems:
-        raise CheckpointError(f"checkpoint {path} does not fit {model.config.name}: {'; '.join(problems)}: "
-                              "use a complete checkpoint saved from this architecture")
 
 
 def load_detection_weights(spec: str, *, arch: str | None = None, input_size: int | None = None,
