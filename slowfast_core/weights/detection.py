@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
 from slowfast_core.errors import CheckpointError
 from slowfast_core.model.detection import (
     DetectionConfig,
