@@ -83,6 +83,7 @@ class FileWindow:
 
     span: WindowSpan
     inputs: list[torch.Tensor] = field(repr=False)
+    key_frame: np.ndarray | None = field(default=None, repr=False)  # (H, W, 3) RGB uint8: the middle frame (detection)
 
 
 class _FrameStore:
@@ -162,7 +163,9 @@ def _make_window(
         first_frame=store.indices[int(cut.positions[0])], last_frame=store.indices[int(cut.positions[-1])],
         padded=padded,
     )
-    return FileWindow(span, inputs)
+    from slowfast_core.detect.people import key_frame_index  # the window's middle frame, for person detection
+
+    return FileWindow(span, inputs, cut.frames[key_frame_index(cut.pathway_indices)])
 
 
 @dataclass(frozen=True)

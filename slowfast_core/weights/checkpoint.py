@@ -85,6 +85,10 @@ def _load(
     instead of the preprocessing's (None: keep it).
     """
     state, layout, metadata = read_checkpoint(path)
+    from slowfast_core.weights.detection import is_detection_state, not_a_classifier  # lazy: avoids a cycle
+
+    if is_detection_state(state, metadata):
+        raise not_a_classifier(path)
     if preprocessing is None and layout == "mmaction2":
         preprocessing = MMACTION2_PREPROCESSING
     found = state_signature(state, source=f"checkpoint {path}")
