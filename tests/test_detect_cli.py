@@ -73,6 +73,9 @@ def test_predict_detect_jsonl_gives_each_person_a_steady_track(capsys: pytest.Ca
                            "--detector", "scene:2", "--csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 2 * len(windows) and {r["track"] for r in rows} == {"1", "2"}
+    code, _, err = run_cli(capsys, "predict", str(video), str(video), "--detect", "--weights", str(weights),
+                           "--detector", "scene:2")
+    cli_error(code, err, "--detect runs on one video at a time")
 
 
 def test_train_and_evaluate_detect(capsys: pytest.CaptureFixture[str], actors_data: Path, tmp_path: Path) -> None:

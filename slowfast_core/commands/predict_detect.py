@@ -47,6 +47,14 @@ def load_detection_model(weights: str | None, arch: str | None):  # noqa: ANN201
     return create_detection_model(arch or DEFAULT_DETECTION_ARCH, weights=weights)
 
 
+def _one_video(args: argparse.Namespace) -> str:
+    """The one VIDEO `--detect` runs on (`predict` takes several for folder runs, which --detect does not do)."""
+    videos = args.video if isinstance(args.video, list) else [args.video]
+    if len(videos) != 1 or getattr(args, "out", None) is not None:
+        raise ConfigError("--detect runs on one video at a time: give one VIDEO file and no --out")
+    return videos[0]
+
+
 def run_detect(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Entry point of `slowfast predict --detect`."""
     from slowfast_core.detect.factory import make_detector
@@ -56,8 +64,9 @@ def run_detect(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = sys.stdout if out is None else out
     if not 0.0 <= args.threshold <= 1.0:
         raise ConfigError(f"--threshold {args.threshold} must be in 0..1")
+    video = _one_video(args)
     stride = parse_stride(args.stride) if args.stride is not None else None
-    with VideoReader(args.video) as reader:
+    with VideoReader(video) as reader:
         frames = reader.frames()
         model = load_detection_model(args.weights, args.arch)
         if not model.meta.trained:
@@ -93,7 +102,7 @@ def run_detect(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
                        "windows": windows}, out, indent=2)
             out.write("\n")
     if args.annotate:
-        path = _annotate(args.video, args.annotate, windows)
+        path = _annotate(video, args.annotate, windows)
         print(f"annotated video: {path}", file=sys.stderr)
     return 0
 
