@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--frozen-bn", action="store_true", help="BN statistics fixed (small batches)")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    p.add_argument("--precise-bn", type=int, default=-1, metavar="N",
+                   help="recompute BN statistics over N training batches before each validation and checkpoint "
+                        "(default: 10 when batches are at most 32 clips; 0: off)")
     p.add_argument("--scale", type=_size_pair, default=None, metavar="'LO HI'",
                    help="train short-side range (default: input size x [1, 1.25])")
     p.add_argument("--crop", type=int, default=None, help="train crop (default: 7/8 of the input size)")
@@ -78,7 +81,7 @@ def _config(args: argparse.Namespace):
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,
-        resume=args.resume, views=args.views,
+        resume=args.resume, views=args.views, precise_bn=args.precise_bn,
     )
 
 

@@ -53,6 +53,8 @@ class TrainConfig:
     amp: bool = True  # on CUDA: bf16 where supported, else fp16 with a gradient scaler
     resume: bool = False
     views: int = 4  # head mode: clips per training example whose features are cached
+    precise_bn: int = -1  # batches to recompute BN statistics over before validation; -1: auto; 0: off
+    budget_clock: Literal["wall", "cpu"] = "wall"  # what --minutes counts: wall-clock or this process's CPU time
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -103,6 +105,10 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         raise ConfigError(f"--batch-size {config.batch_size} must be at least 1")
     if not (config.lr > 0 and math.isfinite(config.lr)):
         raise ConfigError(f"--lr {config.lr} must be a positive number")
+    if config.precise_bn < -1:
+        raise ConfigError(f"--precise-bn {config.precise_bn} must be a number of batches (0: off)")
+    if config.budget_clock not in ("wall", "cpu"):
+        raise ConfigError(f"budget clock {config.budget_clock!r} must be wall or cpu")
     if config.minutes is not None and not config.minutes > 0:
         raise ConfigError(f"--minutes {config.minutes} must be positive")
     if config.train != "all" and config.init is None:

@@ -178,7 +178,7 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
     from slowfast_core.video.synthetic import SyntheticSource
 
     text = spec.strip()
-    if text.startswith("synthetic:actions"):
+    if text.startswith(("synthetic:actions", "synthetic:shapes")):
         from slowfast_core.video.scripted import parse_actions_source  # it builds on SyntheticSource
 
         scripted = parse_actions_source(text, realtime=realtime)
@@ -199,5 +199,5 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         return SyntheticSource(width, height, fps)
     raise SourceError(
         f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH@FPS] or "
-        "synthetic:actions[:A-B]"
+        "synthetic:actions[:A-B] (synthetic:shapes[:A-B]: the original task)"
     )
