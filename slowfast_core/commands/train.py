@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
     p.add_argument("--precise-bn", type=int, default=-1, metavar="N",
                    help="recompute BN statistics over N training batches before each validation and checkpoint "
-                        "(default: 10 when batches are at most 32 clips; 0: off)")
+                        "(default: a quarter epoch, 4..10 batches, when batches are at most 32 clips; 0: off)")
     p.add_argument("--scale", type=_size_pair, default=None, metavar="'LO HI'",
                    help="train short-side range (default: input size x [1, 1.25])")
     p.add_argument("--crop", type=int, default=None, help="train crop (default: 7/8 of the input size)")

@@ -84,7 +84,8 @@ def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
     from slowfast_core.model.builder import create_model, with_classes
 
     if config.init is None:
-        model = create_model(config.arch, categories=categories, dropout=config.dropout)
+        overrides = {"beta_inv": config.beta_inv} if config.beta_inv else {}
+        model = create_model(config.arch, categories=categories, dropout=config.dropout, **overrides)
         base = None
     else:
         from slowfast_core.weights.checkpoint import load_weights
@@ -189,7 +190,7 @@ def evaluate_loader(model: nn.Module, loader: DataLoader, d: distributed.Dist, n
 def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loader: DataLoader) -> int:
     """Precise BN (train.precise_bn) over the first batches of `loader`; returns the batches used (0: off,
     or BN frozen by --frozen-bn / a partly frozen model)."""
-    n = default_batches(config.batch_size, config.precise_bn)
+    n = default_batches(config.batch_size, config.precise_bn, len(loader))
     if n == 0 or config.frozen_bn or config.train != "all":
         return 0
 

@@ -19,10 +19,12 @@ from itertools import islice
 import torch
 from torch import nn
 
-#: Default batches for the recomputation when batches are small (`TrainConfig.precise_bn` = -1). PySlowFast
-#: uses 200 for Kinetics; an epoch of the synthetic actions has 20-40 batches, so this is about a quarter to
-#: half an epoch of forward passes (no backward): 5-10% more time per epoch on the tiny models.
+#: Default batches for the recomputation when batches are small (`TrainConfig.precise_bn` = -1): a quarter of
+#: an epoch, at least MIN_BATCHES and at most DEFAULT_BATCHES (PySlowFast uses 200 for Kinetics; an epoch of the
+#: synthetic actions has 10-40 batches). Forward passes only, but each batch is decoded again: on the tiny
+#: models a quarter epoch costs about 15% of the epoch's time.
 DEFAULT_BATCHES = 10
+MIN_BATCHES = 4
 #: Batches of at most this many clips per process count as small: precise BN is on by default for them.
 SMALL_BATCH = 32
 
@@ -33,11 +35,14 @@ def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
 
 
-def default_batches(batch_size: int, requested: int) -> int:
-    """Batches to use: `requested` when >= 0 (0 turns precise BN off); -1: DEFAULT_BATCHES for small batches."""
+def default_batches(batch_size: int, requested: int, steps_per_epoch: int) -> int:
+    """Batches to use: `requested` when >= 0 (0 turns precise BN off); -1 (auto): for small batches a quarter
+    of an epoch within [MIN_BATCHES, DEFAULT_BATCHES], for large ones none."""
     if requested >= 0:
         return requested
-    return DEFAULT_BATCHES if batch_size <= SMALL_BATCH else 0
+    if batch_size > SMALL_BATCH:
+        return 0
+    return max(MIN_BATCHES, min(DEFAULT_BATCHES, steps_per_epoch // 4))
 
 
 @torch.no_grad()

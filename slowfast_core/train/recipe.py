@@ -30,6 +30,7 @@ class TrainConfig:
     data: list[str]
     out: str
     arch: str = "slowfast_tiny"
+    beta_inv: int = 0  # 1/beta of a model built from scratch; 0: the arch's (Table 5b varies it)
     init: str | None = None  # weights to start from (registry name or checkpoint); None: from scratch
     train: TrainMode = "all"
     epochs: int = 0  # 0: the arch's default
