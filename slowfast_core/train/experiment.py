@@ -9,10 +9,13 @@ interleaved (seed by seed, each model and both budgets in turn), so a drift of t
 model alike. The time budget includes precise BN and validation, as `slowfast train --minutes` does.
 
 ```
-OUT/<budget>/<model>/seed<k>/   the run folder of one training (metrics.jsonl, checkpoints, result.json)
+OUT/time_<M>cpumin/<model>/seed<k>/   the run folder of one training (metrics.jsonl, checkpoints, result.json)
+OUT/epochs_<E>/<model>/seed<k>/
 ```
 A run whose result.json exists is not trained again: table5a and table5b share the SlowFast beta = 1/4 runs
-when they share OUT, and an interrupted experiment continues where it stopped.
+when they share OUT (each table trains its own models first and the shared one last, so two tables run side
+by side rarely train it twice), an interrupted experiment continues where it stopped, and `collect=True`
+summarises the finished runs without training any.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class ExperimentSettings:
     cpu_minutes: float = 2.5  # equal time: CPU minutes per run on one thread (0: skip this budget)
     epochs: int = 15  # equal epochs (0: skip this budget)
     batch_size: int = 0  # 0: the preset's
+    collect: bool = False  # summarise the runs already finished; train nothing
 
 
 def _budgets(settings: ExperimentSettings) -> list[str]:
@@ -99,15 +103,23 @@ def gmacs(spec: ModelSpec) -> float:
     return cost_report(model, config.input_size).gmacs
 
 
-def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: int) -> dict:
-    """Train one model from scratch under one budget (or read the result a previous run left); its result."""
+def budget_folder(settings: ExperimentSettings, budget: str) -> str:
+    """The folder name of one budget's runs: it names the budget's size, so other sizes never mix."""
+    return f"time_{settings.cpu_minutes:g}cpumin" if budget == "time" else f"epochs_{settings.epochs}"
+
+
+def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: int) -> dict | None:
+    """Train one model from scratch under one budget (or read the result a previous run left); its result
+    (None when collecting and the run has not finished)."""
     from slowfast_core.train.loop import train
     from slowfast_core.train.recipe import TIME_BOUND_EPOCHS, TrainConfig
 
-    out = Path(settings.out) / budget / spec.key / f"seed{seed}"
+    out = Path(settings.out) / budget_folder(settings, budget) / spec.key / f"seed{seed}"
     done = out / RESULT
     if done.is_file():
         return json.loads(done.read_text())
+    if settings.collect:
+        return None
     config = TrainConfig(
         data=[settings.data], out=str(out), arch=spec.arch, beta_inv=spec.beta_inv, seed=seed, workers=0,
         device="cpu", budget_clock="cpu", batch_size=settings.batch_size,
@@ -150,7 +162,7 @@ def summarise(settings: ExperimentSettings, records: list[dict]) -> dict:
         rows.append(row)
     return {
         "table": settings.table, "settings": asdict(settings), "rows": rows,
-        "machine": {"cpu_flags": cpu_flags(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "machine": {"cpu_flags": cpu_flags(), "threads": 1, "torch": torch.__version__,
                     "python": platform.python_version()},
         "fair_time": "each run on one thread, data decoded in-process, budget in process CPU seconds; "
                      "runs interleaved seed by seed",
@@ -170,17 +182,31 @@ def cpu_flags() -> list[str]:
 def run_experiment(settings: ExperimentSettings, *, say: Callable[[str], None] = lambda s: None) -> dict:
     """Every (seed, model, budget) run, interleaved seed by seed; the summary (see `summarise`)."""
     check(settings)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the fair clock: one thread, CPU seconds
+    try:
+        records = _run_all(settings, say)
+        return summarise(settings, records)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_all(settings: ExperimentSettings, say: Callable[[str], None]) -> list[dict]:
+    """The finished runs' records, training those missing (unless collecting); a table's own models first."""
     records = []
     specs = TABLES[settings.table]
-    for seed in settings.seeds:
-        for spec in specs:
-            for budget in _budgets(settings):
-                record = run_one(settings, spec, budget, seed)
-                records.append(record)
-                say(f"{spec.label} seed {seed} {budget}: val top-1 {record['val_top1']:.3f} after "
-                    f"{record['epochs']} epochs, {record['cpu_seconds']:.0f} CPU s")
-    return summarise(settings, records)
+    shared = {s.key for name, other in TABLES.items() if name != settings.table for s in other}
+    for group in ([s for s in specs if s.key not in shared], [s for s in specs if s.key in shared]):
+        for seed in settings.seeds:
+            for spec in group:
+                for budget in _budgets(settings):
+                    record = run_one(settings, spec, budget, seed)
+                    if record is None:
+                        continue
+                    records.append(record)
+                    say(f"{spec.label} seed {seed} {budget}: val top-1 {record['val_top1']:.3f} after "
+                        f"{record['epochs']} epochs, {record['cpu_seconds']:.0f} CPU s")
+    return records
 
 
 def format_table(summary: dict) -> str:
