@@ -189,7 +189,9 @@ def evaluate_loader(model: nn.Module, loader: DataLoader, d: distributed.Dist, n
 
 def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loader: DataLoader) -> int:
     """Precise BN (train.precise_bn) over the first batches of `loader`; returns the batches used (0: off,
-    or BN frozen by --frozen-bn / a partly frozen model)."""
+    or BN frozen by --frozen-bn / a partly frozen model). `model` is the bare network, not the DDP wrapper:
+    DDP would broadcast rank 0's buffers before every forward; each rank averages its own batches instead,
+    then the ranks' statistics are averaged."""
     n = default_batches(config.batch_size, config.precise_bn, len(loader))
     if n == 0 or config.frozen_bn or config.train != "all":
         return 0
@@ -350,7 +352,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
     totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]], dtype=torch.float64)
     distributed.all_reduce_sum(d, totals)
     val_start = clock()
-    precise = recompute_bn(config, d, model, train_loader)  # before validation and the checkpoints below
+    precise = recompute_bn(config, d, net, train_loader)  # before validation and the checkpoints below
     conf, val_loss, val_bad = evaluate_loader(model, val_loader, d, len(data.categories), config.amp)
     state.seconds += clock() - val_start  # the --minutes budget counts precise BN and validation too
     state.skipped += [str(data.val[i].path) for i in val_bad]
