@@ -1,4 +1,4 @@
-"""`slowfast experiment table5a|table5b DATA --out DIR`: the paper's Table 5a/5b from scratch, with seeds, at an
+"""`slowfast experiment table5a|table5b|table5 DATA --out DIR`: the paper's Table 5a/5b from scratch, with seeds, at an
 equal CPU-time budget and an equal epoch budget (`train.experiment`)."""
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `experiment` subcommand."""
     p = sub.add_parser("experiment", help="Table 5a (Slow/Fast/SlowFast) or 5b (beta) with seeds at equal cost")
-    p.add_argument("table", choices=("table5a", "table5b"), help="table5a: pathways; table5b: the Fast width beta")
+    p.add_argument("table", choices=("table5a", "table5b", "table5"),
+                   help="table5a: pathways; table5b: the Fast width beta; table5: both (five models)")
     p.add_argument("data", help="a dataset (e.g. from `slowfast synth`)")
-    p.add_argument("--out", required=True, help="folder for the runs (shared by both tables: reuses finished runs)")
+    p.add_argument("--out", required=True,
+                   help="folder for the runs: shared by both tables and by several processes started on it "
+                        "(finished runs are reused, running ones left to their process)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per model (default: %(default)s)")
     p.add_argument("--cpu-minutes", type=float, default=2.5,
                    help="equal time: CPU minutes per run, one thread (0: skip; default: %(default)s)")

@@ -1,5 +1,6 @@
 """The paper's Table 5a (Slow-only, Fast-only, SlowFast) and 5b (the Fast pathway's width beta), from scratch,
-with seeds, at an equal time budget and at an equal epoch budget: `slowfast experiment table5a|table5b`.
+with seeds, at an equal time budget and at an equal epoch budget: `slowfast experiment table5a|table5b|table5`
+(table5: both tables' five models).
 
 Fair time on a shared machine: every run trains on ONE thread (`torch.set_num_threads(1)`) with the data
 decoded in the same process (no DataLoader workers), and its budget counts this process's CPU seconds
@@ -12,16 +13,18 @@ model alike. The time budget includes precise BN and validation, as `slowfast tr
 OUT/time_<M>cpumin/<model>/seed<k>/   the run folder of one training (metrics.jsonl, checkpoints, result.json)
 OUT/epochs_<E>/<model>/seed<k>/
 ```
-A run whose result.json exists is not trained again: table5a and table5b share the SlowFast beta = 1/4 runs
-when they share OUT (each table trains its own models first and the shared one last, so two tables run side
-by side rarely train it twice), an interrupted experiment continues where it stopped, and `collect=True`
-summarises the finished runs without training any.
+A run whose result.json exists is not trained again, and a run is claimed (a `claim` file holding the process
+id, created exclusively) before it is trained, so several processes started on the same OUT share the work:
+each takes the next unclaimed run, then waits for the runs others hold (a claim whose process has died is
+taken over). table5a and table5b share the SlowFast beta = 1/4 runs, an interrupted experiment continues where
+it stopped, and `collect=True` summarises the finished runs without training any.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import statistics
 import time
@@ -37,6 +40,8 @@ from slowfast_core.sessions.layout import atomic_write_text
 logger = logging.getLogger(__name__)
 
 RESULT = "result.json"
+CLAIM = "claim"
+WAIT_S = 10.0  # how often a process that has run out of runs looks at the runs others hold
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ TABLES: dict[str, tuple[ModelSpec, ...]] = {
     "table5b": (ModelSpec("SlowFast beta=1/8", "slowfast_tiny", 8), ModelSpec("SlowFast beta=1/16", "slowfast_tiny", 16),
                 ModelSpec("SlowFast beta=1/4", "slowfast_tiny")),
 }
+TABLES["table5"] = (*TABLES["table5a"], *TABLES["table5b"][:2])
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: in
     done = out / RESULT
     if done.is_file():
         return json.loads(done.read_text())
-    if settings.collect:
+    if settings.collect or not claim(out):
         return None
     config = TrainConfig(
         data=[settings.data], out=str(out), arch=spec.arch, beta_inv=spec.beta_inv, seed=seed, workers=0,
@@ -136,7 +142,38 @@ def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: in
         "cpu_seconds": round(time.process_time() - cpu, 1), "wall_seconds": round(time.monotonic() - wall, 1),
     }
     atomic_write_text(done, json.dumps(record) + "\n")
+    (out / CLAIM).unlink(missing_ok=True)
     return record
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(out: Path) -> bool:
+    """True when this process may train the run in `out`: it created the claim, or took over a dead one's."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CLAIM
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            holder = int(path.read_text().strip() or "0")
+        except (OSError, ValueError):
+            holder = 0
+        if holder and holder != os.getpid() and _alive(holder):
+            return False
+        path.write_text(str(os.getpid()))  # the holder died: take the run over
+        return True
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -192,20 +229,25 @@ def run_experiment(settings: ExperimentSettings, *, say: Callable[[str], None] =
 
 
 def _run_all(settings: ExperimentSettings, say: Callable[[str], None]) -> list[dict]:
-    """The finished runs' records, training those missing (unless collecting); a table's own models first."""
+    """The finished runs' records, training the missing ones this process can claim (unless collecting), seed
+    by seed, each model and budget in turn; then the runs other processes hold, as they finish."""
     records = []
-    specs = TABLES[settings.table]
-    shared = {s.key for name, other in TABLES.items() if name != settings.table for s in other}
-    for group in ([s for s in specs if s.key not in shared], [s for s in specs if s.key in shared]):
-        for seed in settings.seeds:
-            for spec in group:
-                for budget in _budgets(settings):
-                    record = run_one(settings, spec, budget, seed)
-                    if record is None:
-                        continue
-                    records.append(record)
-                    say(f"{spec.label} seed {seed} {budget}: val top-1 {record['val_top1']:.3f} after "
-                        f"{record['epochs']} epochs, {record['cpu_seconds']:.0f} CPU s")
+    todo = [(spec, budget, seed) for seed in settings.seeds for spec in TABLES[settings.table]
+            for budget in _budgets(settings)]
+    while todo:
+        held = []
+        for spec, budget, seed in todo:
+            record = run_one(settings, spec, budget, seed)
+            if record is None:
+                if not settings.collect:
+                    held.append((spec, budget, seed))  # another process is training it
+                continue
+            records.append(record)
+            say(f"{spec.label} seed {seed} {budget}: val top-1 {record['val_top1']:.3f} after "
+                f"{record['epochs']} epochs, {record['cpu_seconds']:.0f} CPU s")
+        if held:
+            time.sleep(WAIT_S)  # another process's files: nothing to wait on but their appearance
+        todo = held
     return records
 
 
