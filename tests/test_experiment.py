@@ -46,3 +46,20 @@ def test_experiment_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Capture
     assert main(["experiment", "table5a", str(tmp_path), "--out", str(tmp_path / "o"), "--cpu-minutes", "0",
                  "--epochs", "0"]) == 2
     assert "both budgets are off" in capsys.readouterr().err
+
+
+def test_a_run_is_claimed_once_and_a_dead_holders_claim_taken_over(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from slowfast_core.train.experiment import CLAIM, claim
+
+    run = tmp_path / "run"
+    assert claim(run) and (run / CLAIM).read_text() == str(os.getpid())
+    assert claim(run)  # this process holds it already
+    (run / CLAIM).write_text("1")  # held by a live process (init)
+    assert not claim(run)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / CLAIM).write_text(dead.stdout.strip())  # held by a process that has exited
+    assert claim(run) and (run / CLAIM).read_text() == str(os.getpid())
