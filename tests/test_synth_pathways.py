@@ -80,3 +80,13 @@ def test_synth_task_option_and_bad_task(tmp_path, capsys: pytest.CaptureFixture[
 
     with pytest.raises(Exception, match="unknown synthetic task 'dots'"):
         generate(tmp_path / "t", SynthSettings(classes=1, task="dots"))
+
+
+def test_the_scripted_actor_performs_either_task() -> None:
+    from slowfast_core.video.sources import parse_source
+
+    actor = parse_source("synthetic:actions:0-3@1", realtime=False)
+    assert actor.task == "pathways" and {a.label for a in actor.script_labels()} == set(class_names(4))
+    shapes = parse_source("synthetic:shapes:8-11", realtime=False)
+    assert shapes.task == "shapes" and {a.label for a in shapes.script_labels()} == set(
+        class_names(4, offset=8, task="shapes"))
