@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --init: all (fine-tune everything), last (res5 + head), head (cached features, seconds)")
     p.add_argument("--epochs", type=int, default=0, help="epochs (default: the arch's)")
     p.add_argument("--minutes", type=float, default=None, help="stop at the first epoch boundary past M minutes")
+    p.add_argument("--budget-clock", choices=("wall", "cpu"), default="wall",
+                   help="what --minutes counts: wall-clock, or this process's CPU time (fair on a shared machine)")
     p.add_argument("--batch-size", type=int, default=0, help="clips per process and step (default: the arch's)")
     p.add_argument("--lr", type=float, default=0.0, help="base learning rate for the global batch")
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -81,7 +83,7 @@ def _config(args: argparse.Namespace):
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,
-        resume=args.resume, views=args.views, precise_bn=args.precise_bn,
+        resume=args.resume, views=args.views, precise_bn=args.precise_bn, budget_clock=args.budget_clock,
     )
 
 
