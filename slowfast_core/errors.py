@@ -34,3 +34,7 @@ class ConfigError(SlowFastError, ValueError):
 
 class InferenceError(SlowFastError):
     """The model gave no usable answer for a window (NaN or infinite outputs): an error, never a prediction."""
+
+
+class ExportError(SlowFastError):
+    """An exported model could not be written, or its runtime's answer differs from the eager model's."""

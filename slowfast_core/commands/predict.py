@@ -30,6 +30,7 @@ from slowfast_core.video.encode import check_output_path
 
 if TYPE_CHECKING:
     from slowfast_core.annotate import PredictAnnotator
+    from slowfast_core.commands.predict_segments import SegmentOptions
     from slowfast_core.model.net import SlowFast
     from slowfast_core.predict import WindowPrediction
 
@@ -48,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `slowfast predict` (VIDEO plus model, sampling and output options)."""
-    p.add_argument("video", metavar="VIDEO", help="a video file OpenCV can read (mp4, avi, mkv, ...)")
+    p.add_argument("video", metavar="VIDEO", nargs="+",
+                   help="a video file OpenCV can read (mp4, avi, mkv, ...); several files, folders or globs with --out")
     add_model_arguments(p)
     p.add_argument("--stride", default=None, metavar="S",
                    help="time between windows: seconds (0.5 or 0.5s) or frames at 30 fps (16f); default: half a window")
@@ -63,6 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(format="text")
     p.add_argument("--annotate", default=None, metavar="OUT.mp4",
                    help="also write the video with the predictions drawn on it (H.264 where available)")
+    from slowfast_core.commands.predict_folder import add_folder_arguments
+    from slowfast_core.commands.predict_segments import add_segment_arguments
+
+    add_segment_arguments(p)
+    add_folder_arguments(p)
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,15 +102,22 @@ class PredictOptions:
     format: str = "text"
     progress: bool = True
     annotate: str | None = None
+    segments: "SegmentOptions | None" = None  # --segments, --srt, --vtt and the smoothing
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `slowfast predict`."""
+    """Entry point of `slowfast predict`: one video, or (several, folders, globs, `--out`) a folder run."""
+    from slowfast_core.commands.predict_folder import is_folder_run, predict_folder
+    from slowfast_core.commands.predict_segments import SegmentOptions
+
     options = PredictOptions(
         arch=args.arch, weights=args.weights, stride=args.stride, topk=args.topk, size=args.size, crop=args.crop,
         device=args.device, backend=args.backend, format=args.format, annotate=args.annotate,
+        segments=SegmentOptions.from_args(args),
     )
-    return predict_video(args.video, options)
+    if is_folder_run(args.video, args.out):
+        return predict_folder(args.video, args.out, options)
+    return predict_video(args.video[0], options)
 
 
 def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
@@ -134,6 +148,8 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
     out = sys.stdout if out is None else out
     stride = _check_options(options)  # before the (slow) model build, so a typo fails at once
     annotate = check_output_path(options.annotate, source=video) if options.annotate else None
+    if options.segments is not None:
+        options.segments.check(video)
     with VideoReader(video) as reader:  # open and decode one frame first: a bad file fails before the model is built
         decoded = reader.frames()
         first = next(decoded)  # VideoError when the file holds no frames
@@ -147,6 +163,11 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
         runner = create_backend(model, backend=options.backend, device=options.device)
         stride = default_stride(model.config.geometry) if stride is None else stride
         writer = _make_writer(options.format, out, topk=options.topk)
+        if options.segments is not None and options.segments.wanted:  # --segments / --srt / --vtt
+            from slowfast_core.commands.predict_segments import SegmentsWriter
+
+            writer = SegmentsWriter(out, fmt=options.format, inner=None if options.segments.segments else writer,
+                                    categories=model.meta.categories, options=options.segments)
         if options.format == "text":
             _print_header(out, reader.info, model, runner.description, prep, stride)
         annotator: PredictAnnotator | None = None
@@ -185,6 +206,8 @@ def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = N
                   f"{annotator.writer.width}x{annotator.writer.height}, {annotator.writer.encoder})", file=sys.stderr)
         writer.finish(_metadata(reader, model, runner.description, prep, stride, topk=options.topk,
                                 annotated=annotate))
+        for path in getattr(writer, "written", ()):  # --srt / --vtt
+            print(f"subtitles: {path}", file=sys.stderr)
         if options.format == "text":
             note = f"; the file was cut short after {reader.frames_read} frames" if reader.cut_short else ""
             print(f"{count} window{'s' if count != 1 else ''} from {reader.frames_read} frames{note}", file=out)

@@ -54,6 +54,7 @@ class TrainConfig:
     amp: bool = True  # on CUDA: bf16 where supported, else fp16 with a gradient scaler
     resume: bool = False
     views: int = 4  # head mode: clips per training example whose features are cached
+    tensorboard: bool = False  # also write TensorBoard events to RUN/runs-<dataset> (train.tensorboard)
     precise_bn: int = -1  # batches to recompute BN statistics over before validation; -1: auto; 0: off
     budget_clock: Literal["wall", "cpu"] = "wall"  # what --minutes counts: wall-clock or this process's CPU time
     extra: dict = field(default_factory=dict)
