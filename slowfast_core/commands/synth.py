@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offset", type=int, default=0, help="first class of the 16 (transfer: 8)")
     p.add_argument("--clips-per-class", type=int, default=40, help="training clips per class (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=2.4, help="clip length (default: %(default)s)")
+    p.add_argument("--eval-fraction", type=float, default=0.25,
+                   help="val and test clips per class, as a fraction of --clips-per-class (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task", choices=("pathways", "shapes"), default="pathways",
                    help="pathways: shape x finish x tick, twins only one pathway separates; "
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.train.synth import SynthSettings, generate
 
     settings = SynthSettings(classes=args.classes, offset=args.offset, clips_per_class=args.clips_per_class,
-                             seconds=args.seconds, seed=args.seed, task=args.task)
+                             seconds=args.seconds, seed=args.seed, task=args.task,
+                             eval_fraction=args.eval_fraction)
     with ProgressBar(total=None, desc="rendering", unit="clips", eta=True) as bar:
         counts = generate(Path(args.out), settings, progress=lambda done, total: (
             setattr(bar, "total", total), bar.update(done - bar.n)))

@@ -62,6 +62,8 @@ def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int
     names = class_names(settings.classes, settings.offset, settings.task)
     if settings.clips_per_class < 1:
         raise ConfigError("--clips-per-class must be at least 1")
+    if not 0 < settings.eval_fraction <= 1:
+        raise ConfigError(f"--eval-fraction {settings.eval_fraction} must be in (0, 1]")
     if not 0.5 <= settings.seconds <= 30:
         raise ConfigError(f"--seconds {settings.seconds} must be in 0.5..30")
     n_eval = max(1, int(round(settings.clips_per_class * settings.eval_fraction)))
