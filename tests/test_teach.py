@@ -168,7 +168,7 @@ def test_bad_sessions_are_one_line_and_change_nothing(gray_sessions: Path, base_
 
 
 def test_features_from_another_model_are_computed_from_the_video(recorded: Path, base_spec: str,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, monkeypatch) -> None:
     """A base with another backbone than the recording's: the recorded features are not used, the windows'
     features are computed from the session video (and cached: a second teach decodes nothing)."""
     from slowfast_core import create_model
@@ -189,6 +189,15 @@ def test_features_from_another_model_are_computed_from_the_video(recorded: Path,
     assert progress[-1]["done"] == progress[-1]["total"] == result.computed and "eta_s" in progress[-1]
     cache = FeatureCache(load_base(str(path)), device="cpu")
     assert len(list(cache.folder.glob("*.npy"))) >= result.computed  # cached for next time
+    # a second teach with the same base: every window's features come from the cache, no frame is decoded
+    from slowfast_core.train import head
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the second teach decoded video")
+
+    monkeypatch.setattr(head, "read_frames_at", no_decoding)
+    again = teach([recorded], base_spec=str(path), out=tmp_path / "t2", backend="torch-cpu")
+    assert again.computed == result.computed and again.reused == 0
 
 
 def test_saving_onto_a_full_disk_keeps_everything(recorded: Path, base_spec: str, tmp_path: Path,

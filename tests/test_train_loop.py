@@ -47,6 +47,10 @@ def test_a_tiny_model_overfits_eight_clips(overfit) -> None:
     assert records[-1]["train_top1"] == 1.0
     assert records[-1]["train_loss"] < 0.25 * records[0]["train_loss"]
     assert {"val_top1", "lr", "clips_per_s", "seconds"} <= set(records[0])
+    # one batch per epoch (8 clips, batch 8), no warm-up: the lr of epoch e is the cosine at global step e - 1, so
+    # a schedule that restarted every epoch (indexed by the batch of the epoch) would show 0.1 thirty times
+    assert [r["lr"] for r in records] == pytest.approx([lr_at(s, total_steps=30, warmup_steps=0, base_lr=0.1)
+                                                         for s in range(30)])
     for name in (BEST, LAST, "confusion.csv", "curves.png", "run.json"):
         assert (overfit.out / name).is_file(), name
     run = json.loads((overfit.out / "run.json").read_text())
