@@ -16,9 +16,11 @@ from slowfast_core.spec import REFERENCE_FPS
 def test_top_k_ties_keep_class_order() -> None:
     probs = np.array([0.1, 0.3, 0.3, 0.05, 0.3, 0.1], np.float32)
     assert [name for name, _ in top_k(probs, list("abcdef"), 4)] == ["b", "c", "e", "a"]
-    # all tied, longer than numpy's small-array sort: the promise still holds
-    flat = np.full(100, 0.01, np.float32)
-    assert [name for name, _ in top_k(flat, [f"n{i}" for i in range(100)], 5)] == ["n0", "n1", "n2", "n3", "n4"]
+    # longer than numpy's small-array insertion sort, where its default (unstable) sort reorders ties
+    levels = [2, 1, 1, 0, 0, 0, 0, 0, 0, 2, 1, 2, 1, 1, 2, 2, 1, 1, 1, 2]
+    names = [f"n{i}" for i in range(len(levels))]
+    assert [name for name, _ in top_k(np.array(levels, np.float32), names, 7)] == \
+        ["n0", "n9", "n11", "n14", "n15", "n19", "n1"]
 
 
 def test_top_k_values_names_and_bounds() -> None:
@@ -66,6 +68,14 @@ def test_to_dict_leaves_out_what_does_not_apply() -> None:
     assert "padded" in PredictionRecord(0, 0.0, 1.0, (), padded=False).to_dict()
 
 
+def test_a_live_label_and_every_rounding() -> None:
+    record = PredictionRecord(window=1, start=0.1234564, end=2.1234566, topk=(("a", 0.1234567),), label="wave",
+                              confidence=0.9999996, timings={"end_to_end": 12.34567})
+    out = record.to_dict()
+    assert (out["start"], out["end"], out["topk"][0]["prob"]) == (0.123456, 2.123457, 0.123457)
+    assert out["label"] == "wave" and out["confidence"] == 1.0 and out["timings"] == {"end_to_end": 12.346}
+
+
 def test_a_record_reads_back_what_it_wrote() -> None:
     out = live().to_dict()
     back = PredictionRecord.from_dict(json.loads(json.dumps(out)))
@@ -87,20 +97,25 @@ def test_the_old_session_layout_reads() -> None:
     assert bare.topk == () and (bare.first_frame, bare.last_frame) == (-1, -1)
 
 
-@pytest.mark.parametrize("change,error", [
-    ({"start": math.nan}, ValueError), ({"end": math.inf}, ValueError), ({"start": True}, ValueError),
-    ({"start": 3.0}, ValueError),  # ends before it starts
-    ({"confidence": -math.inf}, ValueError), ({"confidence": False}, ValueError),
-    ({"topk": [{"label": "a", "prob": math.nan}]}, ValueError), ({"topk": [["a", True]]}, ValueError),
-    ({"topk": [{"prob": 0.5}]}, KeyError), ({"topk": [["a", 0.5, 1]]}, ValueError),
-    ({"timings": {"waited": math.nan}}, ValueError), ({"timings": [1.0]}, TypeError),
-    ({"label": 5}, TypeError), ({"start": "soon"}, ValueError), ({"window": None}, TypeError),
+@pytest.mark.parametrize("change,error,says", [
+    ({"start": math.nan}, ValueError, "nan is not finite"), ({"end": math.inf}, ValueError, "inf is not finite"),
+    ({"start": True}, ValueError, "a boolean is not a number"),
+    ({"start": 3.0}, ValueError, r"the window ends before it starts \(3.00-2.00 s\)"),
+    ({"confidence": -math.inf}, ValueError, "-inf is not finite"),
+    ({"confidence": False}, ValueError, "a boolean is not a number"),
+    ({"topk": [{"label": "a", "prob": math.nan}]}, ValueError, "not finite"),
+    ({"topk": [["a", True]]}, ValueError, "a boolean"),
+    ({"topk": [{"prob": 0.5}]}, KeyError, "label"), ({"topk": [["a", 0.5, 1]]}, ValueError, "unpack"),
+    ({"timings": {"waited": math.nan}}, ValueError, "not finite"),
+    ({"timings": [1.0]}, TypeError, "^timings is not an object$"),
+    ({"label": 5}, TypeError, "^label is not text$"), ({"start": "soon"}, ValueError, "soon"),
+    ({"window": None}, TypeError, "None"),
 ])
-def test_a_bad_record_is_refused(change: dict, error: type[Exception]) -> None:
+def test_a_bad_record_is_refused(change: dict, error: type[Exception], says: str) -> None:
     good = {"window": 1, "start": 1.0, "end": 2.0, "topk": [{"label": "a", "prob": 0.5}], "label": "a",
             "confidence": 0.5, "timings": {"waited": 1.0}}
     PredictionRecord.from_dict(good)
-    with pytest.raises(error):
+    with pytest.raises(error, match=says):
         PredictionRecord.from_dict({**good, **change})
 
 

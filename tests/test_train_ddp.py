@@ -79,9 +79,13 @@ def test_ddp_matches_one_process_and_resumes(synth: Path, tmp_path: Path) -> Non
     assert state["step"] == 2 * state["epoch"] + state["batch"]  # two steps an epoch: stopped where it says
     assert "--resume" in err
 
-    resumed = subprocess.run(torchrun(str(synth), "--out", str(ddp), "--batch-size", "2", "--resume", *COMMON),
+    # resumed through `slowfast train --nproc 2`, which starts torchrun itself; --json: one document, rank 0's
+    resumed = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(ddp),
+                              "--batch-size", "2", "--resume", "--nproc", "2", "--json", *COMMON],
                              capture_output=True, text=True, timeout=600, env=_env())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout)
+    assert summary["epochs"] == 4 and summary["out"] == str(ddp) and len(summary["categories"]) == 4
     records = [json.loads(line) for line in (ddp / METRICS).read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
     a, b = weights(one), weights(ddp)

@@ -75,6 +75,7 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"indent=(None|\d+)|json\.dumps\([^)]*, \)", "JSON layout only: any indent reads back the same"),
     (r"\.astype\(None\)", "astype(None) is float64, the dtype it replaces"),
     (r'kind="STABLE"', "numpy's sort kinds are case-blind"),
+    (r"reshape\(-2\)", "numpy reads any negative size as 'the rest', as -1"),
     (r'with_suffix\("\.TMP"\)', "the name of a temporary file that is renamed at once"),
     (r'"XX[^"]*XX"|f"XX', "text for people only (a log line or message no program reads)"),
 )
