@@ -1,0 +1,97 @@
+"""Teach's planning (train/teach.py) on small recorded sessions of gray frames and an untrained tiny base: which
+window gets which label, the `no action` background, groups that keep a segment on one side of the split, and
+every refusal's words. Worked out by hand for slowfast_tiny's 32-frame (1.067 s) window, one every 0.5 s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slowfast_core.model.builder import create_model
+from slowfast_core.train.data import BACKGROUND
+from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, plan_teach
+
+from helpers.sessions import record_session
+
+W = 32 / 30  # slowfast_tiny's window
+
+
+@pytest.fixture(scope="module")
+def base():
+    return create_model("slowfast_tiny")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s (360 frames): wave over [0, 3) s, clap over [6, 9) s, nothing else."""
+    root = tmp_path_factory.mktemp("sessions")
+    record_session(root, "two", 360, marks=[("wave", 0.0, 3.0), ("clap", 6.0, 9.0)])
+    record_session(root, "short", 120, marks=[("wave", 0.0, 1.6), ("clap", 2.0, 3.9)])
+    return root
+
+
+def folder(root: Path, name: str) -> Path:
+    return next(root.glob(f"*_{name}"))
+
+
+def test_each_window_takes_the_label_covering_half_of_it(root: Path, base) -> None:
+    plan = plan_teach([folder(root, "two")], base, base_spec="tiny")
+    assert plan.categories == ["wave", "clap", BACKGROUND] and plan.background and plan.base == "tiny"
+    (s,) = plan.sessions
+    np.testing.assert_allclose(s.starts, np.arange(22) * 0.5, atol=1e-6)  # windows ending by the last frame
+    np.testing.assert_allclose(s.ends - s.starts, W, atol=1e-6)
+    by_start = dict(zip(np.round(s.starts, 3), s.labels.tolist()))
+    wave, clap, bg = 0, 1, 2
+    assert [by_start[t] for t in (0.0, 0.5, 1.0, 1.5, 2.0)] == [wave] * 5  # >= half of the window is wave
+    assert by_start[2.5] == -1  # half a second of wave: under half of 1.067 s, and not background either
+    assert [by_start[t] for t in (3.5, 4.0, 4.5)] == [bg] * 3  # untouched by any label
+    assert by_start[5.0] == -1  # 0.067 s of clap: touched, so not background
+    assert [by_start[t] for t in (5.5, 6.0, 6.5, 7.0, 7.5, 8.0)] == [clap] * 6
+    assert by_start[8.5] == -1 and [by_start[t] for t in (9.5, 10.0, 10.5)] == [bg] * 3
+    assert plan.counts() == {"wave": 5, "clap": 6, BACKGROUND: 8}
+    assert (plan.recorded, plan.to_compute) == (0, 19)  # gray sessions recorded no features
+    assert s.features is None and s.video is not None and s.name == "two"
+
+
+def test_groups_keep_a_segment_or_a_gap_together(root: Path, base) -> None:
+    (s,) = plan_teach([folder(root, "two")], base, base_spec="tiny").sessions
+    group = dict(zip(np.round(s.starts, 3), s.groups))
+    assert len({group[t] for t in (0.0, 1.0, 2.0, 2.5)}) == 1 and group[0.0].endswith(":seg0")
+    assert len({group[t] for t in (5.5, 7.0, 8.0)}) == 1 and group[7.0].endswith(":seg1")
+    assert len({group[t] for t in (3.5, 4.0, 4.5)}) == 1 and group[4.0].endswith(":gap1")
+    assert len({group[t] for t in (9.5, 10.0, 10.5)}) == 1 and group[10.0].endswith(":gap2")
+    assert all(g.startswith(folder(root, "two").name + ":") for g in s.groups)
+
+
+def test_without_background(root: Path, base) -> None:
+    plan = plan_teach([folder(root, "two")], base, base_spec="tiny", background=False)
+    assert plan.categories == ["wave", "clap"] and not plan.background
+    assert plan.counts() == {"wave": 5, "clap": 6} and plan.notes == []
+
+
+def test_summary_says_what_will_be_taught(root: Path, base) -> None:
+    summary = plan_teach([folder(root, "two")], base, base_spec="tiny").summary()
+    assert summary["counts"] == {"wave": 5, "clap": 6, BACKGROUND: 8} and summary["to_compute"] == 19
+    assert summary["sessions"] == [str(folder(root, "two"))] and summary["recorded"] == 0
+    assert summary["categories"] == ["wave", "clap", BACKGROUND] and summary["background"] is True
+    assert summary["base"] == "tiny" and summary["model"] and summary["notes"] == []
+
+
+def test_too_few_examples_says_how_much_more(root: Path, base) -> None:
+    # 4 s: wave [0, 1.6) covers half of the windows starting at 0, 0.5, 1.0; clap [2, 3.9) those at 1.5, 2.0, 2.5
+    with pytest.raises(TeachError) as exc:
+        plan_teach([folder(root, "short")], base, base_spec="tiny")
+    text = str(exc.value)
+    assert text.startswith("too few examples: 'wave' has 3 examples, needs 1 more (about 0.5 s more of it); "
+                           "'clap' has 3 examples, needs 1 more (about 0.5 s more of it) - record those actions")
+    assert "each example is one 1.1 s window, one every 0.5 s" in text
+    assert MIN_EXAMPLES == 4
+
+
+def test_no_sessions_and_unreadable_ones(tmp_path: Path, base) -> None:
+    with pytest.raises(TeachError, match="^no sessions chosen: record a session"):
+        plan_teach([], base, base_spec="tiny")
+    with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it"):
+        plan_teach([tmp_path / "nowhere"], base, base_spec="tiny")
