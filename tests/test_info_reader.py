@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 
 from slowfast_core.sessions.info_reader import FIELDS, folder_start_time, info_is_broken, parse_info, read_info
 from slowfast_core.sessions.layout import FORMAT_VERSION, SEGMENTS_DIR, SESSION_JSON, SessionError
+from slowfast_core.sessions.safe_read import MAX_INFO_BYTES, read_text
 
 FOLDER = Path("/sessions/20260102-030405_morning")
 
@@ -35,7 +37,7 @@ def test_a_good_session_json_is_taken_whole() -> None:
 # (field, bad values, good values at the edges); booleans, NaN and infinities are never numbers
 CASES = {
     "name": (["", "   ", 5, None, "x" * 10_001], ["a", "x" * 10_000]),
-    "labels": (["wave", ["a", "a"], [""], [" "], [3], [None], ["x"] * 1001, None],
+    "labels": (["wave", ["a", "a"], [""], [" "], [3], [None], [f"l{i}" for i in range(1001)], None],
                [[], ["a"], [f"l{i}" for i in range(1000)]]),
     "source": ([5, None, ["a"]], ["", "file.mp4"]),
     "fps": ([0, -1, 1000.0001, True, False, math.nan, math.inf, -math.inf, "30", None], [1000, 0.001, 25]),
@@ -99,8 +101,16 @@ def test_placeholders_for_a_bad_field() -> None:
     assert {k: getattr(bad, k) for k in FIELDS} == PLACEHOLDERS
 
 
+def test_the_name_placeholder_is_everything_after_the_time() -> None:
+    info = parse_info({**GOOD, "name": ""}, Path("/s/20260102-030405_morning_walk_2"))
+    assert info.name == "morning_walk_2"
+    assert parse_info({**GOOD, "name": ""}, Path("/s/plain")).name == "plain"
+    assert parse_info({**GOOD, "name": ""}, Path("/s/20260102-030405_")).name == "20260102-030405_"
+
+
 def test_missing_fields_required_or_not() -> None:
     info = parse_info({}, FOLDER)
+    assert {p.file for p in info.problems} == {SESSION_JSON}
     required = {k for k, f in FIELDS.items() if f.required}
     assert required == {"name", "labels", "fps", "width", "height", "start_time"}
     assert info.invalid == required
@@ -111,6 +121,7 @@ def test_missing_fields_required_or_not() -> None:
 def test_a_newer_format_is_read_as_far_as_understood() -> None:
     info = parse_info({**GOOD, "format": FORMAT_VERSION + 1, "new_key": [1]}, FOLDER)
     (problem,) = info.problems
+    assert problem.file == SESSION_JSON
     assert problem.repair is None and "written by a newer program" in problem.what
     assert f"reads format {FORMAT_VERSION}" in problem.what and info.raw["new_key"] == [1]
     assert info.invalid == frozenset()
@@ -130,6 +141,11 @@ def test_problem_texts_show_the_value_shortly() -> None:
     assert parse_info({**GOOD, "fps": True}, FOLDER).problems[0].what.startswith('"fps" is true, not')
     long = parse_info({**GOOD, "source": ["y" * 60]}, FOLDER).problems[0].what
     assert long.startswith('"source" is ["' + "y" * 35 + '..., not')
+    assert parse_info({**GOOD, "source": ["é"]}, FOLDER).problems[0].what.startswith('"source" is ["é"], not')
+    edge = ["z" * 36]  # ["zzz…"]: 40 characters shown whole, one more is cut
+    assert parse_info({**GOOD, "source": edge}, FOLDER).problems[0].what.startswith(f'"source" is ["{"z" * 36}"], ')
+    cut = parse_info({**GOOD, "source": ["z" * 37]}, FOLDER).problems[0].what
+    assert cut.startswith('"source" is ["' + "z" * 35 + '..., not')
 
 
 def test_folder_start_time() -> None:
@@ -147,7 +163,15 @@ def test_read_info_from_a_folder(tmp_path: Path) -> None:
     assert read_info(str(folder)).problems == () and read_info(folder).path == folder
     (folder / SESSION_JSON).write_text("{broken")
     broken = read_info(folder)
-    assert info_is_broken(broken) and broken.problems[0].what.startswith("is not valid JSON (")
+    assert info_is_broken(broken) and broken.path == folder and broken.problems[0].file == SESSION_JSON
+    assert broken.problems[0].what.startswith("is not valid JSON (Expecting property name")
     assert broken.state == "finished"
+    (folder / SESSION_JSON).unlink()
+    os.mkfifo(folder / SESSION_JSON)  # never opened: a pipe would block the reader
+    _, why = read_text(folder / SESSION_JSON, limit=MAX_INFO_BYTES)
+    piped = read_info(folder)
+    assert why and piped.problems[0].what == f"{why}: the session's details are unknown" and piped.path == folder
+    (folder / SESSION_JSON).unlink()
+    (folder / SESSION_JSON).write_text("{broken")
     (folder / SEGMENTS_DIR).mkdir()  # segments and no joined video: still being recorded (or crashed)
     assert read_info(folder).state == "recording"

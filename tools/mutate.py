@@ -76,7 +76,10 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r'kind="STABLE"', "numpy's sort kinds are case-blind"),
     (r"reshape\(-2\)", "numpy reads any negative size as 'the rest', as -1"),
     (r'with_suffix\("\.TMP"\)', "the name of a temporary file that is renamed at once"),
-    (r'"XX[^"]*XX"|f"XX', "text for people only (a log line or message no program reads)"),
+    (r'"XX[^"]*XX"|f"XX', "the message still holds its words (tests match the words, not the exact string)"),
+    (r'"FORMAT" not in invalid', "an invalid format gets the placeholder FORMAT_VERSION, which is never newer"),
+    (r'read as far as understood", \)\)', "the dropped argument is Problem.repair, whose default is None"),
+    (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
 
