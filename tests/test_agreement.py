@@ -37,6 +37,7 @@ def test_each_prediction_holds_halfway_to_its_neighbours() -> None:
 def test_a_gap_is_bounded_by_max_gap() -> None:
     segs = predicted_segments([pred(1.0, "a"), pred(11.0, "b")], max_gap=2.0)
     assert segs == [Seg("a", 0.0, 2.0), Seg("b", 10.0, 12.0)]  # a stall does not stretch either answer
+    assert predicted_segments([pred(1.0, "a"), pred(11.0, "b")]) == segs  # 2 s is the default
     assert predicted_segments([pred(1.0, "a"), pred(11.0, "b")], max_gap=4.0) == [Seg("a", -1.0, 3.0),
                                                                                   Seg("b", 9.0, 13.0)]
 

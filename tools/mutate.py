@@ -79,6 +79,7 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r'"XX[^"]*XX"|f"XX', "the message still holds its words (tests match the words, not the exact string)"),
     (r'"FORMAT" not in invalid', "an invalid format gets the placeholder FORMAT_VERSION, which is never newer"),
     (r'read as far as understood", \)\)', "the dropped argument is Problem.repair, whose default is None"),
+    (r"\) <= 1e-9:", "two float times exactly 1e-9 apart never occur: < and <= agree"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
