@@ -81,6 +81,8 @@ def test_window_end_times_over_a_file_and_a_live_source() -> None:
     assert window_end_times(ts[:5], G, 0.25) == pytest.approx([0.5])  # short: one padded window
     assert window_end_times(ts[:5], G, 0.25, final=False).shape == (0,)
     assert window_end_times(ts + 100.0, G, 0.25) == pytest.approx([100.5, 100.75, 100 + 29 / 30])
+    # the last frame itself completes a window
+    assert window_end_times([0.0, 0.25, 0.5, 0.75], G, 0.25, final=False) == pytest.approx([0.5, 0.75])
     with pytest.raises(ConfigError, match="need at least one frame timestamp"):
         window_end_times([], G, 0.25)
     with pytest.raises(ConfigError):

@@ -80,6 +80,10 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r'"FORMAT" not in invalid', "an invalid format gets the placeholder FORMAT_VERSION, which is never newer"),
     (r'read as far as understood", \)\)', "the dropped argument is Problem.repair, whose default is None"),
     (r"\) <= 1e-9:", "two float times exactly 1e-9 apart never occur: < and <= agree"),
+    (r'float\("NAN"\)', "float() reads nan in any case"),
+    (r"(<|>=) (latest_time|last_end) \+ TIME_EPS", "differs only for a time exactly TIME_EPS off, which the slack is for"),
+    (r"np\.asarray\((timestamps|ends), (dtype=None)?\)", "the values are floats already (or made floats at once): float64 "
+                                                         "either way"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
