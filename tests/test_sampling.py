@@ -118,7 +118,11 @@ def test_short_clip_repeats_edge_frames() -> None:
 
 
 def test_bad_sampling_requests_raise() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="^cannot sample 4 of 0 frames$"):
         uniform_indices(0, 4)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="^cannot sample 0 of 5 frames$"):
+        uniform_indices(5, 0)
+    with pytest.raises(ConfigError, match="^need at least one frame timestamp to sample a window$"):
         nearest_indices(np.array([]), np.array([0.0]))
+    with pytest.raises(ConfigError, match="^need at least one frame timestamp"):
+        nearest_indices(np.zeros((2, 2)), np.array([0.0]))

@@ -84,6 +84,10 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"(<|>=) (latest_time|last_end) \+ TIME_EPS", "differs only for a time exactly TIME_EPS off, which the slack is for"),
     (r"np\.asarray\((timestamps|ends), (dtype=None)?\)", "the values are floats already (or made floats at once): float64 "
                                                          "either way"),
+    (r"\.clamp_\((None, num_available - 1|0, None|0, |0, num_available \+ 1)\)",
+     "linspace(0, n - 1, k).long() never leaves [0, n - 1] (test_sampling checks every n < 140, k < 70): the clamp "
+     "is a guard that never acts"),
+    (r"np\.arange\(num, (dtype=None)?\)", "an int arange divided by fps is float64 all the same"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
