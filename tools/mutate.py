@@ -88,6 +88,8 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
      "linspace(0, n - 1, k).long() never leaves [0, n - 1] (test_sampling checks every n < 140, k < 70): the clamp "
      "is a guard that never acts"),
     (r"np\.arange\(num, (dtype=None)?\)", "an int arange divided by fps is float64 all the same"),
+    (r"^ {16}current = None$", "smoothing: a class leading the shown one by more than the hysteresis is above the "
+                              "threshold, so the next line takes it all the same"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
