@@ -126,3 +126,20 @@ def test_bad_sampling_requests_raise() -> None:
         nearest_indices(np.array([]), np.array([0.0]))
     with pytest.raises(ConfigError, match="^need at least one frame timestamp"):
         nearest_indices(np.zeros((2, 2)), np.array([0.0]))
+
+
+def test_nearest_indices_at_the_edges_and_ties() -> None:
+    ts = np.array([0.0, 1.0, 2.0])
+    # before the first frame, ties (to the earlier), near the first, between, after the last
+    instants = np.array([-5.0, 0.0, 0.2, 0.5, 0.6, 1.5, 1.9, 2.0, 9.0])
+    np.testing.assert_array_equal(nearest_indices(ts, instants), [0, 0, 0, 0, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(nearest_indices(np.array([5.0]), np.array([4.0, 5.0, 6.0])), [0, 0, 0])
+
+
+def test_distinct_frames_splits_any_number_of_lists() -> None:
+    from slowfast_core.video.sampling import distinct_frames
+
+    distinct, per_list = distinct_frames([np.array([4, 2]), np.array([2, 9, 4]), np.array([7])])
+    np.testing.assert_array_equal(distinct, [2, 4, 7, 9])
+    assert [p.tolist() for p in per_list] == [[1, 0], [0, 3, 1], [2]]
+    assert all(p.dtype == np.int64 for p in per_list)

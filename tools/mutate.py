@@ -90,6 +90,15 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"np\.arange\(num, (dtype=None)?\)", "an int arange divided by fps is float64 all the same"),
     (r"^ {16}current = None$", "smoothing: a class leading the shown one by more than the hysteresis is above the "
                               "threshold, so the next line takes it all the same"),
+    (r'np\.searchsorted\(ts, instants, \)', "side='left' is searchsorted's default"),
+    (r'np\.clip\(np\.searchsorted\(ts, instants, side="left"\), (None|1),',
+     "searchsorted is never negative, and a right neighbour at 1 instead of 0 leaves the left one (0) nearer"),
+    (r"np\.clip\(right - 1, 0, (None|len\(ts\) \+ 1|len\(ts\) - 2)\)",
+     "right <= len - 1, so right - 1 <= len - 2: the upper bound never acts"),
+    (r"\.reshape\(None\)", "np.unique's inverse of a 1-D array is 1-D: reshape(None) leaves it as it is"),
+    (r"\) < np\.abs\(ts\[right\] - instants\) \+ 1e-9", "equal distances still differ by the 1e-9 slack: < and <= "
+                                                            "agree"),
+    (r"indent=1\), \), encoding|\*\*extra\}, \)", "JSON layout only: any indent reads back the same"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
@@ -143,9 +152,16 @@ def run(target: Target) -> int:
         status = subprocess.call(["nice", "-n", "15", *mutmut, "run", "--max-children", "1"], cwd=folder, env=env,
                                  stdout=log, stderr=subprocess.STDOUT)
     subprocess.call([*mutmut, "export-cicd-stats"], cwd=folder, env=env, stdout=subprocess.DEVNULL)
+    refresh_survivors(target)
+    return status
+
+
+def refresh_survivors(target: Target) -> None:
+    """Rewrite the module's survivors.md from its last run, classified by the current EQUIVALENT rules."""
+    folder = BUILD / target.name
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with open(folder / "survivors.md", "w") as out:
         subprocess.call([sys.executable, __file__, "--survivors-here"], cwd=folder, env=env, stdout=out)
-    return status
 
 
 def write_survivors() -> None:
@@ -198,6 +214,24 @@ def report() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: every surviving mutant of the last runs, with its diff and why it is equivalent (kept in the repository)
+SURVIVORS = REPO / "tools" / "mutate-survivors.md"
+
+
+def survivors_list() -> str:
+    """One markdown document of every module's survivors (`survivors.md` of each run), for the repository."""
+    parts = ["# Surviving mutants of `make mutate`", "",
+             "Written by `python tools/mutate.py --report` from the last runs (see README, Mutation testing). Each "
+             "survivor is either equivalent (the reason follows its name) or a test still to write.", ""]
+    for target in MODULES:
+        notes = BUILD / target.name / "survivors.md"
+        if score(target) is None or not notes.exists():
+            continue
+        text = notes.read_text().strip()
+        parts += [f"## {target.module}", "", "```diff", text or "(none)", "```", ""]
+    return "\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="modules to mutate (default: all)")
@@ -215,8 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         for target in [known[n] for n in args.names] or MODULES:
             run(target)
     BUILD.mkdir(parents=True, exist_ok=True)
+    for target in MODULES:
+        if score(target) is not None:
+            refresh_survivors(target)
     table = report()
     (BUILD / "scores.md").write_text(table)
+    SURVIVORS.write_text(survivors_list())
     print(table)
     return 0
 
