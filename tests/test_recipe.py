@@ -33,6 +33,7 @@ def test_defaults_per_arch_and_when_fine_tuning() -> None:
     assert DEFAULTS["tiny"] == ArchDefaults(epochs=30, batch_size=16, lr=0.05, warmup_epochs=2)
     assert arch_defaults("slowfast_tiny", finetune=False) == DEFAULTS["tiny"]
     assert arch_defaults("fast_tiny", finetune=True) == ArchDefaults(15, 16, pytest.approx(0.01), 1)
+    assert type(arch_defaults("fast_tiny", finetune=True).epochs) is int  # half the epochs, a whole number
     assert arch_defaults("slowfast_8x8_r50", finetune=False) == DEFAULTS["full"] == ArchDefaults(196, 8, 0.0125, 34)
     assert arch_defaults("slowfast_8x8_r50", finetune=True) == DEFAULTS["finetune"] == ArchDefaults(20, 8, 0.005, 1)
 
@@ -68,6 +69,11 @@ def test_bad_values_are_one_line_config_errors(kw: dict, says: str) -> None:
         resolve(config(**kw))
 
 
+def test_the_smallest_values_are_accepted() -> None:
+    c = resolve(config(epochs=1, batch_size=1, lr=1e-9))
+    assert (c.epochs, c.batch_size, c.lr) == (1, 1, 1e-9)
+
+
 @pytest.mark.parametrize("scale", [(32, 32), (80, 100), (1024, 1024)])
 def test_scale_edges_are_accepted(scale: tuple[int, int]) -> None:
     assert resolve(config(scale=scale)).scale == scale
@@ -83,6 +89,8 @@ def test_lr_warms_up_linearly_then_follows_a_half_cosine() -> None:
     assert lr_at(500, **kw) == pytest.approx(0.0, abs=1e-12)  # past the end: stays at 0
     assert lr_at(0, total_steps=10, warmup_steps=0, base_lr=0.2) == pytest.approx(0.2)  # no warm-up
     assert lr_at(3, total_steps=0, warmup_steps=0, base_lr=1.0) == pytest.approx(0.0, abs=1e-12)  # a 0-step run
+    assert lr_at(0, total_steps=10, warmup_steps=1, base_lr=1.0) == pytest.approx(0.01)  # one warm-up step
+    assert lr_at(0.5, total_steps=1, warmup_steps=0, base_lr=1.0) == pytest.approx(0.5)  # a one-step run: half way
 
 
 def test_parameter_groups_exempt_bn_and_biases_from_weight_decay() -> None:
@@ -92,8 +100,10 @@ def test_parameter_groups_exempt_bn_and_biases_from_weight_decay() -> None:
     assert {id(p) for p in decay["params"]} == {id(net[0].weight), id(net[2].weight)}
     assert {id(p) for p in no_decay["params"]} == {id(net[0].bias), id(net[1].weight), id(net[1].bias),
                                                    id(net[2].bias)}
-    net[2].weight.requires_grad = False
-    assert id(net[2].weight) not in {id(p) for g in parameter_groups(net, 1e-4) for p in g["params"]}
+    net[2].weight.requires_grad = False  # a frozen weight is left out, and its module's bias still counts
+    groups = parameter_groups(net, 1e-4)
+    assert id(net[2].weight) not in {id(p) for g in groups for p in g["params"]}
+    assert id(net[2].bias) in {id(p) for p in groups[1]["params"]}
 
 
 @pytest.mark.parametrize("mode,trained", [("all", {0, 1, 2, 3, 4, 5, 6}), ("last", {4, 6}), ("head", {6})])

@@ -99,6 +99,12 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"\) < np\.abs\(ts\[right\] - instants\) \+ 1e-9", "equal distances still differ by the 1e-9 slack: < and <= "
                                                             "agree"),
     (r"indent=1\), \), encoding|\*\*extra\}, \)", "JSON layout only: any indent reads back the same"),
+    (r"config\.lr >= 0 and", "an lr of 0 means 'the default' and is replaced before this check"),
+    (r"if warmup_steps >= 0 and step < warmup_steps:", "steps are never negative: with no warm-up both are false"),
+    (r"step <= warmup_steps:", "at the last warm-up step both branches give base_lr"),
+    (r"named_parameters\(recurse=None\)", "None is as false as False"),
+    (r'if mode == "ALL":', "mode 'all' then also sets the trained blocks trainable, which they already are"),
+    (r"frozen_modules: bool = True", "freeze_bn does not use frozen_modules"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
