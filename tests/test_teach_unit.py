@@ -95,3 +95,57 @@ def test_no_sessions_and_unreadable_ones(tmp_path: Path, base) -> None:
         plan_teach([], base, base_spec="tiny")
     with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it"):
         plan_teach([tmp_path / "nowhere"], base, base_spec="tiny")
+
+
+def test_sessions_with_labels_are_the_finished_labeled_ones(tmp_path: Path) -> None:
+    from slowfast_core.train.teach import sessions_with_labels
+
+    root = tmp_path / "sessions"
+    record_session(root, "labeled", 30, marks=[("wave", 0.1, 0.5)])
+    record_session(root, "unlabeled", 30)
+    still = record_session(root, "recording", 30, marks=[("wave", 0.1, 0.5)], stop=False)  # not finished
+    try:
+        record_session(root, "broken", 30, marks=[("wave", 0.1, 0.5)])
+        (next(root.glob("*_broken")) / "session.json").write_text("{not json")  # damaged
+        assert [p.name for p in sessions_with_labels(root)] == [next(root.glob("*_labeled")).name]
+    finally:
+        still.stop()
+
+
+def test_default_base_is_the_most_common_recording_model(tmp_path: Path) -> None:
+    import json
+
+    from slowfast_core.train.teach import default_base
+
+    root = tmp_path / "sessions"
+    folders = []
+    for name, weights, model in (("a", "w.pyth", "tiny"), ("b", None, "tiny"), ("c", None, "tiny"),
+                                 ("d", "w.pyth", "other"), ("e", None, "")):
+        record_session(root, name, 10)
+        folder = next(root.glob(f"*_{name}"))
+        info = json.loads((folder / "session.json").read_text())
+        info.update(weights=weights, model=model)
+        (folder / "session.json").write_text(json.dumps(info))
+        folders.append(folder)
+    assert default_base(folders[:3]) == "tiny"  # weights name the model where recorded, else its arch
+    assert default_base(folders) == "w.pyth"  # w.pyth twice, tiny twice: the first most common
+    assert default_base([folders[4], tmp_path / "nowhere"]) is None  # nothing known, a folder that is none
+
+
+def test_load_base_from_an_arch_or_a_file(tmp_path: Path) -> None:
+    import torch
+
+    from slowfast_core.model.builder import UNTRAINED_SEED
+    from slowfast_core.train.teach import load_base
+    from slowfast_core.weights.native import save_model
+
+    untrained = load_base("slowfast_tiny")
+    reference = create_model("slowfast_tiny", seed=UNTRAINED_SEED)
+    assert all(torch.equal(a, b) for a, b in zip(untrained.state_dict().values(), reference.state_dict().values()))
+    assert untrained.meta.preprocessing.short_side == 80 and load_base("slowfast_tiny", size=64).meta.preprocessing \
+        .short_side == 64
+    trained = create_model("slowfast_tiny", seed=5)
+    save_model(trained, tmp_path / "t.pyth")
+    loaded = load_base(str(tmp_path / "t.pyth"), size=96)
+    assert loaded.meta.preprocessing.short_side == 96
+    assert torch.equal(loaded.state_dict()["blocks.6.proj.weight"], trained.state_dict()["blocks.6.proj.weight"])
