@@ -149,3 +149,14 @@ def test_load_base_from_an_arch_or_a_file(tmp_path: Path) -> None:
     loaded = load_base(str(tmp_path / "t.pyth"), size=96)
     assert loaded.meta.preprocessing.short_side == 96
     assert torch.equal(loaded.state_dict()["blocks.6.proj.weight"], trained.state_dict()["blocks.6.proj.weight"])
+
+
+def test_a_result_as_json() -> None:
+    from slowfast_core.train.teach import TeachResult
+
+    result = TeachResult(Path("/m/taught.pyth"), ["wave", "clap"], [{"epoch": 1}], [[2, 0], [1, 1]],
+                         {"wave": 1.0, "clap": 0.5}, 0.75, 0.9, 1.23456, 3, 4, "base.pyth", ["a note"])
+    assert result.to_json() == {
+        "model": "/m/taught.pyth", "categories": ["wave", "clap"], "confusion": [[2, 0], [1, 1]],
+        "per_label": {"wave": 1.0, "clap": 0.5}, "val_top1": 0.75, "train_top1": 0.9, "seconds": 1.235,
+        "computed": 3, "reused": 4, "base": "base.pyth", "notes": ["a note"]}
