@@ -160,3 +160,24 @@ def test_a_result_as_json() -> None:
         "model": "/m/taught.pyth", "categories": ["wave", "clap"], "confusion": [[2, 0], [1, 1]],
         "per_label": {"wave": 1.0, "clap": 0.5}, "val_top1": 0.75, "train_top1": 0.9, "seconds": 1.235,
         "computed": 3, "reused": 4, "base": "base.pyth", "notes": ["a note"]}
+
+
+@pytest.mark.parametrize("rows,says", [
+    ("wave,0.0,2.0\nclap,1.0,2.5\n", "marks 1.0-2.0 s as both 'wave' and 'clap'"),
+    ("wave,0.0,1.0\nclap,1.0,2.0\njump,1.5,1.8\n", "marks 1.5-1.8 s as both 'clap' and 'jump'"),  # 2nd and 3rd
+    ("wave,0.0,1.0\nwave,0.5,1.5\nclap,1.5,2.0\n", None),  # one label over itself, and touching ends: fine
+])
+def test_two_labels_at_one_moment_are_refused(tmp_path: Path, base, rows: str, says: str | None) -> None:
+    from slowfast_core.sessions.layout import LABELS_CSV
+
+    root = tmp_path / "sessions"
+    record_session(root, "marks", 90, labels=("wave", "clap", "jump"))
+    folder = next(root.glob("*_marks"))
+    (folder / LABELS_CSV).write_text("label,start,end\n" + rows)
+    if says is None:
+        with pytest.raises(TeachError, match="^too few examples"):  # past the conflict check
+            plan_teach([folder], base, base_spec="tiny")
+        return
+    with pytest.raises(TeachError, match=f"^session 'marks' {says}: fix its labels.csv \\(or the labels in the "
+                                         "Sessions window\\) so each moment has one label$"):
+        plan_teach([folder], base, base_spec="tiny")
