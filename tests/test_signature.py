@@ -83,3 +83,16 @@ def test_a_signature_no_preset_has() -> None:
     with pytest.raises(CheckpointError, match=r"^no preset fits this state dict \(2 pathway\(s\), R14, .*fusion "
                                               r"kernel 3\): pass arch= with overrides that match it$"):
         detect_arch(state)
+
+
+def test_a_config_without_a_second_pathway_has_no_fusion_whatever_it_names() -> None:
+    single = get_config("slow_tiny", fusion="tconv", fusion_norm=False)  # one pathway: nothing to fuse
+    sig = config_signature(single)
+    assert sig.fusion_kernel is None and sig.fusion_norm is True
+    assert sig == state_signature(SlowFast(single).state_dict())
+
+
+def test_describe_counts_res4_blocks_with_a_temporal_kernel() -> None:
+    three = PathwaySignature(8, 1, ((1,), (1,), (2, 1, 3)))  # three stages: res4 is there
+    assert ArchSignature((three,), None).describe() == \
+        "1 pathway(s), blocks (1, 1, 3), stem width 8, 2/3 temporal res4 blocks, no fusion conv"

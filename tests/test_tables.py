@@ -108,14 +108,22 @@ def test_frames_every_reason_in_full(tmp_path: Path) -> None:
         assert problem.what.startswith(f"1 row skipped: {says}"), (text, problem.what)
     write(tmp_path, FRAMES_CSV, "0,0,0,0\n1,0,1,0\n")  # same time, next frame: kept
     assert read_frames_checked(tmp_path)[0].frame.tolist() == [0, 1]
+    write(tmp_path, FRAMES_CSV, "0,0,0,0\n1,0,1,0.1\n2,0,2,0.2\n3,0,3,0.15\n")  # back from the last kept row
+    _, (problem,) = read_frames_checked(tmp_path)
+    assert problem.what == "1 row skipped: line 4 goes back (frame 3 at 0.150 s after frame 2 at 0.200 s)"
 
 
 def test_frames_missing_or_unreadable(tmp_path: Path) -> None:
     table, problems = read_frames_checked(tmp_path)
-    assert len(table) == 0 and problems == [] and table.time.dtype == np.float64
+    assert len(table) == 0 and problems == []
+    for column, dtype in (("frame", np.int64), ("segment", np.int64), ("source_index", np.int64),
+                          ("time", np.float64)):
+        array = getattr(table, column)
+        assert array.shape == (0,) and array.dtype == dtype, column
     os.mkfifo(tmp_path / FRAMES_CSV)
     table, (problem,) = read_frames_checked(tmp_path)
     assert len(table) == 0 and problem.repair == FRAMES_REPAIR and problem.what.endswith(": no frame times read")
+    assert problem.file == FRAMES_CSV and table.segment.shape == (0,) and table.source_index.shape == (0,)
 
 
 def test_frames_between_is_half_open() -> None:

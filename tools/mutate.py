@@ -105,6 +105,11 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"named_parameters\(recurse=None\)", "None is as false as False"),
     (r'if mode == "ALL":', "mode 'all' then also sets the trained blocks trainable, which they already are"),
     (r"frozen_modules: bool = True", "freeze_bn does not use frozen_modules"),
+    (r"strict=(None|False)\)", "an unterminated quote is refused either way: not CSV, or not the right number of fields"),
+    (r"if \(len\(rows\) == 1\) or True", "one non-blank line is always one CSV row"),
+    (r"from_rows\(None\)", "None is as empty as []"),
+    (r"np\.array\(rows, (dtype=None)?\)", "each row holds a float time: the array is float64 all the same"),
+    (r'no labels read", \)\]|no predictions read", \)\]', "the dropped argument is Problem.repair, whose default is None"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
