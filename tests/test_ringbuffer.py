@@ -222,6 +222,21 @@ def test_every_read_of_a_wrapped_buffer() -> None:
     with pytest.raises(ConfigError, match="^ask for a non-negative duration, got -1$"):
         buffer.last_seconds(-1)
     assert buffer.wait_for_frame(5, timeout=0) == 6  # already more than 5: no wait
+    assert buffer.wait_for_frame(6, timeout=0.01) == 6  # nothing comes: the wait ends at its timeout
+
+
+def test_a_partly_filled_buffer_reads_what_was_written() -> None:
+    buffer = RingBuffer(capacity=5, frame_shape=SHAPE)
+    fill(buffer, 2)
+    assert buffer.newest(5).indices.tolist() == [0, 1] and buffer.timestamps().tolist() == [0.0, 1 / 30]
+    assert buffer.span() == (0.0, 1 / 30) and len(buffer) == 2
+
+
+def test_a_blocking_write_without_a_hold_never_waits() -> None:
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    fill(buffer, 2)
+    assert buffer.write(frame_for(2), timestamp=2 / 30, index=2, block=True, timeout=0)
+    assert buffer.newest(2).indices.tolist() == [1, 2]
 
 
 def test_an_arrival_defaults_to_now() -> None:
