@@ -232,11 +232,15 @@ def test_a_partly_filled_buffer_reads_what_was_written() -> None:
     assert buffer.span() == (0.0, 1 / 30) and len(buffer) == 2
 
 
-def test_a_blocking_write_without_a_hold_never_waits() -> None:
+def test_a_blocking_write_without_a_hold_never_waits_and_a_live_write_ignores_the_hold() -> None:
     buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
     fill(buffer, 2)
     assert buffer.write(frame_for(2), timestamp=2 / 30, index=2, block=True, timeout=0)
     assert buffer.newest(2).indices.tolist() == [1, 2]
+    buffer.hold_from(-np.inf)  # hold everything: only blocking writes respect it
+    assert buffer.write(frame_for(3), timestamp=3 / 30, index=3)  # live capture never blocks
+    assert buffer.newest(2).indices.tolist() == [2, 3]
+    assert RingBuffer.capacity_for(fps=0.5, window_seconds=4.0, margin_seconds=0.0) == 2 + EXTRA_FRAMES  # slow
 
 
 def test_an_arrival_defaults_to_now() -> None:
