@@ -181,3 +181,32 @@ def test_two_labels_at_one_moment_are_refused(tmp_path: Path, base, rows: str, s
     with pytest.raises(TeachError, match=f"^session 'marks' {says}: fix its labels.csv \\(or the labels in the "
                                          "Sessions window\\) so each moment has one label$"):
         plan_teach([folder], base, base_spec="tiny")
+
+
+def test_exactly_enough_background_keeps_the_no_action_class(tmp_path: Path, base) -> None:
+    root = tmp_path / "sessions"
+    record_session(root, "nine", 270, marks=[("wave", 0.0, 3.0), ("clap", 6.0, 9.0)])  # 9 s: one 3 s gap
+    plan = plan_teach([folder(root, "nine")], base, base_spec="tiny")
+    assert plan.counts() == {"wave": 5, "clap": 5, BACKGROUND: MIN_EXAMPLES} and plan.notes == []
+
+
+def test_too_little_background_is_dropped_with_a_note(tmp_path: Path, base) -> None:
+    root = tmp_path / "sessions"
+    record_session(root, "full", 240, marks=[("wave", 0.0, 4.0), ("clap", 4.0, 8.0)])  # no time without an action
+    plan = plan_teach([folder(root, "full")], base, base_spec="tiny")
+    assert plan.categories == ["wave", "clap"] and not plan.background
+    assert plan.notes == ["too little time outside the labeled segments for a `no action` class: taught without it"]
+    assert all(label in (-1, 0, 1) for s in plan.sessions for label in s.labels.tolist())
+
+
+def test_no_labels_and_one_label_say_what_to_do(tmp_path: Path, base) -> None:
+    root = tmp_path / "sessions"
+    record_session(root, "none", 60)
+    record_session(root, "one", 90, marks=[("wave", 0.2, 2.8)])
+    with pytest.raises(TeachError, match=r"^no labeled segment in the chosen sessions: while recording, press a label "
+                                         r"key \(1-9\) when an action starts and again when it ends$"):
+        plan_teach([folder(root, "none")], base, base_spec="tiny")
+    with pytest.raises(TeachError, match=r"^only one label \('wave'\) and no `no action` background: a classifier "
+                                         "needs two classes - mark a second action, or turn the background on and "
+                                         "record some time without any action$"):
+        plan_teach([folder(root, "one")], base, base_spec="tiny", background=False)
