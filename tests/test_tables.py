@@ -107,7 +107,8 @@ def test_frames_every_reason_in_full(tmp_path: Path) -> None:
         _, (problem,) = read_frames_checked(tmp_path)
         assert problem.what.startswith(f"1 row skipped: {says}"), (text, problem.what)
     write(tmp_path, FRAMES_CSV, "0,0,0,0\n1,0,1,0\n")  # same time, next frame: kept
-    assert read_frames_checked(tmp_path)[0].frame.tolist() == [0, 1]
+    table, problems = read_frames_checked(tmp_path)
+    assert table.frame.tolist() == [0, 1] and problems == []
     write(tmp_path, FRAMES_CSV, "0,0,0,0\n1,0,1,0.1\n2,0,2,0.2\n3,0,3,0.15\n")  # back from the last kept row
     _, (problem,) = read_frames_checked(tmp_path)
     assert problem.what == "1 row skipped: line 4 goes back (frame 3 at 0.150 s after frame 2 at 0.200 s)"
@@ -157,6 +158,13 @@ def test_predictions_missing_or_unreadable(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / PREDICTIONS_JSONL)
     records, (problem,) = read_predictions_checked(tmp_path)
     assert records == [] and problem.repair is None and problem.what.endswith(": no predictions read")
+    assert problem.file == PREDICTIONS_JSONL
+
+
+def test_good_predictions_around_a_blank_line(tmp_path: Path) -> None:
+    write(tmp_path, PREDICTIONS_JSONL, good(0) + "\n\n" + good(1) + "\n")
+    records, problems = read_predictions_checked(tmp_path)
+    assert [r.window for r in records] == [0, 1] and problems == []
 
 
 def test_parse_prediction_takes_objects_only() -> None:

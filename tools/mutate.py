@@ -108,11 +108,12 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"strict=(None|False)\)", "an unterminated quote is refused either way: not CSV, or not the right number of fields"),
     (r"if \(len\(rows\) == 1\) or True", "one non-blank line is always one CSV row"),
     (r"from_rows\(None\)", "None is as empty as []"),
+    (r"np\.zeros\(0, (dtype=None)?\)\)", "np.zeros is float64 by default"),
     (r"np\.array\(rows, (dtype=None)?\)", "each row holds a float time: the array is float64 all the same"),
     (r'no labels read", \)\]|no predictions read", \)\]', "the dropped argument is Problem.repair, whose default is None"),
     (r"np\.(full|zeros)\(self\.capacity, ", "a slot's stamps are read only after it was written; numpy's default dtypes "
                                            "for these fills are the ones named"),
-    (r"self\._closed = None", "None is as false as False"),
+    (r"self\._closed = None|ensure_ascii=None", "None is as false as False"),
     (r"np\.asarray\(select\(self\._timestamps\[order\]\), (dtype=None)?\)", "the selection is integer positions "
                                                                              "already"),
     (r"np\.flatnonzero\(ts > ts\[-1\] - seconds - 1e-9\)", "equality with the 1e-9 slack added never occurs"),
