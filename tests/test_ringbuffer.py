@@ -273,3 +273,23 @@ def test_holding_frees_slots_by_time_and_none_holds_nothing() -> None:
     with pytest.raises(BufferClosed, match="^ring buffer is closed$"):
         buffer.write(frame_for(5), timestamp=5.0, index=5, block=True, timeout=0)
     assert buffer.newest(2).indices.tolist() == [3, 4]  # reads still return what is buffered
+
+
+def test_closing_ends_a_blocking_write_that_waits() -> None:
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    buffer.hold_from(-np.inf)
+    fill(buffer, 2)
+    raised: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            buffer.write(frame_for(2), timestamp=2 / 30, index=2, block=True, timeout=60)
+        except BufferClosed as exc:
+            raised.append(exc)
+
+    t = threading.Thread(target=write)
+    t.start()
+    wait_until(lambda: len(buffer._cond._waiters) == 1, what="the writer to wait")  # CPython's Condition
+    buffer.close()
+    t.join(10)
+    assert not t.is_alive() and [str(e) for e in raised] == ["ring buffer is closed"]
