@@ -51,7 +51,7 @@ MODULES: tuple[Target, ...] = (
     Target("ringbuffer", "slowfast_core/video/ringbuffer.py", ("tests/test_ringbuffer.py",)),
     Target("guard", "slowfast_core/backends/guard.py", ("tests/test_guard.py",)),
     Target("cache", "slowfast_core/backends/cache.py",
-           ("tests/test_model_cache.py", "-k", "not untrained_starts_reuse_one_entry")),  # that one loads models
+           ("tests/test_cache_unit.py", "tests/test_model_cache.py", "-k", "not untrained_starts_reuse_one_entry")),
     Target("info_reader", "slowfast_core/sessions/info_reader.py", ("tests/test_info_reader.py",)),
     Target("tables", "slowfast_core/sessions/tables.py", ("tests/test_tables.py",)),
     Target("export", "slowfast_core/sessions/export.py", ("tests/test_sessions_export.py",)),
@@ -80,7 +80,7 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r'"FORMAT" not in invalid', "an invalid format gets the placeholder FORMAT_VERSION, which is never newer"),
     (r'read as far as understood", \)\)', "the dropped argument is Problem.repair, whose default is None"),
     (r"\) <= 1e-9:", "two float times exactly 1e-9 apart never occur: < and <= agree"),
-    (r'float\("NAN"\)', "float() reads nan in any case"),
+    (r'float\("(NAN|INF)"\)', "float() reads nan and inf in any case"),
     (r"(<|>=) (latest_time|last_end) \+ TIME_EPS", "differs only for a time exactly TIME_EPS off, which the slack is for"),
     (r"np\.asarray\((timestamps|ends), (dtype=None)?\)", "the values are floats already (or made floats at once): float64 "
                                                          "either way"),
