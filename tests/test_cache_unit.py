@@ -61,8 +61,10 @@ def test_remove_says_whether_it_could(tmp_path: Path, caplog, monkeypatch) -> No
 def test_stale_conversions_are_removed_by_age(tmp_path: Path) -> None:
     old = entry(tmp_path, f"{TMP_PREFIX}old", 1, age_s=100)
     new = entry(tmp_path, f"{TMP_PREFIX}new", 1, age_s=10)
+    kept = entry(tmp_path, "kept", 1, age_s=1000)  # an entry, however old, is not a conversion in progress
     remove_stale_tmp(tmp_path, older_than_s=50)
-    assert not old.exists() and new.exists()
+    assert not old.exists() and new.exists() and kept.exists()
+    remove_stale_tmp(tmp_path / "nowhere")  # no folder: nothing to do
 
 
 def test_the_limit_removes_least_recently_used_first_and_keeps_what_is_in_use(tmp_path: Path) -> None:
@@ -74,11 +76,13 @@ def test_the_limit_removes_least_recently_used_first_and_keeps_what_is_in_use(tm
     assert [e.name for e in removed] == ["b"] and a.exists() and c.exists() and not b.exists()
 
 
-def test_the_default_limit_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+def test_the_default_limit_comes_from_the_environment(tmp_path: Path, monkeypatch, caplog) -> None:
     entry(tmp_path, "a", 2**20, age_s=10)
     entry(tmp_path, "b", 10, age_s=5)
     monkeypatch.setenv(cache.MAX_MB_ENV, "1")
-    assert [e.name for e in enforce_limit(tmp_path)] == ["a"]  # limit None: $SLOWFAST_CACHE_MAX_MB MiB
+    with caplog.at_level("INFO", logger="slowfast_core.backends.cache"):
+        assert [e.name for e in enforce_limit(tmp_path)] == ["a"]  # limit None: $SLOWFAST_CACHE_MAX_MB MiB
+    assert "model cache over its 1 MiB limit: removed a (least recently used)" in caplog.text
     monkeypatch.setenv(cache.MAX_MB_ENV, "inf")
     with pytest.raises(cache.ConfigError, match="must be a size in MiB, 0 or more"):
         cache.max_bytes()
