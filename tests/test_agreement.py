@@ -42,8 +42,11 @@ def test_a_gap_is_bounded_by_max_gap() -> None:
                                                                                   Seg("b", 9.0, 13.0)]
 
 
-def test_a_lone_prediction_has_no_neighbour_to_share_time_with() -> None:
-    assert predicted_segments([pred(5.0, "a")], max_gap=3.0) == []  # (as the code stands: it covers nothing)
+def test_a_lone_prediction_holds_its_own_window() -> None:
+    # no neighbour to share time with: it holds the span its window covered (a clip of one window is one segment)
+    assert predicted_segments([pred(5.0, "a")], max_gap=3.0) == [Seg("a", 4.5, 5.5)]
+    assert predicted_segments([pred(5.0, "a", half=2.0)]) == [Seg("a", 3.0, 7.0)]
+    assert predicted_segments([pred(5.0, None)]) == []  # no confident action: a hole, as anywhere else
     assert predicted_segments([]) == []
 
 
