@@ -16,9 +16,9 @@ from collections import deque
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
-from app.engine_control import ReadyModel
 from app.state import LiveState
 from slowfast_core.stream.engine import Engine
+from slowfast_core.weights.api import ReadyModel
 from slowfast_core.stream.quality import (
     BUDGET_MS,
     AutoQuality,

@@ -34,3 +34,9 @@ class ConfigError(SlowFastError, ValueError):
 
 class InferenceError(SlowFastError):
     """The model gave no usable answer for a window (NaN or infinite outputs): an error, never a prediction."""
+
+
+def exit_status(signum: int) -> int:
+    """The shell's status for a run that a signal ended: 130 for SIGINT, 143 for SIGTERM (`slowfast` and
+    `slowfast run` both exit with it)."""
+    return 128 + int(signum)

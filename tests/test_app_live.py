@@ -106,7 +106,7 @@ def test_window_leaves_torch_cpu_for_openvino_without_a_gap(qtbot, tmp_path, mon
 def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, tmp_path, monkeypatch):
     """Auto (input size 0) on weights made for 192: with a budget nothing meets, the window measures 192, then
     160, runs 160, shows the choice in the status bar and remembers it for this machine + model."""
-    from app.engine_control import ModelRequest, ready_model
+    from slowfast_core.weights.api import ModelRequest, ready_model
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
     net = create_model("slowfast_tiny", seed=UNTRAINED_SEED)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from slowfast_core.errors import SourceError
-from slowfast_core.video.capture import CaptureThread, buffer_shape
+from slowfast_core.stream.capture import CaptureThread, buffer_shape
 from slowfast_core.video.preprocess import prepare_frame
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.ringbuffer import RingBuffer
 from slowfast_core.video.file_source import FileSource
 from slowfast_core.video.synthetic import SyntheticSource
 

@@ -24,7 +24,7 @@ from slowfast_core.backends import create_backend
 from slowfast_core.backends.base import available_backends
 from slowfast_core.backends.guard import VERDICT, compare_logits, read_verdict
 from slowfast_core.cli import main
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.weights.native import save_model
 
 CPU = torch.device("cpu")
@@ -86,7 +86,7 @@ def quantized(cache: Path, checkpoint: Path, realvideo: Path) -> dict:
 
 
 def _model(checkpoint: Path):
-    from slowfast_core.commands.predict import load_model
+    from slowfast_core.weights.api import load_model
 
     return load_model(arch=None, weights=str(checkpoint))
 

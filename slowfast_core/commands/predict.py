@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.config import arch_names
+from slowfast_core.model.config import DEFAULT_ARCH, arch_names
 from slowfast_core.progress import ProgressBar
 from slowfast_core.spec import REFERENCE_FPS, Preprocessing, check_short_side
 from slowfast_core.video.decode import DecodedFrame, VideoInfo, VideoReader
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ARCH = "slowfast_8x8_r50"
 FORMATS = ("text", "json", "jsonl", "csv")
 
 
@@ -106,29 +105,11 @@ def run(args: argparse.Namespace) -> int:
     return predict_video(args.video, options)
 
 
-def load_model(*, arch: str | None, weights: str | None) -> "SlowFast":
-    """The model to predict with: random weights (the caller warns), a checkpoint file, or registered weights.
-
-    A checkpoint file keeps its own classifier head (a fine-tuned 10-class model stays 10-class) and has its
-    architecture detected unless `arch` is given. A registry name brings the entry's architecture, categories
-    and preprocessing (downloaded on first use).
-    """
-    from slowfast_core import create_model, load_checkpoint
-    from slowfast_core.model.builder import UNTRAINED_SEED
-
-    if weights is None:  # the same random weights every start: one converted model in the cache, not one per start
-        return create_model(arch or DEFAULT_ARCH, seed=UNTRAINED_SEED)
-    if Path(weights).expanduser().is_file():
-        return load_checkpoint(Path(weights).expanduser(), arch=arch)
-    from slowfast_core.weights.checkpoint import load_weights
-
-    return load_weights(weights, arch=arch)  # WeightsError for unknown names and missing paths
-
-
 def predict_video(video: str, options: PredictOptions, *, out: TextIO | None = None) -> int:
     """Decode `video`, run the model on every window and write the results to `out` (stdout) in `options.format`."""
     from slowfast_core.backends.base import create_backend
     from slowfast_core.predict import predict_frames
+    from slowfast_core.weights.api import load_model
     from slowfast_core.video.windows import default_stride
 
     out = sys.stdout if out is None else out

@@ -30,7 +30,7 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.types import EngineError
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.ringbuffer import RingBuffer
 from slowfast_core.video.windows import WindowClock, window_lead, window_positions
 
 logger = logging.getLogger(__name__)
@@ -264,6 +264,6 @@ class WindowScheduler(threading.Thread):
             if ended:
                 return
             # the writer may overwrite only frames older than what the next window, or a tail window ending at
-            # the newest frame, can use (as `predict.iter_windows` keeps them); all of those were seen already
+            # the newest frame, can use (as `video.file_windows.iter_windows` keeps them); all of those were seen already
             keep_from = min(clock.next_start, last_time - window_lead(geometry))
             buffer.hold_from(keep_from - 2.0 / self.fps)

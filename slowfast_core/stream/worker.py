@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -32,8 +32,7 @@ import numpy as np
 from slowfast_core.backends.base import Cancelled, InferenceBackend
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
-from slowfast_core.predict import probabilities
-from slowfast_core.records import top_k
+from slowfast_core.records import probabilities, top_k
 from slowfast_core.spec import Preprocessing
 from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.stream.types import EngineError, Prediction, Timings
@@ -157,12 +156,27 @@ class WorkerOptions:
     features: bool = True
 
 
+#: called on the worker thread once a requested model or head runs (the windows after it use it)
+Applied = Callable[[], None]
+
+
+def _tell(applied: Applied | None) -> None:
+    """Call a request's `applied`; its failure (a window already gone) is logged, never the worker's."""
+    if applied is None:
+        return
+    try:
+        applied()
+    except Exception:  # noqa: BLE001 - the model runs whatever the caller's callback does
+        logger.warning("a model switch's applied() callback failed", exc_info=True)
+
+
 @dataclass(frozen=True)
 class _ModelRequest:
     model: SlowFast
     preprocessing: Preprocessing
     backend: str
     device: str
+    applied: Applied | None = None
 
 
 class InferenceWorker(threading.Thread):
@@ -192,7 +206,7 @@ class InferenceWorker(threading.Thread):
         self._generation = 0
         self._pending: _ModelRequest | None = None
         self._adopt: WarmModel | None = None  # a faster backend for the running model, built elsewhere
-        self._pending_head: SlowFast | None = None
+        self._pending_head: tuple[SlowFast, Applied | None] | None = None
         self.windows_done = 0
 
     @property
@@ -214,10 +228,12 @@ class InferenceWorker(threading.Thread):
         self.slot.wake()
 
     def request_model(self, model: SlowFast, *, preprocessing: Preprocessing | None = None, backend: str = "auto",
-                      device: str = "auto") -> None:
-        """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
+                      device: str = "auto", applied: Applied | None = None) -> None:
+        """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm.
+        `applied()` is called (on this worker's thread) once it runs; a switch that fails is an `on_error`, and
+        one replaced by a later request before it ran is never applied."""
         with self._lock:
-            self._pending = _ModelRequest(model, preprocessing or model.meta.preprocessing, backend, device)
+            self._pending = _ModelRequest(model, preprocessing or model.meta.preprocessing, backend, device, applied)
         self.slot.wake()
 
     def adopt(self, warm: WarmModel) -> None:
@@ -228,11 +244,12 @@ class InferenceWorker(threading.Thread):
             self._adopt = warm
         self.slot.wake()
 
-    def request_head(self, model: SlowFast) -> None:
+    def request_head(self, model: SlowFast, *, applied: Applied | None = None) -> None:
         """Use `model`'s classifier and labels from the next window on, keeping the running backbone and backend
-        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model."""
+        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model,
+        at the input size running now. `applied`: as for `request_model`."""
         with self._lock:
-            self._pending_head = model
+            self._pending_head = (model, applied)
         self.slot.wake()
 
     # --- thread -----------------------------------------------------------------------------------------------
@@ -292,22 +309,25 @@ class InferenceWorker(threading.Thread):
 
     def _swap_head_if_asked(self) -> None:
         with self._lock:
-            model, self._pending_head = self._pending_head, None
-        if model is None:
+            pending, self._pending_head = self._pending_head, None
+        if pending is None:
             return
+        model, applied = pending
         current = self._require_warm()
         swapped = with_head(current, model, stop=self._stop_event)
         if self._stop_event.is_set():
             return
-        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm)
+        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm),
+            # at the input size the window runs now (the taught model's own may differ)
+            prep = replace(model.meta.preprocessing, short_side=current.preprocessing.short_side)
             with self._lock:
-                self._pending = _ModelRequest(model, model.meta.preprocessing, self.options.backend,
-                                              self.options.device)
+                self._pending = _ModelRequest(model, prep, self.options.backend, self.options.device, applied)
             return
         with self._lock:
             self._warm = swapped
         self.smoother.reset(model.meta.categories)
         self._listener.on_model_ready(swapped)
+        _tell(applied)
 
     def _switch_if_asked(self) -> None:
         self._adopt_if_offered()
@@ -328,6 +348,7 @@ class InferenceWorker(threading.Thread):
             self._warm = warm
         self.smoother.reset(pending.model.meta.categories)
         self._listener.on_model_ready(warm)
+        _tell(pending.applied)
 
     def _current(self, generation: int) -> bool:
         with self._lock:

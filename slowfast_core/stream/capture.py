@@ -25,7 +25,7 @@ import cv2
 from slowfast_core.errors import SlowFastError, SourceError
 from slowfast_core.stream.types import EngineError, FramePacket, SourceState
 from slowfast_core.video.preprocess import prepare_frame, short_side_size
-from slowfast_core.video.ringbuffer import BufferClosed, RingBuffer
+from slowfast_core.stream.ringbuffer import BufferClosed, RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceFrame
 
 logger = logging.getLogger(__name__)
