@@ -13,6 +13,7 @@ and feeds the model with it. The same network object runs at any input size: not
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -90,9 +91,25 @@ class EngineController(QObject):
             opened[1].close()
         return self.make_source(spec)
 
+    def _attempt(self, kind: str, what: str, action: Callable[[], object]) -> bool:
+        """Run `action` (on this thread); a failure becomes `failed(kind, one line)`: a SlowFastError's own
+        message, anything else `what: Type: message` (and its traceback in the log). True when it succeeded.
+        The one error ladder of every request, so the window never sees a traceback nor a silent failure."""
+        try:
+            action()
+            return True
+        except SlowFastError as exc:
+            self.failed.emit(kind, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
+            logger.exception("%s", what)
+            self.failed.emit(kind, f"{what}: {type(exc).__name__}: {exc}")
+        return False
+
     @Slot(str, object)
     def _start(self, spec: str, ready: ReadyModel) -> None:
-        try:
+        opened: list[FrameSource] = []
+
+        def start() -> None:
             source = self._take_opened(spec)
             try:
                 if self.engine.running:
@@ -105,48 +122,30 @@ class EngineController(QObject):
                     source.close()  # opened ahead: the engine did not take it
                 raise
             self.source = source
-        except SlowFastError as exc:
-            self.failed.emit("start", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
-            logger.exception("engine start failed")
-            self.failed.emit("start", f"could not start: {type(exc).__name__}: {exc}")
-            return
-        self.started.emit(source.name, spec)
+            opened.append(source)
+
+        if self._attempt("start", "could not start", start):
+            self.started.emit(opened[0].name, spec)
 
     @Slot(str)
     def _switch_source(self, spec: str) -> None:
-        try:
+        def switch() -> None:
             source = self.make_source(spec)
             self.engine.switch_source(source)
             self.source = source
-        except SlowFastError as exc:
-            self.failed.emit("source", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001
-            logger.exception("source switch failed")
-            self.failed.emit("source", f"could not open {spec}: {type(exc).__name__}: {exc}")
-            return
-        self.sourceSwitched.emit(source.name, spec)
+
+        if self._attempt("source", f"could not open {spec}", switch) and self.source is not None:
+            self.sourceSwitched.emit(self.source.name, spec)
 
     @Slot(object)
     def _switch_model(self, loaded: ReadyModel) -> None:
-        try:
-            self.engine.switch_model(loaded.model, preprocessing=loaded.preprocessing,
-                                     applied=lambda: self.modelSwitched.emit(loaded))
-        except SlowFastError as exc:
-            self.failed.emit("model", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001
-            logger.exception("model switch failed")
-            self.failed.emit("model", f"could not switch the model: {type(exc).__name__}: {exc}")
+        self._attempt("model", "could not switch the model", lambda: self.engine.switch_model(
+            loaded.model, preprocessing=loaded.preprocessing, applied=lambda: self.modelSwitched.emit(loaded)))
 
     @Slot(object)
     def _swap_head(self, loaded: ReadyModel) -> None:
-        try:
-            self.engine.swap_head(loaded.model, applied=lambda: self.modelSwitched.emit(loaded))
-        except SlowFastError as exc:
-            self.failed.emit("model", str(exc))
+        self._attempt("model", "could not use the taught model", lambda: self.engine.swap_head(
+            loaded.model, applied=lambda: self.modelSwitched.emit(loaded), identity=loaded.identity))
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Quit the control thread and wait for it (bounded). Call before `engine.stop()`: whoever sends requests stops first (app.shutdown)."""

@@ -53,12 +53,13 @@ def build_untrained(
 
 
 def with_classes(model: SlowFast, categories: Sequence[str], *, head: nn.Linear | None = None,
-                 keep_head: bool = False) -> SlowFast:
+                 keep_head: bool = False, weights: str | None = None) -> SlowFast:
     """A new eval-mode model (CPU) with `model`'s backbone weights and `categories` as its classes.
 
     The classifier: `head` (C -> len(categories)) when given, `model`'s own with `keep_head` (same class
-    count), else a fresh one. The meta keeps `model`'s preprocessing and names no weights (these are new ones):
-    how a fine-tune or a taught classifier gets its labels, without changing the model it started from.
+    count), else a fresh one. The meta keeps `model`'s preprocessing and names `weights` as its origin (None:
+    these are new ones, not saved yet): how a fine-tune or a taught classifier gets its labels, without
+    changing the model it started from.
     """
     if keep_head and len(categories) != model.config.num_classes:
         raise ValueError(f"keep_head with {len(categories)} categories for a {model.config.num_classes}-class head")
@@ -66,7 +67,7 @@ def with_classes(model: SlowFast, categories: Sequence[str], *, head: nn.Linear 
     state = {k: v for k, v in model.state_dict().items() if keep_head or not k.startswith(HEAD_PREFIX)}
     if head is not None:
         state[HEAD_PREFIX + "proj.weight"], state[HEAD_PREFIX + "proj.bias"] = head.weight, head.bias
-    return _rebuilt(config, replace(model.meta, categories=tuple(categories), weights=None), state,
+    return _rebuilt(config, replace(model.meta, categories=tuple(categories), weights=weights), state,
                     strict=keep_head or head is not None)
 
 

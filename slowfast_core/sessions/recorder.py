@@ -294,7 +294,7 @@ class SessionRecorder:
                     packet = None
                 if packet is not None and packet is not _WAKE and self._error is None:
                     frame, rel = packet
-                    if self._segments.write(frame.image, frame.index, rel):
+                    if self._segments.write(frame.image, frame.index, rel, bgr=frame.bgr):
                         self._check_space()  # a segment was closed
                 if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
                     self._sync()

@@ -44,6 +44,7 @@ from typing import Any, NamedTuple
 
 from slowfast_core.backends.base import check_backend, resolve_device
 from slowfast_core.errors import ConfigError
+from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.stream.chain import Chain, ChainOptions, RetiredCounts
@@ -69,6 +70,7 @@ class RunningBackend(NamedTuple):
     preprocessing: Preprocessing | None
     backend: str
     settled: bool
+    identity: FeatureIdentity | None = None  # the warm backbone's (None: features off, or nothing warm)
 
 
 class _Events:
@@ -100,7 +102,8 @@ class Engine:
     """Runs the real-time chain; see the module doc for the API."""
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
-        self._settings = settings or EngineSettings()
+        self._settings = settings or EngineSettings()  # an immutable snapshot, swapped whole
+        self._settings_lock = threading.Lock()  # one update_settings at a time: none is lost
         self._hub = Hub()
         self._queued: tuple[QueuedListener, ...] = ()  # listeners behind their own queues (subscribe(queued=))
         self._events = _Events(self)
@@ -315,13 +318,15 @@ class Engine:
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
-    def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None) -> None:
+    def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None,
+                  identity: FeatureIdentity | None = None) -> None:
         """Use `model`'s classifier and labels (a taught head on the running backbone) from the next window on:
         no reload, no gap in the video. A model with another backbone is switched to as by `switch_model` (at
-        the input size running now). applied: as for `switch_model`."""
+        the input size running now). applied: as for `switch_model`. identity: the backbone `model`'s classifier
+        was fitted on, when known (a taught head file says): then nothing is hashed to compare."""
         with self._control:
             worker = self._require(self._worker if self._running else None)
-            worker.request_head(model, applied=applied)
+            worker.request_head(model, applied=applied, identity=identity)
             self._message = f"using the classifier of {model.meta.weights or model.config.name}"
         self._publish_status()
 
@@ -349,21 +354,25 @@ class Engine:
         warm = worker.warm if worker is not None else None
         if warm is None:
             return RunningBackend(None, None, "", False)
-        return RunningBackend(warm.model, warm.preprocessing, warm.backend.name, self._upgrade.settled(warm))
+        return RunningBackend(warm.model, warm.preprocessing, warm.backend.name, self._upgrade.settled(warm),
+                              warm.identity)
 
     def update_settings(self, **changes: Any) -> EngineSettings:
-        """Change settings; stride, top-k, threshold, smoothing and hysteresis apply at once, the rest at the
-        next start (device and backend: at the next model switch). Returns the new settings."""
-        try:
-            settings = dataclasses.replace(self._settings, **changes)
-        except TypeError as exc:
-            raise ConfigError(f"unknown engine setting: {exc}") from None
-        self._settings = settings
-        if self._smoother is not None:
-            self._smoother.configure(window=settings.smoothing, threshold=settings.threshold,
-                                     hysteresis=settings.hysteresis)
-        if self._worker is not None:
-            self._worker.topk = settings.topk
+        """Change settings; stride, top-k, threshold, smoothing and hysteresis apply from the next window, the
+        rest at the next start (device and backend: at the next model switch). Returns the new settings.
+
+        Settings are one immutable snapshot, validated whole and swapped whole (under a lock); the worker's
+        part is handed to it and applied on its own thread (it owns top-k and the smoother), never written
+        into it from here."""
+        with self._settings_lock:
+            try:
+                settings = dataclasses.replace(self._settings, **changes)
+            except TypeError as exc:
+                raise ConfigError(f"unknown engine setting: {exc}") from None
+            self._settings = settings
+        worker = self._worker
+        if worker is not None:
+            worker.apply_settings(settings)
         chain = self._chain
         if chain is not None and ({"stride_s", "stride_frames"} & set(changes)):
             chain.scheduler.set_stride(stride_s=settings.stride_s, stride_frames=settings.stride_frames)

@@ -39,9 +39,9 @@ def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
         model = create_model(config.arch, categories=categories, dropout=config.dropout)
         base = None
     else:
-        from slowfast_core.weights.checkpoint import load_weights
+        from slowfast_core.weights.api import load_model
 
-        loaded = load_weights(config.init, arch=config.arch or None)
+        loaded = load_model(config.init, arch=config.arch or None)
         base = loaded.meta.weights
         same = list(loaded.meta.categories) == list(categories)
         if not same:

@@ -26,7 +26,6 @@ from slowfast_core.video.windows import (
     WindowCut,
     cut_window,
     default_stride,
-    window_lead,
     window_span,
 )
 
@@ -128,8 +127,7 @@ def iter_windows(
         for end_time in clock.due(timestamp):
             yield _make_window(store, clock.count - 1, end_time, geometry, prep, padded=False)
         # keep what the next regular window may take, and (tail) what a window ending at a later frame may take
-        keep_from = clock.next_start if not tail else min(clock.next_start, timestamp - window_lead(geometry))
-        store.drop_before(keep_from)
+        store.drop_before(clock.keep_from(timestamp, tail=tail))
     if clock is None:
         return  # no frames: the decoder raises VideoError for that before we get here
     for end_time in clock.finish(last_time, tail=tail):

@@ -13,12 +13,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from slowfast_core.errors import SlowFastError
 from slowfast_core.model.builder import UNTRAINED_SEED, build_untrained
 from slowfast_core.model.config import DEFAULT_ARCH
+from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
+from slowfast_core.weights.head_file import attach_head, read_head
 
 
 def create_model(
@@ -63,6 +66,11 @@ def load_model(weights: str | None = None, *, arch: str | None = None, input_siz
     size = int(input_size) if input_size else None
     if not weights:
         return create_model(arch or DEFAULT_ARCH, seed=UNTRAINED_SEED, input_size=size)
+    local = _local_file(weights)
+    head = read_head(local) if local is not None else None
+    if head is not None:  # a taught head: its base once, the head on it (at the size it was taught at)
+        base = load_model(head.base, arch=head.arch, input_size=size or head.identity.size, download=download)
+        return attach_head(base, head, name=str(local))
     from slowfast_core.weights.checkpoint import load_weights
 
     if not download:
@@ -124,6 +132,7 @@ class ReadyModel:
     request: ModelRequest
     notice: str | None = None
     preprocessing: Preprocessing = field(default=None)  # type: ignore[assignment]  # filled in below
+    identity: FeatureIdentity | None = None  # a taught head's: the backbone its classifier was fitted on
 
     def __post_init__(self) -> None:
         if self.preprocessing is None:
@@ -144,10 +153,10 @@ def model_info(model: SlowFast, weights_label: str, preprocessing: Preprocessing
 
 
 def ready_model(model: SlowFast, request: ModelRequest, *, weights_label: str = "", input_size: int = 0,
-                notice: str | None = None) -> ReadyModel:
+                notice: str | None = None, identity: FeatureIdentity | None = None) -> ReadyModel:
     """`model` ready to run at `input_size` (0: its own), with what a window shows about it."""
     prep = input_preprocessing(model, input_size)
-    return ReadyModel(model, model_info(model, weights_label, prep), request, notice, prep)
+    return ReadyModel(model, model_info(model, weights_label, prep), request, notice, prep, identity)
 
 
 def load_ready(request: ModelRequest) -> ReadyModel:
@@ -170,10 +179,34 @@ def load_ready(request: ModelRequest) -> ReadyModel:
     return ready_model(model, request, weights_label=label, input_size=request.input_size, notice=notice)
 
 
+def _local_file(weights: str) -> Path | None:
+    """The file `weights` names on this machine: an existing path, or a My models name's file; else None (a
+    registry name)."""
+    path = Path(weights).expanduser()
+    if path.is_file():
+        return path
+    from slowfast_core.weights.my_models import find_my_model
+
+    return find_my_model(weights)
+
+
+def load_head_ready(path: str | Path, request: ModelRequest, running: SlowFast | None,
+                    identity: FeatureIdentity | None, input_size: int = 0) -> ReadyModel:
+    """A taught model at `path` ready for `Engine.swap_head`: a head file whose backbone `identity` is the
+    one running (`running`) goes on that model in memory (nothing read from disk but the head, nothing hashed);
+    anything else (another backbone, a whole model file) loads through `load_model`. input_size: what the
+    window runs now (0: the model's own)."""
+    head = read_head(path)
+    known = head.identity if head is not None else None
+    if head is not None and running is not None and head.identity == identity:
+        model = attach_head(running, head, name=str(path), check=False)
+    else:
+        model = load_model(str(path), download=False)
+    return ready_model(model, request, weights_label=Path(path).name, input_size=input_size, identity=known)
+
+
 def _weights_label(model: SlowFast) -> str:
     """What a window calls loaded weights: the registry name, or a file's name (not its whole path)."""
-    from pathlib import Path
-
     name = model.meta.weights or ""
     path = Path(name)
     return path.name if (path.is_absolute() or len(path.parts) > 1) and path.exists() else name
