@@ -163,7 +163,7 @@ def test_a_captured_and_recorded_frame_is_colour_converted_once(tmp_path: Path, 
                           model="tiny", weights=None, program_version="test", segment_seconds=1.0, min_free_bytes=0)
     writer = SegmentWriter(info)
     calls.clear()
-    writer.write(packet.image, packet.index, 0.0, bgr=packet.bgr)
+    writer.write(packet.bgr, packet.index, 0.0, order="bgr")
     assert calls == []  # written as the source gave it
     writer.write(packet.image, packet.index + 1, 0.02)  # only RGB at hand: converted once
     assert calls == [cv2.COLOR_RGB2BGR]

@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from slowfast_core.version import __version__
+import numpy as np
+
 from slowfast_core.progress import format_bytes
 from slowfast_core.sessions.clock import SessionClock
 from slowfast_core.sessions.folder import DEFAULT_MIN_FREE_BYTES, create_session, low_space, write_failure
@@ -49,6 +50,7 @@ from slowfast_core.sessions.prediction_log import PredictionLog
 from slowfast_core.sessions.segments import SegmentWriter
 from slowfast_core.sessions.video import JoinProgress, join_segments
 from slowfast_core.stream.types import FramePacket, Prediction
+from slowfast_core.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +85,8 @@ class SessionRecorder:
         self.min_free_bytes = int(min_free_bytes)  # public so that a caller (or a test) can tighten it live
         self._on_error = on_error
         self._label_set = frozenset(info.labels)
-        self._queue: queue.Queue[tuple[FramePacket, float]] = queue.Queue(maxsize=queue_frames)
+        # (image, "bgr" | "rgb", source index, session time): the source's BGR frame when the capture kept it
+        self._queue: queue.Queue[tuple[np.ndarray, str, int, float]] = queue.Queue(maxsize=queue_frames)
         self._stop_event = threading.Event()
         self._lock = threading.Lock()  # guards the label log, error, accepting
         self._accepting = True
@@ -209,7 +212,10 @@ class SessionRecorder:
         if self._info.clock_origin is None:
             self._info.clock_origin = self._clock.origin
         try:
-            self._queue.put_nowait((frame, rel))
+            if frame.bgr is not None and frame.bgr.shape == frame.image.shape:
+                self._queue.put_nowait((frame.bgr, "bgr", frame.index, rel))  # encoded as it is: no conversion
+            else:
+                self._queue.put_nowait((frame.image, "rgb", frame.index, rel))
         except queue.Full:
             self._dropped += 1
 
@@ -293,8 +299,8 @@ class SessionRecorder:
                 except queue.Empty:
                     packet = None
                 if packet is not None and packet is not _WAKE and self._error is None:
-                    frame, rel = packet
-                    if self._segments.write(frame.image, frame.index, rel, bgr=frame.bgr):
+                    image, order, index, rel = packet
+                    if self._segments.write(image, index, rel, order=order):
                         self._check_space()  # a segment was closed
                 if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
                     self._sync()

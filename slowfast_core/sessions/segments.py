@@ -46,15 +46,12 @@ class SegmentWriter:
         """True once `close()` ran: frames.csv is closed."""
         return self._index.closed
 
-    def write(self, image: np.ndarray, source_index: int, time: float, *, bgr: np.ndarray | None = None) -> bool:
-        """Encode one (H, W, 3) RGB uint8 frame at session time `time`; closes the segment when it is full
-        (returns True then). `bgr`: the same frame in BGR order when the caller has it (the capture keeps the
-        source's), so it is not converted back. OSError when the segment cannot be written (disk full)."""
+    def write(self, image: np.ndarray, source_index: int, time: float, *, order: str = "rgb") -> bool:
+        """Encode one (H, W, 3) uint8 frame at session time `time`; closes the segment when it is full
+        (returns True then). order: "rgb", or "bgr" for a frame in OpenCV's order (the source's own, which the
+        capture keeps), written without a conversion. OSError when the segment cannot be written (disk full)."""
         info = self.info
-        if bgr is not None and bgr.shape == image.shape:
-            image, rgb = bgr, False
-        else:
-            rgb = True
+        rgb = order == "rgb"
         if image.shape[0] != info.height or image.shape[1] != info.width:
             if not self._warned_resize:
                 logger.warning("frames are %dx%d but the session records %dx%d: resizing",

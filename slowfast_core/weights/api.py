@@ -54,9 +54,10 @@ def create_model(
 
 def load_model(weights: str | None = None, *, arch: str | None = None, input_size: int | None = None,
                download: bool = True) -> SlowFast:
-    """The model for `weights`: a checkpoint file, a registry name or a My models name; None or "": the random
-    weights of `arch` (else DEFAULT_ARCH), drawn from the fixed
-    `UNTRAINED_SEED` so that every start runs the same ones (one converted model in the cache, not one per start).
+    """The model for `weights`: a checkpoint file, a taught head file, a registry name or a My models name; None
+    or "": the random weights of `arch` (else DEFAULT_ARCH), drawn from the fixed `UNTRAINED_SEED` so that every
+    start runs the same ones (one converted model in the cache, not one per start). A head file's base is loaded
+    once (at the size it was taught at unless `input_size` says) and checked to be the backbone it was fitted on.
 
     A checkpoint file keeps its own classifier head and has its architecture detected unless `arch` is given;
     a registry name brings its entry's architecture, categories and preprocessing. input_size: the short side to
