@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QListWidgetItem
 
 from app.timeline import Band
+from slowfast_core.segments import action_segments
 from slowfast_core.sessions import Session, agreement
 from slowfast_core.sessions.layout import SessionInfo
 from slowfast_core.sessions.folder import process_alive
@@ -19,19 +20,9 @@ def label_bands(session: Session) -> list[Band]:
 
 
 def prediction_bands_from_records(session: Session) -> list[Band]:
-    """The recorded predictions as bands: each from the previous window's end to its own end."""
-    bands: list[Band] = []
-    prev_end: float | None = None
-    for r in sorted(session.predictions, key=lambda r: r.end):
-        start = r.start if prev_end is None else prev_end
-        prev_end = r.end
-        if r.end <= start:
-            continue
-        if bands and bands[-1].label == r.label and abs(bands[-1].end - start) < 1e-6:
-            bands[-1] = Band(bands[-1].start, r.end, r.label, max(bands[-1].strength, r.confidence))
-        else:
-            bands.append(Band(start, r.end, r.label, r.confidence if r.label else 0.0))
-    return bands
+    """The recorded predictions as the action segments `slowfast predict --segments` gives (one placement in
+    time for the timeline, the agreement and predict: `slowfast_core.segments`), one band per segment."""
+    return [Band(s.start, s.end, s.label, s.confidence) for s in action_segments(session.predictions)]
 
 
 def agreement_text(session: Session) -> str:

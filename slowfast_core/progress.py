@@ -1,7 +1,9 @@
-"""A small progress bar on stderr, for downloads (bytes) and video runs (frames).
+"""Progress bars on stderr, for downloads (bytes), video runs (frames), folders (videos) and training (steps).
 
-It draws on one line with carriage returns and is silent when the stream is not a terminal (logs, pipes,
-tests) unless forced, so that captured output never fills with `\\r` noise. No tqdm dependency.
+Drawn by tqdm, the bar Python users know (percent, bar, done/total, rate, elapsed and ETA; terminal width
+followed), behind one small class so that every command shows it alike: silent when the stream is not a
+terminal (logs, pipes, tests) unless forced, so captured output never fills with `\\r` noise; a size of 0 or
+less means "unknown" (amount and rate only); and a closed or broken stderr never breaks the work itself.
 
     with ProgressBar(total=size, desc="SLOWFAST_8x8_R50.pyth", unit="B", enabled=True) as bar:
         bar.update(len(chunk))
@@ -9,9 +11,7 @@ tests) unless forced, so that captured output never fills with `\\r` noise. No t
 
 from __future__ import annotations
 
-import shutil
 import sys
-import time
 from types import TracebackType
 from typing import TextIO
 
@@ -28,17 +28,13 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _format_amount(n: float, unit: str) -> str:
-    """An amount in the bar's unit: bytes get KB/MB/GB, anything else is an integer count plus the unit."""
-    return format_bytes(n) if unit == "B" else f"{int(n)} {unit}"
-
-
 class ProgressBar:
-    """One-line progress display: percent, bar, amount done/total and rate.
+    """One-line progress display (tqdm): percent, bar, amount done/total, rate, and the time left.
 
     `total` None or <= 0 (unknown size) shows amount and rate only. `enabled=False` silences it entirely;
-    `enabled=True` draws only when `stream` (default stderr) is a TTY, unless `force` is set.
-    Redraws are throttled to `min_interval` seconds; `close()` draws the final state and ends the line.
+    `enabled=True` draws only when `stream` (default stderr) is a TTY, unless `force` is set. Redraws are
+    throttled to `min_interval` seconds; `close()` draws the final state and ends the line. `eta` is kept for
+    the callers that asked for it: tqdm always shows the time left when the total is known.
     """
 
     def __init__(
@@ -59,67 +55,45 @@ class ProgressBar:
         self.desc = desc
         self.unit = unit
         self.n = 0
+        self.eta = eta
         self._stream = stream if stream is not None else sys.stderr
-        self._min_interval = min_interval
-        self._start = time.monotonic()
-        self._last_draw = float("-inf")
         self._closed = False
         self.active = bool(enabled) and (force or _is_tty(self._stream))
-        self.eta = eta  # show the estimated time left (known total only)
+        self._bar = None
+        if self.active:
+            from tqdm import tqdm
+
+            byte = unit == "B"
+            self._bar = tqdm(total=self.total, desc=desc or None, unit=unit,
+                             unit_scale=byte, unit_divisor=1000, file=self._stream, mininterval=min_interval,
+                             miniters=1, dynamic_ncols=True, leave=True, ascii=" #")
 
     def update(self, n: int = 1) -> None:
         """Count `n` more units done and redraw if enough time passed since the last draw."""
         self.n += n
-        if not self.active:
+        if self._bar is None:
             return
-        now = time.monotonic()
-        if now - self._last_draw >= self._min_interval:
-            self._draw(now)
-
-    def render(self, now: float | None = None) -> str:
-        """The line as it is drawn now (without the leading carriage return)."""
-        now = time.monotonic() if now is None else now
-        elapsed = max(now - self._start, 1e-9)
-        per_second = self.n / elapsed
-        rate = f"{format_bytes(per_second)}/s" if self.unit == "B" else f"{per_second:.1f} {self.unit}/s"
-        prefix = f"{self.desc}: " if self.desc else ""
-        if not self.total:
-            return f"{prefix}{_format_amount(self.n, self.unit)}  {rate}"
-        frac = min(self.n / self.total, 1.0)
-        if self.unit == "B":
-            amounts = f"{format_bytes(self.n)}/{format_bytes(self.total)}"
-        else:
-            amounts = f"{self.n}/{self.total} {self.unit}"
-        tail = f" {amounts}  {rate}"
-        if self.eta and per_second > 0:
-            left = int(round(max(0, self.total - self.n) / per_second))
-            tail += f"  ETA {left // 60}:{left % 60:02d}"
-        head = f"{prefix}{frac * 100:3.0f}% |"
-        width = shutil.get_terminal_size((80, 24)).columns
-        bar_width = max(10, min(40, width - len(head) - len(tail) - 2))
-        filled = int(round(frac * bar_width))
-        return f"{head}{'#' * filled}{'.' * (bar_width - filled)}|{tail}"
-
-    def _draw(self, now: float) -> None:
-        self._last_draw = now
         try:
-            self._stream.write("\r" + self.render(now))
-            self._stream.flush()
+            self._bar.update(n)
         except (OSError, ValueError):  # a closed or broken stderr must never break the work itself
-            self.active = False
+            self._disable()
+
+    def _disable(self) -> None:
+        self.active = False
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.disable = True
 
     def close(self) -> None:
         """Draw the final state and end the line (once; later calls do nothing)."""
         if self._closed:
             return
         self._closed = True
-        if self.active:
-            self._draw(time.monotonic())
+        if self._bar is not None:
             try:
-                self._stream.write("\n")
-                self._stream.flush()
+                self._bar.close()
             except (OSError, ValueError):
-                pass
+                self._disable()
 
     def __enter__(self) -> "ProgressBar":
         return self

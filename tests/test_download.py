@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -162,21 +163,31 @@ def test_progress_bar_draws_when_forced() -> None:
         bar.update(1_500_000)
     text = stream.getvalue()
     last = text.rstrip("\n").split("\r")[-1]
-    assert last.startswith("w.pyth: 100% |") and "3.0 MB/3.0 MB" in last
-    assert " 50% |" in text and text.endswith("\n")
+    assert last.startswith("w.pyth: 100%|") and "3.00M/3.00M" in last and "B/s]" in last  # tqdm's line
+    assert "w.pyth:  50%|" in text and "1.50M/3.00M" in text and text.endswith("\n")
 
 
-def test_progress_bar_frames_and_unknown_total() -> None:
+def test_progress_bar_frames_eta_and_unknown_total() -> None:
     stream = io.StringIO()
     with ProgressBar(total=-1, desc="video", unit="frames", force=True, stream=stream, min_interval=0.0) as bar:
         assert bar.total is None  # OpenCV reports -1 frames for some streams: unknown, not an error
         bar.update(120)
-    assert stream.getvalue().split("\r")[-1].startswith("video: 120 frames  ")
+    assert stream.getvalue().rstrip("\n").split("\r")[-1].startswith("video: 120frames [")
     stream = io.StringIO()
     with ProgressBar(total=300, desc="clip.mp4", unit="frames", force=True, stream=stream, min_interval=0.0) as bar:
         bar.update(150)
-    last = stream.getvalue().rstrip("\n").split("\r")[-1]
-    assert last.startswith("clip.mp4:  50% |") and "| 150/300 frames  " in last and last.endswith(" frames/s")
+        last = stream.getvalue().split("\r")[-1]
+    assert last.startswith("clip.mp4:  50%|") and "| 150/300 [" in last and last.rstrip().endswith("frames/s]")
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d,", last)  # elapsed < time left
+
+
+def test_progress_bar_survives_a_closed_stream() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(total=10, desc="x", force=True, stream=stream, min_interval=0.0)
+    stream.close()
+    bar.update(5)  # the work goes on
+    bar.close()
+    assert bar.n == 5
 
 
 def test_progress_bar_silent_off_tty() -> None:

@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `train` subcommand."""
     p = sub.add_parser("train", help="train or fine-tune a model (paper recipe; torchrun for many GPUs)")
     p.add_argument("data", nargs="+", help="session folder(s), a folder of sessions, an exported folder "
-                   "(train.csv/val.csv + label_map.json) or class folders (root/<class>/*.mp4)")
+                   "(train.csv/val.csv + label_map.json) or its train.csv file, or class folders "
+                   "(root/<class>/*.mp4)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.jsonl, curves.png, run.json)")
     p.add_argument("--arch", default=None, choices=arch_names(), metavar="NAME",
                    help="architecture (default: slowfast_tiny from scratch, the checkpoint's with --init)")
@@ -63,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--nproc", type=int, default=1, help="processes on this machine (launches torchrun)")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events (RUN/runs-<dataset>: tensorboard --logdir RUN)")
     p.set_defaults(func=run)
 
 
@@ -78,7 +81,7 @@ def _config(args: argparse.Namespace):
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,
-        resume=args.resume, views=args.views,
+        resume=args.resume, views=args.views, tensorboard=args.tensorboard,
     )
 
 
@@ -109,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not distributed.launched_by_torchrun():
         return _launch_torchrun(args)
     config = _config(args)
+    if config.tensorboard:
+        from slowfast_core.train.tensorboard import check_available
+
+        check_available()  # before the run starts
     main = int(os.environ.get("RANK", "0")) == 0
     bar: dict[str, ProgressBar] = {}
 

@@ -1,10 +1,10 @@
 """How well the model's predictions agree with the labels a person marked, over time.
 
-The predictions become a step function of time: each prediction's (smoothed) label holds around the
-middle of its window, up to halfway to the neighbouring predictions (and never more than `max_gap / 2`
-away, so a stall does not stretch one answer over seconds). Agreement is the fraction of labeled time
-during which that predicted label equals the marked one, overall and per label. Names compare case- and
-separator-insensitively ("Waving_hand" == "waving hand").
+The predictions become a step function of time: the action segments of `slowfast_core.segments` (each
+prediction's smoothed label holds around the middle of its window, up to halfway to its neighbours, never
+more than `max_gap / 2` away, so a stall does not stretch one answer over seconds). Agreement is the
+fraction of labeled time during which that predicted label equals the marked one, overall and per label.
+Names compare case- and separator-insensitively ("Waving_hand" == "waving hand").
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from slowfast_core.segments import MAX_GAP, action_segments
 from slowfast_core.sessions.layout import LabeledSegment
 from slowfast_core.sessions.store import PredictionRecord
 
@@ -50,37 +51,17 @@ def normalize_label(name: str) -> str:
     return re.sub(r"[\s_]+", " ", name).strip().lower()
 
 
-def predicted_segments(predictions: Iterable[PredictionRecord], *, max_gap: float = 2.0) -> list[LabeledSegment]:
-    """The predictions as labeled segments (see the module doc); "no confident action" leaves a hole.
-
-    Consecutive predictions with the same label merge into one segment. Sorted by start.
-    """
-    preds = sorted(predictions, key=lambda p: p.mid)
-    if not preds:
-        return []
-    half = max_gap / 2.0
-    mids = [p.mid for p in preds]
-    out: list[LabeledSegment] = []
-    for i, p in enumerate(preds):
-        left = (mids[i] - mids[i - 1]) / 2.0 if i > 0 else None
-        right = (mids[i + 1] - mids[i]) / 2.0 if i + 1 < len(preds) else None
-        left = min(left if left is not None else (right if right is not None else 0.0), half)
-        right = min(right if right is not None else left, half)
-        start, end = mids[i] - left, mids[i] + right
-        if p.label is None or end <= start:
-            continue
-        if out and out[-1].label == p.label and abs(out[-1].end - start) < 1e-9:
-            out[-1] = LabeledSegment(p.label, out[-1].start, end)
-        else:
-            out.append(LabeledSegment(p.label, start, end))
-    return out
+def predicted_segments(predictions: Iterable[PredictionRecord], *, max_gap: float = MAX_GAP) -> list[LabeledSegment]:
+    """The predictions as labeled segments: `slowfast_core.segments.action_segments` (the one placement of
+    predictions in time, shared with `predict --segments` and the Sessions window's timeline)."""
+    return [LabeledSegment(s.label, s.start, s.end) for s in action_segments(predictions, max_gap=max_gap)]
 
 
 def agreement(
     labels: Sequence[LabeledSegment],
     predictions: Iterable[PredictionRecord],
     *,
-    max_gap: float = 2.0,
+    max_gap: float = MAX_GAP,
 ) -> Agreement:
     """Compare marked `labels` with `predictions` over time (see the module doc)."""
     predicted = predicted_segments(predictions, max_gap=max_gap)

@@ -10,7 +10,8 @@ skipped and counted by the training loop.
   split by session, so two windows of one segment never land on both sides; with a single session, by
   segment (and the summary says so).
 - Exported layout: `train.csv` / `val.csv` / `test.csv` with `path label_id` (+ `label_map.json`) or
-  `path label_name` lines, paths relative to the folder (PySlowFast / PyTorchVideo convention).
+  `path label_name` lines, paths relative to the folder (PySlowFast / PyTorchVideo convention); given as the
+  folder or as its training CSV file (`DATA/train.csv`, or another name with val.csv/test.csv beside it).
 - Class folders: `root/<class>/*.mp4|avi|mkv|webm|mov` (Kinetics / UCF style), split with `val_fraction`.
 """
 
@@ -124,15 +125,16 @@ def _parse_csv(file: Path, folder: Path, names: dict[str, int] | None, by_name: 
     return out
 
 
-def load_csv_dataset(folder: Path) -> DatasetSplit:
-    """The exported layout in `folder` (train.csv required; val.csv and test.csv optional)."""
-    if not (folder / "train.csv").is_file():
+def load_csv_dataset(folder: Path, train_file: str = "train.csv") -> DatasetSplit:
+    """The exported layout in `folder` (train.csv required; val.csv and test.csv optional). `train_file`: the
+    training CSV when it is given by name (`slowfast train DATA/mine.csv`), with val.csv/test.csv beside it."""
+    if not (folder / train_file).is_file():
         raise DataError(f"{folder} has no train.csv: export sessions with `slowfast sessions export` or use class folders")
     names = _read_label_map(folder)
     by_name: dict[str, int] = dict(names) if names is not None else {}
     splits: dict[str, list[Example]] = {}
     for split_file in SPLIT_FILES:
-        file = folder / split_file
+        file = folder / (train_file if split_file == "train.csv" else split_file)
         splits[split_file[:-4]] = _parse_csv(file, folder, names, by_name) if file.is_file() else []
     if names is None and not by_name:  # numeric ids without a label map: name them by number
         count = 1 + max((ex.label for exs in splits.values() for ex in exs), default=-1)
@@ -275,6 +277,14 @@ def _cap_background(split: DatasetSplit, background: int) -> None:
 # ----------------------------------------------------------------------------------------------- any source
 
 
+def _csv_file(path: Path) -> tuple[Path, str]:
+    """(folder, training CSV name) for a dataset given as its CSV file; val.csv or test.csv is refused."""
+    if path.name in ("val.csv", "test.csv"):
+        raise DataError(f"{path} is the {path.stem} split: give the training CSV ({path.with_name('train.csv')}) "
+                        "or the folder holding it")
+    return path.parent, path.name
+
+
 def load_dataset(paths: Sequence[str | Path], *, background: bool = True, val_fraction: float = 0.2,
                  seed: int = 0) -> DatasetSplit:
     """The dataset at `paths`, whichever of the three layouts it is in; DataError when none fits."""
@@ -282,7 +292,9 @@ def load_dataset(paths: Sequence[str | Path], *, background: bool = True, val_fr
     for p in resolved:
         if not p.exists():
             raise DataError(f"dataset {p} does not exist: give a session folder, an exported folder or class folders")
-    if len(resolved) == 1 and (resolved[0] / "train.csv").is_file():
+    if len(resolved) == 1 and resolved[0].is_file() and resolved[0].suffix.lower() == ".csv":
+        split = load_csv_dataset(*_csv_file(resolved[0]))  # the CSV itself, as PySlowFast users give it
+    elif len(resolved) == 1 and (resolved[0] / "train.csv").is_file():
         split = load_csv_dataset(resolved[0])
     elif _session_folders(resolved):
         split = load_sessions(resolved, background=background, val_fraction=val_fraction, seed=seed)

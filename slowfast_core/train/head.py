@@ -247,6 +247,13 @@ def train_head(config, d: distributed.Dist, data: DatasetSplit, out: Path, *, st
     save_model(model, out / BEST, base=base)
     save_model(model, out / LAST, base=base)
     write_curves_png(out / CURVES, history)
+    if config.tensorboard and d.is_main:  # --tensorboard: the records as events
+        from slowfast_core.train.tensorboard import EpochEvents, log_dir
+
+        events = EpochEvents(log_dir(out, str(config.data[0])))
+        for rec in history:
+            events.add_epoch(rec)
+        events.close()
     score = lambda r: r["val_top1"] if r["val_top1"] is not None else r["train_top1"]  # noqa: E731
     best = max(history, key=score)
     state = TrainState(epoch=len(history), horizon=len(history), best_top1=score(best), skipped=bad + bad_v)

@@ -5,7 +5,8 @@ RUN/checkpoint_last.pyth   model + metadata + train_state (optimizer, epoch, ste
 RUN/checkpoint_best.pyth   the epoch with the best val top-1 (model + metadata): --weights anywhere
 RUN/metrics.jsonl          per epoch: loss, train/val top-1, lr, clips/s, seconds
 RUN/confusion.csv          the best epoch's validation confusion matrix
-RUN/curves.png             loss and accuracy per epoch
+RUN/curves.png             loss and accuracy per epoch (matplotlib; confusion.png beside confusion.csv)
+RUN/runs-<dataset>/        with --tensorboard: TensorBoard events (train.tensorboard)
 RUN/run.json               the command, the resolved config, versions, seed, dataset summary
 ```
 Structure follows PySlowFast's train_net.py: build data, model, optimiser; optionally resume; per epoch
@@ -20,7 +21,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -52,6 +53,9 @@ from slowfast_core.train.run_folder import (
     write_run_json,
 )
 from slowfast_core.weights.native import save_model
+
+if TYPE_CHECKING:
+    from slowfast_core.train.tensorboard import EpochEvents
 
 logger = logging.getLogger(__name__)
 
@@ -204,17 +208,30 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     flag = _StopFlag(stop)
     restore = _install_signals(flag)
     last_record: dict = {}
+    events = _tensorboard_events(config, d, out)
     try:
         while state.epoch < state.horizon:
             last_record = _run_epoch(config, d, model, net, optimizer, scaler, train_loader, train_sampler, val_loader,
-                                     state, steps_per_epoch, flag, out, data, progress)
+                                     state, steps_per_epoch, flag, out, data, progress,
+                                     events=events)
             if config.minutes is not None:
                 if state.seconds >= config.minutes * 60:
                     break
                 state.horizon = _time_horizon(config, state, last_record["epoch_seconds"])
     finally:
         restore()
+        if events is not None:
+            events.close()
     return TrainResult(out, state, last_record, data.categories)
+
+
+def _tensorboard_events(config: TrainConfig, d: distributed.Dist, out: Path) -> "EpochEvents | None":
+    """`--tensorboard`: the run's event writer on rank 0 (RUN/runs-<dataset>), else None."""
+    if not config.tensorboard or not d.is_main:
+        return None
+    from slowfast_core.train.tensorboard import EpochEvents, log_dir
+
+    return EpochEvents(log_dir(out, str(config.data[0])))
 
 
 def _time_horizon(config: TrainConfig, state: TrainState, last_epoch_seconds: float) -> int:
@@ -228,7 +245,8 @@ def _time_horizon(config: TrainConfig, state: TrainState, last_epoch_seconds: fl
 def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: SlowFast,
                optimizer: torch.optim.Optimizer, scaler: Any, train_loader: DataLoader, sampler: EpochSampler,
                val_loader: DataLoader, state: TrainState, steps_per_epoch: int, flag: _StopFlag, out: Path,
-               data: DatasetSplit, progress: ProgressFn | None) -> dict:
+               data: DatasetSplit, progress: ProgressFn | None,
+               events: "EpochEvents | None" = None) -> dict:
     """Train one epoch (from `state.batch` on), validate, write metrics and checkpoints. Mutates `state`."""
     epoch = state.epoch
     sampler.set_epoch(epoch)
@@ -303,12 +321,15 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
     if d.is_main:
         append_jsonl(out / METRICS, record)
         score = record["val_top1"] if record["val_top1"] is not None else record["train_top1"]
-        if score > state.best_top1:
+        best = score > state.best_top1
+        if best:
             state.best_top1 = score
             save_model(net, out / BEST, base=getattr(net, "_base", None))
             if val is not None:
                 write_confusion(out / CONFUSION, conf, data.categories)
         save_last(out, net, optimizer, scaler, state)
         write_curves_png(out / CURVES, read_jsonl(out / METRICS))
+        if events is not None:  # --tensorboard
+            events.add_epoch(record, conf if best and val is not None else None, data.categories)
         logger.info("epoch %d: %s", epoch + 1, record)
     return record

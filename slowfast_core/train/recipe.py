@@ -53,6 +53,7 @@ class TrainConfig:
     amp: bool = True  # on CUDA: bf16 where supported, else fp16 with a gradient scaler
     resume: bool = False
     views: int = 4  # head mode: clips per training example whose features are cached
+    tensorboard: bool = False  # also write TensorBoard events to RUN/runs-<dataset> (train.tensorboard)
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:

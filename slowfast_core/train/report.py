@@ -1,7 +1,6 @@
-"""What a run reports: accuracy from a confusion matrix, metrics.jsonl, confusion.csv and a PNG of the curves.
+"""What a run reports: accuracy from a confusion matrix, metrics.jsonl, confusion.csv (+ .png) and curves.png.
 
-The curves are drawn with OpenCV (already a dependency) rather than a plotting library: two panels, loss and
-accuracy (train and val) per epoch.
+The pictures are drawn with matplotlib in `train.plots` (`write_curves_png` is re-exported here for the loop).
 """
 
 from __future__ import annotations
@@ -13,11 +12,11 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
 from slowfast_core.sessions.layout import atomic_write_text
+from slowfast_core.train.plots import write_confusion_png
+from slowfast_core.train.plots import write_curves_png  # noqa: F401 - the loop and head training import it here
 
 
 def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -77,57 +76,10 @@ def read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-def _panel(series: dict[str, list[float | None]], title: str, size: tuple[int, int], y_range: tuple[float, float] | None) -> np.ndarray:
-    """One plot: lines per series (BGR colours fixed by order), axes and a legend."""
-    w, h = size
-    img = np.full((h, w, 3), 255, np.uint8)
-    left, right, top, bottom = 50, 10, 24, 28
-    colours = [(200, 90, 30), (40, 40, 220), (60, 160, 40), (150, 60, 150)]
-    values = [v for s in series.values() for v in s if v is not None and math.isfinite(v)]
-    if y_range is None:
-        lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-        if hi - lo < 1e-9:
-            hi = lo + 1.0
-    else:
-        lo, hi = y_range
-    n = max((len(s) for s in series.values()), default=1)
-    cv2.rectangle(img, (left, top), (w - right, h - bottom), (180, 180, 180), 1)
-    cv2.putText(img, title, (left, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    for frac in (0.0, 0.5, 1.0):
-        y = int(h - bottom - frac * (h - top - bottom))
-        cv2.putText(img, f"{lo + frac * (hi - lo):.2f}", (2, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (80, 80, 80), 1)
-    cv2.putText(img, f"epoch 1..{n}", (left, h - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (80, 80, 80), 1)
-
-    def point(i: int, v: float) -> tuple[int, int]:
-        x = left + (i / max(1, n - 1)) * (w - left - right)
-        y = h - bottom - (min(max(v, lo), hi) - lo) / (hi - lo) * (h - top - bottom)
-        return int(x), int(y)
-
-    for k, (name, s) in enumerate(series.items()):
-        colour = colours[k % len(colours)]
-        pts = [point(i, v) for i, v in enumerate(s) if v is not None and math.isfinite(v)]
-        for a, b in zip(pts, pts[1:]):
-            cv2.line(img, a, b, colour, 2, cv2.LINE_AA)
-        for p in pts[-1:]:
-            cv2.circle(img, p, 3, colour, -1)
-        cv2.putText(img, name, (w - right - 90, top + 14 + 14 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA)
-    return img
-
-
-def write_curves_png(path: Path, history: Sequence[dict]) -> None:
-    """Loss and accuracy per epoch, side by side, from metrics records."""
-    loss = {"train loss": [r.get("train_loss") for r in history], "val loss": [r.get("val_loss") for r in history]}
-    acc = {"train top-1": [r.get("train_top1") for r in history], "val top-1": [r.get("val_top1") for r in history]}
-    img = np.concatenate([_panel(loss, "loss", (420, 280), None), _panel(acc, "accuracy", (420, 280), (0.0, 1.0))], axis=1)
-    ok, data = cv2.imencode(".png", img)
-    if ok:
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data.tobytes())
-        tmp.replace(path)
-
-
 def write_confusion(path: Path, confusion: torch.Tensor, categories: Sequence[str]) -> None:
+    """RUN/confusion.csv and, beside it, the same matrix drawn as confusion.png."""
     atomic_write_text(path, confusion_csv(confusion, categories))
+    write_confusion_png(path.with_suffix(".png"), confusion, categories)
 
 
 def format_table(summary: dict, confusion: torch.Tensor, categories: Sequence[str]) -> str:
