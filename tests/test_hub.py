@@ -73,14 +73,18 @@ def test_a_listener_stalled_on_a_write_costs_the_capture_no_frame(tmp_path: Path
     assert disk.written and disk.written == sorted(disk.written)
 
 
-def test_a_queued_listener_keeps_the_worker_going_and_says_what_it_dropped(tmp_path: Path, caplog) -> None:
+def test_a_queued_listener_keeps_the_worker_going_and_says_what_it_dropped(tmp_path: Path) -> None:
     """Behind its own queue (as the recorder is), a stalled writer holds up neither frames nor predictions;
     a full queue drops predictions, counts them and says so once; `stop` hands on everything it accepted."""
+    said: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger("slowfast_core.stream.queued")  # its own handler: whatever another test did to propagation
+    log.addHandler(handler)
     engine, events = _engine()
     disk = StalledDisk(tmp_path / "predictions.txt", events)
     queued = QueuedListener(disk, capacity=2)
     unsubscribe = engine.subscribe(queued)
-    caplog.set_level(logging.WARNING, logger="slowfast_core.stream.queued")
     engine.start(SyntheticSource(96, 64, 30), _model())
     try:
         disk.stalling.wait(60)
@@ -91,14 +95,15 @@ def test_a_queued_listener_keeps_the_worker_going_and_says_what_it_dropped(tmp_p
         events.wait(lambda: disk.frames_during_stall >= 0, what="the stalled write to end")
     finally:
         assert engine.stop() is True
+        unsubscribe()
+        closed = queued.close()
+        log.removeHandler(handler)
+    assert closed is True
     dropped = queued.dropped.get("on_prediction", 0)
     assert dropped >= 1  # 2 queued, 4 or more came while it hung
     assert len(disk.written) + dropped == len(events.predictions)  # stop() waited for what was accepted
-    assert [r.getMessage() for r in caplog.records].count(
-        "StalledDisk fell 2 events behind (a slow disk?): dropping its prediction events until it catches up; "
-        "they are counted in its `dropped`") == 1
-    unsubscribe()
-    assert queued.close() is True
+    assert said.count("StalledDisk fell 2 events behind (a slow disk?): dropping its prediction events until it "
+                      "catches up; they are counted in its `dropped`") == 1
     assert not [t for t in threading.enumerate() if t.name.startswith("slowfast-listener")]
 
 
