@@ -12,6 +12,8 @@ field has one name and one meaning everywhere:
 - padded (offline only): the clip was shorter than a window, its last frame repeated to fill it.
 - label, confidence (live only): after smoothing and hysteresis; label null = no confident action.
 - timings (live only, ms: waited, prepared, inferred, end_to_end) and backend (live only).
+- people (detection only): per person {track, box (normalised x1, y1, x2, y2), score, actions [{label, prob}]
+  above the threshold, and live its smoothed label and confidence}; an empty list: nobody in view.
 Fields that do not apply are left out. Times round to 1 us, probabilities to 1e-6, timings to 1 us (ms/1000).
 """
 
@@ -60,6 +62,45 @@ def _topk_entry(entry: Any) -> tuple[str, float]:
 
 
 @dataclass(frozen=True)
+class PersonRecord:
+    """One person in a window (detection): track id, box normalised to the frame (x1, y1, x2, y2 in [0, 1],
+    AVA's convention), the detector's score, every action above the threshold (multi-label, best first, raw
+    sigmoid probabilities) and, live, the person's smoothed label and its confidence."""
+
+    track: int
+    box: tuple[float, float, float, float]
+    score: float
+    actions: TopK
+    label: str | None = None
+    confidence: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "track": int(self.track), "box": [round(float(v), 6) for v in self.box],
+            "score": round(float(self.score), 6),
+            "actions": [{"label": label, "prob": round(float(prob), 6)} for label, prob in self.actions],
+        }
+        if self.confidence is not None:
+            out["label"] = self.label
+            out["confidence"] = round(float(self.confidence), 6)
+        return out
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> "PersonRecord":
+        """KeyError/TypeError/ValueError when `obj` is not one person (a box of 4 finite numbers in order)."""
+        box = tuple(_finite(v) for v in obj["box"])
+        if len(box) != 4 or box[2] < box[0] or box[3] < box[1]:
+            raise ValueError(f"person box {box} is not x1, y1, x2, y2")
+        label = obj.get("label")
+        if label is not None and not isinstance(label, str):
+            raise TypeError("person label is not text")
+        confidence = obj.get("confidence")
+        return cls(track=int(obj["track"]), box=box,  # type: ignore[arg-type]
+                   score=_finite(obj.get("score", 1.0)), actions=tuple(_topk_entry(e) for e in obj.get("actions", [])),
+                   label=label, confidence=None if confidence is None else _finite(confidence))
+
+
+@dataclass(frozen=True)
 class PredictionRecord:
     """One window's prediction as written and read (see the module doc for each field's meaning)."""
 
@@ -74,6 +115,7 @@ class PredictionRecord:
     confidence: float | None = None  # live only; None: not smoothed (offline)
     timings: Mapping[str, float] | None = None  # live only
     backend: str | None = None  # live only
+    people: tuple[PersonRecord, ...] | None = None  # detection only: one entry per person (may be empty)
 
     @property
     def last_instant(self) -> float:
@@ -102,6 +144,8 @@ class PredictionRecord:
             out["timings"] = {k: round(float(v), 3) for k, v in self.timings.items()}
         if self.backend is not None:
             out["backend"] = self.backend
+        if self.people is not None:
+            out["people"] = [p.to_dict() for p in self.people]
         return out
 
     @classmethod
@@ -114,8 +158,11 @@ class PredictionRecord:
         backend = obj.get("backend")
         padded = obj.get("padded")
         confidence = obj.get("confidence")
+        people = obj.get("people")
         if label is not None and not isinstance(label, str):
             raise TypeError("label is not text")
+        if people is not None and not isinstance(people, list):
+            raise TypeError("people is not a list")
         if timings is not None and not isinstance(timings, dict):
             raise TypeError("timings is not an object")
         record = cls(
@@ -128,6 +175,7 @@ class PredictionRecord:
             confidence=None if confidence is None else _finite(confidence),
             timings=None if timings is None else {str(k): _finite(v) for k, v in timings.items()},
             backend=None if backend is None else str(backend),
+            people=None if people is None else tuple(PersonRecord.from_dict(p) for p in people),
         )
         if record.end < record.start:
             raise ValueError(f"the window ends before it starts ({record.start:.2f}-{record.end:.2f} s)")

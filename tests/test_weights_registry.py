@@ -204,7 +204,10 @@ def test_cli_list(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["NAME", "ARCH", "SOURCE", "TOP-1", "CACHED"]
     rows = {line.split()[0]: line for line in out[1:]}
-    assert set(rows) == {e.name for e in list_weights()}
+    from slowfast_core.weights.detection_registry import detection_registry
+
+    assert set(rows) == {e.name for e in list_weights()} | set(detection_registry())  # + per-person detection
+    assert rows["SLOWFAST_8x8_R50_DETECTION"].split()[1:] == ["slowfast_r50_detection", "pytorchvideo", "-", "no"]
     assert rows["SLOWFAST_8x8_R101"].split()[1:] == ["slowfast_8x8_r101", "pytorchvideo", "77.9", "yes", "(2.5", "MB)"]
     assert rows[NAME].split()[1:] == ["slowfast_8x8_r50", "pytorchvideo", "76.94", "no"]
 
@@ -212,7 +215,9 @@ def test_cli_list(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_list_json(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["weights", "list", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["name"] for r in rows] == [e.name for e in list_weights()]
+    from slowfast_core.weights.detection_registry import detection_registry
+
+    assert [r["name"] for r in rows] == [e.name for e in list_weights()] + list(detection_registry())
     first = rows[0]
     assert first["cached"] is False and first["size_bytes"] is None
     assert first["path"] == str(hub / "SLOWFAST_8x8_R50.pyth") and first["top1"] == 76.94

@@ -46,6 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     p.add_argument("--backend", default="auto", help="inference backend (default: fastest available)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the metrics as JSON to OUT")
+    p.add_argument("--detect", action="store_true",
+                   help="who is doing what: the person detector's and the RoI head's cost per window with 1 and 3 "
+                        "people, against one whole-frame classification (random weights of --arch's backbone)")
+    p.add_argument("--detector", default=None, metavar="NAME|scene:N", help="with --detect: the person detector")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr while running")
     p.add_argument("--no-features", action="store_true",
                    help="the whole model in the backend, no per-window feature (the cost comparison)")
@@ -180,6 +184,10 @@ def format_metrics(m: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast bench pipeline`."""
+    if getattr(args, "detect", False):  # issue 23: the per-person path's costs (bench/detect.py)
+        from slowfast_core.bench.detect import pipeline_detect
+
+        return pipeline_detect(args)
     metrics = run_pipeline(
         arch=args.arch, size=args.size, duration=args.duration, fps=args.fps, width=args.width, height=args.height,
         source_kind=args.source, stride=args.stride, device=args.device, backend=args.backend, quiet=args.quiet,

@@ -21,6 +21,8 @@ BENCHES = {
             "latency, frames shown/s, event-loop gaps, time to the first overlay, what Auto chose"),
     "teach": ("slowfast_core.bench.teach", "record -> teach -> recognise end to end on synthetic actions: agreement "
               "with the script and seconds to a taught model"),
+    "detect": ("slowfast_core.bench.detect", "who is doing what end to end on synthetic actors: per-person agreement "
+               "with the script, identity switches, frame-mAP@0.5, the RoI head's cost with 1 and 3 people"),
     "soak": ("slowfast_core.bench.soak", "a long run (memory, drops, open files, threads), then injected faults "
              "(camera stall and loss, full disk, SIGKILL) and what each loses"),
 }

@@ -53,11 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(format="text")
     p.add_argument("--annotate", default=None, metavar="OUT.mp4",
                    help="also write the video with the predictions drawn on it (H.264 where available)")
+    from slowfast_core.commands.predict_detect import add_detect_arguments
     from slowfast_core.commands.predict_folder import add_folder_arguments
     from slowfast_core.commands.predict_segments import add_segment_arguments
 
     add_segment_arguments(p)
     add_folder_arguments(p)
+    add_detect_arguments(p, threshold=False)  # --threshold is the segments' one (as `run` shares its own)
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -76,7 +78,12 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `slowfast predict`: one video, or (several, folders, globs, `--out`) a folder run."""
+    """Entry point of `slowfast predict`: one video, per person with `--detect`, or (several, folders, globs,
+    `--out`) a folder run."""
+    if getattr(args, "detect", False):
+        from slowfast_core.commands.predict_detect import run_detect
+
+        return run_detect(args)
     from slowfast_core.commands.predict_folder import is_folder_run, predict_folder
     from slowfast_core.commands.predict_segments import SegmentOptions
 

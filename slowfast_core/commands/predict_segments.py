@@ -41,7 +41,8 @@ def add_segment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoothing", type=int, default=live.window,
                    help="windows averaged before naming an action (default: %(default)s, as live)")
     p.add_argument("--threshold", type=float, default=live.threshold,
-                   help="smoothed probability under which no action is named (default: %(default)s, as live)")
+                   help="smoothed probability under which no action is named; with --detect, each person's actions "
+                   "above it are shown (default: %(default)s, as live)")
     p.add_argument("--hysteresis", type=float, default=live.hysteresis,
                    help="margin a new action must lead by to replace the shown one (default: %(default)s)")
 

@@ -62,6 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="play files at their own fps like a camera (default for files: every window, offline)")
     p.add_argument("--loop", action="store_true", help="start files again at their end")
     add_model_arguments(p)
+    from slowfast_core.commands.predict_detect import add_detect_arguments  # issue 23: who is doing what
+
+    add_detect_arguments(p, threshold=False)
     p.add_argument("--stride", default=None, metavar="S",
                    help=f"time between windows: seconds (0.5) or 30 fps frames (16f); default: {LIVE_STRIDE} s live, "
                    "half a window offline (as `slowfast predict`)")
@@ -113,8 +116,15 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)  # a bad --device fails before anything is opened or built
     source = parse_source(args.source, realtime=args.realtime, loop=args.loop)
     source.open()  # a missing camera or file fails here, before the model is built
+    people = None
     try:
-        model = load_model(arch=args.arch, weights=args.weights)
+        if args.detect:  # per person: the engine is started with the detection backbone's classifier (not run)
+            from slowfast_core.commands.predict_detect import detection_engine_parts
+
+            model, people = detection_engine_parts(args, threshold=args.threshold)
+            args.backend = "torch-eager" if args.backend == "auto" else args.backend
+        else:
+            model = load_model(arch=args.arch, weights=args.weights)
         prep = model.meta.preprocessing
         if args.size is not None:
             prep = replace(prep, short_side=args.size)
@@ -142,14 +152,14 @@ def run(args: argparse.Namespace) -> int:
     previous = _install_signal_handlers(stop, signals)
     clean = True
     try:
-        engine.start(source, model)
+        engine.start(source, model, people=people)
     except BaseException:
         _restore_signal_handlers(previous)
         unsubscribe_writer()
         writer.close()
         source.close()
         raise
-    if not model.meta.trained:
+    if not model.meta.trained and people is None:
         logger.warning("%s has random weights (no --weights): predictions are meaningless; pass --weights "
                        "SLOWFAST_8x8_R50 or a name from `slowfast weights list`", model.config.name)
     ended = "signal"  # what ended the loop: "stream" (the source ended), "duration", or a signal/a broken writer

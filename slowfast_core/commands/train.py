@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events (RUN/runs-<dataset>: tensorboard --logdir RUN)")
+    p.add_argument("--task", choices=("classify", "detect"), default="classify",
+                   help="detect: train the per-person action head on an AVA-layout folder (slowfast synth --actors N) "
+                        "with ground-truth boxes; --init names the classifier whose backbone it uses")
     p.set_defaults(func=run)
 
 
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.train import distributed
     from slowfast_core.train.loop import Interrupted, train
 
+    if args.task == "detect":
+        return _run_detect(args)
     if args.nproc < 1:
         raise ConfigError(f"--nproc {args.nproc} must be at least 1")
     if args.nproc > 1 and not distributed.launched_by_torchrun():
@@ -156,4 +161,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"best top-1 {result.state.best_top1 * 100:.1f}% after {result.state.epoch} epoch(s); "
               f"checkpoint: {result.out / 'checkpoint_best.pyth'}")
+    return 0
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    """`--task detect`: the RoI head on an AVA-layout folder, backbone from --init; frame-mAP on val."""
+    from slowfast_core.train.detect import train_detection
+
+    if args.init is None:
+        raise ConfigError("--task detect needs --init CLASSIFIER: the backbone the per-person head is trained on "
+                          "(e.g. RUN/checkpoint_best.pyth from slowfast train on synthetic actions)")
+    if len(args.data) != 1:
+        raise ConfigError("--task detect takes one AVA-layout folder (train.csv, val.csv, actions.txt, videos/)")
+    result = train_detection(args.data[0], init=args.init, out=args.out, epochs=args.epochs or 300, seed=args.seed)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(f"frame-mAP@0.5 with ground-truth boxes {result.frame_map_gt:.3f} on {result.val_boxes} val boxes; "
+              f"checkpoint: {result.checkpoint}")
     return 0

@@ -49,6 +49,7 @@ def run_list(args: argparse.Namespace) -> int:
             "top1": entry.top1, "cached": size is not None, "size_bytes": size, "path": str(path),
             "url": entry.url, "description": entry.description,
         })
+    rows += _detection_rows()
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -58,13 +59,41 @@ def run_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':<{name_w}}  {'ARCH':<{arch_w}}  {'SOURCE':<12}  {'TOP-1':>6}  CACHED")
     for r in rows:
         cached = f"yes ({format_bytes(r['size_bytes'])})" if r["cached"] else "no"
-        print(f"{r['name']:<{name_w}}  {r['arch']:<{arch_w}}  {r['source']:<12}  {r['top1']!s:>6}  {cached}")
+        print(f"{r['name']:<{name_w}}  {r['arch']:<{arch_w}}  {r['source']:<12}  {'-' if r['top1'] is None else r['top1']!s:>6}  {cached}")
     return 0
+
+
+def _detection_rows() -> list[dict[str, object]]:
+    """The detection registry's entries (per-person action head, person detectors) as `list` rows."""
+    from slowfast_core.weights.detection_registry import cached_detection_path, detection_registry
+
+    rows = []
+    for entry in detection_registry().values():
+        path = cached_detection_path(entry)
+        size = path.stat().st_size if path.is_file() else None
+        rows.append({"name": entry.name, "arch": entry.arch,
+                     "source": "pytorchvideo" if entry.kind == "actions" else "torchvision", "format": "pth",
+                     "top1": None, "cached": size is not None, "size_bytes": size, "path": str(path),
+                     "url": entry.url, "description": entry.description})
+    return rows
+
+
+def _detection_entry(name: str):  # noqa: ANN202 - DetectionWeightsEntry | None
+    from slowfast_core.weights.detection_registry import detection_registry
+
+    return next((e for e in detection_registry().values() if e.name.upper() == name.strip().upper()), None)
 
 
 def run_download(args: argparse.Namespace) -> int:
     """Download one entry into the cache (a progress bar on a terminal) and print the file's path."""
     from slowfast_core.weights.registry import cached_path, download_weights, get_weights
+
+    detection = _detection_entry(args.name)
+    if detection is not None:  # the detection registry: same cache, same download code
+        from slowfast_core.weights.detection_registry import resolve_detection_weights
+
+        print(resolve_detection_weights(detection.name, progress=args.progress).path)
+        return 0
 
     entry = get_weights(args.name)
     if cached_path(entry).is_file() and not args.force:
@@ -78,5 +107,11 @@ def run_path(args: argparse.Namespace) -> int:
     """Print the cache path of one entry, whether or not it is downloaded yet."""
     from slowfast_core.weights.registry import cached_path, get_weights
 
+    detection = _detection_entry(args.name)
+    if detection is not None:
+        from slowfast_core.weights.detection_registry import cached_detection_path
+
+        print(cached_detection_path(detection))
+        return 0
     print(cached_path(get_weights(args.name)))
     return 0

@@ -38,9 +38,10 @@ class Stem(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """conv_a (kt x 1 x 1) -> conv_b (1 x 3 x 3, spatial stride) -> conv_c (1 x 1 x 1), BN after each."""
+    """conv_a (kt x 1 x 1) -> conv_b (1 x 3 x 3, spatial stride, dilation) -> conv_c (1 x 1 x 1), BN after each."""
 
-    def __init__(self, *, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int) -> None:
+    def __init__(self, *, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int,
+                 dilation: int = 1) -> None:
         super().__init__()
         self.conv_a = nn.Conv3d(
             dim_in, dim_inner, kernel_size=(temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), bias=False
@@ -48,7 +49,8 @@ class Bottleneck(nn.Module):
         self.norm_a = _bn(dim_inner)
         self.act_a = nn.ReLU(inplace=True)
         self.conv_b = nn.Conv3d(
-            dim_inner, dim_inner, kernel_size=(1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False
+            dim_inner, dim_inner, kernel_size=(1, 3, 3), stride=(1, stride, stride), padding=(0, dilation, dilation),
+            dilation=(1, dilation, dilation), bias=False,
         )
         self.norm_b = _bn(dim_inner)
         self.act_b = nn.ReLU(inplace=True)
@@ -65,7 +67,8 @@ class Bottleneck(nn.Module):
 class ResBlock(nn.Module):
     """Bottleneck plus shortcut (a strided 1x1x1 projection when the shape changes), then ReLU."""
 
-    def __init__(self, *, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int) -> None:
+    def __init__(self, *, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int,
+                 dilation: int = 1) -> None:
         super().__init__()
         self.branch1_conv: nn.Conv3d | None = None
         self.branch1_norm: nn.BatchNorm3d | None = None
@@ -73,7 +76,8 @@ class ResBlock(nn.Module):
             self.branch1_conv = nn.Conv3d(dim_in, dim_out, kernel_size=1, stride=(1, stride, stride), bias=False)
             self.branch1_norm = _bn(dim_out)
         self.branch2 = Bottleneck(
-            dim_in=dim_in, dim_inner=dim_inner, dim_out=dim_out, temporal_kernel=temporal_kernel, stride=stride
+            dim_in=dim_in, dim_inner=dim_inner, dim_out=dim_out, temporal_kernel=temporal_kernel, stride=stride,
+            dilation=dilation,
         )
         self.activation = nn.ReLU(inplace=True)
 
@@ -99,6 +103,7 @@ class ResStage(nn.Module):
                     dim_out=spec.dim_out,
                     temporal_kernel=kt,
                     stride=spec.spatial_stride if i == 0 else 1,
+                    dilation=spec.dilation,
                 )
             )
         self.res_blocks = nn.ModuleList(blocks)

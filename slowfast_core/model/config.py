@@ -43,6 +43,7 @@ class StageSpec:
     dim_out: int
     spatial_stride: int
     temporal_kernels: tuple[int, ...]  # one per block; the block count is its length
+    dilation: int = 1  # conv_b's spatial dilation (2 in the detection network's res5, where the stride is 1)
 
 
 @dataclass(frozen=True)

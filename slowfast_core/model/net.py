@@ -15,7 +15,7 @@ from torch import nn
 
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.blocks import ResStage, Stem
-from slowfast_core.model.config import SlowFastConfig
+from slowfast_core.model.config import PathwaySpec, SlowFastConfig
 from slowfast_core.model.fusion import build_fusion
 from slowfast_core.spec import ModelMeta, Preprocessing
 
@@ -64,6 +64,48 @@ class Head(nn.Module):
         return self.proj(self.dropout(x))
 
 
+def build_backbone(config: SlowFastConfig, specs: tuple[PathwaySpec, ...]) -> list[nn.Module]:
+    """Stems and res2..res5 of every pathway with the Fast->Slow laterals: blocks 0-4 of both heads' networks.
+
+    `specs` are `config.pathway_specs()`, or those with res5 changed (the detection network's res5 keeps
+    spatial stride 1 and dilates conv_b by 2): the one wiring of the backbone for the classifier and the RoI head.
+    """
+    fast_dims = config.fast_fusion_dims()
+
+    def fusion(stage: int) -> nn.Module | None:
+        if not config.has_fusion or stage >= len(fast_dims):
+            return None
+        return build_fusion(
+            config.fusion, fast_dim=fast_dims[stage], ratio=config.fusion_ratio,
+            kernel=config.fusion_kernel, alpha=config.alpha, norm=config.fusion_norm,
+        )
+
+    blocks: list[nn.Module] = [
+        MultiPathway([Stem(dim_out=p.stem_dim, temporal_kernel=p.stem_temporal_kernel) for p in specs], fusion(0))
+    ]
+    for i in range(4):
+        blocks.append(MultiPathway([ResStage(p.stages[i]) for p in specs], fusion(i + 1)))
+    return blocks
+
+
+def check_clip_inputs(config: SlowFastConfig, x: list[torch.Tensor]) -> None:
+    """Raise ConfigError with a clear message when the inputs `x` do not fit a network built from `config`."""
+    n = len(config.pathway_specs())
+    if len(x) != n:
+        raise ConfigError(f"{config.name} takes {n} input tensor(s), got {len(x)}")
+    for t, clip in zip(x, config.geometry.pathways()):
+        if t.dim() != 5 or t.shape[1] != 3:
+            raise ConfigError(f"{clip.name} input must be (B, 3, T, H, W), got {tuple(t.shape)}")
+        if min(t.shape[-2:]) < MIN_SHORT_SIDE:
+            raise ConfigError(
+                f"input {tuple(t.shape[-2:])} is too small: the short side must be >= {MIN_SHORT_SIDE}")
+    if n == 2 and x[1].shape[2] != config.alpha * x[0].shape[2]:
+        raise ConfigError(
+            f"Fast must have alpha={config.alpha} times Slow's frames, "
+            f"got {x[1].shape[2]} and {x[0].shape[2]}"
+        )
+
+
 def untrained_meta(config: SlowFastConfig) -> ModelMeta:
     """The metadata of random weights for `config`: "class i" names, the anchors' preprocessing at its input size."""
     return ModelMeta(categories=tuple(f"class {i}" for i in range(config.num_classes)),
@@ -86,22 +128,7 @@ class SlowFast(nn.Module):
             raise ValueError(f"{len(meta.categories)} categories for a {config.num_classes}-class {config.name}")
         self.config = config
         self._meta = meta
-        specs = config.pathway_specs()
-        fast_dims = config.fast_fusion_dims()
-
-        def fusion(stage: int) -> nn.Module | None:
-            if not config.has_fusion or stage >= len(fast_dims):
-                return None
-            return build_fusion(
-                config.fusion, fast_dim=fast_dims[stage], ratio=config.fusion_ratio,
-                kernel=config.fusion_kernel, alpha=config.alpha, norm=config.fusion_norm,
-            )
-
-        blocks: list[nn.Module] = [
-            MultiPathway([Stem(dim_out=p.stem_dim, temporal_kernel=p.stem_temporal_kernel) for p in specs], fusion(0))
-        ]
-        for i in range(4):
-            blocks.append(MultiPathway([ResStage(p.stages[i]) for p in specs], fusion(i + 1)))
+        blocks = build_backbone(config, config.pathway_specs())
         blocks.append(PathwayPool())
         blocks.append(Head(in_features=config.head_in_features, num_classes=config.num_classes,
                            dropout=config.dropout))
@@ -126,19 +153,7 @@ class SlowFast(nn.Module):
 
     def check_inputs(self, x: list[torch.Tensor]) -> None:
         """Raise ConfigError with a clear message when the inputs do not fit this model."""
-        if len(x) != self.num_pathways:
-            raise ConfigError(f"{self.config.name} takes {self.num_pathways} input tensor(s), got {len(x)}")
-        for t, clip in zip(x, self.config.geometry.pathways()):
-            if t.dim() != 5 or t.shape[1] != 3:
-                raise ConfigError(f"{clip.name} input must be (B, 3, T, H, W), got {tuple(t.shape)}")
-            if min(t.shape[-2:]) < MIN_SHORT_SIDE:
-                raise ConfigError(
-                    f"input {tuple(t.shape[-2:])} is too small: the short side must be >= {MIN_SHORT_SIDE}")
-        if self.num_pathways == 2 and x[1].shape[2] != self.config.alpha * x[0].shape[2]:
-            raise ConfigError(
-                f"Fast must have alpha={self.config.alpha} times Slow's frames, "
-                f"got {x[1].shape[2]} and {x[0].shape[2]}"
-            )
+        check_clip_inputs(self.config, x)
 
     def features(self, x: list[torch.Tensor]) -> torch.Tensor:
         """The pooled feature the classifier sees: [slow, fast] -> (B, C_slow + C_fast)."""

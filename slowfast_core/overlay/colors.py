@@ -41,3 +41,8 @@ def class_rgba(name: str | None) -> RGBA:
 
 def faded(color: RGBA, opacity: float) -> RGBA:
     return color[0], color[1], color[2], int(round(color[3] * opacity))
+
+
+def track_rgba(track_id: int) -> RGBA:
+    """The colour of a tracked person (detection): the same for the same track id in every view and file."""
+    return _hex(CLASS_COLORS[(track_id * 5) % len(CLASS_COLORS)])

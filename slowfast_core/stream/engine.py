@@ -193,10 +193,12 @@ class Engine:
                 source.close()
             raise
 
-    def start(self, source: FrameSource, model: SlowFast, *, preprocessing: Preprocessing | None = None) -> None:
+    def start(self, source: FrameSource, model: SlowFast, *, preprocessing: Preprocessing | None = None,
+              people: Any = None) -> None:
         """Open `source` (if not open), build the backend, start every thread. Typed errors raise here.
 
-        preprocessing: what windows get (None: the model's own), e.g. another input short side."""
+        preprocessing: what windows get (None: the model's own), e.g. another input short side. people: a
+        `detect.people.PeopleStep`: every window goes the per-person way (who is doing what) instead."""
         epoch = self._hub.epoch  # a stop() from now on wins over this start
         if self._closed:  # read after the epoch: a close() from now on is caught by the epoch instead
             raise ConfigError("the engine was closed (its window closed): make a new Engine to start again")
@@ -232,7 +234,7 @@ class Engine:
                 slot, self._events, model, smoother=self._smoother, preprocessing=prep,
                 options=WorkerOptions(backend=s.backend, device=s.device, topk=s.topk, warmup_runs=s.warmup_runs,
                                       features=s.features),
-                planner=lambda m: self._upgrade.plan(m, backend=self._settings.backend, live=live),
+                planner=lambda m: self._upgrade.plan(m, backend=self._settings.backend, live=live), people=people,
             )  # the planner runs on the worker thread: capture starts at once
             worker.expect_generation(self._generation)
             self._worker = worker

@@ -65,6 +65,9 @@ class Prediction:
     feature: np.ndarray | None = None
     #: which backbone computed `feature` (a `slowfast_core.model.identity.FeatureIdentity`), or None
     feature_identity: Any = None
+    #: detecting (who is doing what): each person's track, box, actions and smoothed label; () nobody in view,
+    #: None when not detecting (then topk/label are the whole frame's)
+    people: tuple[Any, ...] | None = None
 
     def record(self, origin: float = 0.0) -> PredictionRecord:
         """This prediction as the one written record, times in seconds since engine time `origin`: the span
@@ -72,7 +75,7 @@ class Prediction:
         return PredictionRecord(
             window=self.id, start=self.start_time - origin, end=span_end(self.end_time) - origin,
             topk=self.topk, first_frame=self.first_index, last_frame=self.last_index, label=self.label,
-            confidence=self.confidence, timings=asdict(self.timings), backend=self.backend,
+            confidence=self.confidence, timings=asdict(self.timings), backend=self.backend, people=self.people,
         )
 
 

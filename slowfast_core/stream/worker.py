@@ -195,8 +195,9 @@ class InferenceWorker(threading.Thread):
     def __init__(self, slot: LatestSlot, listener: WorkerListener, model: SlowFast, *, smoother: Smoother,
                  preprocessing: Preprocessing | None = None, options: WorkerOptions = WorkerOptions(),
                  backend: InferenceBackend | None = None,
-                 planner: Callable[[SlowFast], str] | None = None) -> None:
+                 planner: Callable[[SlowFast], str] | None = None, people: Any = None) -> None:
         super().__init__(name="slowfast-inference", daemon=False)
+        self.people = people  # a detect.people.PeopleStep: each window goes the per-person way (`_run_people`)
         self.slot = slot
         self.smoother = smoother
         self.options = options
@@ -414,6 +415,8 @@ class InferenceWorker(threading.Thread):
     def _run(self, window: Any) -> Prediction:
         """Normalise, infer, smooth one window; returns the prediction with its timings."""
         self._take_settings()  # a change made while this window was waiting applies to it
+        if self.people is not None:
+            return self._run_people(window)
         warm = self._require_warm()
         started = time.monotonic()
         inputs = warm.backend.prepare(window.frames, window.pathway_indices, warm.preprocessing)  # [(1,3,T_p,S,S)]
@@ -438,4 +441,38 @@ class InferenceWorker(threading.Thread):
             backend=warm.backend.description,
             feature=None if feature is None else feature.reshape(-1).numpy().astype(np.float32, copy=False),
             feature_identity=warm.identity,
+        )
+
+    def _run_people(self, window: Any) -> Prediction:
+        """Detecting: person boxes on the window's key frame, the RoI head per box, the tracker (one PeopleStep);
+        the whole-frame classifier is not run. The frames are the capture's (short side = the input size), taken
+        whole: AVA's boxes cover the full frame."""
+        from dataclasses import replace as _replace
+
+        import cv2
+
+        from slowfast_core.video.windows import key_frame_index
+        from slowfast_core.video.preprocess import pathway_tensors
+
+        step = self.people
+        started = time.monotonic()
+        prep = _replace(step.model.meta.preprocessing, short_side=min(window.frames.shape[1:3]), crop="full")
+        inputs = pathway_tensors(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, H, W)]
+        key = cv2.cvtColor(window.frames[key_frame_index(window.pathway_indices)], cv2.COLOR_RGB2BGR)
+        prepared = time.monotonic()
+        result = step.run(inputs, key, window=window.id)
+        published = time.monotonic()
+        timings = Timings(
+            waited_ms=(started - window.created) * 1000.0,
+            prepared_ms=window.cut_ms + (prepared - started) * 1000.0,
+            inferred_ms=(published - prepared) * 1000.0,
+            end_to_end_ms=(published - window.last_arrival) * 1000.0,
+        )
+        best = max(result.people, key=lambda p: p.confidence or 0.0, default=None)
+        return Prediction(
+            id=window.id, start_time=window.start_time, end_time=window.end_time,
+            first_index=window.first_index, last_index=window.last_index, topk=(),
+            probs=np.zeros(0, np.float32), label=None if best is None else best.label,
+            confidence=0.0 if best is None or best.confidence is None else best.confidence, timings=timings,
+            backend=f"{step.detector.name} + RoI head (torch)", people=result.people,
         )

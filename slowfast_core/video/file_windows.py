@@ -25,6 +25,7 @@ from slowfast_core.video.windows import (
     WindowClock,
     WindowCut,
     cut_window,
+    key_frame_index,
     default_stride,
     window_span,
 )
@@ -71,6 +72,7 @@ class FileWindow:
 
     span: WindowSpan
     inputs: list[torch.Tensor] = field(repr=False)
+    key_frame: np.ndarray | None = field(default=None, repr=False)  # (H, W, 3) RGB uint8: the middle frame (detection)
 
 
 class _FrameStore:
@@ -149,4 +151,4 @@ def _make_window(
         first_frame=store.indices[int(cut.positions[0])], last_frame=store.indices[int(cut.positions[-1])],
         padded=padded,
     )
-    return FileWindow(span, inputs)
+    return FileWindow(span, inputs, cut.frames[key_frame_index(cut.pathway_indices)])

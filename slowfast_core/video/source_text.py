@@ -23,6 +23,12 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
     loop: files start again at their end. Cameras and the synthetic scene are always live.
     """
     text = spec.strip()
+    if text.startswith("synthetic:actions") and ",actors=" in text:
+        from slowfast_core.video.multi_actor_source import parse_multi_actor_source  # several actors, with boxes
+
+        actors = parse_multi_actor_source(text, realtime=realtime)
+        if actors is not None:
+            return actors
     if text.startswith("synthetic:actions"):
         from slowfast_core.video.scripted import parse_actions_source  # it builds on SyntheticSource
 
@@ -44,5 +50,5 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         return SyntheticSource(width, height, fps)
     raise SourceError(
         f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH@FPS] or "
-        "synthetic:actions[:A-B]"
+        "synthetic:actions[:A-B][,actors=N]"
     )

@@ -58,6 +58,13 @@ def window_span(end_time: float, geometry: ClipGeometry) -> tuple[float, float]:
     return end_time - window_lead(geometry), span_end(end_time)
 
 
+def key_frame_index(pathway_indices: list[np.ndarray]) -> int:
+    """A window's key frame (the one person detection looks at): the middle of the densest pathway's frames
+    (AVA labels the middle frame). An index into the window's frames."""
+    dense = max(pathway_indices, key=len)
+    return int(dense[len(dense) // 2])
+
+
 def span_end(end_time: float) -> float:
     """The end of the span of a window whose last grid instant is `end_time` (one 1/30 s frame after it)."""
     return end_time + 1.0 / REFERENCE_FPS

@@ -145,3 +145,19 @@ def _check_unique(names: list[str], path: Path) -> None:
         if name in seen:
             raise LabelFileError(f"label file {path}: class name {name!r} appears twice (ids {seen[name]} and {i})")
         seen[name] = i
+
+
+AVA_SIZE = 80
+
+
+@functools.lru_cache(maxsize=1)
+def _ava() -> tuple[str, ...]:
+    names = tuple(read_label_file(Path(__file__).with_name("ava_v2.2_labels.txt")))
+    if len(names) != AVA_SIZE:  # pragma: no cover - guards the package data file
+        raise SlowFastError(f"the AVA v2.2 label map lists {len(names)} actions, expected {AVA_SIZE}")
+    return names
+
+
+def ava_labels() -> list[str]:
+    """AVA v2.2's 80 action names (package data), index = AVA action id - 1. Offline; a fresh list each call."""
+    return list(_ava())
