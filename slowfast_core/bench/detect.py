@@ -195,7 +195,7 @@ def detector_cost(name: str | None, *, width: int, height: int, repeats: int) ->
 def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work: Path | None = None,
                  say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """All of the above; returns the JSON document."""
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
     from slowfast_core.train.detect import train_detection
     from slowfast_core.train.synth_actors import ActorSynthSettings, generate_actors
     from slowfast_core.weights.detection import load_detection_checkpoint
@@ -228,7 +228,7 @@ def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work
 
 def pipeline_detect(args: argparse.Namespace) -> int:
     """`slowfast bench pipeline --detect`: detector and head cost per window with 1 and 3 people (random weights)."""
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
     from slowfast_core.model.detection import DETECTION_PRESETS
     from slowfast_core.weights.detection import create_detection_model
 

@@ -150,7 +150,7 @@ def detection_engine_parts(args: argparse.Namespace, threshold: float):  # noqa:
     with (random weights of the detection backbone: it keeps the engine's model machinery whole, and is not run)."""
     from slowfast_core.detect.factory import make_detector
     from slowfast_core.detect.people import PeopleStep
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
 
     model = load_detection_model(args.weights, args.arch)
     if not model.meta.trained:
