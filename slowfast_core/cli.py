@@ -28,7 +28,7 @@ from slowfast_core.errors import SlowFastError, exit_status
 #: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
     "predict", "run", "train", "teach", "evaluate", "synth", "weights", "flops", "bench", "sessions", "demo", "cache",
-    "quantize", "export",
+    "quantize", "export", "experiment",
 )
 
 

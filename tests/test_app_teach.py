@@ -38,7 +38,7 @@ def test_teach_in_the_window_saves_and_uses_the_model(qtbot, tmp_path: Path, tea
     model = load_base(base_spec)
     store = SettingsStore(path=tmp_path / "settings.ini")
     w = MainWindow(store=store, settings=AppSettings(weights="", input_size=80, stride_s=0.25),
-                   sessions_root=root, start_source="synthetic:actions:8-11@0", model=model, cameras=[],
+                   sessions_root=root, start_source="synthetic:shapes:8-11@0", model=model, cameras=[],
                    engine_settings={"backend": "torch-cpu"})
     qtbot.addWidget(w)
     w.show()

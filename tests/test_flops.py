@@ -68,3 +68,42 @@ def test_flops_cli_rejects_bad_beta_in_one_line(capsys: pytest.CaptureFixture[st
     assert main(["flops", "--beta-inv", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "beta_inv" in err[0]
+
+
+# ------------------------------------------------------------------------------------- per pathway (8:2)
+
+
+def _parts(arch: str, size: int = 256, **overrides: object):
+    from slowfast_core.model.flops import pathway_report
+
+    with torch.device("meta"):
+        model = SlowFast(get_config(arch, **overrides))
+    return pathway_report(model, size)
+
+
+def test_per_pathway_parts_are_the_single_pathway_networks() -> None:
+    """Fast's part of 4x16 is Fast-only's convs; Slow's part without laterals is Slow-only's; laterals apart."""
+    sf, fast_only, slow_only = _parts("slowfast_4x16_r50"), _parts("fast_32x2_r50"), _parts("slow_4x16_r50")
+    assert sf.fast == pytest.approx(fast_only.fast, rel=1e-9) and fast_only.slow == 0 == fast_only.lateral
+    no_lateral = _parts("slowfast_4x16_r50", fusion="none")
+    assert no_lateral.slow == pytest.approx(slow_only.slow, rel=1e-9) and no_lateral.lateral == 0
+    assert sf.lateral > 0 and sf.slow > slow_only.slow  # T-conv laterals, and wider Slow stage inputs
+    assert sf.total == pytest.approx(_gmacs("slowfast_4x16_r50"), rel=1e-9)
+    # the seed's 8:2 (the paper's "~20%"), laterals counted with Slow: 29.2 : 6.9 of 36.1
+    assert sf.fast_share == pytest.approx(0.191, abs=0.002) and sf.slow_share == pytest.approx(0.809, abs=0.002)
+
+
+def test_flops_per_pathway_json_lists_every_preset(capsys: pytest.CaptureFixture[str]) -> None:
+    from slowfast_core.model.config import PRESETS
+
+    assert main(["flops", "--per-pathway", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["laterals_counted_with"] == "slow"
+    assert [r["arch"] for r in out["presets"]] == list(PRESETS)
+    for r in out["presets"]:
+        assert r["slow_share"] + r["fast_share"] + r["head_gmacs"] / r["total_gmacs"] == pytest.approx(1.0)
+    tiny = {r["arch"]: r for r in out["presets"]}["slowfast_tiny"]
+    assert tiny["size"] == 80 and tiny["fast_share"] > 0.5  # the tiny presets' Fast stem dominates (see README)
+    assert main(["flops", "--per-pathway", "--arch", "slowfast_8x8_r50"]) == 0
+    text = capsys.readouterr().out
+    assert "slowfast_8x8_r50" in text and "89.5 : 10.5" in text

@@ -29,15 +29,17 @@ from slowfast_core.subtitles import srt_text, vtt_text
 from slowfast_core.video.actions import class_name
 from slowfast_core.video.scripted import ActionScriptSource
 
-#: red disc rising, green triangle swaying, blue square falling: 2 s each (distinct shapes and colours)
+#: red disc rising, green triangle swaying, blue square falling: 2 s each (distinct shapes and colours; the
+#: shapes task, whose scenes these tests were set on)
 SCRIPT = [(0, 2.0), (5, 2.0), (3, 2.0)]
+TASK = "shapes"
 FPS = 30.0
 TINY = ClipGeometry(slow_frames=4, tau=8, alpha=4)  # slowfast_tiny: 32-frame (1.07 s) windows
 
 
 def scripted_frames(seconds: float, *, seed: int = 1, size: tuple[int, int] = (112, 84)):
     """(index, time, BGR frame) of the scripted actor performing SCRIPT, as a decoder yields them."""
-    actor = ActionScriptSource(SCRIPT, width=size[0], height=size[1], fps=FPS, paced=False, seed=seed)
+    actor = ActionScriptSource(SCRIPT, width=size[0], height=size[1], fps=FPS, paced=False, seed=seed, task=TASK)
     for i in range(int(round(seconds * FPS))):
         yield i, i / FPS, cv2.cvtColor(actor.render(i), cv2.COLOR_RGB2BGR)
 
@@ -51,14 +53,14 @@ def write_scripted_clip(path: Path, seconds: float = 6.0) -> Path:
 
 
 def truth() -> list[tuple[str, float, float]]:
-    actor = ActionScriptSource(SCRIPT, width=64, height=48, fps=FPS, paced=False)
+    actor = ActionScriptSource(SCRIPT, width=64, height=48, fps=FPS, paced=False, task=TASK)
     return [(a.label, a.start, a.end) for a in actor.script_labels()]
 
 
 def ideal_windows(stride: float) -> tuple[list[tuple[PredictionRecord, np.ndarray]], list[str]]:
     """The real windows of the scripted clip (the one cutter), each with the probabilities of a perfect model:
     the share of the window's span each scripted action fills."""
-    names = [class_name(c) for c, _ in SCRIPT]
+    names = [class_name(c, TASK) for c, _ in SCRIPT]
     spans = truth()
     out = []
     prep = Preprocessing(short_side=32)
@@ -144,7 +146,7 @@ def scripted_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = create_model("slowfast_tiny", seed=0)
     x, y = _window_features(base, stride=0.25)
     linear, _ = fit_linear(x, y, len(SCRIPT), steps=200)
-    model = with_classes(base, [class_name(c) for c, _ in SCRIPT], head=linear)
+    model = with_classes(base, [class_name(c, TASK) for c, _ in SCRIPT], head=linear)
     return save_model(model, tmp_path_factory.mktemp("scripted") / "scripted.pyth")
 
 

@@ -80,14 +80,14 @@ def test_shaking_is_too_fast_for_the_slow_pathway_but_not_for_fast() -> None:
     from slowfast_core.video.actions import make_scene, object_position
 
     rng = np.random.default_rng(0)
-    shake, sway = make_scene(8, rng), make_scene(9, rng)  # red disc shaking / swaying
+    shake, sway = make_scene(8, rng, task="shapes"), make_scene(9, rng, task="shapes")  # red disc shaking / swaying
     step = lambda s: abs(object_position(s, 2 / 30)[0] - object_position(s, 0)[0]) + abs(
         object_position(s, 4 / 30)[0] - object_position(s, 2 / 30)[0])
     assert step(shake) > 4 * step(sway)
 
 
 def test_scripted_actor_performs_its_script() -> None:
-    src = ActionScriptSource([(8, 1.0), (13, 0.5)], width=96, height=64, paced=False, frames=60)
+    src = ActionScriptSource([(8, 1.0), (13, 0.5)], width=96, height=64, paced=False, frames=60, task="shapes")
     truth = src.script_labels(passes=2)
     assert [(a.label, a.start, a.end) for a in truth[:3]] == [
         ("red disc shaking", 0.0, 1.0), ("green triangle falling", 1.0, 1.5), ("red disc shaking", 1.5, 2.5)]

@@ -36,7 +36,7 @@ import numpy as np
 
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
-from slowfast_core.video.actions import class_name
+from slowfast_core.video.actions import DEFAULT_TASK, class_name
 from slowfast_core.video.scripted import ActionScriptSource
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class TeachBenchSettings:
     seed: int = 0
     width: int = 320  # the actor's frames
     height: int = 240
+    task: str = DEFAULT_TASK  # the synthetic task of the backbone and the actor (`slowfast synth --task`)
 
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
@@ -73,7 +74,7 @@ def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None
     data = work / "synth"
     say(f"synthesising {settings.pretrain_classes} classes x {settings.pretrain_clips} clips")
     generate(data, SynthSettings(classes=settings.pretrain_classes, clips_per_class=settings.pretrain_clips,
-                                 seed=settings.seed))
+                                 seed=settings.seed, task=settings.task))
     say("pretraining the backbone")
     config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
                          epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
@@ -93,7 +94,7 @@ def _source(settings: TeachBenchSettings, script: list[tuple[int, float]], secon
             seed: int) -> ActionScriptSource:
     """The actor performing `script` (over and over) for `seconds`."""
     return ActionScriptSource(script, width=settings.width, height=settings.height, paced=settings.realtime,
-                              frames=int(round(seconds * 30.0)), seed=seed)
+                              frames=int(round(seconds * 30.0)), seed=seed, task=settings.task)
 
 
 def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettings, listeners: list[Any]) -> None:
@@ -133,7 +134,7 @@ def record(base: SlowFast, base_spec: str, settings: TeachBenchSettings, root: P
 
     seconds = record_seconds(settings)
     source = _source(settings, _script(settings, seconds, settings.seed), seconds, settings.seed)
-    names = [class_name(c) for c in settings.classes]
+    names = [class_name(c, settings.task) for c in settings.classes]
     source_info = source.open()
     rec = SessionRecorder.start(root, name="bench teach", labels=names, source=source.name, fps=source_info.fps,
                                 width=source_info.width, height=source_info.height, model=base.config.name,
@@ -188,7 +189,8 @@ def head_swap(base: SlowFast, taught: SlowFast, settings: TeachBenchSettings, *,
 
     seconds = 120.0  # more than the warm-up and the measurement need: the engine is stopped once measured
     source = ActionScriptSource(_script(settings, seconds, settings.seed), width=settings.width,
-                                height=settings.height, paced=True, frames=int(seconds * 30), seed=settings.seed)
+                                height=settings.height, paced=True, frames=int(seconds * 30), seed=settings.seed,
+                                task=settings.task)
     taught_labels = set(taught.meta.categories) - set(base.meta.categories)
     frames: list[float] = []
     predicting, taught_seen = threading.Event(), threading.Event()

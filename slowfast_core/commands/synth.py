@@ -1,4 +1,7 @@
-"""`slowfast synth OUT`: render a synthetic-actions dataset (appearance x motion classes) in the exported layout."""
+"""`slowfast synth OUT`: render a synthetic-actions dataset in the exported layout.
+
+`--task pathways` (default): shape x finish x tick, classes built so that some pairs need the Fast pathway
+and some the Slow one (`video.actions`); `--task shapes`: the original appearance x motion classes."""
 
 from __future__ import annotations
 
@@ -14,10 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--offset", type=int, default=0, help="first class of the 16 (transfer: 8)")
     p.add_argument("--clips-per-class", type=int, default=40, help="training clips per class (default: %(default)s)")
     p.add_argument("--seconds", type=float, default=2.4, help="clip length (default: %(default)s)")
+    p.add_argument("--eval-fraction", type=float, default=0.25,
+                   help="val and test clips per class, as a fraction of --clips-per-class (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--actors", type=int, default=0, metavar="N",
                    help="N actors per video, labels per person in AVA's CSV layout (videos/, train.csv, val.csv, "
                         "actions.txt); --clips-per-class then counts training videos")
+    p.add_argument("--task", choices=("pathways", "shapes"), default="pathways",
+                   help="pathways: shape x finish x tick, twins only one pathway separates; "
+                        "shapes: the original appearance x motion classes (default: %(default)s)")
     p.set_defaults(func=run)
 
 
@@ -30,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_actors(args)
 
     settings = SynthSettings(classes=args.classes, offset=args.offset, clips_per_class=args.clips_per_class,
-                             seconds=args.seconds, seed=args.seed)
+                             seconds=args.seconds, seed=args.seed, task=args.task,
+                             eval_fraction=args.eval_fraction)
     with ProgressBar(total=None, desc="rendering", unit="clips", eta=True) as bar:
         counts = generate(Path(args.out), settings, progress=lambda done, total: (
             setattr(bar, "total", total), bar.update(done - bar.n)))

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --init: all (fine-tune everything), last (res5 + head), head (cached features, seconds)")
     p.add_argument("--epochs", type=int, default=0, help="epochs (default: the arch's)")
     p.add_argument("--minutes", type=float, default=None, help="stop at the first epoch boundary past M minutes")
+    p.add_argument("--budget-clock", choices=("wall", "cpu"), default="wall",
+                   help="what --minutes counts: wall-clock, or this process's CPU time (fair on a shared machine)")
     p.add_argument("--batch-size", type=int, default=0, help="clips per process and step (default: the arch's)")
     p.add_argument("--lr", type=float, default=0.0, help="base learning rate for the global batch")
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -49,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--frozen-bn", action="store_true", help="BN statistics fixed (small batches)")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm across processes")
+    p.add_argument("--precise-bn", type=int, default=-1, metavar="N",
+                   help="recompute BN statistics over N training batches before each validation and checkpoint "
+                        "(default: a quarter epoch, 4..10 batches, when batches are at most 32 clips; 0: off)")
     p.add_argument("--scale", type=_size_pair, default=None, metavar="'LO HI'",
                    help="train short-side range (default: input size x [1, 1.25])")
     p.add_argument("--crop", type=int, default=None, help="train crop (default: 7/8 of the input size)")
@@ -84,7 +89,8 @@ def _config(args: argparse.Namespace):
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,
-        resume=args.resume, views=args.views, tensorboard=args.tensorboard,
+        resume=args.resume, views=args.views, tensorboard=args.tensorboard, precise_bn=args.precise_bn,
+        budget_clock=args.budget_clock,
     )
 
 

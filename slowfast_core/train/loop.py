@@ -32,6 +32,7 @@ from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import ClipDataset, ClipSampling, EpochSampler, collate
 from slowfast_core.train.data import DatasetSplit, load_dataset
+from slowfast_core.train.precise_bn import default_batches, update_bn_stats
 from slowfast_core.train.recipe import TrainConfig, lr_at, parameter_groups, resolve, set_trainable
 from slowfast_core.train.report import (
     accuracy_summary,
@@ -153,6 +154,33 @@ def evaluate_loader(model: nn.Module, loader: DataLoader, d: distributed.Dist, n
     return conf, (loss_sum[0] / loss_sum[1]).item() if loss_sum[1] > 0 else float("nan"), skipped
 
 
+def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loader: DataLoader) -> int:
+    """Precise BN (train.precise_bn) over the first batches of `loader`; returns the batches used (0: off,
+    or BN frozen by --frozen-bn / a partly frozen model). `model` is the bare network, not the DDP wrapper:
+    DDP would broadcast rank 0's buffers before every forward; each rank averages its own batches instead,
+    then the ranks' statistics are averaged."""
+    n = default_batches(config.batch_size, config.precise_bn, len(loader))
+    if n == 0 or config.frozen_bn or config.train != "all":
+        return 0
+
+    def forward(m: nn.Module, batch: tuple) -> bool:
+        inputs = batch[0]
+        if inputs is None:
+            return False
+        with _autocast(d, config.amp):
+            m(_to_device(inputs, d))
+        return True
+
+    def mean_over_ranks(t: torch.Tensor) -> None:
+        distributed.all_reduce_sum(d, t).div_(d.world_size)
+
+    return update_bn_stats(model, loader, n, forward, mean_over_ranks if d.enabled else None)
+
+
+def budget_clock(config: TrainConfig) -> Callable[[], float]:
+    """What --minutes counts: wall-clock seconds, or this process's CPU seconds (fair between runs that share
+    a busy machine, when each runs on one thread: see `slowfast experiment`)."""
+    return time.process_time if config.budget_clock == "cpu" else time.monotonic
 
 
 def train(config: TrainConfig, *, stop: threading.Event | None = None, progress: ProgressFn | None = None,
@@ -256,7 +284,8 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
 
         freeze_bn(model)
     sums = state.partial or {"loss": 0.0, "correct": 0, "count": 0, "clips": 0}
-    start = time.monotonic()
+    clock = budget_clock(config)
+    start = clock()
     total_steps = state.horizon * steps_per_epoch
     warmup = config.warmup_epochs * steps_per_epoch
     lr = config.lr
@@ -293,19 +322,20 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         if progress is not None and d.is_main:
             progress(f"epoch {epoch + 1}/{state.horizon}", b + 1, steps_per_epoch)
         if distributed.any_process(d, flag.requested):
-            state.seconds += time.monotonic() - start
+            state.seconds += clock() - start
             state.partial = sums
             if d.is_main:
                 save_last(out, net, optimizer, scaler, state)
             code = flag.code or 130
             raise Interrupted(f"stopped at epoch {epoch + 1}, batch {b + 1}: resume with --resume {out}", code)
-    seconds = time.monotonic() - start
+    seconds = clock() - start
     state.seconds += seconds
     totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]], dtype=torch.float64)
     distributed.all_reduce_sum(d, totals)
-    val_start = time.monotonic()
+    val_start = clock()
+    precise = recompute_bn(config, d, net, train_loader)  # before validation and the checkpoints below
     conf, val_loss, val_bad = evaluate_loader(model, val_loader, d, len(data.categories), config.amp)
-    state.seconds += time.monotonic() - val_start  # the --minutes budget counts validation too
+    state.seconds += clock() - val_start  # the --minutes budget counts precise BN and validation too
     state.skipped += [str(data.val[i].path) for i in val_bad]
     val = accuracy_summary(conf, data.categories) if conf.sum() > 0 else None
     record = {
@@ -314,7 +344,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         "val_loss": val_loss, "val_top1": val["top1"] if val else None,
         "val_mean_class": val["mean_class_accuracy"] if val else None, "lr": lr,
         "clips_per_s": totals[2].item() / max(seconds, 1e-9), "seconds": round(seconds, 3),
-        "epoch_seconds": round(time.monotonic() - start, 3),
+        "epoch_seconds": round(clock() - start, 3), "precise_bn_batches": precise,
         "skipped": len(set(state.skipped)),
     }
     state.epoch, state.batch, state.partial = epoch + 1, 0, {}

@@ -30,6 +30,7 @@ class TrainConfig:
     data: list[str]
     out: str
     arch: str = "slowfast_tiny"
+    beta_inv: int = 0  # 1/beta of a model built from scratch; 0: the arch's (Table 5b varies it)
     init: str | None = None  # weights to start from (registry name or checkpoint); None: from scratch
     train: TrainMode = "all"
     epochs: int = 0  # 0: the arch's default
@@ -54,6 +55,8 @@ class TrainConfig:
     resume: bool = False
     views: int = 4  # head mode: clips per training example whose features are cached
     tensorboard: bool = False  # also write TensorBoard events to RUN/runs-<dataset> (train.tensorboard)
+    precise_bn: int = -1  # batches to recompute BN statistics over before validation; -1: auto; 0: off
+    budget_clock: Literal["wall", "cpu"] = "wall"  # what --minutes counts: wall-clock or this process's CPU time
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -104,6 +107,10 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         raise ConfigError(f"--batch-size {config.batch_size} must be at least 1")
     if not (config.lr > 0 and math.isfinite(config.lr)):
         raise ConfigError(f"--lr {config.lr} must be a positive number")
+    if config.precise_bn < -1:
+        raise ConfigError(f"--precise-bn {config.precise_bn} must be a number of batches (0: off)")
+    if config.budget_clock not in ("wall", "cpu"):
+        raise ConfigError(f"budget clock {config.budget_clock!r} must be wall or cpu")
     if config.minutes is not None and not config.minutes > 0:
         raise ConfigError(f"--minutes {config.minutes} must be positive")
     if config.train != "all" and config.init is None:

@@ -36,7 +36,8 @@ def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
     from slowfast_core.weights.api import create_model
 
     if config.init is None:
-        model = create_model(config.arch, categories=categories, dropout=config.dropout)
+        overrides = {"beta_inv": config.beta_inv} if config.beta_inv else {}
+        model = create_model(config.arch, categories=categories, dropout=config.dropout, **overrides)
         base = None
     else:
         from slowfast_core.weights.api import load_model

@@ -3,7 +3,7 @@
 ```
 OUT/clips/<class>/<split>_<k>.mp4   clips of `seconds` at 30 fps, 170x128 (mp4v)
 OUT/train.csv, val.csv, test.csv     `clips/<class>/<file>.mp4 <label_id>` lines
-OUT/label_map.json                   {"red disc rising": 0, ...}
+OUT/label_map.json                   {"red disc plain still": 0, ...}
 OUT/synth.json                       the generator's settings (classes, seed, counts), for reproducibility
 ```
 Deterministic by seed: the same arguments write the same clips (frame for frame).
@@ -22,7 +22,7 @@ import numpy as np
 from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.files import slugify
 from slowfast_core.sessions.layout import atomic_write_text
-from slowfast_core.video.actions import DEFAULT_SIZE, class_names, make_scene, render_frame
+from slowfast_core.video.actions import DEFAULT_SIZE, DEFAULT_TASK, check_task, class_names, make_scene, render_frame
 
 FPS = 30.0
 
@@ -39,6 +39,7 @@ class SynthSettings:
     seed: int = 0
     width: int = DEFAULT_SIZE[0]
     height: int = DEFAULT_SIZE[1]
+    task: str = DEFAULT_TASK  # "pathways" (classes that need both pathways) or "shapes" (the original task)
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
@@ -58,9 +59,12 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
 
 def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Render the dataset into `out`; returns {split: clips}. ConfigError for impossible settings."""
-    names = class_names(settings.classes, settings.offset)
+    check_task(settings.task)
+    names = class_names(settings.classes, settings.offset, settings.task)
     if settings.clips_per_class < 1:
         raise ConfigError("--clips-per-class must be at least 1")
+    if not 0 < settings.eval_fraction <= 1:
+        raise ConfigError(f"--eval-fraction {settings.eval_fraction} must be in (0, 1]")
     if not 0.5 <= settings.seconds <= 30:
         raise ConfigError(f"--seconds {settings.seconds} must be in 0.5..30")
     n_eval = max(1, int(round(settings.clips_per_class * settings.eval_fraction)))
@@ -77,7 +81,7 @@ def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int
         for split_no, (split, count) in enumerate(plan):
             for k in range(count):
                 rng = np.random.default_rng([settings.seed, class_index, split_no, k])
-                scene = make_scene(class_index, rng, size=(settings.width, settings.height))
+                scene = make_scene(class_index, rng, size=(settings.width, settings.height), task=settings.task)
                 path = folder / f"{split}_{k:04d}.mp4"
                 write_clip(path, [render_frame(scene, i, FPS) for i in range(frames_per_clip)])
                 lines[split].append(f"{path.relative_to(out).as_posix()} {label}")

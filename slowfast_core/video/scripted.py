@@ -6,8 +6,9 @@ background, position, size…), and the script repeats. `script_labels()` gives 
 media time, so a test can record a session with labels marked at the script's times and compare live
 predictions with what was performed.
 
-`--source synthetic:actions` performs all 16 classes; `synthetic:actions:8-15` only classes 8..15 (the
-ones the transfer experiment teaches), in a seeded order, 4 s each.
+`--source synthetic:actions` performs all 16 classes of the pathways task (the one `slowfast synth` writes
+by default); `synthetic:actions:8-15` only classes 8..15 (the ones the transfer experiment teaches), in a
+seeded order, 4 s each; `synthetic:shapes[:A-B][@SEED]` the same with the original shapes task.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from slowfast_core.errors import SourceError
-from slowfast_core.video.actions import MAX_CLASSES, ActionScene, class_name, make_scene, render_frame
+from slowfast_core.video.actions import (
+    DEFAULT_TASK,
+    MAX_CLASSES,
+    ActionScene,
+    check_task,
+    class_name,
+    make_scene,
+    render_frame,
+)
 from slowfast_core.video.synthetic import SyntheticSource, encode_index
 
 DEFAULT_SECONDS = 4.0
-_SPEC = re.compile(r"^synthetic:actions(?::(\d+)-(\d+))?(?:@(\d+))?$")
+_SPEC = re.compile(r"^synthetic:(actions|shapes)(?::(\d+)-(\d+))?(?:@(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -38,8 +47,9 @@ class ActionScriptSource(SyntheticSource):
     """A live source performing `script` [(class index, seconds), …] over and over at `fps`."""
 
     def __init__(self, script: list[tuple[int, float]], *, width: int = 320, height: int = 240, fps: float = 30.0,
-                 paced: bool = True, frames: int | None = None, seed: int = 0) -> None:
+                 paced: bool = True, frames: int | None = None, seed: int = 0, task: str = DEFAULT_TASK) -> None:
         super().__init__(width, height, fps, paced=paced, frames=frames, seed=seed)
+        self.task = check_task(task)
         if not script or any(not 0 <= c < MAX_CLASSES or s <= 0 for c, s in script):
             raise SourceError(f"an action script needs (class 0..{MAX_CLASSES - 1}, seconds > 0) entries")
         self.script = list(script)
@@ -47,7 +57,8 @@ class ActionScriptSource(SyntheticSource):
         self._starts = bounds[:-1]  # first frame of each entry in one pass
         self._cycle = int(bounds[-1])
         self._scenes: list[ActionScene] = [
-            make_scene(c, np.random.default_rng([seed, k]), size=(self.width, self.height)) for k, (c, _) in enumerate(script)
+            make_scene(c, np.random.default_rng([seed, k]), size=(self.width, self.height), task=task)
+            for k, (c, _) in enumerate(script)
         ]
 
     @property
@@ -63,7 +74,7 @@ class ActionScriptSource(SyntheticSource):
     def label_at(self, media_time: float) -> str:
         """The class performed at `media_time` seconds."""
         k, _ = self.entry_at(int(round(media_time * self.fps)))
-        return class_name(self.script[k][0])
+        return class_name(self.script[k][0], self.task)
 
     def script_labels(self, passes: int = 1) -> list[ScriptedAction]:
         """The truth: every entry of `passes` passes of the script as labeled spans (media seconds)."""
@@ -72,7 +83,7 @@ class ActionScriptSource(SyntheticSource):
             for k, (c, _) in enumerate(self.script):
                 start = (p * self._cycle + int(self._starts[k])) / self.fps
                 end = (p * self._cycle + int(self._starts[k + 1] if k + 1 < len(self._starts) else self._cycle)) / self.fps
-                out.append(ScriptedAction(class_name(c), start, end))
+                out.append(ScriptedAction(class_name(c, self.task), start, end))
         return out
 
     def render(self, number: int) -> np.ndarray:
@@ -90,12 +101,14 @@ def default_script(first: int, last: int, *, seed: int = 0, seconds: float = DEF
 
 
 def parse_actions_source(spec: str, *, realtime: bool = True) -> ActionScriptSource | None:
-    """The source for `synthetic:actions[:A-B][@SEED]`, or None when `spec` is not of that form."""
+    """The source for `synthetic:actions[:A-B][@SEED]` (pathways task) or `synthetic:shapes[...]` (shapes
+    task), or None when `spec` is not of that form."""
     m = _SPEC.match(spec.strip())
     if m is None:
         return None
-    first, last = (int(m.group(1)), int(m.group(2))) if m.group(1) else (0, MAX_CLASSES - 1)
+    task = "shapes" if m.group(1) == "shapes" else "pathways"
+    first, last = (int(m.group(2)), int(m.group(3))) if m.group(2) else (0, MAX_CLASSES - 1)
     if not 0 <= first <= last < MAX_CLASSES:
         raise SourceError(f"action classes {first}-{last} are out of range: use 0-{MAX_CLASSES - 1}")
-    seed = int(m.group(3)) if m.group(3) else 0
-    return ActionScriptSource(default_script(first, last, seed=seed), paced=realtime, seed=seed)
+    seed = int(m.group(4)) if m.group(4) else 0
+    return ActionScriptSource(default_script(first, last, seed=seed), paced=realtime, seed=seed, task=task)

@@ -29,7 +29,7 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         actors = parse_multi_actor_source(text, realtime=realtime)
         if actors is not None:
             return actors
-    if text.startswith("synthetic:actions"):
+    if text.startswith(("synthetic:actions", "synthetic:shapes")):
         from slowfast_core.video.scripted import parse_actions_source  # it builds on SyntheticSource
 
         scripted = parse_actions_source(text, realtime=realtime)
@@ -50,5 +50,5 @@ def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> Fra
         return SyntheticSource(width, height, fps)
     raise SourceError(
         f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH@FPS] or "
-        "synthetic:actions[:A-B][,actors=N]"
+        "synthetic:actions[:A-B][,actors=N] (synthetic:shapes[:A-B]: the original task)"
     )

@@ -70,11 +70,14 @@ FAST_TRAIN = dict(workers=0, flip=False, warmup_epochs=0.0)
 
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthetic actions classes 0-3, two training clips each (the training and teaching tests share it)."""
+    """Synthetic actions classes 0-3, two training clips each (the training and teaching tests share it).
+
+    The shapes task: the training and teaching tests' thresholds (8 clips overfit in 30 epochs; two taught
+    classes agree >= 90%) were set on it. The pathways task is tested in test_synth_pathways/test_train_data."""
     from slowfast_core.train.synth import SynthSettings, generate
 
     out = tmp_path_factory.mktemp("synth")
-    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5))
+    generate(out, SynthSettings(classes=4, clips_per_class=2, eval_fraction=0.5, seconds=1.2, seed=5, task="shapes"))
     return out
 
 
@@ -109,7 +112,7 @@ def _small_teach():
     from slowfast_core.bench.teach import TeachBenchSettings
 
     return TeachBenchSettings(classes=(8, 11), seconds=2.0, record_passes=2, live_seconds=6.0, backend="torch-cpu",
-                              width=160, height=120)
+                              width=160, height=120, task="shapes")
 
 
 #: the teaching tests' actor: two new classes, 2 s each, two passes to record, 6 s to recognise, 160x120
