@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # the 2-core CI machine: the tests wait on paced sources and child processes, and a second worker uses that time.
 TEST_WORKERS ?= 2
 
-.PHONY: run test venv screenshot clean
+.PHONY: run test mutate venv screenshot clean
 
 # (Re)install only when pyproject.toml is newer than the last install.
 $(STAMP): pyproject.toml
@@ -20,6 +20,12 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# Mutation testing of the pure core modules (tools/mutate.py: mutmut, one module at a time, niced, only the fast unit
+# tests that cover each). Not part of `make test` or CI: it takes minutes per module. Scores: build/mutate/scores.md.
+# MODULES="records guard" picks some.
+mutate: $(STAMP)
+	$(PY) tools/mutate.py $(MODULES)
 
 run: $(STAMP)
 	$(VENV)/bin/slowfast-app

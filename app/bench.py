@@ -37,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true",
                    help="empty model and Auto caches (a first start on this machine) instead of the user's")
     p.add_argument("--source", default=None, metavar="SPEC", help="source spec (default: the demo source)")
+    p.add_argument("--arch", default=None, help="model preset (default: the window's default, a new user's)")
+    p.add_argument("--weights", default=None, help="weights name or file; '' for untrained (default: the "
+                                                   "window's default)")
 
 
 @dataclass
@@ -132,7 +135,11 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
 
     ev.step("window code imported")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    settings = AppSettings()  # the defaults a new user gets
+    settings = AppSettings()  # the defaults a new user gets, unless the model is named
+    if args.arch is not None:
+        settings.arch = args.arch
+    if args.weights is not None:
+        settings.weights = args.weights
     window = MainWindow(store=SettingsStore(path=tmp / "settings.ini"), settings=settings,
                         sessions_root=tmp / "sessions", start_source=args.source or DEMO_SOURCE, cameras=[],
                         repair_on_start=False)

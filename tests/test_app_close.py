@@ -18,13 +18,10 @@ pytest.importorskip("pytestqt")
 from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
-from slowfast_core.backends.base import available_backends, resolve_device  # noqa: E402
 
 WAIT = 300_000  # ms: reaching the conversion takes a while on a small, shared machine
 CLOSE_BOUND_S = 2.0
 
-pytestmark = pytest.mark.skipif("openvino" not in available_backends(resolve_device("cpu")),
-                                reason="openvino is not installed here")
 
 
 def conversions() -> list[psutil.Process]:

@@ -171,27 +171,46 @@ def tiny_model():
     return ready_model(model, ModelRequest("slowfast_tiny"))
 
 
-@pytest.mark.parametrize("answer_s", [0.4, 1.3, 3.0])
-def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answer_s):
-    """A start is inside the controller (its camera answers after `answer_s`) when the engine side is stopped.
-    0.4 s: within the controller's first wait; 1.3 s: past it (its share of the 2 s), then caught by the second;
-    3.0 s: past the whole budget, refused by the closed engine. Stopping the engine first, not waiting again,
-    or only stopping (not closing) the engine left the late start's engine running."""
-    opening = threading.Event()
+@pytest.mark.parametrize("answers", ["in_the_first_wait", "in_the_second_wait", "after_the_budget"])
+def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answers):
+    """A start is inside the controller (its camera has not answered) when the engine side is stopped; the camera
+    answers at a point of `stop_engine_side` chosen by an event, not by a delay: while the controller's own wait
+    runs; after the engine was closed, caught by the second wait; after the whole 2 s budget, refused by the
+    closed engine. Stopping the engine first, not waiting again, or only stopping (not closing) the engine left
+    the late start's engine running."""
+    opening, answer = threading.Event(), threading.Event()
 
     class SlowCamera(EngineController):
         def make_source(self, spec: str):
             opening.set()
-            threading.Event().wait(answer_s)  # the device answers late
+            assert answer.wait(60)  # the device answers when the test says
             return parse_source(spec, realtime=True)
 
+        def shutdown(self, timeout_ms: int = 1000) -> bool:
+            if answers == "in_the_first_wait":
+                answer.set()
+            return super().shutdown(timeout_ms)
+
     engine = Engine(EngineSettings(backend="torch-eager"))
+    if answers == "in_the_second_wait":
+        close = engine.close
+
+        def close_then_answer(timeout: float = 2.0) -> bool:
+            ok = close(timeout)
+            answer.set()  # the engine is closed and the controller's first wait is over
+            return ok
+
+        engine.close = close_then_answer  # type: ignore[method-assign]
     control = SlowCamera(engine)
     control.requestStart.emit(SMALL, tiny_model)
     qtbot.waitUntil(opening.is_set, timeout=WAIT)
     try:
-        stop_engine_side(control, engine, timeout_s=2.0)
+        stopped = stop_engine_side(control, engine, timeout_s=2.0)
+        if answers == "after_the_budget":
+            assert not stopped  # the controller was still inside the camera when the budget ran out
+        answer.set()  # after the budget: the camera answers now, to a closed engine
         control.thread.wait()  # (were the controller still busy, it could start the engine now)
         assert not control.thread.isRunning() and not engine.running
     finally:
+        answer.set()
         engine.stop()  # a failure must not leave the engine's threads keeping the test run alive

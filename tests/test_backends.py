@@ -22,8 +22,6 @@ from slowfast_core.model.net import SlowFast
 
 CPU = torch.device("cpu")
 ATOL = 1e-4  # the bar every backend is held to against eager
-HAS_OPENVINO = "openvino" in available_backends(CPU)
-needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="openvino is not installed here")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
 
 
@@ -123,7 +121,7 @@ def test_auto_takes_the_first_available_backend_in_preference_order(model, ov_ca
     names = available_backends(CPU)
     assert names == [n for n in PREFERENCE if n in names]  # listed in preference order
     assert names[-1] == "torch-eager" and "torch-cpu" in names and "torch-cuda" not in names
-    assert names[0] == ("openvino" if HAS_OPENVINO else "torch-cpu")
+    assert names[0] == "openvino"  # a hard dependency: if it does not import, this fails (it never skips)
     assert create_backend(model, device="cpu").name == names[0]
 
 
@@ -160,7 +158,6 @@ def test_unknown_or_unavailable_backend_is_a_one_line_error(model) -> None:
         create_backend(model, backend="torch-cuda", device="cpu")
 
 
-@needs_openvino
 def test_openvino_recompiles_on_a_new_shape(small_model, ov_cache) -> None:
     from slowfast_core.backends.openvino_backend import OpenVINOBackend
 
@@ -175,7 +172,6 @@ def test_openvino_recompiles_on_a_new_shape(small_model, ov_cache) -> None:
     assert [s[0][-2:] for s in backend.compiled_shapes] == [(112, 144), (112, 112)]
 
 
-@needs_openvino
 def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
     from slowfast_core.backends.openvino_backend import OpenVINOBackend, model_key
 
@@ -200,7 +196,6 @@ def test_openvino_caches_the_converted_model(small_model, tmp_path) -> None:
     assert model_key(small_model, config, "v") != model_key(small_model, config, "v2")
 
 
-@needs_openvino
 def test_conversions_started_at_once_give_working_backends(tmp_path, monkeypatch) -> None:
     """Issue 8: threads converting at once used to break each other's trace ("Graphs differed across
     invocations": torch.jit.trace keeps its module map in a process-wide global). Three at once failed at least
@@ -240,7 +235,6 @@ class ElsewhereModel(SlowFast):
     """A model class the conversion child cannot import (tests/ is not on its path), so its conversion fails."""
 
 
-@needs_openvino
 def test_a_failed_conversion_is_retried_once_then_reported(tmp_path, monkeypatch, caplog) -> None:
     from slowfast_core.backends.base import BackendError
 
@@ -260,7 +254,6 @@ def test_a_failed_conversion_is_retried_once_then_reported(tmp_path, monkeypatch
     assert len(said) == 1 and "backend openvino could not start" in said[0] and "test_backends" in said[0]
 
 
-@needs_openvino
 def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
     """Setting the cancel event (the worker's stop) kills the conversion child and raises Cancelled."""
     import psutil
@@ -294,7 +287,6 @@ def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
     assert not list((tmp_path / "openvino").iterdir())  # the work folder is gone, nothing cached
 
 
-@needs_openvino
 def test_openvino_is_imported_without_its_telemetry() -> None:
     """A fresh Python importing OpenVINO the program's way gets the converter's no-op telemetry stand-in, so a
     conversion sends nothing (and every child a test starts runs under the loopback guard, which fails the test
@@ -308,7 +300,6 @@ def test_openvino_is_imported_without_its_telemetry() -> None:
     assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub"] * 2
 
 
-@needs_openvino
 def test_openvino_unwritable_cache_still_runs(small_model, tmp_path, caplog) -> None:
     from slowfast_core.backends.openvino_backend import OpenVINOBackend
 

@@ -215,6 +215,50 @@ def test_mmaction2_checkpoint_gives_mmaction2s_logits(tmp_path: Path, arch: str,
         assert (loaded([slow, fast]) - reference).abs().max() > 1e-2
 
 
+def layout_state_dict(layout: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights for every key of `layout` (mmaction2's own names and shapes), made without our mapping:
+    convs ~ N(0, 2/fan_in), BN scales in [0.1, 0.4] so that activations stay of order one through the
+    residual stages (the logits are then a few units: the tolerance means something), running variances
+    positive."""
+    g = torch.Generator().manual_seed(seed)
+    out: dict[str, torch.Tensor] = {}
+    for key, shape in layout.items():
+        if key.endswith("num_batches_tracked"):
+            out[key] = torch.tensor(256, dtype=torch.long)
+        elif key.endswith("bn.weight"):
+            out[key] = 0.1 + 0.3 * torch.rand(shape, generator=g)
+        elif key.endswith("bn.running_var"):
+            out[key] = 0.5 + torch.rand(shape, generator=g)
+        elif key.endswith(("bn.bias", "bn.running_mean")):
+            out[key] = 0.1 * torch.randn(shape, generator=g)
+        elif key.endswith("conv.weight"):
+            fan_in = shape[1] * shape[2] * shape[3] * shape[4]
+            out[key] = torch.randn(shape, generator=g) * (2.0 / fan_in) ** 0.5
+        else:  # the classifier
+            out[key] = torch.randn(shape, generator=g) * (0.5 if key.endswith("weight") else 0.1)
+    return out
+
+
+def test_a_state_dict_in_mmaction2s_own_layout_loads_and_gives_its_logits(tmp_path: Path) -> None:
+    """Not through our inverse mapping: a state dict keyed and shaped as mmaction2's ResNet3dSlowFast +
+    SlowFastHead build it (configs/recognition/slowfast/slowfast_r50_8xb8-4x16x1-256e: depth 50,
+    resample_rate 8, speed_ratio 8, channel_ratio 8, fusion_kernel 5, inflate (0, 0, 1, 1) on Slow, Fast
+    base_channels 8 and conv1_kernel (5, 7, 7); head in_channels 2304), saved as mmaction2 saves it, loads
+    strictly and gives the reference forward's logits."""
+    mm = layout_state_dict(mmaction2_layout(depth=50, fusion_kernel=5), seed=3)
+    path = save_mmaction2(tmp_path / "slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.pth", mm)
+    loaded = load_checkpoint(path)
+    assert loaded.config.name == "slowfast_4x16_r50_mmaction2" and loaded.meta.trained
+    assert loaded.meta.preprocessing == MMACTION2_PREPROCESSING
+    torch.manual_seed(2)
+    x = torch.randn(1, 3, 32, 96, 96)
+    with torch.inference_mode():
+        ours = loaded([x[:, :, ::8], x])
+        reference = mmaction2_forward(mm, x, resample_rate=8, speed_ratio=8)
+    assert 1.0 < float(reference.abs().max()) < 100.0, float(reference.abs().max())
+    torch.testing.assert_close(ours, reference, atol=LOGIT_TOL, rtol=0)
+
+
 def test_registry_name_of_a_file_in_the_hub_cache_loads_with_its_settings(tmp_path: Path) -> None:
     entry = get_weights("MMACTION2_SLOWFAST_4x16_R50")
     model = create_model(entry.arch, num_classes=400)

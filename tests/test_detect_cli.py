@@ -47,7 +47,10 @@ def test_synth_actors_writes_ava_rows(capsys: pytest.CaptureFixture[str], tmp_pa
         assert video == "train_0000" and t == "1" and 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
         assert action in ("1", "2") and person in ("0", "1")
     assert float(rows[0][4]) <= 0.5 <= float(rows[1][2])  # actor 0 on the left half, actor 1 on the right
-    assert (tmp_path / "actions.txt").read_text().splitlines() == ["red disc rising", "red disc falling"]
+    from slowfast_core.video.actions import class_names  # the default (pathways) task's first two classes
+
+    assert (tmp_path / "actions.txt").read_text().splitlines() == class_names(2) == [
+        "red disc plain still", "red disc plain ticking"]
     assert (tmp_path / "videos" / "train_0000.mkv").stat().st_size > 0
 
 

@@ -16,7 +16,6 @@ from slowfast_core.cli import main
 
 
 def test_a_warning_during_an_openvino_conversion_prints_once_formatted() -> None:
-    pytest.importorskip("openvino.tools.ovc.logger")
     script = textwrap.dedent("""
         import logging
         from slowfast_core.backends.openvino_import import without_telemetry

@@ -12,15 +12,12 @@ import pytest
 import torch
 
 from slowfast_core.backends import cache
-from slowfast_core.backends.base import available_backends, resolve_device
 from slowfast_core.cli import main
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.builder import UNTRAINED_SEED
 from slowfast_core.weights.api import create_model
 
 MIB = 2**20
-needs_openvino = pytest.mark.skipif("openvino" not in available_backends(resolve_device("cpu")),
-                                    reason="openvino is not installed here")
 
 
 def make_entry(folder: Path, name: str, mib: float, *, age_s: float) -> Path:
@@ -143,7 +140,6 @@ def test_untrained_weights_come_from_a_fixed_seed() -> None:
     assert model_key(first, repr(first.config), "v") == model_key(second, repr(second.config), "v")
 
 
-@needs_openvino
 def test_untrained_starts_reuse_one_entry_and_the_limit_evicts(cache_root: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from slowfast_core.backends.base import create_backend

@@ -61,3 +61,13 @@ def test_pathway_tensors_equal_per_pathway_conversion_bit_for_bit(crop: str) -> 
     width = 64 if crop == "center" else 86
     assert [tuple(t.shape) for t in fused] == [(1, 3, 8, 64, width), (1, 3, 32, 64, width)]
     assert all(torch.equal(a, b) and a.is_contiguous() for a, b in zip(fused, separate))
+
+
+def test_a_centre_crop_never_outgrows_a_small_frame() -> None:
+    from slowfast_core.spec import Preprocessing
+    from slowfast_core.video.preprocess import crop_slices
+
+    prep = Preprocessing(short_side=80, crop="center")
+    assert crop_slices(60, 100, prep) == (slice(0, 60), slice(20, 80))  # height is the limit
+    assert crop_slices(100, 50, prep) == (slice(25, 75), slice(0, 50))  # width is the limit
+    assert crop_slices(80, 120, prep) == (slice(0, 80), slice(20, 100))

@@ -131,7 +131,6 @@ def test_start_plan_starts_on_what_is_ready_and_targets_the_fastest(monkeypatch)
 
 
 def test_openvino_is_ready_only_with_its_converted_model_cached(tmp_path, monkeypatch) -> None:
-    pytest.importorskip("openvino")
     from slowfast_core import create_model
     from slowfast_core.backends import cache as model_cache
     from slowfast_core.backends.openvino_backend import OpenVINOBackend, cache_entry

@@ -21,14 +21,11 @@ import torch
 
 from helpers.errors import cli_error
 from slowfast_core.backends import create_backend
-from slowfast_core.backends.base import available_backends
 from slowfast_core.backends.guard import VERDICT, compare_logits, read_verdict
 from slowfast_core.cli import main
 from slowfast_core.weights.api import create_model
 from slowfast_core.weights.native import save_model
 
-CPU = torch.device("cpu")
-pytestmark = pytest.mark.skipif("openvino" not in available_backends(CPU), reason="OpenVINO is not installed")
 CLIPS = ("demo.mp4", "test.mp4")  # the two 340x256 clips: 20 s of real video, quick to decode
 
 

@@ -165,3 +165,131 @@ def test_close_wakes_waiters_and_stops_writes() -> None:
     assert not t.is_alive() and result == [0]
     with pytest.raises(BufferClosed):
         buffer.write(frame_for(0), timestamp=0.0, index=0)
+
+
+# --- exact values and messages (no threads) ----------------------------------------------------------------------
+def test_bad_configuration_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match=r"^ring buffer capacity must be at least 2 frames, got 1$"):
+        RingBuffer(capacity=1, frame_shape=SHAPE)
+    RingBuffer(capacity=2, frame_shape=(1, 1, 3))  # the smallest there is
+    for shape in ((8, 12), (8, 12, 4), (0, 12, 3), (8, 0, 3)):
+        with pytest.raises(ConfigError, match=r"^ring buffer frames must be \(H, W, 3\), got "):
+            RingBuffer(capacity=4, frame_shape=shape)
+    for kw in ({"fps": -1, "window_seconds": 1.0}, {"fps": 30, "window_seconds": 0.0},
+               {"fps": 30, "window_seconds": 1.0, "margin_seconds": -0.1}):
+        with pytest.raises(ConfigError, match="^cannot size a ring buffer for "):
+            RingBuffer.capacity_for(**kw)
+    assert RingBuffer.capacity_for(fps=30, window_seconds=1.0, margin_seconds=0.0) == 30 + EXTRA_FRAMES
+    assert RingBuffer.capacity_for(fps=30, window_seconds=1.0) == 60 + EXTRA_FRAMES  # a 1 s margin by default
+    assert RingBuffer.capacity_for(fps=10, window_seconds=0.25, margin_seconds=0.0) == 3 + EXTRA_FRAMES  # rounds up
+    assert EXTRA_FRAMES == 4
+
+
+def test_a_frame_that_does_not_fit_or_goes_back_says_so() -> None:
+    buffer = RingBuffer(capacity=4, frame_shape=SHAPE)
+    with pytest.raises(ConfigError, match=r"^frame \(8, 12, 3\) float32 does not fit the ring buffer's \(8, 12, 3\) "
+                                          r"uint8$"):
+        buffer.write(np.zeros(SHAPE, np.float32), timestamp=0.0, index=0)
+    with pytest.raises(ConfigError, match="does not fit"):
+        buffer.write(np.zeros((8, 11, 3), np.uint8), timestamp=0.0, index=0)
+    buffer.write(frame_for(5), timestamp=1.0, index=5)
+    with pytest.raises(ConfigError, match=r"^frame 6 at 1\.000000 s is not after frame 5 at 1\.000000 s: timestamps "
+                                          "and indices must increase$"):
+        buffer.write(frame_for(6), timestamp=1.0, index=6)
+    with pytest.raises(ConfigError, match=r"^frame 5 at 2\.000000 s is not after frame 5"):
+        buffer.write(frame_for(5), timestamp=2.0, index=5)
+    assert buffer.written == 1
+
+
+def test_every_read_of_a_wrapped_buffer() -> None:
+    buffer = RingBuffer(capacity=4, frame_shape=SHAPE)
+    assert buffer.span() is None and buffer.timestamps().shape == (0,) and len(buffer) == 0
+    assert buffer.last_seconds(1.0) is None and buffer.take(lambda ts: np.arange(len(ts))) is None
+    for i in range(6):
+        buffer.write(frame_for(i), timestamp=0.5 * i, index=10 + i, arrival=100.0 + i)
+    assert len(buffer) == 4 and buffer.written == 6 and buffer.span() == (1.0, 2.5)
+    assert buffer.timestamps().tolist() == [1.0, 1.5, 2.0, 2.5]
+    ts, idx = buffer.stamps()
+    assert ts.tolist() == [1.0, 1.5, 2.0, 2.5] and idx.tolist() == [12, 13, 14, 15]
+    window = buffer.take(lambda stamps: np.flatnonzero(stamps >= 1.5)[::2])
+    assert window.indices.tolist() == [13, 15] and window.arrivals.tolist() == [103.0, 105.0]
+    assert [index_of(f) for f in window.frames] == [3, 5] and window.timestamps.tolist() == [1.5, 2.5]
+    assert buffer.newest(1).indices.tolist() == [15] and buffer.newest(9).indices.tolist() == [12, 13, 14, 15]
+    assert buffer.last_seconds(1.0).indices.tolist() == [13, 14, 15]  # inclusive: 1.5 is exactly 1 s back
+    assert buffer.last_seconds(0.0).indices.tolist() == [15]
+    with pytest.raises(ConfigError, match="^ask for at least one frame, got 0$"):
+        buffer.newest(0)
+    with pytest.raises(ConfigError, match="^ask for a non-negative duration, got -1$"):
+        buffer.last_seconds(-1)
+    assert buffer.wait_for_frame(5, timeout=0) == 6  # already more than 5: no wait
+    assert buffer.wait_for_frame(6, timeout=0.01) == 6  # nothing comes: the wait ends at its timeout
+
+
+def test_a_partly_filled_buffer_reads_what_was_written() -> None:
+    buffer = RingBuffer(capacity=5, frame_shape=SHAPE)
+    fill(buffer, 2)
+    assert buffer.newest(5).indices.tolist() == [0, 1] and buffer.timestamps().tolist() == [0.0, 1 / 30]
+    assert buffer.span() == (0.0, 1 / 30) and len(buffer) == 2
+
+
+def test_a_blocking_write_without_a_hold_never_waits_and_a_live_write_ignores_the_hold() -> None:
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    fill(buffer, 2)
+    assert buffer.write(frame_for(2), timestamp=2 / 30, index=2, block=True, timeout=0)
+    assert buffer.newest(2).indices.tolist() == [1, 2]
+    buffer.hold_from(-np.inf)  # hold everything: only blocking writes respect it
+    assert buffer.write(frame_for(3), timestamp=3 / 30, index=3)  # live capture never blocks
+    assert buffer.newest(2).indices.tolist() == [2, 3]
+    assert RingBuffer.capacity_for(fps=0.5, window_seconds=4.0, margin_seconds=0.0) == 2 + EXTRA_FRAMES  # slow
+
+
+def test_an_arrival_defaults_to_now() -> None:
+    import time
+
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    before = time.monotonic()
+    buffer.write(frame_for(0), timestamp=0.0, index=0)
+    (arrival,) = buffer.newest(1).arrivals
+    assert before <= arrival <= time.monotonic()
+
+
+def test_holding_frees_slots_by_time_and_none_holds_nothing() -> None:
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    buffer.hold_from(0.0)  # keep frames stamped at or after 0
+    assert buffer.write(frame_for(0), timestamp=0.0, index=0, block=True, timeout=0)  # not full: never waits
+    assert buffer.write(frame_for(1), timestamp=1.0, index=1, block=True, timeout=0)
+    assert not buffer.write(frame_for(2), timestamp=2.0, index=2, block=True, timeout=0)  # frame 0 is held
+    buffer.hold_from(0.5)  # frame 0 (at 0 s) may go
+    assert buffer.write(frame_for(2), timestamp=2.0, index=2, block=True, timeout=0)
+    assert not buffer.write(frame_for(3), timestamp=3.0, index=3, block=True, timeout=0)  # frame 1 at 1.0 >= 0.5
+    buffer.hold_from(1.0)
+    assert not buffer.write(frame_for(3), timestamp=3.0, index=3, block=True, timeout=0)  # at or after: still held
+    buffer.hold_from(None)
+    assert buffer.write(frame_for(3), timestamp=3.0, index=3, block=True, timeout=0)
+    assert buffer.write(frame_for(4), timestamp=4.0, index=4)  # a live write never waits
+    assert buffer.newest(2).indices.tolist() == [3, 4]
+    buffer.close()
+    assert buffer.closed
+    with pytest.raises(BufferClosed, match="^ring buffer is closed$"):
+        buffer.write(frame_for(5), timestamp=5.0, index=5, block=True, timeout=0)
+    assert buffer.newest(2).indices.tolist() == [3, 4]  # reads still return what is buffered
+
+
+def test_closing_ends_a_blocking_write_that_waits() -> None:
+    buffer = RingBuffer(capacity=2, frame_shape=SHAPE)
+    buffer.hold_from(-np.inf)
+    fill(buffer, 2)
+    raised: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            buffer.write(frame_for(2), timestamp=2 / 30, index=2, block=True, timeout=60)
+        except BufferClosed as exc:
+            raised.append(exc)
+
+    t = threading.Thread(target=write)
+    t.start()
+    wait_until(lambda: len(buffer._cond._waiters) == 1, what="the writer to wait")  # CPython's Condition
+    buffer.close()
+    t.join(10)
+    assert not t.is_alive() and [str(e) for e in raised] == ["ring buffer is closed"]

@@ -25,7 +25,6 @@ from helpers.fixtures import fixed_weights_checkpoint
 from helpers.waiting import wait_until
 
 SLOWFAST = str(Path(sys.executable).with_name("slowfast"))
-HAS_OPENVINO = "openvino" in available_backends(torch.device("cpu"))
 
 
 def write_clip(path: Path, *, frames: int, fps: float) -> Path:
@@ -93,8 +92,7 @@ def eager_reference(tmp_path_factory: pytest.TempPathFactory, checkpoint_tiny: P
     return clip, read_jsonl(out)
 
 
-@pytest.mark.parametrize("backend", ["auto", pytest.param("openvino", marks=pytest.mark.skipif(
-    not HAS_OPENVINO, reason="openvino is not installed here"))])
+@pytest.mark.parametrize("backend", ["auto", "openvino"])
 def test_predict_and_run_with_the_default_backends_match_eager(
     backend: str, checkpoint_tiny: Path, eager_reference, openvino_cache: Path, tmp_path: Path,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

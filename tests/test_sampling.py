@@ -18,20 +18,29 @@ from slowfast_core.video.sampling import (
 )
 
 
-def _anchor_pack(window_len: int, fast_frames: int, alpha: int) -> tuple[np.ndarray, np.ndarray]:
-    """What the anchors do to a window: uniform subsample to alpha*T, then Slow = every alpha-th by linspace."""
+def _pytorchvideo_pack(window_len: int, fast_frames: int, alpha: int) -> tuple[np.ndarray, np.ndarray]:
+    """What PyTorchVideo does to a window, by its own function: UniformTemporalSubsample to alpha*T frames, then
+    the tutorial's PackPathway (Slow = the same subsample of Fast to T frames)."""
+    import sys
+
+    import torchvision.transforms.functional as tv_functional
+
+    # pytorchvideo 0.1.5 imports torchvision.transforms.functional_tensor, removed in torchvision 0.17+
+    sys.modules.setdefault("torchvision.transforms.functional_tensor", tv_functional)
+    from pytorchvideo.transforms.functional import uniform_temporal_subsample
+
     frames = torch.arange(window_len).view(1, window_len, 1, 1).float()  # (C, T, H, W), value = frame index
-    fast = torch.index_select(frames, 1, torch.linspace(0, window_len - 1, fast_frames).long())
-    slow = torch.index_select(fast, 1, torch.linspace(0, fast.shape[1] - 1, fast.shape[1] // alpha).long())
+    fast = uniform_temporal_subsample(frames, fast_frames, temporal_dim=1)
+    slow = uniform_temporal_subsample(fast, fast.shape[1] // alpha, temporal_dim=1)
     return slow.flatten().long().numpy(), fast.flatten().long().numpy()
 
 
 @pytest.mark.parametrize("arch", ["slowfast_8x8_r50", "slowfast_4x16_r50", "slowfast_16x8_r101_50_50"])
 @pytest.mark.parametrize("window_len", [64, 50, 128, 31])
-def test_pathway_indices_match_pytorchvideo_packpathway(arch: str, window_len: int) -> None:
+def test_pathway_indices_match_pytorchvideo_uniform_temporal_subsample(arch: str, window_len: int) -> None:
     g = get_config(arch).geometry
     slow, fast = pathway_indices(window_len, g)
-    ref_slow, ref_fast = _anchor_pack(window_len, g.fast_frames, g.alpha)
+    ref_slow, ref_fast = _pytorchvideo_pack(window_len, g.fast_frames, g.alpha)
     np.testing.assert_array_equal(fast, ref_fast)
     np.testing.assert_array_equal(slow, ref_slow)
     assert len(slow) == g.slow_frames and len(fast) == g.alpha * g.slow_frames
@@ -63,7 +72,7 @@ def test_alpha_is_a_parameter() -> None:
     g = ClipGeometry(8, 8, 4)
     slow, fast = pathway_indices(64, g, alpha=8)
     assert len(fast) == 64 and len(slow) == 8
-    np.testing.assert_array_equal(slow, _anchor_pack(64, 64, 8)[0])
+    np.testing.assert_array_equal(slow, _pytorchvideo_pack(64, 64, 8)[0])
 
 
 def test_single_pathway_layouts() -> None:
@@ -109,7 +118,28 @@ def test_short_clip_repeats_edge_frames() -> None:
 
 
 def test_bad_sampling_requests_raise() -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="^cannot sample 4 of 0 frames$"):
         uniform_indices(0, 4)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="^cannot sample 0 of 5 frames$"):
+        uniform_indices(5, 0)
+    with pytest.raises(ConfigError, match="^need at least one frame timestamp to sample a window$"):
         nearest_indices(np.array([]), np.array([0.0]))
+    with pytest.raises(ConfigError, match="^need at least one frame timestamp"):
+        nearest_indices(np.zeros((2, 2)), np.array([0.0]))
+
+
+def test_nearest_indices_at_the_edges_and_ties() -> None:
+    ts = np.array([0.0, 1.0, 2.0])
+    # before the first frame, ties (to the earlier), near the first, between, after the last
+    instants = np.array([-5.0, 0.0, 0.2, 0.5, 0.6, 1.5, 1.9, 2.0, 9.0])
+    np.testing.assert_array_equal(nearest_indices(ts, instants), [0, 0, 0, 0, 1, 1, 2, 2, 2])
+    np.testing.assert_array_equal(nearest_indices(np.array([5.0]), np.array([4.0, 5.0, 6.0])), [0, 0, 0])
+
+
+def test_distinct_frames_splits_any_number_of_lists() -> None:
+    from slowfast_core.video.sampling import distinct_frames
+
+    distinct, per_list = distinct_frames([np.array([4, 2]), np.array([2, 9, 4]), np.array([7])])
+    np.testing.assert_array_equal(distinct, [2, 4, 7, 9])
+    assert [p.tolist() for p in per_list] == [[1, 0], [0, 3, 1], [2]]
+    assert all(p.dtype == np.int64 for p in per_list)

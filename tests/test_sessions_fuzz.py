@@ -126,7 +126,7 @@ JSON_CASES = [
     ("labels", "wave", True), ("labels", ["wave", "wave"], True), ("labels", [3], True), ("labels", MISSING, True),
     ("source", 5, True), ("source", MISSING, False),
     ("fps", "20", True), ("fps", 0, True), ("fps", -20, True), ("fps", NAN, True), ("fps", 1e300, True),
-    ("fps", MISSING, True),
+    ("fps", MISSING, True), ("fps", True, True), ("duration", False, True), ("clock_origin", math.inf, True),
     ("width", "96", True), ("width", 0, True), ("width", 10**9, True), ("width", 96.5, True), ("width", MISSING, True),
     ("height", -64, True), ("height", True, True),
     ("model", None, True), ("weights", 5, True), ("weights", MISSING, False), ("program_version", [], True),

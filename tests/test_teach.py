@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from slowfast_core.bench.teach import recognise
 from slowfast_core.cli import main as cli_main
@@ -214,7 +215,7 @@ def test_bad_sessions_are_one_line_and_change_nothing(gray_sessions: Path, base_
 
 
 def test_features_from_another_model_are_computed_from_the_video(recorded: Path, base_spec: str,
-                                                                 tmp_path: Path) -> None:
+                                                                 tmp_path: Path, monkeypatch) -> None:
     """A base with another backbone than the recording's: the recorded features are not used, the windows'
     features are computed from the session video (and cached: a second teach decodes nothing)."""
     from slowfast_core import create_model
@@ -235,6 +236,63 @@ def test_features_from_another_model_are_computed_from_the_video(recorded: Path,
     assert progress[-1]["done"] == progress[-1]["total"] == result.computed and "eta_s" in progress[-1]
     cache = FeatureCache(load_base(str(path)), device="cpu")
     assert len(list(cache.folder.glob("*.npy"))) >= result.computed  # cached for next time
+    # a second teach with the same base: every window's features come from the cache, no frame is decoded
+    from slowfast_core.train import head
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the second teach decoded video")
+
+    monkeypatch.setattr(head, "read_frames_at", no_decoding)
+    again = teach([recorded], base_spec=str(path), out=tmp_path / "t2", backend="torch-cpu")
+    assert again.computed == result.computed and again.reused == 0
+
+
+def test_teach_through_the_cli_with_json_and_train_last(recorded: Path, base_spec: str, capsys, monkeypatch,
+                                                       tmp_path: Path) -> None:
+    """`slowfast teach SESSION --train last --json`: one JSON document on stdout; res5 and the head learned, the
+    layers below res5 kept as the base had them; the model saved under its name in My models."""
+    monkeypatch.setenv(my_models.ENV_MODELS, str(tmp_path / "models"))
+    status = cli_main(["teach", str(recorded), "--name", "last layer", "--base", base_spec, "--train", "last",
+                       "--json"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    doc = json.loads(out.out)  # exactly one document
+    assert doc["name"] == "last layer" and Path(doc["model"]).is_file()
+    assert set(doc["categories"]) >= {"class 8", "class 11"} or len(doc["categories"]) >= 2, doc["categories"]
+    assert doc["base"] == base_spec and doc["train_top1"] is not None
+    assert [m.name for m in my_models.list_my_models(tmp_path / "models")] == ["last layer"]
+    taught, base = load_weights(doc["model"]).state_dict(), load_base(base_spec).state_dict()
+    below = [k for k in base if k.startswith(("blocks.0.", "blocks.1.", "blocks.2.", "blocks.3."))]
+    assert below and all(torch.equal(taught[k], base[k]) for k in below)  # frozen, BN statistics too
+    res5 = [k for k in base if k.startswith("blocks.4.") and base[k].is_floating_point()]
+    assert any(not torch.equal(taught[k], base[k]) for k in res5)  # fine-tuned
+    assert taught["blocks.6.proj.weight"].shape[0] == len(doc["categories"])
+
+
+def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: Path) -> None:
+    """`slowfast bench teach` through the CLI, small: record two new classes, teach (in the window's child process
+    too), swap the head live and recognise. One JSON document; its figures are what the bench reports (the
+    agreement is measured, not asserted beyond its range: speed and accuracy belong to the bench)."""
+    status = cli_main(["bench", "teach", "--base", base_spec, "--classes", "8,11", "--seconds", "2", "--passes", "2",
+                       "--live-seconds", "4", "--backend", "torch-cpu", "--frame-size", "160x120",
+                       "--work", str(tmp_path / "work"), "--json"])
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    report = json.loads(out.out)
+    assert report["windows"] > 0 and 0.0 <= report["agreement"] <= 1.0
+    assert report["reused"] > 0 and report["computed"] == 0  # the recording's own features, none decoded again
+    assert report["teach_seconds"] > 0 and report["teach_child_seconds"] > 0 and report["stop_seconds"] >= 0
+    assert report["swap_to_taught_s"] is not None and report["frame_period_ms"] > 0
+    assert list((tmp_path / "work").iterdir())  # the work files were kept where asked
+
+
+def test_bench_teach_bad_options_are_one_line(capsys) -> None:
+    for extra, says in ((["--frame-size", "big"], "--frame-size 'big': use WxH"),
+                        (["--seconds", "0"], "--seconds and --live-seconds must be positive"),
+                        (["--classes", "8"], "--classes '8': use A-B")):
+        assert cli_main(["bench", "teach", *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert says in err and len(err.splitlines()) == 1, err
 
 
 def test_saving_onto_a_full_disk_keeps_everything(recorded: Path, base_spec: str, tmp_path: Path,

@@ -222,18 +222,34 @@ def test_augmentation_shapes_and_ranges(synth: Path) -> None:
     sampling = ClipSampling.for_model(model.config.geometry, model.meta.preprocessing)
     assert (sampling.scale, sampling.crop) == ((80, 100), 70)
     frames = np.random.default_rng(0).integers(0, 256, size=(5, 128, 170, 3), dtype=np.uint8)
-    seen_flip = set()
+    same_again = set()
     for seed in range(12):
         out = augment(frames, np.random.default_rng(seed), sampling)
         assert out.shape == (5, 70, 70, 3) and out.dtype == np.uint8
-        seen_flip.add(out.tobytes() == augment(frames, np.random.default_rng(seed), sampling).tobytes())
-    assert seen_flip == {True}  # a pure function of the generator
+        same_again.add(out.tobytes() == augment(frames, np.random.default_rng(seed), sampling).tobytes())
+    assert same_again == {True}  # a pure function of the generator
     item, label, index = ClipDataset(load_dataset([synth]).train, sampling, mode="train", seed=1)[(2, 5)]
     assert [tuple(t.shape) for t in item] == [(3, 4, 70, 70), (3, 16, 70, 70)] and label == 1 and index == 5
     assert item[1].min() >= (0 - 0.45) / 0.225 - 1e-5 and item[1].max() <= (1 - 0.45) / 0.225 + 1e-5
     again, _, _ = ClipDataset(load_dataset([synth]).train, sampling, mode="train", seed=1)[(2, 5)]
     other, _, _ = ClipDataset(load_dataset([synth]).train, sampling, mode="train", seed=1)[(3, 5)]
     assert torch.equal(item[1], again[1]) and not torch.equal(item[1], other[1])
+
+
+def test_augment_flips_about_half_of_the_clips_and_never_when_told_not_to() -> None:
+    """With the scale fixed at the frames' short side and the crop the whole frame, a clip comes back either as
+    it was or mirrored left-right (every frame alike): count which, over many draws."""
+    model = create_model("slowfast_tiny", num_classes=4)
+    frames = np.random.default_rng(0).integers(0, 256, size=(3, 64, 64, 3), dtype=np.uint8)
+    mirrored = frames[:, :, ::-1]
+    for flip in (True, False):
+        sampling = ClipSampling(model.config.geometry, model.meta.preprocessing, (64, 64), 64, flip)
+        flips = 0
+        for seed in range(40):
+            out = augment(frames, np.random.default_rng(seed), sampling)
+            assert np.array_equal(out, frames) or np.array_equal(out, mirrored)
+            flips += int(np.array_equal(out, mirrored))
+        assert (10 <= flips <= 30) if flip else flips == 0, flips
 
 
 def test_train_sampling_is_inference_sampling(synth: Path) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 
@@ -55,19 +56,36 @@ def test_ddp_matches_one_process_and_resumes(synth: Path, tmp_path: Path) -> Non
     try:
         deadline = time.monotonic() + 300
         while proc.poll() is None and time.monotonic() < deadline and not (ddp / METRICS).is_file():
-            time.sleep(0.1)  # another process's file: nothing to wait on but its appearance
+            time.sleep(0.01)  # another process's file: nothing to wait on but its appearance
         assert proc.poll() is None, proc.communicate()[1][-2000:]
-        proc.send_signal(signal.SIGTERM)  # torchrun forwards it to both workers
+        # Freeze both workers the moment epoch 1 is written: while they are stopped nothing moves, so the
+        # epochs done are known, and the SIGTERM is certain to land before the last epoch ends.
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "slowfast_core.train" in
+                   " ".join(c.cmdline())]
+        assert len(workers) == 2, workers
+        for w in workers:
+            w.suspend()
+        done_when_stopped = len((ddp / METRICS).read_text().splitlines())
+        assert 1 <= done_when_stopped < 4
+        proc.send_signal(signal.SIGTERM)  # torchrun forwards it to both workers...
+        for w in workers:
+            w.send_signal(signal.SIGTERM)  # ...and it is pending in each before either runs another step
+            w.resume()
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
     state = torch.load(ddp / LAST, map_location="cpu", weights_only=True)["train_state"]["state"]
-    assert 1 <= state["epoch"] < 4 or (state["epoch"] == 1 and state["batch"] > 0), state  # really interrupted
+    assert done_when_stopped <= state["epoch"] < 4, state  # really interrupted, inside the run
+    assert state["step"] == 2 * state["epoch"] + state["batch"]  # two steps an epoch: stopped where it says
     assert "--resume" in err
 
-    resumed = subprocess.run(torchrun(str(synth), "--out", str(ddp), "--batch-size", "2", "--resume", *COMMON),
+    # resumed through `slowfast train --nproc 2`, which starts torchrun itself; --json: one document, rank 0's
+    resumed = subprocess.run([sys.executable, "-m", "slowfast_core.cli", "train", str(synth), "--out", str(ddp),
+                              "--batch-size", "2", "--resume", "--nproc", "2", "--json", *COMMON],
                              capture_output=True, text=True, timeout=600, env=_env())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout)
+    assert summary["epochs"] == 4 and summary["out"] == str(ddp) and len(summary["categories"]) == 4
     records = [json.loads(line) for line in (ddp / METRICS).read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
     a, b = weights(one), weights(ddp)

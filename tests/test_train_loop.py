@@ -17,7 +17,7 @@ from slowfast_core.errors import CheckpointError
 from slowfast_core.weights.api import create_model
 from slowfast_core.train.loop import Interrupted, train
 from slowfast_core.train.run_folder import BEST, LAST, METRICS
-from slowfast_core.train.recipe import TrainConfig, lr_at
+from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA, TrainConfig, lr_at
 from slowfast_core.train.synth import SynthSettings, generate
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
 from slowfast_core.weights.native import atomic_save, save_model
@@ -47,6 +47,10 @@ def test_a_tiny_model_overfits_eight_clips(overfit) -> None:
     assert records[-1]["train_top1"] == 1.0
     assert records[-1]["train_loss"] < 0.25 * records[0]["train_loss"]
     assert {"val_top1", "lr", "clips_per_s", "seconds"} <= set(records[0])
+    # one batch per epoch (8 clips, batch 8), no warm-up: the lr of epoch e is the cosine at global step e - 1, so
+    # a schedule that restarted every epoch (indexed by the batch of the epoch) would show 0.1 thirty times
+    assert [r["lr"] for r in records] == pytest.approx([lr_at(s, total_steps=30, warmup_steps=0, base_lr=0.1)
+                                                         for s in range(30)])
     for name in (BEST, LAST, "confusion.csv", "curves.png", "run.json"):
         assert (overfit.out / name).is_file(), name
     run = json.loads((overfit.out / "run.json").read_text())
@@ -120,6 +124,16 @@ def test_resume_continues_exactly(synth: Path, tmp_path: Path) -> None:
 def test_resume_without_a_run_is_a_one_line_error(synth: Path, tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(capsys, "train", str(synth), "--out", str(tmp_path), "--resume")
     assert code == 2 and "nothing to resume" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("nproc", ["1", "2"])
+def test_sync_bn_without_a_gpu_is_a_one_line_error(synth: Path, tmp_path: Path, capsys, nproc: str) -> None:
+    """PyTorch's SyncBatchNorm runs only on GPU modules: on the CPU `--sync-bn` is refused before any process
+    starts (it was a torchrun traceback from every worker), and no run folder is made."""
+    code, _, err = run_cli(capsys, "train", str(synth), "--out", str(tmp_path / "run"), "--sync-bn", "--nproc", nproc,
+                           "--device", "cpu")
+    assert code == 2 and err.strip() == f"slowfast: error: {SYNC_BN_NEEDS_CUDA}", err
+    assert not (tmp_path / "run").exists()
 
 
 def test_ctrl_c_writes_a_resumable_checkpoint(synth: Path, tmp_path: Path) -> None:

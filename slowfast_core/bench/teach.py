@@ -331,6 +331,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", default="8-11", help="the new classes the actor performs: A-B or A,B,C (default 8-11)")
     p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
     p.add_argument("--live-seconds", type=float, default=60.0)
+    p.add_argument("--seconds", type=float, default=4.0, help="seconds per action in the script (default 4)")
+    p.add_argument("--frame-size", default="320x240", metavar="WxH", help="the actor's frames (default 320x240)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--realtime", action="store_true", help="pace the actor at 30 fps like a camera")
     p.add_argument("--work", help="keep the work files (synthetic data, runs, session) in this folder")
@@ -352,9 +354,17 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError
     except ValueError:
         raise ConfigError(f"--classes {args.classes!r}: use A-B or A,B,... with at least two of 0-15, e.g. 8-11") from None
+    try:
+        width, height = (int(v) for v in args.frame_size.lower().split("x"))
+        if not (32 <= width <= 4096 and 32 <= height <= 4096):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"--frame-size {args.frame_size!r}: use WxH from 32x32 to 4096x4096, e.g. 320x240") from None
+    if not (args.seconds > 0 and args.live_seconds > 0):
+        raise ConfigError("--seconds and --live-seconds must be positive")
     settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, classes=classes,
                                   record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
-                                  realtime=args.realtime)
+                                  realtime=args.realtime, seconds=args.seconds, width=width, height=height)
     out = bench_teach(settings, base_spec=args.base, work=Path(args.work) if args.work else None,
                       say=lambda s: print(f"bench teach: {s}", file=sys.stderr, flush=True))
     if args.json:

@@ -110,6 +110,12 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
         return 130
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def run(args: argparse.Namespace) -> int:
     """Train; print one line per epoch (a progress bar on a terminal) and where the run was written."""
     from slowfast_core.progress import ProgressBar
@@ -120,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         return _run_detect(args)
     if args.nproc < 1:
         raise ConfigError(f"--nproc {args.nproc} must be at least 1")
+    if args.sync_bn and not (args.device != "cpu" and _cuda_available()):
+        from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA
+
+        raise ConfigError(SYNC_BN_NEEDS_CUDA)  # before torchrun starts processes that would each fail
     if args.nproc > 1 and not distributed.launched_by_torchrun():
         return _launch_torchrun(args)
     config = _config(args)

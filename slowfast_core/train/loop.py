@@ -27,13 +27,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from slowfast_core.errors import SlowFastError
+from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import ClipDataset, ClipSampling, EpochSampler, collate
 from slowfast_core.train.data import DatasetSplit, load_dataset
 from slowfast_core.train.precise_bn import default_batches, update_bn_stats
-from slowfast_core.train.recipe import TrainConfig, lr_at, parameter_groups, resolve, set_trainable
+from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA, TrainConfig, lr_at, parameter_groups, resolve, set_trainable
 from slowfast_core.train.report import (
     accuracy_summary,
     append_jsonl,
@@ -221,6 +221,8 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     if d.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last_3d)
     if config.sync_bn and d.enabled:
+        if d.device.type != "cuda":
+            raise ConfigError(SYNC_BN_NEEDS_CUDA)
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net: SlowFast = model
     if d.enabled:

@@ -21,6 +21,8 @@ TrainMode = Literal["all", "last", "head"]
 
 #: With --minutes and no --epochs, the time decides: this many epochs is only an upper bound.
 TIME_BOUND_EPOCHS = 10_000
+#: PyTorch's SyncBatchNorm runs only on GPU modules: on the CPU `--sync-bn` is refused before anything starts
+SYNC_BN_NEEDS_CUDA = "--sync-bn needs CUDA GPUs (PyTorch's SyncBatchNorm runs only on GPU modules): leave it out here"
 
 
 @dataclass

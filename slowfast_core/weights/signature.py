@@ -81,7 +81,7 @@ def state_signature(state: Mapping[str, torch.Tensor], *, source: str = "state d
             stages.append(tuple(kernels))
         pathways.append(PathwaySignature(int(stem.shape[0]), int(stem.shape[2]), tuple(stages)))  # (C, 3, kt, 7, 7)
         p += 1
-    if not pathways or not all(all(st) for pw in pathways for st in pw.temporal_kernels):
+    if not pathways or not all(st for pw in pathways for st in pw.temporal_kernels):  # a stage without blocks
         raise CheckpointError(
             f"{source} holds no complete SlowFast/ResNet backbone (no stem conv or empty res stages): "
             "use a SlowFast, Slow-only or Fast-only checkpoint"

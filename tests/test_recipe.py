@@ -1,0 +1,133 @@
+"""The training recipe as pure functions (train/recipe.py): defaults per arch, their scaling, every bad value as a
+one-line ConfigError, the learning-rate schedule's values, weight-decay groups, what each mode trains, frozen BN.
+test_train_loop runs the loop that uses them (and checks the loop's lr follows the global step)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from torch import nn
+
+from slowfast_core.errors import ConfigError
+from slowfast_core.weights.api import create_model
+from slowfast_core.train.recipe import (
+    DEFAULTS,
+    TIME_BOUND_EPOCHS,
+    ArchDefaults,
+    TrainConfig,
+    arch_defaults,
+    freeze_bn,
+    lr_at,
+    parameter_groups,
+    resolve,
+    set_trainable,
+)
+
+
+def config(**kw) -> TrainConfig:
+    return TrainConfig(data=["d"], out="o", **kw)
+
+
+def test_defaults_per_arch_and_when_fine_tuning() -> None:
+    assert DEFAULTS["tiny"] == ArchDefaults(epochs=30, batch_size=16, lr=0.05, warmup_epochs=2)
+    assert arch_defaults("slowfast_tiny", finetune=False) == DEFAULTS["tiny"]
+    assert arch_defaults("fast_tiny", finetune=True) == ArchDefaults(15, 16, pytest.approx(0.01), 1)
+    assert type(arch_defaults("fast_tiny", finetune=True).epochs) is int  # half the epochs, a whole number
+    assert arch_defaults("slowfast_8x8_r50", finetune=False) == DEFAULTS["full"] == ArchDefaults(196, 8, 0.0125, 34)
+    assert arch_defaults("slowfast_8x8_r50", finetune=True) == DEFAULTS["finetune"] == ArchDefaults(20, 8, 0.005, 1)
+
+
+def test_resolve_fills_the_zeros() -> None:
+    c = resolve(config(), world_size=1)
+    assert (c.epochs, c.batch_size, c.lr, c.warmup_epochs) == (30, 16, 0.05, 2)
+    scaled = resolve(config(arch="slowfast_8x8_r50"), world_size=4)
+    assert scaled.lr == pytest.approx(0.0125 * 4) and scaled.batch_size == 8  # linear scaling, per process batch
+    fine = resolve(config(init="x.pyth"))
+    assert (fine.epochs, fine.lr, fine.warmup_epochs) == (15, pytest.approx(0.01), 1)
+    assert resolve(config(minutes=2.0)).epochs == TIME_BOUND_EPOCHS  # the time decides
+    kept = resolve(config(epochs=3, batch_size=2, lr=0.3, warmup_epochs=0.0, minutes=1.0), world_size=8)
+    assert (kept.epochs, kept.batch_size, kept.lr, kept.warmup_epochs) == (3, 2, 0.3, 0.0)
+
+
+@pytest.mark.parametrize("kw,says", [
+    ({"epochs": -1}, "--epochs -1 must be at least 1"),
+    ({"batch_size": -2}, "--batch-size -2 must be at least 1"),
+    ({"lr": -0.1}, "--lr -0.1 must be a positive number"),
+    ({"lr": math.inf}, "--lr inf must be a positive number"),
+    ({"lr": math.nan}, "--lr nan must be a positive number"),
+    ({"minutes": 0.0}, "--minutes 0.0 must be positive"),
+    ({"minutes": -1.0}, "--minutes -1.0 must be positive"),
+    ({"train": "last"}, r"--train last needs --init WEIGHTS \(a trained backbone to keep\)"),
+    ({"train": "head"}, "--train head needs --init WEIGHTS"),
+    ({"scale": (31, 40)}, r"--scale \(31, 40\) must be two sizes lo <= hi in 32..1024"),
+    ({"scale": (80, 70)}, r"--scale \(80, 70\) must be two sizes lo <= hi"),
+    ({"scale": (80, 1025)}, r"--scale \(80, 1025\) must be"),
+])
+def test_bad_values_are_one_line_config_errors(kw: dict, says: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{says}"):
+        resolve(config(**kw))
+
+
+def test_the_smallest_values_are_accepted() -> None:
+    c = resolve(config(epochs=1, batch_size=1, lr=1e-9))
+    assert (c.epochs, c.batch_size, c.lr) == (1, 1, 1e-9)
+
+
+@pytest.mark.parametrize("scale", [(32, 32), (80, 100), (1024, 1024)])
+def test_scale_edges_are_accepted(scale: tuple[int, int]) -> None:
+    assert resolve(config(scale=scale)).scale == scale
+
+
+def test_lr_warms_up_linearly_then_follows_a_half_cosine() -> None:
+    kw = dict(total_steps=110, warmup_steps=10, base_lr=0.2)
+    assert lr_at(0, **kw) == pytest.approx(0.002)  # base / 100
+    assert lr_at(5, **kw) == pytest.approx(0.002 + (0.2 - 0.002) * 0.5)
+    assert lr_at(10, **kw) == pytest.approx(0.2)
+    assert lr_at(35, **kw) == pytest.approx(0.2 * 0.5 * (1 + math.cos(math.pi * 0.25)))
+    assert lr_at(60, **kw) == pytest.approx(0.1) and lr_at(110, **kw) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(500, **kw) == pytest.approx(0.0, abs=1e-12)  # past the end: stays at 0
+    assert lr_at(0, total_steps=10, warmup_steps=0, base_lr=0.2) == pytest.approx(0.2)  # no warm-up
+    assert lr_at(3, total_steps=0, warmup_steps=0, base_lr=1.0) == pytest.approx(0.0, abs=1e-12)  # a 0-step run
+    assert lr_at(0, total_steps=10, warmup_steps=1, base_lr=1.0) == pytest.approx(0.01)  # one warm-up step
+    assert lr_at(0.5, total_steps=1, warmup_steps=0, base_lr=1.0) == pytest.approx(0.5)  # a one-step run: half way
+
+
+def test_parameter_groups_exempt_bn_and_biases_from_weight_decay() -> None:
+    net = nn.Sequential(nn.Conv3d(3, 4, 1, bias=True), nn.BatchNorm3d(4), nn.Linear(4, 2))
+    decay, no_decay = parameter_groups(net, 1e-4)
+    assert decay["weight_decay"] == 1e-4 and no_decay["weight_decay"] == 0.0
+    assert {id(p) for p in decay["params"]} == {id(net[0].weight), id(net[2].weight)}
+    assert {id(p) for p in no_decay["params"]} == {id(net[0].bias), id(net[1].weight), id(net[1].bias),
+                                                   id(net[2].bias)}
+    net[2].weight.requires_grad = False  # a frozen weight is left out, and its module's bias still counts
+    groups = parameter_groups(net, 1e-4)
+    assert id(net[2].weight) not in {id(p) for g in groups for p in g["params"]}
+    assert id(net[2].bias) in {id(p) for p in groups[1]["params"]}
+
+
+@pytest.mark.parametrize("mode,trained", [("all", {0, 1, 2, 3, 4, 5, 6}), ("last", {4, 6}), ("head", {6})])
+def test_set_trainable(mode: str, trained: set[int]) -> None:
+    model = create_model("slowfast_tiny")
+    set_trainable(model, mode)
+    for i, block in enumerate(model.blocks):
+        flags = {p.requires_grad for p in block.parameters()}
+        assert flags <= {i in trained}, (i, flags)
+    wrapped = nn.Module()
+    wrapped.module = model  # a DDP-like wrapper: its .module is trained
+    set_trainable(wrapped, "head")
+    assert {p.requires_grad for p in model.blocks[6].parameters()} == {True}
+    assert {p.requires_grad for p in model.blocks[4].parameters()} == {False}
+
+
+def test_freeze_bn_puts_only_bn_layers_in_eval_mode() -> None:
+    model = create_model("slowfast_tiny").train()
+    freeze_bn(model)
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert bns and not any(m.training for m in bns)
+    assert all(m.training for m in model.modules() if not isinstance(m, nn.modules.batchnorm._BatchNorm))
+
+
+def test_a_config_reads_back_as_json() -> None:
+    c = config(epochs=3, scale=(80, 100))
+    assert c.to_json()["epochs"] == 3 and c.to_json()["scale"] == (80, 100) and c.to_json()["data"] == ["d"]
