@@ -261,7 +261,7 @@ def test_teach_through_the_cli_with_json_and_train_last(recorded: Path, base_spe
     assert set(doc["categories"]) >= {"class 8", "class 11"} or len(doc["categories"]) >= 2, doc["categories"]
     assert doc["base"] == base_spec and doc["train_top1"] is not None
     assert [m.name for m in my_models.list_my_models(tmp_path / "models")] == ["last layer"]
-    taught, base = load_weights(doc["model"]).state_dict(), load_base(base_spec).state_dict()
+    taught, base = load_model(doc["model"]).state_dict(), load_base(base_spec).state_dict()
     below = [k for k in base if k.startswith(("blocks.0.", "blocks.1.", "blocks.2.", "blocks.3."))]
     assert below and all(torch.equal(taught[k], base[k]) for k in below)  # frozen, BN statistics too
     res5 = [k for k in base if k.startswith("blocks.4.") and base[k].is_floating_point()]
