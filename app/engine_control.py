@@ -2,8 +2,8 @@
 
 `Engine.start` and `Engine.switch_source` open the source (a camera can take a second) and join the old
 source's threads; `EngineController` runs them in its own QThread (a Qt worker: QObject + moveToThread), so
-the window never waits. It reports back with queued signals. `load_requested_model` is the background
-function that turns a model request into a `ReadyModel` (or a one-line error).
+the window never waits. It reports back with queued signals. Models are loaded by the one loading API
+(`slowfast_core.weights.api.load_ready`: a request in, a `ReadyModel` or a one-line error out).
 
 A model's metadata is never changed: an input size chosen in the window is a `Preprocessing` carried next to
 the model (`ReadyModel.preprocessing`, `input_preprocessing`) and handed to the engine, which sizes its buffer
@@ -12,9 +12,8 @@ and feeds the model with it. The same network object runs at any input size: not
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -22,103 +21,20 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import Preprocessing
 from slowfast_core.stream.engine import Engine
-from slowfast_core.video.sources import FrameSource, parse_source
-
-from app.state import ModelInfo
+from slowfast_core.video.source_text import parse_source
+from slowfast_core.video.sources import FrameSource
+from slowfast_core.weights.api import ReadyModel
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """Which model to load. weights: registry name, checkpoint path, or "" for untrained (random) weights.
-
-    explicit: the user asked for exactly this (a failure keeps the current model and shows the error);
-    otherwise (start-up) a failure falls back to untrained weights with a notice saying how to fix it.
-    """
-
-    arch: str
-    weights: str = ""
-    input_size: int = 0
-    explicit: bool = False
-
-
-def input_preprocessing(model: SlowFast, input_size: int = 0) -> Preprocessing:
-    """`model`'s preprocessing with the input short side `input_size` (0: the model's own). Pure: `model` is
-    not touched."""
-    prep = model.meta.preprocessing
-    if not input_size or prep.short_side == input_size:
-        return prep
-    return dataclasses.replace(prep, short_side=int(input_size))
-
-
-@dataclass(frozen=True)
-class ReadyModel:
-    """A ready model, the preprocessing it runs with (None given: the model's own), what to show about it,
-    and why it is not the one asked for (None when it is)."""
-
-    model: SlowFast
-    info: ModelInfo
-    request: ModelRequest
-    notice: str | None = None
-    preprocessing: Preprocessing = field(default=None)  # type: ignore[assignment]  # filled in below
-
-    def __post_init__(self) -> None:
-        if self.preprocessing is None:
-            object.__setattr__(self, "preprocessing", self.model.meta.preprocessing)
-
-    @property
-    def input_size(self) -> int:
-        return self.preprocessing.short_side
-
-
-def model_info(model: SlowFast, weights_label: str, preprocessing: Preprocessing | None = None) -> ModelInfo:
-    """What the window shows about `model` run with `preprocessing` (None: its own)."""
-    prep = preprocessing or model.meta.preprocessing
-    return ModelInfo(
-        arch=model.config.name, weights=weights_label if model.meta.trained else "", trained=model.meta.trained,
-        num_classes=len(model.meta.categories), input_size=prep.short_side,
-    )
-
-
-def ready_model(model: SlowFast, request: ModelRequest, *, weights_label: str = "", input_size: int = 0,
-                notice: str | None = None) -> ReadyModel:
-    """`model` ready to run at `input_size` (0: its own), with what the window shows about it."""
-    prep = input_preprocessing(model, input_size)
-    return ReadyModel(model, model_info(model, weights_label, prep), request, notice, prep)
-
-
-def load_requested_model(request: ModelRequest) -> ReadyModel:
-    """Build the requested model (slow: seconds). Runs on a worker thread."""
-    from slowfast_core import create_model
-    from slowfast_core.weights.checkpoint import load_weights
-    from slowfast_core.weights.registry import resolve_weights
-
-    notice = None
-    model: SlowFast | None = None
-    label = ""
-    if request.weights:
-        try:
-            resolved = resolve_weights(request.weights, download=False)  # raises when not downloaded
-            spec = resolved.entry.name if resolved.entry is not None else str(resolved.path)
-            model = load_weights(spec)
-            label = resolved.entry.name if resolved.entry is not None else resolved.path.name
-        except SlowFastError as exc:
-            if request.explicit:
-                raise
-            notice = str(exc)
-    if model is None:  # untrained: the fixed seed makes every start reuse one converted model
-        from slowfast_core.model.builder import UNTRAINED_SEED
-
-        model = create_model(request.arch, seed=UNTRAINED_SEED)
-    return ready_model(model, request, weights_label=label, input_size=request.input_size, notice=notice)
 
 
 class EngineController(QObject):
     """Starts, switches and restarts the engine on its own thread; lives in `thread`.
 
     Signals (queued to the GUI thread): `started(source_name, spec)`, `sourceSwitched(source_name, spec)`,
-    `failed(kind, message)` with kind "start" | "source" | "model".
+    `modelSwitched(ready)` once the engine's worker runs the new model or head (not when it was asked: a switch
+    that fails is the engine's error, one that a later request replaced is never reported), `failed(kind,
+    message)` with kind "start" | "source" | "model".
     """
 
     started = Signal(str, str)
@@ -175,9 +91,25 @@ class EngineController(QObject):
             opened[1].close()
         return self.make_source(spec)
 
+    def _attempt(self, kind: str, what: str, action: Callable[[], object]) -> bool:
+        """Run `action` (on this thread); a failure becomes `failed(kind, one line)`: a SlowFastError's own
+        message, anything else `what: Type: message` (and its traceback in the log). True when it succeeded.
+        The one error ladder of every request, so the window never sees a traceback nor a silent failure."""
+        try:
+            action()
+            return True
+        except SlowFastError as exc:
+            self.failed.emit(kind, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
+            logger.exception("%s", what)
+            self.failed.emit(kind, f"{what}: {type(exc).__name__}: {exc}")
+        return False
+
     @Slot(str, object)
     def _start(self, spec: str, ready: ReadyModel) -> None:
-        try:
+        opened: list[FrameSource] = []
+
+        def start() -> None:
             source = self._take_opened(spec)
             try:
                 if self.engine.running:
@@ -190,51 +122,30 @@ class EngineController(QObject):
                     source.close()  # opened ahead: the engine did not take it
                 raise
             self.source = source
-        except SlowFastError as exc:
-            self.failed.emit("start", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the window, never a crash
-            logger.exception("engine start failed")
-            self.failed.emit("start", f"could not start: {type(exc).__name__}: {exc}")
-            return
-        self.started.emit(source.name, spec)
+            opened.append(source)
+
+        if self._attempt("start", "could not start", start):
+            self.started.emit(opened[0].name, spec)
 
     @Slot(str)
     def _switch_source(self, spec: str) -> None:
-        try:
+        def switch() -> None:
             source = self.make_source(spec)
             self.engine.switch_source(source)
             self.source = source
-        except SlowFastError as exc:
-            self.failed.emit("source", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001
-            logger.exception("source switch failed")
-            self.failed.emit("source", f"could not open {spec}: {type(exc).__name__}: {exc}")
-            return
-        self.sourceSwitched.emit(source.name, spec)
+
+        if self._attempt("source", f"could not open {spec}", switch) and self.source is not None:
+            self.sourceSwitched.emit(self.source.name, spec)
 
     @Slot(object)
     def _switch_model(self, loaded: ReadyModel) -> None:
-        try:
-            self.engine.switch_model(loaded.model, preprocessing=loaded.preprocessing)
-        except SlowFastError as exc:
-            self.failed.emit("model", str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001
-            logger.exception("model switch failed")
-            self.failed.emit("model", f"could not switch the model: {type(exc).__name__}: {exc}")
-            return
-        self.modelSwitched.emit(loaded)
+        self._attempt("model", "could not switch the model", lambda: self.engine.switch_model(
+            loaded.model, preprocessing=loaded.preprocessing, applied=lambda: self.modelSwitched.emit(loaded)))
 
     @Slot(object)
     def _swap_head(self, loaded: ReadyModel) -> None:
-        try:
-            self.engine.swap_head(loaded.model)
-        except SlowFastError as exc:
-            self.failed.emit("model", str(exc))
-            return
-        self.modelSwitched.emit(loaded)
+        self._attempt("model", "could not use the taught model", lambda: self.engine.swap_head(
+            loaded.model, applied=lambda: self.modelSwitched.emit(loaded), identity=loaded.identity))
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Quit the control thread and wait for it (bounded). Call before `engine.stop()`: whoever sends requests stops first (app.shutdown)."""

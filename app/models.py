@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.engine_control import EngineController, ModelRequest, ReadyModel, load_requested_model, ready_model
+from app.engine_control import EngineController
 from app.notices import Action, NoticeModel
 from app.quality import QualityController
 from app.settings import AppSettings
@@ -26,6 +26,7 @@ from app.state import LiveState
 from app.workers import TaskContext, TaskRunner
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.engine import Engine
+from slowfast_core.weights.api import ModelRequest, ReadyModel, load_head_ready, load_ready, ready_model
 
 #: the weights a notice offers to download when the settings name none from the registry
 FALLBACK_WEIGHTS = "SLOWFAST_8x8_R50"
@@ -73,7 +74,7 @@ class ModelController(QObject):
         if not request.input_size:  # Auto quality: at the size remembered for this machine + model, if any
             request = dataclasses.replace(request, input_size=self.quality.size_for(request.arch, request.weights))
         self.loading.emit(f"loading {request.weights or request.arch}…")
-        handle = self.tasks.start("load-model", lambda ctx: load_requested_model(request))
+        handle = self.tasks.start("load-model", lambda ctx: load_ready(request))
         handle.done.connect(self._run)
         handle.failed.connect(lambda msg: self._on_load_failed(msg, request))
 
@@ -95,9 +96,13 @@ class ModelController(QObject):
         self.load(self.request(""))
 
     def use_taught(self, path: str | Path) -> None:
-        """Swap the running classifier for the taught one in `path` (same backbone: only the head changes)."""
+        """Swap the running classifier for the taught one in `path`: a head taught on the running backbone goes
+        on it as it is (only the head file is read; nothing is hashed); anything else loads in full."""
         request = self.request(str(path))
-        handle = self.tasks.start("load-taught", lambda ctx: load_requested_model(request))
+        running = self.engine.running_backend()
+        size = running.preprocessing.short_side if running.preprocessing is not None else request.input_size
+        handle = self.tasks.start("load-taught", lambda ctx: load_head_ready(path, request, running.model,
+                                                                              running.identity, size))
         handle.done.connect(self._run_head)
         handle.failed.connect(lambda msg: self.notices.post("model", msg, "error"))
 

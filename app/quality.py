@@ -16,9 +16,9 @@ from collections import deque
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
-from app.engine_control import ReadyModel
 from app.state import LiveState
 from slowfast_core.stream.engine import Engine
+from slowfast_core.weights.api import ReadyModel
 from slowfast_core.stream.quality import (
     BUDGET_MS,
     AutoQuality,
@@ -127,7 +127,8 @@ class QualityController(QObject):
         self._follow_latency(p.timings.end_to_end_ms)
         if search is None:
             return
-        model, prep, backend, settled = self.engine.running_backend()
+        running = self.engine.running_backend()
+        model, prep, backend, settled = running.model, running.preprocessing, running.backend, running.settled
         if not settled or model is None or prep is None or model is not self._model:
             return  # still on the start-up backend, or the previous model: not what Auto chooses for
         size = prep.short_side

@@ -16,12 +16,18 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from app.notices import NoticeModel
 from app.settings_control import SettingsController
-from app.state import LiveState, ModelInfo
+from app.state import LiveState
 from app.workers import TaskContext, TaskHandle, TaskRunner
-from slowfast_core import __version__
+from slowfast_core.version import __version__
 from slowfast_core.errors import SlowFastError
 from slowfast_core.sessions import SessionRecorder, find_unfinished, repair_session
 from slowfast_core.stream.engine import Engine
+from slowfast_core.stream.queued import QueuedListener
+from slowfast_core.weights.api import ModelInfo
+
+
+#: predictions the recorder may fall behind (a stalled disk) before it drops some (and says so): ~2 min at 2/s
+RECORDER_QUEUE = 256
 
 
 class RecordingController(QObject):
@@ -51,6 +57,7 @@ class RecordingController(QObject):
         self.stopping = False
         self.closing = False  # the window closes once the recording is saved: no "saved" notice then
         self._unsubscribe: Callable[[], None] | None = None
+        self._queued: QueuedListener | None = None  # the recorder's predictions, on a thread of their own
         self.failed.connect(self._on_failed)
 
     @property
@@ -84,7 +91,9 @@ class RecordingController(QObject):
             self.notices.post("record", str(exc), "error")
             self.recorder = None
             return False
-        self._unsubscribe = self.engine.subscribe(self.recorder)
+        # predictions.jsonl is written on a thread of its own: a slow disk never holds the inference thread
+        self._queued = QueuedListener(self.recorder, capacity=RECORDER_QUEUE)
+        self._unsubscribe = self.engine.subscribe(self._queued)
         self.notices.dismiss("record")
         self.state.set_recording(name)
         return True
@@ -124,9 +133,12 @@ class RecordingController(QObject):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        queued, self._queued = self._queued, None
         self.state.set_recording(None)
 
         def work(ctx: TaskContext):
+            if queued is not None:
+                queued.close()  # the predictions it accepted are written first (off the GUI thread)
             return recorder.stop(progress=lambda done, total: ctx.progress(done / total if total else None,
                                                                            f"{done} of {total} frames"))
 

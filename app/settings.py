@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from slowfast_core.model.config import DEFAULT_ARCH
+
 logger = logging.getLogger(__name__)
 
 ORGANIZATION = "SlowFastLive"
@@ -23,7 +25,6 @@ BACKENDS = ("auto", "openvino", "torch-cuda", "torch-cpu", "torch-eager")
 #: Short sides offered in the settings dialog; 0 means Auto (app/quality.py: the largest that keeps up here).
 INPUT_SIZES = (0, 112, 160, 192, 224, 256)
 DEFAULT_LABELS = ("wave", "clap", "drink", "sit down", "stand up")
-DEFAULT_ARCH = "slowfast_8x8_r50"
 DEFAULT_WEIGHTS = "SLOWFAST_8x8_R50"
 
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QLoggingCategory, QObject, Signal, Slot
 
-from app.engine_control import EngineController, ReadyModel
+from app.engine_control import EngineController
 from app.notices import NoticeModel
 from app.settings_control import SettingsController
 from app.state import LiveState
 from slowfast_core.stream.engine import Engine
 from slowfast_core.stream.types import EngineError, EngineStatus
 from slowfast_core.video.cameras import CameraChoice
+from slowfast_core.weights.api import ReadyModel
 
 DEMO_SOURCE = "synthetic:640x480@30"
 #: how many files File -> Open recent remembers

@@ -9,33 +9,15 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
 from slowfast_core.overlay.content import stale_after
 from slowfast_core.stream.types import EngineStatus, FramePacket, Prediction
+from slowfast_core.weights.api import ModelInfo
 
 HISTORY_SECONDS = 30.0  # what the live timeline shows
 MAX_HISTORY = 2000  # bound on kept predictions, whatever the stride
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the window knows about the model that runs: shown in the overlay and the status bar."""
-
-    arch: str = ""
-    weights: str = ""  # registry name, file name, or "" for untrained
-    trained: bool = False
-    num_classes: int = 0
-    input_size: int = 0
-
-    @property
-    def title(self) -> str:
-        """Short name for the status bar, e.g. 'slowfast_8x8_r50 · SLOWFAST_8x8_R50'."""
-        if not self.arch:
-            return "no model"
-        return f"{self.arch} · {self.weights}" if self.trained else f"{self.arch} · untrained"
 
 
 class LiveState(QObject):

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout
 
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
-from app.engine_control import EngineController, ModelRequest
+from app.engine_control import EngineController
 from app.label_bar import LabelBar
 from app.menus import WindowMenus
 from app.message_bar import MessageBar
@@ -40,12 +40,13 @@ from app.teach_dialog import TeachDialog
 from app.timeline import LiveTimeline
 from app.video_view import VideoView
 from app.workers import TaskHandle, TaskRunner
-from slowfast_core import __version__
+from slowfast_core.version import __version__
 from slowfast_core.model.net import SlowFast
 from slowfast_core.sessions import default_root
 from slowfast_core.stream.engine import Engine, EngineSettings
 from slowfast_core.video.cameras import CameraChoice, discover_cameras
 from slowfast_core.weights.my_models import models_dir
+from slowfast_core.weights.api import ModelRequest
 
 logger = logging.getLogger(__name__)
 

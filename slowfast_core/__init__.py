@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from slowfast_core.version import __version__
 
 if TYPE_CHECKING:
     from slowfast_core.model.net import SlowFast
@@ -20,7 +20,7 @@ def create_model(
     seed: untrained weights drawn from this seed (`slowfast_core.model.builder.UNTRAINED_SEED` for starts
     without weights); None: from the global RNG.
     """
-    from slowfast_core.model.builder import create_model as _create
+    from slowfast_core.weights.api import create_model as _create
 
     return _create(name, num_classes=num_classes, weights=weights, seed=seed, **overrides)
 

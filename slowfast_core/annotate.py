@@ -23,7 +23,7 @@ import numpy as np
 from slowfast_core.overlay.content import Marking, ShownPrediction, overlay_content, stale_after
 from slowfast_core.overlay.layout import OverlayLayout
 from slowfast_core.overlay.opencv import draw_overlay
-from slowfast_core.stream.engine import EngineSettings
+from slowfast_core.stream.settings import EngineSettings
 from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.video.decode import DecodedFrame
 from slowfast_core.video.encode import VideoFileWriter

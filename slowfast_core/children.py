@@ -7,11 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import slowfast_core
-
 
 def child_env() -> dict[str, str]:
     """This process's environment with the folder holding this slowfast_core first on PYTHONPATH."""
-    root = str(Path(slowfast_core.__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[1])  # the folder that holds slowfast_core/
     path = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}

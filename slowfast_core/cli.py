@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
-from slowfast_core import __version__
-from slowfast_core.errors import SlowFastError
+from slowfast_core.version import __version__
+from slowfast_core.errors import SlowFastError, exit_status
 
 #: Subcommand modules under slowfast_core.commands, in the order `--help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -89,11 +89,6 @@ def take_signals() -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}
     return {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
-def exit_status(signum: int) -> int:
-    """The shell's status for a run that a signal ended: 130 for SIGINT, 143 for SIGTERM."""
-    return 128 + int(signum)
 
 
 #: the statuses a command returns when a signal ended it (and only then)

@@ -38,3 +38,9 @@ class InferenceError(SlowFastError):
 
 class ExportError(SlowFastError):
     """An exported model could not be written, or its runtime's answer differs from the eager model's."""
+
+
+def exit_status(signum: int) -> int:
+    """The shell's status for a run that a signal ended: 130 for SIGINT, 143 for SIGTERM (`slowfast` and
+    `slowfast run` both exit with it)."""
+    return 128 + int(signum)

@@ -3,11 +3,13 @@
 Opening a named pipe for reading blocks until a writer appears (forever, with Ctrl-C ignored inside
 OpenCV or FFmpeg), reading a device such as /dev/zero never ends, and a folder is not a file. The video,
 checkpoint and session readers ask `not_regular` first and say in one line what the path is instead.
+`slugify` makes the one file-name-safe form of a name (sessions, exported clips, taught models, synthetic data).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -47,3 +49,10 @@ def is_character_device(path: str | os.PathLike[str]) -> bool:
         return stat.S_ISCHR(os.stat(Path(path)).st_mode)
     except OSError:
         return False
+
+
+def slugify(name: str, *, max_len: int = 48) -> str:
+    """A file-name-safe form of `name`: letters, digits, '-', '_' and '.' (no spaces: CSV paths are
+    space-separated in the PySlowFast convention)."""
+    slug = re.sub(r"[^\w.-]+", "_", name.strip(), flags=re.UNICODE).strip("._")
+    return slug[:max_len] or "session"

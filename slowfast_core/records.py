@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
+from slowfast_core.errors import InferenceError
 from slowfast_core.spec import REFERENCE_FPS
 
 #: (label, probability) pairs, most probable first.
@@ -178,3 +180,16 @@ class PredictionRecord:
         if record.end < record.start:
             raise ValueError(f"the window ends before it starts ({record.start:.2f}-{record.end:.2f} s)")
         return record
+
+
+def probabilities(logits: torch.Tensor, *, window: int | None = None) -> torch.Tensor:
+    """Softmax probabilities (C,) of one window's logits (1, C). InferenceError when a logit is NaN or infinite:
+    such an output is an error (broken weights or backend), never a prediction and never NaN in a JSON line."""
+    flat = logits.detach().float().reshape(-1).cpu()  # (C,)
+    if not bool(torch.isfinite(flat).all()):
+        bad = int((~torch.isfinite(flat)).sum())
+        where = "" if window is None else f" for window {window}"
+        raise InferenceError(f"the model's output{where} is not a number ({bad} of {flat.numel()} values NaN or "
+                             "infinite): no prediction was made; the weights or the backend are broken (try "
+                             "--backend torch-eager, or other weights)")
+    return torch.softmax(flat, dim=0)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 #: overrides the whole data folder (tests, portable installs)
 DATA_ENV = "SLOWFAST_DATA_DIR"
+#: overrides where sessions live
+ENV_ROOT = "SLOWFAST_SESSIONS"
 
 
 def data_dir() -> Path:
@@ -26,3 +28,12 @@ def data_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "slowfast-live"
+
+
+def default_root() -> Path:
+    """Where sessions live unless told otherwise: $SLOWFAST_SESSIONS, else `sessions` in the user data folder
+    (~/.local/share/slowfast-live/sessions on Linux, honouring $XDG_DATA_HOME)."""
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser()
+    return data_dir() / "sessions"

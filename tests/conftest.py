@@ -120,7 +120,7 @@ def _engine_thread_types() -> tuple[type, ...]:
     from slowfast_core.stream.status import Monitor
     from slowfast_core.stream.scheduler import WindowScheduler
     from slowfast_core.stream.worker import InferenceWorker
-    from slowfast_core.video.capture import CaptureThread
+    from slowfast_core.stream.capture import CaptureThread
 
     return (CaptureThread, WindowScheduler, InferenceWorker, Monitor)
 

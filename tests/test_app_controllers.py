@@ -19,7 +19,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app.engine_control import EngineController, ModelRequest, ready_model  # noqa: E402
+from app.engine_control import EngineController  # noqa: E402
+from slowfast_core.weights.api import ModelRequest, ready_model  # noqa: E402
 from app.models import ModelController  # noqa: E402
 from app.notices import NoticeModel  # noqa: E402
 from app.quality import QualityController  # noqa: E402
@@ -33,7 +34,7 @@ from app.workers import TaskRunner  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
 from slowfast_core.stream.engine import Engine, EngineSettings  # noqa: E402
 from slowfast_core.video.cameras import CameraChoice  # noqa: E402
-from slowfast_core.video.sources import parse_source  # noqa: E402
+from slowfast_core.video.source_text import parse_source  # noqa: E402
 
 WAIT = 120_000  # ms
 SMALL = "synthetic:96x72@15"

@@ -108,7 +108,7 @@ def test_window_leaves_torch_cpu_for_openvino_without_a_gap(qtbot, tmp_path, tmp
 def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, tmp_path, monkeypatch):
     """Auto (input size 0) on weights made for 192: with a budget nothing meets, the window measures 192, then
     160, runs 160, shows the choice in the status bar and remembers it for this machine + model."""
-    from app.engine_control import ModelRequest, ready_model
+    from slowfast_core.weights.api import ModelRequest, ready_model
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
     net = create_model("slowfast_tiny", seed=UNTRAINED_SEED)
@@ -139,7 +139,7 @@ def test_auto_quality_with_its_default_budget_on_the_final_backend_and_reused_at
     """Auto with the default 700 ms budget and backend on the tiny model (its own 80): the search waits for the
     move to OpenVINO, measures there, keeps 80 (well within budget) and remembers it; a second window on the same
     machine takes the remembered choice at once, measures nothing and rewrites nothing."""
-    from app.engine_control import ModelRequest, ready_model
+    from slowfast_core.weights.api import ModelRequest, ready_model
     from slowfast_core.stream.quality import BUDGET_MS
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))

@@ -21,7 +21,8 @@ from app.dialogs import RecordDialog, SettingsDialog  # noqa: E402
 from app.message_bar import Banner, MessageBar  # noqa: E402
 from app.notices import MAX_NOTICES, Notice, order_notices  # noqa: E402
 from app.settings import AppSettings, SettingsStore  # noqa: E402
-from app.state import LiveState, ModelInfo  # noqa: E402
+from app.state import LiveState  # noqa: E402
+from slowfast_core.weights.api import ModelInfo  # noqa: E402
 from app.status_panel import StatusPanel, status_fields  # noqa: E402
 from app.timeline import LiveTimeline, leading_classes, prediction_bands  # noqa: E402
 from app.video_view import VideoView, overlay_content  # noqa: E402

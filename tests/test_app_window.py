@@ -449,7 +449,7 @@ def test_a_start_in_flight_when_the_window_closes_leaves_no_engine_running(qtbot
     that answers after half a second). Stopping the engine first found nothing to stop, and the controller then
     started the engine after the window had closed; now the controller stops first (bounded), then the engine."""
     from app.engine_control import EngineController
-    from slowfast_core.video.sources import parse_source
+    from slowfast_core.video.source_text import parse_source
 
     opening = threading.Event()
 

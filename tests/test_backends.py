@@ -17,7 +17,7 @@ from slowfast_core.backends import BACKENDS, available_backends, create_backend
 from slowfast_core.backends.base import slowfast_cache_dir, inference_threads
 from slowfast_core.backends.fold import count_batchnorm, fold_batchnorm
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.model.net import SlowFast
 
 CPU = torch.device("cpu")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from slowfast_core.bench.detect import DetectBenchSettings, bench_detect
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.weights.native import save_model
 
 

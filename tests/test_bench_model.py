@@ -11,7 +11,7 @@ from slowfast_core.backends import available_backends
 from slowfast_core.bench.first_prediction import time_to_first_prediction
 from slowfast_core.bench.model import final_feature_size, reference_model
 from slowfast_core.cli import main
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.model.flops import count_macs
 
 

@@ -15,8 +15,8 @@ import pytest
 from slowfast_core.errors import SourceError
 from slowfast_core.video import cameras
 from slowfast_core.video.cameras import CameraChoice, CameraSource, camera_nodes, discover_cameras, list_cameras
-from slowfast_core.video.capture import CaptureThread, buffer_shape
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.capture import CaptureThread, buffer_shape
+from slowfast_core.stream.ringbuffer import RingBuffer
 
 from helpers.events import EventLog
 

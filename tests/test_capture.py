@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from slowfast_core.errors import SourceError
-from slowfast_core.video.capture import CaptureThread, buffer_shape
+from slowfast_core.stream.capture import CaptureThread, buffer_shape
 from slowfast_core.video.preprocess import prepare_frame
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.ringbuffer import RingBuffer
 from slowfast_core.video.file_source import FileSource
 from slowfast_core.video.synthetic import SyntheticSource
 
@@ -135,3 +135,36 @@ def test_capture_failure_reaches_subscribers() -> None:
     assert events.errors and events.errors[0].fatal and events.errors[0].where == "capture"
     assert events.states[-1][0] == "failed"
     assert info.width == 96
+
+
+def test_a_captured_and_recorded_frame_is_colour_converted_once(tmp_path: Path, monkeypatch) -> None:
+    """BGR -> RGB once at capture (the model's small copy is resized from it, not converted again), and the
+    session video gets the source's BGR frame as it is: no RGB -> BGR back (before: three conversions in our
+    code, plus the encoder's own to YUV)."""
+    from slowfast_core.sessions.folder import create_session
+    from slowfast_core.sessions.segments import SegmentWriter
+
+    calls: list[int] = []
+    convert = cv2.cvtColor
+    monkeypatch.setattr(cv2, "cvtColor", lambda image, code, *a: (calls.append(code), convert(image, code, *a))[1])
+    source = SyntheticSource(128, 96, 50)
+    capture, buffer, events = start(source, short_side=48)
+    events.wait_frames(5)
+    capture.stop()
+    capture.join(10)
+    packets = events.frame_list
+    assert len(calls) == len(packets) or len(calls) == len(packets) + 1  # one per frame (+ one being read)
+    assert set(calls) == {cv2.COLOR_BGR2RGB}
+    packet = packets[2]
+    assert packet.bgr is not None
+    np.testing.assert_array_equal(packet.bgr[..., ::-1], packet.image)  # the same pixels, in both orders
+    np.testing.assert_array_equal(buffer.newest(1).frames[-1].shape, (48, 64, 3))
+    info = create_session(tmp_path, name="s", labels=["a"], source="synthetic", fps=50.0, width=128, height=96,
+                          model="tiny", weights=None, program_version="test", segment_seconds=1.0, min_free_bytes=0)
+    writer = SegmentWriter(info)
+    calls.clear()
+    writer.write(packet.bgr, packet.index, 0.0, order="bgr")
+    assert calls == []  # written as the source gave it
+    writer.write(packet.image, packet.index + 1, 0.02)  # only RGB at hand: converted once
+    assert calls == [cv2.COLOR_RGB2BGR]
+    writer.close()

@@ -18,7 +18,7 @@ from torch import nn
 
 import slowfast_core
 from slowfast_core.errors import CheckpointError, WeightsError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.model.config import PRESETS, get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from slowfast_core.errors import CheckpointError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.model.config import get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights

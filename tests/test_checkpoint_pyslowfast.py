@@ -25,7 +25,7 @@ import torchvision
 from torch import nn
 
 from slowfast_core.errors import CheckpointError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
 from slowfast_core.weights.checkpoint_file import read_state_dict
 from slowfast_core.weights.convert_pyslowfast import caffe2_to_pyslowfast_key, is_caffe2_optimizer_blob

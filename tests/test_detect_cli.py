@@ -14,8 +14,8 @@ import pytest
 from slowfast_core.detect.people import PeopleStep
 from slowfast_core.detect.scene_boxes import SceneBoxesDetector
 from slowfast_core.errors import WeightsError
-from slowfast_core.model.builder import create_model
-from slowfast_core.model.detection import create_detection_model
+from slowfast_core.weights.api import create_model
+from slowfast_core.weights.detection import create_detection_model
 from slowfast_core.overlay.opencv import CvTextMeasure
 from slowfast_core.overlay.people import NOBODY, layout_people
 from slowfast_core.weights.detection import save_detection_model

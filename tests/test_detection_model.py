@@ -8,7 +8,8 @@ import torch
 
 from slowfast_core.errors import CheckpointError
 from slowfast_core.model.config import get_config
-from slowfast_core.model.detection import SlowFastDetection, create_detection_model, get_detection_config
+from slowfast_core.model.detection import SlowFastDetection, get_detection_config
+from slowfast_core.weights.detection import create_detection_model
 from slowfast_core.model.net import SlowFast
 from slowfast_core.weights.detection import load_detection_checkpoint, save_detection_model
 from slowfast_core.weights.labels import ava_labels
@@ -79,7 +80,7 @@ def test_detection_checkpoint_round_trip_and_refusals(tmp_path) -> None:
     assert back.meta.categories == ("wave", "sit", "jump") and back.config == det.config
     for k, v in det.state_dict().items():
         assert torch.equal(v, back.state_dict()[k])
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
     from slowfast_core.weights.native import save_model
 
     with pytest.raises(CheckpointError, match="per-person detection model.*--detect"):

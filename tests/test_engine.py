@@ -232,3 +232,31 @@ def test_start_errors_leave_nothing_running(tmp_path: Path) -> None:
             EngineSettings(**bad)
     with pytest.raises(ConfigError, match="not running"):
         engine.switch_source(SyntheticSource(96, 64, 30))
+
+
+def test_settings_are_applied_by_the_worker_on_its_own_thread(monkeypatch) -> None:
+    """`update_settings` hands the worker a snapshot; top-k and the smoother change on the inference thread,
+    never written into the worker from the caller's thread (before: the caller configured the smoother and set
+    the worker's top-k while the worker ran)."""
+    from slowfast_core.stream.smoothing import Smoother
+
+    threads: list[str] = []
+    configure = Smoother.configure
+
+    def recording(self, **kw) -> None:
+        threads.append(threading.current_thread().name)
+        configure(self, **kw)
+
+    monkeypatch.setattr(Smoother, "configure", recording)
+    engine, events = make_engine()
+    engine.start(SyntheticSource(96, 64, 30), small_model())
+    try:
+        events.wait_predictions(1)
+        settings = engine.update_settings(threshold=1.0, topk=2, smoothing=2)
+        assert engine.settings is settings and settings.topk == 2  # the snapshot, swapped whole
+        n = len(events.predictions)
+        events.wait_predictions(n + 2)
+        assert events.predictions[-1].label is None and len(events.predictions[-1].topk) == 2
+    finally:
+        assert engine.stop() is True
+    assert threads and set(threads) == {"slowfast-inference"}

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.engine_control import ModelRequest, input_preprocessing, ready_model  # noqa: E402
+from slowfast_core.weights.api import ModelRequest, input_preprocessing, ready_model  # noqa: E402
 from slowfast_core.video.synthetic import SyntheticSource  # noqa: E402
 
 from helpers.models import probe_model  # noqa: E402

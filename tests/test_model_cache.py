@@ -14,7 +14,8 @@ import torch
 from slowfast_core.backends import cache
 from slowfast_core.cli import main
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.builder import UNTRAINED_SEED, create_model
+from slowfast_core.model.builder import UNTRAINED_SEED
+from slowfast_core.weights.api import create_model
 
 MIB = 2**20
 
@@ -123,7 +124,7 @@ def test_a_bad_limit_is_one_line(cache_root: Path, monkeypatch: pytest.MonkeyPat
 
 def test_untrained_weights_come_from_a_fixed_seed() -> None:
     from slowfast_core.backends.openvino_backend import model_key
-    from slowfast_core.commands.predict import load_model
+    from slowfast_core.weights.api import load_model
 
     rng = torch.random.get_rng_state()
     a = create_model("fast_32x2_r50", num_classes=10, seed=UNTRAINED_SEED)
@@ -142,7 +143,7 @@ def test_untrained_weights_come_from_a_fixed_seed() -> None:
 def test_untrained_starts_reuse_one_entry_and_the_limit_evicts(cache_root: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from slowfast_core.backends.base import create_backend
-    from slowfast_core.commands.predict import load_model
+    from slowfast_core.weights.api import load_model
 
     folder = cache.kind_dir("openvino")
     first = create_backend(load_model(arch="fast_32x2_r50", weights=None), backend="openvino", device="cpu")

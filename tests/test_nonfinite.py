@@ -17,7 +17,7 @@ from slowfast_core.cli import main
 from slowfast_core.errors import CheckpointError, InferenceError
 from slowfast_core.model import get_config
 from slowfast_core.model.net import SlowFast
-from slowfast_core.predict import probabilities
+from slowfast_core.records import probabilities
 from slowfast_core.spec import ModelMeta, Preprocessing
 from slowfast_core.weights.checkpoint import load_checkpoint
 from slowfast_core.weights.checkpoint_file import read_state_dict
@@ -102,7 +102,7 @@ class NanModel(SlowFast):
 def test_the_live_worker_reports_nan_outputs_as_errors_and_publishes_nothing() -> None:
     from slowfast_core.stream.smoothing import Smoother
     from slowfast_core.stream.worker import MAX_FAILURES, InferenceWorker, LatestSlot, WorkerOptions
-    from slowfast_core.video.ringbuffer import RingBuffer
+    from slowfast_core.stream.ringbuffer import RingBuffer
     from slowfast_core.stream.scheduler import cut_live_window
 
     model = NanModel(get_config("fast_32x2_r50", num_classes=3),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.train.precise_bn import bn_layers, default_batches, update_bn_stats
 
 

@@ -20,7 +20,8 @@ from slowfast_core import create_model
 from slowfast_core.backends.base import create_backend
 from slowfast_core.commands.demo import write_synthetic_clip
 from slowfast_core.errors import ConfigError
-from slowfast_core.predict import iter_windows, predict_file, predict_frames, window_inputs
+from slowfast_core.predict import predict_file, predict_frames
+from slowfast_core.video.file_windows import iter_windows, window_inputs
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.video.decode import VideoReader
 from slowfast_core.video.preprocess import pathway_tensors, prepare_frame

@@ -1,5 +1,5 @@
 """Auto quality (slowfast_core.stream.quality), the start-up backend policy (backends.policy) and the figures
-of `slowfast bench app` (bench.app): pure functions and small objects, fed given measurements and events."""
+of `slowfast bench app` (app/bench.py): pure functions and small objects, fed given measurements and events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from slowfast_core.backends import policy
 from slowfast_core.backends.base import BACKENDS, InferenceBackend, available_backends
-from slowfast_core.bench.app import AppEvents, app_figures
+from app.bench import AppEvents, app_figures
 from slowfast_core.stream.quality import (
     AutoQuality,
     QualityCache,

@@ -23,7 +23,7 @@ from helpers.errors import cli_error
 from slowfast_core.backends import create_backend
 from slowfast_core.backends.guard import VERDICT, compare_logits, read_verdict
 from slowfast_core.cli import main
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.weights.native import save_model
 
 CLIPS = ("demo.mp4", "test.mp4")  # the two 340x256 clips: 20 s of real video, quick to decode
@@ -83,7 +83,7 @@ def quantized(cache: Path, checkpoint: Path, realvideo: Path) -> dict:
 
 
 def _model(checkpoint: Path):
-    from slowfast_core.commands.predict import load_model
+    from slowfast_core.weights.api import load_model
 
     return load_model(arch=None, weights=str(checkpoint))
 

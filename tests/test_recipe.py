@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.train.recipe import (
     DEFAULTS,
     TIME_BOUND_EPOCHS,

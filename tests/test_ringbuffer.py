@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.video.ringbuffer import EXTRA_FRAMES, BufferClosed, RingBuffer
+from slowfast_core.stream.ringbuffer import EXTRA_FRAMES, BufferClosed, RingBuffer
 
 from helpers.waiting import wait_until
 

@@ -16,8 +16,8 @@ from slowfast_core.video.windows import window_end_times
 from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.scheduler import SPAN_TOLERANCE_FRAMES, LiveWindow, WindowScheduler, cut_live_window
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
-from slowfast_core.video.capture import CaptureThread, buffer_shape
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.capture import CaptureThread, buffer_shape
+from slowfast_core.stream.ringbuffer import RingBuffer
 from slowfast_core.video.sampling import sample_window
 from slowfast_core.video.file_source import FileSource
 from slowfast_core.video.synthetic import SyntheticSource

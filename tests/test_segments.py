@@ -15,7 +15,7 @@ import torch
 
 from slowfast_core.cli import main
 from slowfast_core.model.builder import with_classes
-from slowfast_core.predict import iter_windows
+from slowfast_core.video.file_windows import iter_windows
 from slowfast_core.records import PredictionRecord
 from slowfast_core.segments import (
     ActionSegment,

@@ -13,7 +13,8 @@ import pytest
 
 from slowfast_core.cli import main
 from slowfast_core.sessions import SessionRecorder, default_root, list_sessions, load_session
-from slowfast_core.sessions.layout import read_info, write_info
+from slowfast_core.sessions.info_reader import read_info
+from slowfast_core.sessions.layout import write_info
 
 from helpers.sessions import record_session
 from helpers.waiting import wait_until

@@ -62,7 +62,7 @@ def test_the_smallest_size_the_message_allows_really_predicts(clip: Path, capsys
 
 
 def test_synthetic_and_app_sizes_are_bounded_too(capsys: pytest.CaptureFixture[str]) -> None:
-    from slowfast_core.video.sources import parse_source
+    from slowfast_core.video.source_text import parse_source
 
     with pytest.raises(SourceError, match="too large: use at most 7680x4320"):
         parse_source("synthetic:100000x100000")

@@ -13,7 +13,7 @@ import pytest
 from slowfast_core.errors import SourceError
 from slowfast_core.video.cameras import CameraSource, list_cameras
 from slowfast_core.video.file_source import FileSource
-from slowfast_core.video.sources import parse_source
+from slowfast_core.video.source_text import parse_source
 from slowfast_core.video.synthetic import SyntheticSource, decode_index, encode_index
 
 from helpers.media import write_clip

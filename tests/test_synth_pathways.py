@@ -83,7 +83,7 @@ def test_synth_task_option_and_bad_task(tmp_path, capsys: pytest.CaptureFixture[
 
 
 def test_the_scripted_actor_performs_either_task() -> None:
-    from slowfast_core.video.sources import parse_source
+    from slowfast_core.video.source_text import parse_source
 
     actor = parse_source("synthetic:actions:0-3@1", realtime=False)
     assert actor.task == "pathways" and {a.label for a in actor.script_labels()} == set(class_names(4))

@@ -23,7 +23,7 @@ from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, loa
 from slowfast_core.train.teach_child import teach
 from slowfast_core.train.teach_run import taught_model
 from slowfast_core.weights import my_models
-from slowfast_core.weights.checkpoint import load_weights
+from slowfast_core.weights.api import load_model
 
 from helpers.fixtures import SMALL_TEACH
 from helpers.sessions import record_session
@@ -79,13 +79,59 @@ def test_record_teach_recognise(recorded: Path, base_spec: str, tmp_path: Path, 
 
     monkeypatch.setenv(my_models.ENV_MODELS, str(tmp_path / "models"))
     saved = my_models.save_my_model(result.model_path, "my moves", {"labels": result.categories, "base": base_spec})
-    taught = load_weights("my moves")  # --weights NAME finds it
+    taught = load_model("my moves")  # --weights NAME finds it: the base once, the head file on it
     assert list(taught.meta.categories) == result.categories and saved.path.is_file()
     assert my_models.list_my_models()[0].labels == result.categories
 
     score = recognise(taught, SMALL, new_scenes=False)  # the actor goes on: the next seconds, scored
     assert score["windows"] >= 10
     assert score["agreement"] >= 0.9, score  # the issue's goal; chance is 0.5
+
+
+def test_a_taught_head_reaches_the_running_engine_reading_the_backbone_once(recorded: Path, base_spec: str,
+                                                                             tmp_path: Path, monkeypatch) -> None:
+    """From the session to the engine running the taught classifier, the backbone is read from disk once (by the
+    teaching); the taught model is a small head file (classifier + categories + backbone identity), and the
+    running engine takes it as it is: no backbone read, no reload of the backend, and the switch is reported
+    once applied. Before: the taught model was backbone + head, read again to use it (two reads)."""
+    import threading
+
+    from slowfast_core.stream.engine import Engine, EngineSettings
+    from slowfast_core.video.scripted import ActionScriptSource
+    from slowfast_core.weights import checkpoint
+    from slowfast_core.weights.api import ModelRequest, load_head_ready
+
+    base = load_base(base_spec)  # what the window runs already (read before counting)
+    preds: list = []
+    engine = Engine(EngineSettings(stride_s=0.2, backend="torch-cpu", device="cpu"))
+    engine.subscribe(type("Listen", (), {"on_prediction": lambda self, p: preds.append(p)})())
+    engine.start(ActionScriptSource([(8, 2.0)], width=160, height=120), base)
+    reads: list[Path] = []
+    real = checkpoint.read_checkpoint
+    monkeypatch.setattr(checkpoint, "read_checkpoint", lambda path: (reads.append(Path(path)), real(path))[1])
+    try:
+        wait_until(lambda: len(preds) >= 2, timeout=60, what="predictions from the base model")
+        result = teach([recorded], base_spec=base_spec, out=tmp_path / "taught")
+        assert isinstance(result, TeachResult)
+        assert result.model_path.stat().st_size < 64_000  # a head file, not a backbone
+        monkeypatch.setenv(my_models.ENV_MODELS, str(tmp_path / "models"))
+        saved = my_models.save_my_model(result.model_path, "moves", {"labels": result.categories, "base": base_spec})
+        running = engine.running_backend()
+        backend = engine._worker.warm.backend  # type: ignore[union-attr]
+        ready = load_head_ready(saved.path, ModelRequest(base.config.name, str(saved.path)), running.model,
+                                running.identity, running.preprocessing.short_side)
+        assert list(ready.model.meta.categories) == result.categories and ready.info.trained
+        applied = threading.Event()
+        engine.swap_head(ready.model, applied=applied.set, identity=ready.identity)
+        assert applied.wait(60)
+        assert engine.running_backend().model is ready.model
+        assert engine._worker.warm.backend is backend  # type: ignore[union-attr]  # the same backbone runs on
+        n = len(preds)
+        wait_until(lambda: len(preds) > n, timeout=60, what="a prediction of the taught head")
+        assert {name for name, _ in preds[-1].topk} == set(result.categories)
+    finally:
+        engine.stop()
+    assert [p.name for p in reads] == [Path(base_spec).name]  # the teaching's one read of the base
 
 
 def test_head_swap_changes_labels_without_restarting_capture(base_spec: str, tmp_path: Path) -> None:
@@ -215,7 +261,7 @@ def test_teach_through_the_cli_with_json_and_train_last(recorded: Path, base_spe
     assert set(doc["categories"]) >= {"class 8", "class 11"} or len(doc["categories"]) >= 2, doc["categories"]
     assert doc["base"] == base_spec and doc["train_top1"] is not None
     assert [m.name for m in my_models.list_my_models(tmp_path / "models")] == ["last layer"]
-    taught, base = load_weights(doc["model"]).state_dict(), load_base(base_spec).state_dict()
+    taught, base = load_model(doc["model"]).state_dict(), load_base(base_spec).state_dict()
     below = [k for k in base if k.startswith(("blocks.0.", "blocks.1.", "blocks.2.", "blocks.3."))]
     assert below and all(torch.equal(taught[k], base[k]) for k in below)  # frozen, BN statistics too
     res5 = [k for k in base if k.startswith("blocks.4.") and base[k].is_floating_point()]

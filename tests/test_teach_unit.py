@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.train.data import BACKGROUND
 from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, plan_teach
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from slowfast_core.cli import main as cli_main
-from slowfast_core.model.builder import create_model
-from slowfast_core.predict import window_inputs
+from slowfast_core.weights.api import create_model
+from slowfast_core.video.file_windows import window_inputs
 from slowfast_core.spec import ClipGeometry
 from slowfast_core.train.clips import ClipDataset, ClipSampling, augment, clip_end_times, read_frames_at
 from slowfast_core.train.data import BACKGROUND, DataError, Example, load_dataset
@@ -24,7 +24,7 @@ from slowfast_core.video.actions import APPEARANCES, CLASS_ORDER, MOTIONS, class
 from slowfast_core.video.decode import read_frames
 from slowfast_core.video.preprocess import prepare_frame
 from slowfast_core.video.scripted import ActionScriptSource
-from slowfast_core.video.sources import parse_source
+from slowfast_core.video.source_text import parse_source
 
 SMALL = SynthSettings(classes=4, clips_per_class=3, eval_fraction=0.34, seconds=1.4, seed=3)
 

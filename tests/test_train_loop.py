@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from slowfast_core.errors import CheckpointError
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.train.loop import Interrupted, train
 from slowfast_core.train.run_folder import BEST, LAST, METRICS
 from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA, TrainConfig, lr_at

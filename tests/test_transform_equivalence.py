@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from slowfast_core.commands.demo import write_synthetic_clip
-from slowfast_core.predict import iter_windows
+from slowfast_core.video.file_windows import iter_windows
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.video.decode import VideoReader
 

@@ -22,7 +22,7 @@ SIZE = 32  # the smallest input the network takes: keeps each inference short
 
 
 def make_window(model: SlowFast, window_id: int = 0, generation: int = 0) -> LiveWindow:
-    from slowfast_core.video.ringbuffer import RingBuffer
+    from slowfast_core.stream.ringbuffer import RingBuffer
 
     rng = np.random.default_rng(window_id)
     buffer = RingBuffer(capacity=80, frame_shape=(SIZE, 48, 3))

@@ -48,7 +48,7 @@ MODULES: tuple[Target, ...] = (
     Target("sampling", "slowfast_core/video/sampling.py", ("tests/test_sampling.py", "tests/test_preprocess.py")),
     Target("preprocess", "slowfast_core/video/preprocess.py", ("tests/test_preprocess.py",)),
     Target("smoothing", "slowfast_core/stream/smoothing.py", ("tests/test_smoothing.py",)),
-    Target("ringbuffer", "slowfast_core/video/ringbuffer.py", ("tests/test_ringbuffer.py",)),
+    Target("ringbuffer", "slowfast_core/stream/ringbuffer.py", ("tests/test_ringbuffer.py",)),
     Target("guard", "slowfast_core/backends/guard.py", ("tests/test_guard.py",)),
     Target("cache", "slowfast_core/backends/cache.py",
            ("tests/test_cache_unit.py", "tests/test_model_cache.py", "-k", "not untrained_starts_reuse_one_entry")),

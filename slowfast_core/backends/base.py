@@ -225,6 +225,25 @@ def prepared_backends(model: SlowFast, device: torch.device) -> list[str]:
     return sorted(names, key=_rank)
 
 
+def backend_preference(model: SlowFast, device: torch.device, names: list[str]) -> list[str]:
+    """`names` (available here, fastest first) without those that may not run this model yet.
+
+    A backend class may define `usable_for(model) -> bool` (e.g. int8 only once its agreement guard passed for
+    these weights); the rest keep their order, which comes from `PREFERENCE` (measured)."""
+    out = []
+    for name in names:
+        check = getattr(BACKENDS[name], "usable_for", None)
+        try:
+            ok = True if check is None else bool(check(model))
+        except Exception as exc:  # noqa: BLE001 - a broken check must not stop the start: skip that backend
+            logger.warning("backend %s: could not tell whether it may run %s (%s); skipping it", name,
+                        model.config.name, exc)
+            ok = False
+        if ok:
+            out.append(name)
+    return out
+
+
 def check_backend(backend: str, device: str) -> tuple[torch.device, list[str]]:
     """Validate a backend/device request without building anything (cheap: callers use it to fail early).
 
@@ -258,8 +277,6 @@ def create_backend(model: SlowFast, *, backend: str = "auto", device: str = "aut
     dev, names = check_backend(backend, device)
     if backend != "auto":
         return BACKENDS[backend].create(model, dev, cancel=cancel)
-    from slowfast_core.backends.policy import backend_preference  # the one ordering 'auto' follows
-
     names = backend_preference(model, dev, names) or names
     say = report or (lambda message: logger.warning("%s", message))
     names = prepared_backends(model, dev) + names

@@ -1,11 +1,11 @@
 """Windows of real video for int8 calibration and for the agreement guard, cut the way predict and live do.
 
 Where the video comes from: the clips (or folders of clips) the user names, else the videos of the user's
-recorded sessions (`sessions_videos`). A `CalibrationPlan` fixes, before anything heavy runs, which windows
+recorded sessions (`sessions.store.sessions_videos`: the caller asks; this module reads no sessions). A `CalibrationPlan` fixes, before anything heavy runs, which windows
 are used: one stride for all videos (chosen so the videos give about `windows` calibration windows plus a
 third as many held-out ones), and, in time order over all videos, every `HOLD_OUT_EVERY`-th window is held
 out for the guard; the calibration never sees those. (They overlap their neighbours in time, as consecutive
-live windows do; every window is cut by `slowfast_core.predict.iter_windows`, the one window cutter.)
+live windows do; every window is cut by `video.file_windows.iter_windows`, the one window cutter.)
 
 The plan is computed from the containers' frame counts and frame rates (the timestamps a `VideoReader`
 gives are `index / fps`), so an unreadable file or too little video fails at once with one line, and the
@@ -103,18 +103,6 @@ def find_videos(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))  # a file named twice counts once
 
 
-def sessions_videos(root: Path | None = None) -> list[Path]:
-    """The videos of the user's finished (or repaired) recorded sessions, oldest first; [] when there are none."""
-    from slowfast_core.sessions.layout import VIDEO_FILE
-    from slowfast_core.sessions.store import list_sessions
-
-    try:
-        infos = list_sessions(root)
-    except SlowFastError:
-        return []
-    return [i.path / VIDEO_FILE for i in infos if not i.unfinished and (i.path / VIDEO_FILE).is_file()]
-
-
 def _describe(path: Path) -> CalibrationVideo:
     """Open `path` as the decoder does (VideoError, one line, for anything unreadable) and note what it holds."""
     from slowfast_core.video.decode import VideoReader
@@ -174,7 +162,7 @@ def iter_plan_windows(plan: CalibrationPlan, geometry: ClipGeometry, prep: Prepr
 
     Videos are decoded one after the other (memory: one video's next window of frames at a time).
     """
-    from slowfast_core.predict import iter_windows
+    from slowfast_core.video.file_windows import iter_windows
     from slowfast_core.video.decode import VideoReader
 
     limit = plan.calibration if part == "calibration" else plan.held_out

@@ -11,7 +11,7 @@ weights (untrained ones too: their fixed seed makes one cache entry serve every 
    live view to it between two windows (`Engine` does this: `InferenceWorker.adopt`), so frames and
    predictions never stop.
 
-`backend_preference` is the one place that orders the candidates: a backend that must earn its place (the
+`base.backend_preference` is the one place that orders the candidates: a backend that must earn its place (the
 int8 backend after its agreement guard passed on this model) says so through its class's `usable_for(model)`.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from slowfast_core.backends.base import BACKENDS, check_backend
+from slowfast_core.backends.base import BACKENDS, backend_preference, check_backend
 from slowfast_core.model.net import SlowFast
 
 logger = logging.getLogger(__name__)
@@ -35,25 +35,6 @@ class StartPlan:
 
     start: str
     target: str | None = None
-
-
-def backend_preference(model: SlowFast, device: torch.device, names: list[str]) -> list[str]:
-    """`names` (available here, fastest first) without those that may not run this model yet.
-
-    A backend class may define `usable_for(model) -> bool` (e.g. int8 only once its agreement guard passed for
-    these weights); the rest keep their order, which comes from `base.PREFERENCE` (measured)."""
-    out = []
-    for name in names:
-        check = getattr(BACKENDS[name], "usable_for", None)
-        try:
-            ok = True if check is None else bool(check(model))
-        except Exception as exc:  # noqa: BLE001 - a broken check must not stop the start: skip that backend
-            logger.warning("backend %s: could not tell whether it may run %s (%s); skipping it", name,
-                        model.config.name, exc)
-            ok = False
-        if ok:
-            out.append(name)
-    return out
 
 
 def ready_now(name: str, model: SlowFast, device: torch.device) -> bool:

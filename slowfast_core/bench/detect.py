@@ -92,6 +92,7 @@ def live_run(model: Any, classifier: Any, settings: DetectBenchSettings) -> dict
     """The scripted multi-actor scene through the engine's detection path: agreement with the script, id switches."""
     from slowfast_core.detect.tracker import iou
     from slowfast_core.video.multi_actor import MultiActorScene
+    from slowfast_core.detect.scene_boxes import SceneBoxesDetector
     from slowfast_core.video.multi_actor_source import MultiActorSource
 
     rng = np.random.default_rng([settings.seed, 99])
@@ -102,7 +103,7 @@ def live_run(model: Any, classifier: Any, settings: DetectBenchSettings) -> dict
                             seed=settings.seed + 12345)
     frames = int(round(settings.live_seconds * scene.fps))
     source = MultiActorSource(scene, paced=False, frames=frames, seed=settings.seed)
-    predictions = _engine_people(classifier, model, source, source.detector())
+    predictions = _engine_people(classifier, model, source, SceneBoxesDetector.of_scene(source.scene))
     names = model.meta.categories
     label_of = {c: names[i] for i, c in enumerate(settings.classes)}
     agree = total = agree_all = total_all = 0
@@ -194,7 +195,7 @@ def detector_cost(name: str | None, *, width: int, height: int, repeats: int) ->
 def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work: Path | None = None,
                  say: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """All of the above; returns the JSON document."""
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
     from slowfast_core.train.detect import train_detection
     from slowfast_core.train.synth_actors import ActorSynthSettings, generate_actors
     from slowfast_core.weights.detection import load_detection_checkpoint
@@ -227,8 +228,9 @@ def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work
 
 def pipeline_detect(args: argparse.Namespace) -> int:
     """`slowfast bench pipeline --detect`: detector and head cost per window with 1 and 3 people (random weights)."""
-    from slowfast_core.model.builder import create_model
-    from slowfast_core.model.detection import DETECTION_PRESETS, create_detection_model
+    from slowfast_core.weights.api import create_model
+    from slowfast_core.model.detection import DETECTION_PRESETS
+    from slowfast_core.weights.detection import create_detection_model
 
     classifier = create_model(args.arch, seed=0)
     arch = next((d.name for d in DETECTION_PRESETS.values() if d.backbone.name == classifier.config.name), None)

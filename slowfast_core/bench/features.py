@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 
 from slowfast_core.backends.base import physical_cores
-from slowfast_core.model.builder import create_model
+from slowfast_core.weights.api import create_model
 from slowfast_core.spec import check_short_side
 from slowfast_core.stream.warm import WarmModel, warm_model
 

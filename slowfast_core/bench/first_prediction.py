@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     from slowfast_core.backends import create_backend
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
 
     torch.manual_seed(0)
     model = create_model(arch)

@@ -217,7 +217,8 @@ def int8_row(model: SlowFast, device: torch.device, args: argparse.Namespace) ->
     None (said on stderr) when there is no calibration video or no OpenVINO/NNCF here."""
     from dataclasses import replace
 
-    from slowfast_core.backends.calibration import DEFAULT_WINDOWS, find_videos, plan_calibration, sessions_videos
+    from slowfast_core.backends.calibration import DEFAULT_WINDOWS, find_videos, plan_calibration
+    from slowfast_core.sessions.store import sessions_videos
     from slowfast_core.backends.openvino_backend import openvino_available
 
     if device.type != "cpu" or not openvino_available():
@@ -297,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
     if args.weights is None:
         model = SlowFast(get_config(args.arch or "slowfast_8x8_r50")).eval()
     else:
-        from slowfast_core.commands.predict import load_model
+        from slowfast_core.weights.api import load_model
 
         model = load_model(arch=args.arch, weights=args.weights).eval()
     x = [torch.randn(1, 3, c.frames, args.size, args.size) for c in model.config.geometry.pathways()]

@@ -121,7 +121,7 @@ def time_features(data_dir: Path, model, *, clips: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
     from slowfast_core.train.synth import SynthSettings, generate
 
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())

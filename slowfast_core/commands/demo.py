@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from slowfast_core.commands.predict import PredictOptions, add_model_arguments, predict_video
+from slowfast_core.commands.predict import add_model_arguments, predict_video
+from slowfast_core.commands.predict_options import PredictOptions
 from slowfast_core.errors import VideoError
 
 DEMO_SIZE = 160  # short side: cheap on a CPU, still >= 112 as the models want

@@ -32,13 +32,13 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.train.data import load_dataset
     from slowfast_core.train.evaluate import evaluate_model
     from slowfast_core.train.report import format_table
-    from slowfast_core.weights.checkpoint import load_weights
+    from slowfast_core.weights.api import load_model
 
     if args.task == "detect":
         return _run_detect(args)
     if args.clips < 1:
         raise ConfigError(f"--clips {args.clips} must be at least 1")
-    model = load_weights(args.weights)
+    model = load_model(args.weights)
     data = load_dataset(args.data, background=args.background)
     split = args.split or ("test" if data.test else "val")
     with ProgressBar(total=len(getattr(data, split)), desc="evaluate", unit="videos", eta=True) as bar:

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `slowfast export`."""
-    from slowfast_core.commands.predict import load_model
+    from slowfast_core.weights.api import load_model
     from slowfast_core.export.exporter import check_target, export_model
     from slowfast_core.spec import check_short_side
 

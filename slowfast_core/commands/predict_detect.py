@@ -37,7 +37,8 @@ def add_detect_arguments(p: argparse.ArgumentParser, *, threshold: bool = True) 
 
 def load_detection_model(weights: str | None, arch: str | None):  # noqa: ANN201 - SlowFastDetection
     """The detection model: a checkpoint / registry name, or random weights of `arch` (the caller warns)."""
-    from slowfast_core.model.detection import create_detection_model, is_detection_arch
+    from slowfast_core.model.detection import is_detection_arch
+    from slowfast_core.weights.detection import create_detection_model
 
     if arch is not None and not is_detection_arch(arch):
         raise ConfigError(f"--arch {arch} is a classifier: with --detect use slowfast_r50_detection or "
@@ -149,7 +150,7 @@ def detection_engine_parts(args: argparse.Namespace, threshold: float):  # noqa:
     with (random weights of the detection backbone: it keeps the engine's model machinery whole, and is not run)."""
     from slowfast_core.detect.factory import make_detector
     from slowfast_core.detect.people import PeopleStep
-    from slowfast_core.model.builder import create_model
+    from slowfast_core.weights.api import create_model
 
     model = load_detection_model(args.weights, args.arch)
     if not model.meta.trained:

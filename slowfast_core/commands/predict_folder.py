@@ -32,7 +32,7 @@ from slowfast_core.segments import ActionSegment, format_time
 
 if TYPE_CHECKING:
     from slowfast_core.backends.base import InferenceBackend
-    from slowfast_core.commands.predict import PredictOptions
+    from slowfast_core.commands.predict_options import PredictOptions
     from slowfast_core.commands.predict_segments import SegmentCollector, SegmentOptions
     from slowfast_core.model.net import SlowFast
     from slowfast_core.spec import Preprocessing
@@ -152,12 +152,13 @@ def predict_folder(inputs: Sequence[str], out: str | None, options: "PredictOpti
     """Run every video of `inputs` into the folder `out` (see the module doc). `on_done` is called after each
     video's files and summary row are written. Returns 0, or 1 when a video was skipped."""
     from slowfast_core.backends.base import create_backend
-    from slowfast_core.commands.predict import _check_options, _input_preprocessing, load_model
+    from slowfast_core.commands.predict_options import check_options, options_preprocessing
+    from slowfast_core.weights.api import load_model
     from slowfast_core.commands.predict_segments import SegmentCollector, SegmentOptions
     from slowfast_core.progress import ProgressBar
     from slowfast_core.video.windows import default_stride
 
-    stride = _check_options(options)
+    stride = check_options(options)
     if options.annotate is not None:
         raise ConfigError("--annotate writes one video: run it on one file, not a folder run")
     if options.format != "text":
@@ -173,7 +174,7 @@ def predict_folder(inputs: Sequence[str], out: str | None, options: "PredictOpti
     if not model.meta.trained:
         logger.warning("%s has random weights (no --weights): untrained — predictions are meaningless",
                        model.config.name)
-    prep = _input_preprocessing(model.meta.preprocessing, options)
+    prep = options_preprocessing(model.meta.preprocessing, options)
     runner = create_backend(model, backend=options.backend, device=options.device)  # converted once
     stride = default_stride(model.config.geometry) if stride is None else stride
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,7 @@ def _one_video(video: Path, folder: Path, name: str, model: "SlowFast", runner: 
                prep: "Preprocessing", stride: float, options: "PredictOptions", collector: "SegmentCollector",
                seg_options: "SegmentOptions") -> VideoResult:
     """Predict one video and write its JSON and subtitles; a video that cannot be read is skipped."""
-    from slowfast_core.commands.predict import _metadata
+    from slowfast_core.commands.predict_output import window_metadata
     from slowfast_core.commands.predict_segments import write_segment_files
     from slowfast_core.predict import predict_frames
     from slowfast_core.video.decode import VideoReader
@@ -230,7 +231,7 @@ def _one_video(video: Path, folder: Path, name: str, model: "SlowFast", runner: 
                                              preprocessing=prep):
                 collector.add(prediction)
                 windows.append(prediction.to_dict())
-            meta = _metadata(reader, model, runner.description, prep, stride, topk=options.topk, annotated=None)
+            meta = window_metadata(reader, model, runner.description, prep, stride, topk=options.topk, annotated=None)
     except SlowFastError as exc:  # unreadable, empty, not a video: named and skipped
         return VideoResult(video, f"skipped: {exc}")
     if not collector.windows:

@@ -25,7 +25,7 @@ from slowfast_core.segments import ActionSegment, SmoothingSettings, format_time
 from slowfast_core.stream.smoothing import check_smoothing
 
 if TYPE_CHECKING:
-    from slowfast_core.commands.predict import _Writer
+    from slowfast_core.commands.predict_output import Writer
     from slowfast_core.predict import WindowPrediction
     from slowfast_core.video.decode import VideoInfo
 
@@ -148,7 +148,7 @@ class SegmentsWriter:
     """A `slowfast predict` writer: passes windows to `inner` (None with --segments, whose output replaces
     the windows') and collects them; at the end prints the segments (with --segments) and writes subtitles."""
 
-    def __init__(self, out: TextIO, *, fmt: str, inner: "_Writer | None", categories: Sequence[str],
+    def __init__(self, out: TextIO, *, fmt: str, inner: "Writer | None", categories: Sequence[str],
                  options: SegmentOptions) -> None:
         self.out, self.fmt, self.inner, self.options = out, fmt, inner, options
         self.collector = SegmentCollector(categories, options.smoothing)

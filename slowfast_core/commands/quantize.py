@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
         CalibrationError,
         find_videos,
         plan_calibration,
-        sessions_videos,
     )
     from slowfast_core.backends.openvino_backend import openvino_available
     from slowfast_core.backends.openvino_int8 import nncf_version, quantize_model
-    from slowfast_core.commands.predict import load_model
     from slowfast_core.errors import ConfigError
+    from slowfast_core.sessions.store import sessions_videos
+    from slowfast_core.weights.api import load_model
 
     if args.size is not None:
         check_short_side(args.size, "--size")

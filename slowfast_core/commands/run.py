@@ -27,13 +27,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from slowfast_core.cli import exit_status
-from slowfast_core.commands.predict import add_model_arguments, load_model
-from slowfast_core.errors import ConfigError
+from slowfast_core.commands.predict import add_model_arguments
+from slowfast_core.errors import ConfigError, exit_status
 from slowfast_core.spec import check_short_side
 from slowfast_core.stream.types import EngineError
+from slowfast_core.weights.api import load_model
 
 logger = logging.getLogger(__name__)
+
+#: predictions the --jsonl writer may fall behind before it drops some (and says so); an unpaced file's worker
+#: makes tens a second at most, and writing a line takes microseconds
+JSONL_QUEUE = 4096
 
 #: seconds `stop()` may take before the run reports threads that did not end (the rest of the 2 s a signal
 #: allows goes to flushing and the interpreter's exit)
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_core.stream.engine import Engine, EngineSettings
     from slowfast_core.stream.jsonl import JsonlWriter
     from slowfast_core.video.cameras import list_cameras
-    from slowfast_core.video.sources import parse_source
+    from slowfast_core.video.source_text import parse_source
 
     if args.list_cameras:
         cameras = list_cameras()
@@ -141,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     writer = JsonlWriter(Path(args.jsonl) if args.jsonl else sys.stdout)
     events = _EventLog()
-    engine.subscribe(writer)
+    unsubscribe_writer = engine.subscribe(writer, queued=JSONL_QUEUE)  # a slow disk never holds the inference thread
     engine.subscribe(events)
     stop = threading.Event()
     signals: list[int] = []
@@ -151,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         engine.start(source, model, people=people)
     except BaseException:
         _restore_signal_handlers(previous)
+        unsubscribe_writer()
         writer.close()
         source.close()
         raise
@@ -169,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 break
     finally:
         clean = engine.stop(timeout=STOP_TIMEOUT)
+        unsubscribe_writer()  # every line the engine published is written before the file closes
         writer.close()
         _restore_signal_handlers(previous)
         metrics = engine.metrics()

@@ -14,7 +14,7 @@ import cv2
 from slowfast_core.detect.base import Detector
 from slowfast_core.detect.people import PeopleResult, PeopleStep
 from slowfast_core.model.detection import SlowFastDetection
-from slowfast_core.predict import WindowSpan, iter_windows
+from slowfast_core.video.file_windows import WindowSpan, iter_windows
 from slowfast_core.records import PredictionRecord
 from slowfast_core.spec import Preprocessing
 from slowfast_core.video.decode import DecodedFrame

@@ -34,12 +34,6 @@ class PeopleResult:
     probs: np.ndarray = field(repr=False)  # (N, num_classes) sigmoid, one row per person in `people` order
 
 
-def key_frame_index(pathway_indices: list[np.ndarray]) -> int:
-    """The window's key frame: the middle of the densest pathway's frames (AVA labels the middle frame)."""
-    dense = max(pathway_indices, key=len)
-    return int(dense[len(dense) // 2])
-
-
 def boxes_tensor(boxes: list[PersonBox], sx: float, sy: float) -> torch.Tensor:
     """(N, 5) [batch 0, x1, y1, x2, y2] in model-input pixels, from boxes in key-frame pixels scaled by sx, sy."""
     if not boxes:

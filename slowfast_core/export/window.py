@@ -31,7 +31,7 @@ def real_window(geometry: ClipGeometry, prep: Preprocessing, size: int, *, video
                 batch: int = 2) -> list[torch.Tensor]:
     """`batch` consecutive windows of `video` (default: the synthetic actions scene), stacked per pathway:
     [(batch, 3, T_p, size, size)], centre-cropped to `size` after resizing the short side to `size`."""
-    from slowfast_core.predict import iter_windows
+    from slowfast_core.video.file_windows import iter_windows
     from slowfast_core.video.decode import VideoReader
 
     prep = replace(prep, short_side=size, crop="center")

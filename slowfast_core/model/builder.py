@@ -1,5 +1,6 @@
-"""`create_model`: a preset by name, optionally with weights (a registry name or a checkpoint path), its
-metadata (categories, preprocessing, weights origin) given at build; `with_classes` and `with_preprocessing`:
+"""`build_untrained`: a preset by name with random weights, its metadata (categories, preprocessing) given at
+build (weights files are the weights package's: `slowfast_core.weights.api.create_model`); `with_classes` and
+`with_preprocessing`:
 a new model from an existing one's weights with other labels or another input size (a model's meta never
 changes once built)."""
 
@@ -21,35 +22,24 @@ from slowfast_core.spec import ModelMeta, Preprocessing
 UNTRAINED_SEED = 0
 
 
-def create_model(
-    name: str, *, num_classes: int | None = None, weights: str | None = None, seed: int | None = None,
+def build_untrained(
+    name: str, *, num_classes: int | None = None, seed: int | None = None,
     categories: Sequence[str] | None = None, input_size: int | None = None, **overrides: object,
 ) -> SlowFast:
-    """Build the architecture `name` in eval mode, its metadata (`model.meta`) fixed from the start.
+    """The architecture `name` with random (untrained) weights, in eval mode, its metadata fixed from the start.
 
-    weights: None for random (untrained) weights, else a registry name (`slowfast weights list`) or a path to
-    a PyTorchVideo / PySlowFast checkpoint. num_classes: None means the checkpoint's (400 without weights);
-    a number other than the checkpoint's keeps the backbone and starts a fresh head.
-    categories: names of random weights' classes (their count is the head's; default: Kinetics-400's for 400
-    classes, else "class i"). input_size: the input short side to run at (None: the weights' own, or the
-    architecture's). Overrides change config fields (e.g. fusion="tsample", beta_inv=4). seed: random weights
-    drawn from this seed (the global RNG is left as it was), e.g. `UNTRAINED_SEED`; None draws from the global RNG.
+    num_classes: None means 400 (or `len(categories)`). categories: names of the classes (None: "class i"; the
+    weights package's `create_model` names a 400-way head with Kinetics-400's). input_size: the input short side
+    to run at (None: the architecture's). Overrides change config fields (e.g. fusion="tsample", beta_inv=4).
+    seed: weights drawn from this seed (the global RNG is left as it was), e.g. `UNTRAINED_SEED`; None draws
+    from the global RNG. Loading weights is the weights package's job (`slowfast_core.weights.api`): this
+    package knows nothing of weights files.
     """
-    if weights is not None:
-        if categories is not None:
-            raise ValueError("categories name random weights' classes; weights bring their own")
-        from slowfast_core.weights.checkpoint import load_weights  # lazy: weights imports model
-
-        return load_weights(weights, arch=name, num_classes=num_classes, input_size=input_size, **overrides)
     if categories is not None:
         if num_classes is not None and num_classes != len(categories):
             raise ValueError(f"num_classes={num_classes} but {len(categories)} categories")
         num_classes = len(categories)
     config = get_config(name, num_classes=400 if num_classes is None else num_classes, **overrides)
-    if categories is None and config.num_classes == 400:
-        from slowfast_core.weights.labels import kinetics400_labels
-
-        categories = kinetics400_labels()
     meta = untrained_meta(config)
     if categories is not None:
         meta = replace(meta, categories=tuple(categories))
@@ -63,12 +53,13 @@ def create_model(
 
 
 def with_classes(model: SlowFast, categories: Sequence[str], *, head: nn.Linear | None = None,
-                 keep_head: bool = False) -> SlowFast:
+                 keep_head: bool = False, weights: str | None = None) -> SlowFast:
     """A new eval-mode model (CPU) with `model`'s backbone weights and `categories` as its classes.
 
     The classifier: `head` (C -> len(categories)) when given, `model`'s own with `keep_head` (same class
-    count), else a fresh one. The meta keeps `model`'s preprocessing and names no weights (these are new ones):
-    how a fine-tune or a taught classifier gets its labels, without changing the model it started from.
+    count), else a fresh one. The meta keeps `model`'s preprocessing and names `weights` as its origin (None:
+    these are new ones, not saved yet): how a fine-tune or a taught classifier gets its labels, without
+    changing the model it started from.
     """
     if keep_head and len(categories) != model.config.num_classes:
         raise ValueError(f"keep_head with {len(categories)} categories for a {model.config.num_classes}-class head")
@@ -76,7 +67,7 @@ def with_classes(model: SlowFast, categories: Sequence[str], *, head: nn.Linear 
     state = {k: v for k, v in model.state_dict().items() if keep_head or not k.startswith(HEAD_PREFIX)}
     if head is not None:
         state[HEAD_PREFIX + "proj.weight"], state[HEAD_PREFIX + "proj.bias"] = head.weight, head.bias
-    return _rebuilt(config, replace(model.meta, categories=tuple(categories), weights=None), state,
+    return _rebuilt(config, replace(model.meta, categories=tuple(categories), weights=weights), state,
                     strict=keep_head or head is not None)
 
 

@@ -217,6 +217,9 @@ PRESETS: dict[str, SlowFastConfig] = {
         ),
     )
 }
+
+#: the architecture a start without weights or --arch runs (predict, the window, teaching a session without one)
+DEFAULT_ARCH = "slowfast_8x8_r50"
 ALIASES: dict[str, str] = {a: c.name for c in PRESETS.values() for a in c.aliases}
 
 

@@ -151,15 +151,11 @@ class RoIHead(nn.Module):
         return self.proj(self.dropout(self.pool(fmap, boxes)))
 
 
-def untrained_detection_meta(config: DetectionConfig) -> ModelMeta:
-    """Random weights' metadata: AVA's names for 80 classes (else "class i"), the full frame at the input size."""
-    if config.num_classes == 80:
-        from slowfast_core.weights.labels import ava_labels
-
-        categories = tuple(ava_labels())
-    else:
-        categories = tuple(f"class {i}" for i in range(config.num_classes))
-    return ModelMeta(categories=categories, preprocessing=Preprocessing(short_side=config.input_size, crop="full"))
+def untrained_detection_meta(config: DetectionConfig, categories: Sequence[str] | None = None) -> ModelMeta:
+    """Random weights' metadata: `categories` (None: "class i"; the weights package's `create_detection_model`
+    names an 80-way head with AVA's), the full frame at the input size. Knows no label files."""
+    names = tuple(categories) if categories is not None else tuple(f"class {i}" for i in range(config.num_classes))
+    return ModelMeta(categories=names, preprocessing=Preprocessing(short_side=config.input_size, crop="full"))
 
 
 class SlowFastDetection(nn.Module):
@@ -203,30 +199,3 @@ class SlowFastDetection(nn.Module):
     def probabilities(self, x: list[torch.Tensor], boxes: torch.Tensor) -> torch.Tensor:
         """Per-box, per-class probabilities (sigmoid: classes are independent): (N, num_classes)."""
         return torch.sigmoid(self(x, boxes))
-
-
-def create_detection_model(
-    name: str, *, weights: str | None = None, seed: int | None = None, categories: Sequence[str] | None = None,
-    input_size: int | None = None, num_classes: int | None = None,
-) -> SlowFastDetection:
-    """The detection architecture `name` in eval mode, random (from `seed`) or with `weights` (file or registry name).
-
-    categories: the classes of random weights (their count sets the head). input_size: the short side to run at.
-    """
-    if weights is not None:
-        from slowfast_core.weights.detection import load_detection_weights  # lazy: weights imports model
-
-        return load_detection_weights(weights, arch=name, input_size=input_size, num_classes=num_classes)
-    if categories is not None:
-        num_classes = len(categories)
-    config = get_detection_config(name, **({} if num_classes is None else {"num_classes": num_classes}))
-    meta = untrained_detection_meta(config)
-    if categories is not None:
-        meta = replace(meta, categories=tuple(categories))
-    if input_size is not None:
-        meta = replace(meta, preprocessing=replace(meta.preprocessing, short_side=int(input_size)))
-    if seed is None:
-        return SlowFastDetection(config, meta=meta).eval()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return SlowFastDetection(config, meta=meta).eval()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from slowfast_core.sessions.agreement import Agreement, LabelAgreement, agreement, predicted_segments
 from slowfast_core.sessions.export import ExportedClip, ExportReport, export_dataset
-from slowfast_core.sessions.layout import LabeledSegment, Problem, SessionError, SessionInfo, default_root
+from slowfast_core.sessions.layout import LabeledSegment, Problem, SessionError, SessionInfo
 from slowfast_core.sessions.recorder import SessionRecorder
 from slowfast_core.sessions.repair import RepairReport, repair_session
 from slowfast_core.sessions.store import (
@@ -24,6 +24,7 @@ from slowfast_core.sessions.store import (
     rename_session,
     resolve_session,
 )
+from slowfast_core.userdirs import default_root
 
 __all__ = [
     "Agreement", "ExportReport", "ExportedClip", "FrameTable", "LabelAgreement", "LabeledSegment",

@@ -20,7 +20,7 @@ from slowfast_core.annotate import FrameAnnotator, fit_frame
 from slowfast_core.overlay.content import Marking, ShownPrediction
 from slowfast_core.sessions.layout import LabeledSegment, SessionError
 from slowfast_core.sessions.store import Session, load_session
-from slowfast_core.stream.engine import EngineSettings
+from slowfast_core.stream.settings import EngineSettings
 from slowfast_core.video.encode import VideoFileWriter, check_output_path
 
 #: progress(frames done, frames in all); may raise to cancel (the partial file is deleted).

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import cv2
 
+from slowfast_core.files import slugify
 from slowfast_core.sessions.layout import (
     LABELS_CSV,
     SESSION_JSON,
     VIDEO_FILE,
     SessionError,
     atomic_write_text,
-    slugify,
 )
 from slowfast_core.sessions.store import Session, load_session
 from slowfast_core.sessions.video import open_writer

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from slowfast_core.files import slugify
 from slowfast_core.progress import format_bytes
 from slowfast_core.sessions.layout import (
     FRAMES_CSV,
@@ -26,7 +27,6 @@ from slowfast_core.sessions.layout import (
     SessionError,
     SessionInfo,
     csv_line,
-    slugify,
     write_info,
 )
 

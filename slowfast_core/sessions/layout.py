@@ -23,14 +23,12 @@ import csv
 import io
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from slowfast_core.errors import SlowFastError
-from slowfast_core.userdirs import data_dir
 
 SESSION_JSON = "session.json"
 VIDEO_FILE = "video.mp4"
@@ -49,7 +47,6 @@ LABELS_HEADER = ("label", "start", "end")
 SessionState = Literal["recording", "finished", "repaired"]
 STATES: tuple[str, ...] = ("recording", "finished", "repaired")
 
-ENV_ROOT = "SLOWFAST_SESSIONS"
 
 
 class SessionError(SlowFastError):
@@ -156,14 +153,6 @@ SESSION_FIELDS: tuple[str, ...] = tuple(
     f for f in SessionInfo.__dataclass_fields__ if f not in ("path", "problems", "raw", "invalid"))
 
 
-def read_info(path: Path) -> SessionInfo:
-    """Read `path`/session.json with the validating reader (see slowfast_core.sessions.reader): problems in it
-    become `info.problems`; SessionError only when there is no session.json at all."""
-    from slowfast_core.sessions.info_reader import read_info as read
-
-    return read(path)
-
-
 def write_info(info: SessionInfo) -> None:
     """Write session.json atomically (temp file, fsync, rename): a crash leaves the old or the new one."""
     atomic_write_text(info.path / SESSION_JSON, json.dumps(info.to_json(), indent=2) + "\n")
@@ -218,33 +207,9 @@ def csv_line(values: tuple[object, ...] | list[object]) -> str:
     return buf.getvalue()
 
 
-def read_labels(path: Path) -> list[LabeledSegment]:
-    """labels.csv of session folder `path`, in start order; rows that do not parse are skipped (the reader's
-    `read_labels_checked` also says which and why)."""
-    from slowfast_core.sessions.tables import read_labels_checked
-
-    return read_labels_checked(path)[0]
-
-
 def labels_text(segments: list[LabeledSegment]) -> str:
     """The full text of a labels.csv holding `segments`."""
     return csv_line(list(LABELS_HEADER)) + "".join(csv_line((s.label, s.start, s.end)) for s in segments)
-
-
-def slugify(name: str, *, max_len: int = 48) -> str:
-    """A file-name-safe form of `name`: letters, digits, '-', '_' and '.' (no spaces: CSV paths are
-    space-separated in the PySlowFast convention)."""
-    slug = re.sub(r"[^\w.-]+", "_", name.strip(), flags=re.UNICODE).strip("._")
-    return slug[:max_len] or "session"
-
-
-def default_root() -> Path:
-    """Where sessions live unless told otherwise: $SLOWFAST_SESSIONS, else `sessions` in the user data folder
-    (~/.local/share/slowfast-live/sessions on Linux, honouring $XDG_DATA_HOME; see slowfast_core.userdirs)."""
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).expanduser()
-    return data_dir() / "sessions"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -30,8 +30,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from slowfast_core import __version__
+import numpy as np
+
 from slowfast_core.progress import format_bytes
+from slowfast_core.sessions.clock import SessionClock
 from slowfast_core.sessions.folder import DEFAULT_MIN_FREE_BYTES, create_session, low_space, write_failure
 from slowfast_core.sessions.label_log import LabelLog
 from slowfast_core.sessions.layout import (
@@ -48,6 +50,7 @@ from slowfast_core.sessions.prediction_log import PredictionLog
 from slowfast_core.sessions.segments import SegmentWriter
 from slowfast_core.sessions.video import JoinProgress, join_segments
 from slowfast_core.stream.types import FramePacket, Prediction
+from slowfast_core.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +81,12 @@ class SessionRecorder:
         """Private: use `SessionRecorder.start`. `info` is already written as session.json."""
         self._info = info
         self._t0 = t0  # time.monotonic() at start, for elapsed()
-        self._offset: float | None = None  # engine timestamp - offset = session time; set by the first frame
-        self._last_rel: float | None = None  # session time of the newest accepted frame
+        self._clock = SessionClock(info.fps)  # moved by on_frame (the capture thread) only
         self.min_free_bytes = int(min_free_bytes)  # public so that a caller (or a test) can tighten it live
         self._on_error = on_error
         self._label_set = frozenset(info.labels)
-        self._queue: queue.Queue[tuple[FramePacket, float]] = queue.Queue(maxsize=queue_frames)
+        # (image, "bgr" | "rgb", source index, session time): the source's BGR frame when the capture kept it
+        self._queue: queue.Queue[tuple[np.ndarray, str, int, float]] = queue.Queue(maxsize=queue_frames)
         self._stop_event = threading.Event()
         self._lock = threading.Lock()  # guards the label log, error, accepting
         self._accepting = True
@@ -155,12 +158,12 @@ class SessionRecorder:
     def start_monotonic(self) -> float:
         """What is subtracted from engine timestamps to give session times: the current offset once the first
         frame arrived (its timestamp, unless the clock jumped back since), else time.monotonic() at start()."""
-        offset = self._offset
+        offset = self._clock.offset
         return self._t0 if offset is None else offset
 
     def session_time(self, timestamp: float) -> float | None:
         """Engine timestamp `timestamp` as seconds of this session (None before the first frame)."""
-        offset = self._offset
+        offset = self._clock.offset
         return None if offset is None else timestamp - offset
 
     @property
@@ -200,26 +203,25 @@ class SessionRecorder:
         """Queue one captured frame for the writer thread; never blocks (a full queue drops and counts).
 
         The first frame fixes session time 0, on whatever clock the engine stamps frames with. Should the
-        clock jump back (a file that loops, a reopened source), time continues one frame period later.
+        clock jump back (a file that loops, a reopened source), time continues one frame period later
+        (`SessionClock`, which only this method moves).
         """
         if not self._accepting:
             return
-        if self._offset is None:
-            self._info.clock_origin = frame.timestamp
-            self._offset = frame.timestamp
-        rel = frame.timestamp - self._offset
-        if self._last_rel is not None and rel < self._last_rel:
-            rel = self._last_rel + 1.0 / self._info.fps
-            self._offset = frame.timestamp - rel
-        self._last_rel = rel
+        rel = self._clock.stamp(frame.timestamp)
+        if self._info.clock_origin is None:
+            self._info.clock_origin = self._clock.origin
         try:
-            self._queue.put_nowait((frame, rel))
+            if frame.bgr is not None and frame.bgr.shape == frame.image.shape:
+                self._queue.put_nowait((frame.bgr, "bgr", frame.index, rel))  # encoded as it is: no conversion
+            else:
+                self._queue.put_nowait((frame.image, "rgb", frame.index, rel))
         except queue.Full:
             self._dropped += 1
 
     def on_prediction(self, prediction: Prediction) -> None:
         """Append the prediction to predictions.jsonl (flushed). Windows ending before the start are skipped."""
-        offset = self._offset
+        offset = self._clock.offset
         if not self._accepting or offset is None or prediction.end_time < offset:
             return  # before the first frame: about time outside the session
         try:
@@ -266,10 +268,7 @@ class SessionRecorder:
 
     def _rel(self, at: float | None) -> float:
         """Engine timestamp `at` (default: the newest frame's) as session seconds, never negative."""
-        offset, last = self._offset, self._last_rel
-        if at is None or offset is None:
-            return max(0.0, last or 0.0)
-        return max(0.0, at - offset)
+        return self._clock.session_time(at)
 
     # ------------------------------------------------------------------ failure
     def _fail(self, message: str) -> None:
@@ -300,8 +299,8 @@ class SessionRecorder:
                 except queue.Empty:
                     packet = None
                 if packet is not None and packet is not _WAKE and self._error is None:
-                    frame, rel = packet
-                    if self._segments.write(frame.image, frame.index, rel):
+                    image, order, index, rel = packet
+                    if self._segments.write(image, index, rel, order=order):
                         self._check_space()  # a segment was closed
                 if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
                     self._sync()

@@ -46,17 +46,20 @@ class SegmentWriter:
         """True once `close()` ran: frames.csv is closed."""
         return self._index.closed
 
-    def write(self, image: np.ndarray, source_index: int, time: float) -> bool:
-        """Encode one (H, W, 3) RGB uint8 frame at session time `time`; closes the segment when it is full
-        (returns True then). OSError when the segment cannot be written (disk full)."""
+    def write(self, image: np.ndarray, source_index: int, time: float, *, order: str = "rgb") -> bool:
+        """Encode one (H, W, 3) uint8 frame at session time `time`; closes the segment when it is full
+        (returns True then). order: "rgb", or "bgr" for a frame in OpenCV's order (the source's own, which the
+        capture keeps), written without a conversion. OSError when the segment cannot be written (disk full)."""
         info = self.info
+        rgb = order == "rgb"
         if image.shape[0] != info.height or image.shape[1] != info.width:
             if not self._warned_resize:
                 logger.warning("frames are %dx%d but the session records %dx%d: resizing",
                                image.shape[1], image.shape[0], info.width, info.height)
                 self._warned_resize = True
             image = cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA)
-        bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)  # (H, W, 3) BGR
+        image = np.ascontiguousarray(image)
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if rgb else image  # (H, W, 3) BGR
         if self._writer is None:
             self._writer = open_writer(self.folder / segment_name(self._number), fps=info.fps, width=info.width,
                                        height=info.height)

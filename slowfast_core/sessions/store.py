@@ -8,20 +8,22 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from slowfast_core.errors import SlowFastError
+from slowfast_core.files import slugify
 from slowfast_core.records import PredictionRecord
 from slowfast_core.sessions.layout import (
     SEGMENTS_DIR,
     SESSION_JSON,
+    VIDEO_FILE,
     LabeledSegment,
     SessionError,
     SessionInfo,
-    default_root,
-    slugify,
     write_info,
 )
 from slowfast_core.sessions.info_reader import info_is_broken, read_info
 from slowfast_core.sessions.reader import quick_problems, read_session_files
 from slowfast_core.sessions.tables import FrameTable, parse_prediction, read_frames_checked, read_predictions_checked
+from slowfast_core.userdirs import default_root
 
 logger = logging.getLogger(__name__)
 
@@ -182,3 +184,13 @@ def delete_session(path: Path | str) -> None:
 def session_segments(path: Path) -> list[Path]:
     """The segment files of an unfinished session, in recording order."""
     return sorted((Path(path) / SEGMENTS_DIR).glob("*.mp4"))
+
+
+def sessions_videos(root: Path | None = None) -> list[Path]:
+    """The videos of the user's finished (or repaired) recorded sessions, oldest first; [] when there are none
+    (what int8 calibration uses when no video is named)."""
+    try:
+        infos = list_sessions(root)
+    except SlowFastError:
+        return []
+    return [i.path / VIDEO_FILE for i in infos if not i.unfinished and (i.path / VIDEO_FILE).is_file()]

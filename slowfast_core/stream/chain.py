@@ -21,8 +21,8 @@ from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.scheduler import WindowScheduler
 from slowfast_core.stream.types import EngineError, FramePacket, SourceState
 from slowfast_core.stream.worker import LatestSlot
-from slowfast_core.video.capture import CaptureThread, buffer_shape
-from slowfast_core.video.ringbuffer import RingBuffer
+from slowfast_core.stream.capture import CaptureThread, buffer_shape
+from slowfast_core.stream.ringbuffer import RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceInfo
 
 

@@ -44,10 +44,12 @@ from typing import Any, NamedTuple
 
 from slowfast_core.backends.base import check_backend, resolve_device
 from slowfast_core.errors import ConfigError
+from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import ClipGeometry, Preprocessing
 from slowfast_core.stream.chain import Chain, ChainOptions, RetiredCounts
 from slowfast_core.stream.hub import Hub
+from slowfast_core.stream.queued import QueuedListener
 from slowfast_core.stream.metrics import MetricsRecorder
 from slowfast_core.stream.settings import EngineSettings
 from slowfast_core.stream.smoothing import Smoother
@@ -68,6 +70,7 @@ class RunningBackend(NamedTuple):
     preprocessing: Preprocessing | None
     backend: str
     settled: bool
+    identity: FeatureIdentity | None = None  # the warm backbone's (None: features off, or nothing warm)
 
 
 class _Events:
@@ -99,8 +102,10 @@ class Engine:
     """Runs the real-time chain; see the module doc for the API."""
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
-        self._settings = settings or EngineSettings()
+        self._settings = settings or EngineSettings()  # an immutable snapshot, swapped whole
+        self._settings_lock = threading.Lock()  # one update_settings at a time: none is lost
         self._hub = Hub()
+        self._queued: tuple[QueuedListener, ...] = ()  # listeners behind their own queues (subscribe(queued=))
         self._events = _Events(self)
         self._recorder = MetricsRecorder()
         self._control = threading.RLock()  # start/stop/switch: one at a time
@@ -125,9 +130,29 @@ class Engine:
             features=lambda: self._settings.features, on_error=self._emit_error, on_message=self._say)
 
     # --- subscribers ------------------------------------------------------------------------------------------
-    def subscribe(self, listener: EngineListener) -> Callable[[], None]:
-        """Add a listener (any of on_frame, on_prediction, on_status, on_error); returns its unsubscribe."""
-        return self._hub.add(listener)
+    def subscribe(self, listener: EngineListener, *, queued: int = 0) -> Callable[[], None]:
+        """Add a listener (any of on_frame, on_prediction, on_status, on_error); returns its unsubscribe.
+
+        Listeners run on the engine's threads, so they must return quickly. `queued`: a listener that writes a
+        file for each prediction gets a queue of that many predictions and a thread of its own
+        (`QueuedListener`: a stalled disk delays only it; what a full queue drops is counted and logged); its
+        unsubscribe then waits for what it accepted. `stop` waits for every `QueuedListener` subscribed (also
+        one the caller made, and closes itself after unsubscribing), so nothing reaches one after it returns."""
+        wrapped = QueuedListener(listener, capacity=queued) if queued else listener
+        remove = self._hub.add(wrapped)
+        if not isinstance(wrapped, QueuedListener):
+            return remove
+        with self._chain_lock:
+            self._queued = (*self._queued, wrapped)
+
+        def unsubscribe() -> None:
+            remove()
+            with self._chain_lock:
+                self._queued = tuple(q for q in self._queued if q is not wrapped)
+            if wrapped is not listener and not wrapped.close():
+                logger.warning("%s still writing after 10 s: it finishes on its own", type(listener).__name__)
+
+        return unsubscribe
 
     def _emit_error(self, error: EngineError) -> None:
         if error.fatal:
@@ -280,24 +305,30 @@ class Engine:
             if alive:
                 logger.warning("engine threads still running after a deferred stop: %s", [t.name for t in alive])
 
-    def switch_model(self, model: SlowFast, *, preprocessing: Preprocessing | None = None) -> None:
+    def switch_model(self, model: SlowFast, *, preprocessing: Preprocessing | None = None,
+                     applied: Callable[[], None] | None = None) -> None:
         """Replace the model while running: built and warmed on the worker thread; the old one runs meanwhile.
-        preprocessing: what windows get (None: the model's own)."""
+        preprocessing: what windows get (None: the model's own). applied: called (on the worker thread) once the
+        new model runs; never for a switch that failed (an `on_error`) or that a later one replaced."""
         with self._control:
             worker = self._require(self._worker if self._running else None)
             if self._chain is not None and self._chain.offline:
                 raise ConfigError("an offline file run keeps its model: stop it and start again with the new one")
             backend = self._upgrade.plan(model, backend=self._settings.backend, live=True)
-            worker.request_model(model, preprocessing=preprocessing, backend=backend, device=self._settings.device)
+            worker.request_model(model, preprocessing=preprocessing, backend=backend, device=self._settings.device,
+                                 applied=applied)
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
-    def swap_head(self, model: SlowFast) -> None:
+    def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None,
+                  identity: FeatureIdentity | None = None) -> None:
         """Use `model`'s classifier and labels (a taught head on the running backbone) from the next window on:
-        no reload, no gap in the video. A model with another backbone is switched to as by `switch_model`."""
+        no reload, no gap in the video. A model with another backbone is switched to as by `switch_model` (at
+        the input size running now). applied: as for `switch_model`. identity: the backbone `model`'s classifier
+        was fitted on, when known (a taught head file says): then nothing is hashed to compare."""
         with self._control:
             worker = self._require(self._worker if self._running else None)
-            worker.request_head(model)
+            worker.request_head(model, applied=applied, identity=identity)
             self._message = f"using the classifier of {model.meta.weights or model.config.name}"
         self._publish_status()
 
@@ -325,21 +356,25 @@ class Engine:
         warm = worker.warm if worker is not None else None
         if warm is None:
             return RunningBackend(None, None, "", False)
-        return RunningBackend(warm.model, warm.preprocessing, warm.backend.name, self._upgrade.settled(warm))
+        return RunningBackend(warm.model, warm.preprocessing, warm.backend.name, self._upgrade.settled(warm),
+                              warm.identity)
 
     def update_settings(self, **changes: Any) -> EngineSettings:
-        """Change settings; stride, top-k, threshold, smoothing and hysteresis apply at once, the rest at the
-        next start (device and backend: at the next model switch). Returns the new settings."""
-        try:
-            settings = dataclasses.replace(self._settings, **changes)
-        except TypeError as exc:
-            raise ConfigError(f"unknown engine setting: {exc}") from None
-        self._settings = settings
-        if self._smoother is not None:
-            self._smoother.configure(window=settings.smoothing, threshold=settings.threshold,
-                                     hysteresis=settings.hysteresis)
-        if self._worker is not None:
-            self._worker.topk = settings.topk
+        """Change settings; stride, top-k, threshold, smoothing and hysteresis apply from the next window, the
+        rest at the next start (device and backend: at the next model switch). Returns the new settings.
+
+        Settings are one immutable snapshot, validated whole and swapped whole (under a lock); the worker's
+        part is handed to it and applied on its own thread (it owns top-k and the smoother), never written
+        into it from here."""
+        with self._settings_lock:
+            try:
+                settings = dataclasses.replace(self._settings, **changes)
+            except TypeError as exc:
+                raise ConfigError(f"unknown engine setting: {exc}") from None
+            self._settings = settings
+        worker = self._worker
+        if worker is not None:
+            worker.apply_settings(settings)
         chain = self._chain
         if chain is not None and ({"stride_s", "stride_frames"} & set(changes)):
             chain.scheduler.set_stride(stride_s=settings.stride_s, stride_frames=settings.stride_frames)
@@ -364,6 +399,8 @@ class Engine:
         finally:
             self._control.release()
         self._hub.close()
+        for listener in self._queued:  # what they accepted reaches them before stop returns (bounded)
+            listener.drain(max(0.0, deadline - time.monotonic()))
         if alive:
             logger.warning("engine threads still running after %.1f s: %s", timeout, [t.name for t in alive])
         self._hub.emit("on_status", self.status())  # the last word, after the gate closed
@@ -373,7 +410,8 @@ class Engine:
         """Stop for good: like stop(), and every later start() is refused (a ConfigError), so that a start
         requested before a window closed but arriving after it cannot bring engine threads back."""
         self._closed = True
-        return self.stop(timeout)
+        stopped = self.stop(timeout)
+        return stopped
 
     def _stop_threads(self, deadline: float) -> list[threading.Thread]:
         """Stop and join every thread until `deadline`; returns those still alive. Holds `_control`."""

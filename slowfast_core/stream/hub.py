@@ -1,10 +1,12 @@
 """The engine's listener hub: subscribers (`EngineListener`) and the gate that ends publishing at stop.
 
-Every event from an engine thread goes through `publish`, which holds the gate's lock while it calls the
-listeners: `close()` waits for a publish in flight and refuses every later one, so once `Engine.stop`
-returned no listener (window, recorder, JSONL writer) and no metric hears of another frame or prediction,
-even from a thread whose join timed out. `epoch` counts closes: a start or switch that began before a stop
-sees it changed and does not reopen the gate (the stop wins).
+Every event from an engine thread goes through `publish`, which passes the gate (open? count the publish as
+in flight) under a short lock and calls the listeners *outside* it: the capture thread's frame never waits
+behind the inference thread's prediction being written to disk (nor the reverse), so listeners must be
+thread-safe. `close()` refuses every later publish and waits for those in flight on other threads, so once
+`Engine.stop` returned no listener (window, recorder, JSONL writer) and no metric hears of another frame or
+prediction, even from a thread whose join timed out. `epoch` counts closes: a start or switch that began
+before a stop sees it changed and does not reopen the gate (the stop wins).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class Hub:
     def __init__(self) -> None:
         self._listeners: tuple[EngineListener, ...] = ()
         self._lock = threading.Lock()  # the subscriber list
-        self._gate = threading.RLock()  # held while publishing; re-entrant: a listener may call stop()
+        self._gate = threading.Condition(threading.Lock())  # guards _open, _epoch, _in_flight (never held
+        # while listeners run)
+        self._in_flight: dict[int, int] = {}  # thread id -> publishes it has in flight (a listener may publish)
         self._open = False
         self._epoch = 0
         self._complained: set[tuple[int, str]] = set()
@@ -60,21 +64,43 @@ class Hub:
             return True
 
     def close(self) -> None:
-        """Wait for a publish in flight, then refuse every later one (until `open_if`)."""
+        """Refuse every later publish (until `open_if`), then wait for those in flight on other threads (a
+        listener that stops the engine from inside its call does not wait for itself)."""
+        me = threading.get_ident()
         with self._gate:
             self._open = False
             self._epoch += 1
+            self._gate.wait_for(lambda: not any(n for t, n in self._in_flight.items() if t != me))
+
+    @property
+    def in_flight(self) -> int:
+        """Publishes whose listeners are running now (all threads)."""
+        with self._gate:
+            return sum(self._in_flight.values())
 
     def publish(self, method: Method, event: Event, *, before: Callable[[], None] | None = None) -> bool:
-        """Give `event` to every listener while the gate is open (`before` runs first, under the same gate:
-        the metrics); False when closed and nothing was published."""
+        """Give `event` to every listener while the gate is open; False when closed and nothing was published.
+
+        `before` (the metrics) runs first, under the gate, so that no count changes after a close; the
+        listeners run outside it, counted in flight so that `close` can wait for them."""
+        me = threading.get_ident()
         with self._gate:
             if not self._open:
                 return False
             if before is not None:
                 before()
+            self._in_flight[me] = self._in_flight.get(me, 0) + 1
+        try:
             self.emit(method, event)
-            return True
+        finally:
+            with self._gate:
+                left = self._in_flight[me] - 1
+                if left:
+                    self._in_flight[me] = left
+                else:
+                    del self._in_flight[me]
+                    self._gate.notify_all()
+        return True
 
     def emit(self, method: Method, event: Event) -> None:
         """Give `event` to every listener, gate or not (the engine's own last status at stop)."""

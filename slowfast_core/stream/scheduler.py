@@ -30,8 +30,8 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.types import EngineError
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
-from slowfast_core.video.ringbuffer import RingBuffer
-from slowfast_core.video.windows import WindowClock, window_lead, window_positions
+from slowfast_core.stream.ringbuffer import RingBuffer
+from slowfast_core.video.windows import WindowClock, window_positions, window_span
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def cut_live_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry,
     created = time.monotonic()
     return LiveWindow(
         id=window_id, generation=generation, frames=taken.frames, pathway_indices=chosen[-1],
-        start_time=float(end_time) - window_lead(geometry), end_time=float(end_time),
+        start_time=window_span(float(end_time), geometry)[0], end_time=float(end_time),
         first_index=int(taken.indices[0]), last_index=int(taken.indices[-1]),
         last_arrival=float(taken.arrivals.max()), created=created, cut_ms=(created - t0) * 1000.0,
         geometry=geometry,
@@ -264,6 +264,5 @@ class WindowScheduler(threading.Thread):
             if ended:
                 return
             # the writer may overwrite only frames older than what the next window, or a tail window ending at
-            # the newest frame, can use (as `predict.iter_windows` keeps them); all of those were seen already
-            keep_from = min(clock.next_start, last_time - window_lead(geometry))
-            buffer.hold_from(keep_from - 2.0 / self.fps)
+            # the newest frame, can use (the rule `video.file_windows.iter_windows` keeps them by too)
+            buffer.hold_from(clock.keep_from(last_time) - 2.0 / self.fps)

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from slowfast_core.records import PredictionRecord, TopK
-from slowfast_core.spec import REFERENCE_FPS
+from slowfast_core.video.windows import span_end
 
 
 @dataclass(frozen=True)
@@ -20,12 +20,15 @@ class FramePacket:
     """One captured frame as the source delivered it (full resolution, RGB uint8), for display and recording.
 
     The model's copy (resized once) lives in the ring buffer; this one is for people and the session video.
+    `bgr`: the source's own frame (OpenCV's BGR order), kept next to the RGB one so that the session video,
+    which OpenCV encodes from BGR, needs no conversion back (None: only the RGB one is at hand).
     """
 
     index: int  # running index since the source was opened
     timestamp: float  # time.monotonic() seconds at capture
     image: np.ndarray  # (H, W, 3) RGB uint8, source resolution
     source_fps: float  # the rate the source claims (or the file's fps)
+    bgr: np.ndarray | None = field(default=None, repr=False, compare=False)  # (H, W, 3) BGR uint8, the same pixels
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Prediction:
         """This prediction as the one written record, times in seconds since engine time `origin`: the span
         [start_time, end_time + 1/30), as `slowfast predict` writes it."""
         return PredictionRecord(
-            window=self.id, start=self.start_time - origin, end=self.end_time + 1.0 / REFERENCE_FPS - origin,
+            window=self.id, start=self.start_time - origin, end=span_end(self.end_time) - origin,
             topk=self.topk, first_frame=self.first_index, last_frame=self.last_index, label=self.label,
             confidence=self.confidence, timings=asdict(self.timings), backend=self.backend, people=self.people,
         )

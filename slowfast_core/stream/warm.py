@@ -92,11 +92,17 @@ def warm_model(model: SlowFast, *, preprocessing: Preprocessing | None = None, b
     return WarmModel(model, backend_, prep, classifier, identity)
 
 
-def with_head(warm: WarmModel, model: SlowFast, *, stop: threading.Event | None = None) -> WarmModel | None:
-    """`warm` with the classifier and labels of `model`, when `model` has the same backbone (else None)."""
+def with_head(warm: WarmModel, model: SlowFast, *, stop: threading.Event | None = None,
+              identity: FeatureIdentity | None = None) -> WarmModel | None:
+    """`warm` with the classifier and labels of `model`, when `model` has the same backbone (else None).
+    identity: the backbone `model`'s classifier was fitted on, when known (a taught head): compared as it is,
+    nothing hashed; None: `model`'s backbone is hashed to find out."""
     if warm.identity is None or warm.classifier is None:
         return None
-    if model.config.head_in_features != warm.identity.dim or FeatureIdentity.of(
-            model, preprocessing=warm.preprocessing, stop=stop) != warm.identity:
+    if model.config.head_in_features != warm.identity.dim:
+        return None
+    if identity is None:
+        identity = FeatureIdentity.of(model, preprocessing=warm.preprocessing, stop=stop)
+    if identity != warm.identity:
         return None
     return WarmModel(model, warm.backend, warm.preprocessing, classifier_of(model), warm.identity)

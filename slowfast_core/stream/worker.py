@@ -24,17 +24,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from slowfast_core.backends.base import Cancelled, InferenceBackend
 from slowfast_core.errors import SlowFastError
+from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.model.net import SlowFast
-from slowfast_core.predict import probabilities
-from slowfast_core.records import top_k
+from slowfast_core.records import probabilities, top_k
 from slowfast_core.spec import Preprocessing
+from slowfast_core.stream.settings import EngineSettings
 from slowfast_core.stream.smoothing import Smoother
 from slowfast_core.stream.types import EngineError, Prediction, Timings
 from slowfast_core.stream.warm import WarmModel, warm_inputs, warm_model, with_head
@@ -157,12 +158,30 @@ class WorkerOptions:
     features: bool = True
 
 
+#: called on the worker thread once a requested model or head runs (the windows after it use it)
+Applied = Callable[[], None]
+
+
+def _tell(applied: Applied | None) -> None:
+    """Call a request's `applied`; its failure (a window already gone) is logged, never the worker's."""
+    if applied is None:
+        return
+    try:
+        applied()
+    except Exception:  # noqa: BLE001 - the model runs whatever the caller's callback does
+        logger.warning("a model switch's applied() callback failed", exc_info=True)
+
+
 @dataclass(frozen=True)
-class _ModelRequest:
+class _WarmRequest:
+    """What the worker is asked to build and warm next (not a `weights.api.ModelRequest`: that one names
+    weights to load; this one holds a loaded model)."""
+
     model: SlowFast
     preprocessing: Preprocessing
     backend: str
     device: str
+    applied: Applied | None = None
 
 
 class InferenceWorker(threading.Thread):
@@ -182,18 +201,19 @@ class InferenceWorker(threading.Thread):
         self.slot = slot
         self.smoother = smoother
         self.options = options
-        self.topk = options.topk
+        self.topk = options.topk  # this thread's; `apply_settings` hands new values over
+        self._new_settings: EngineSettings | None = None
         self._listener = listener
         self._planner = planner
         prep = preprocessing or model.meta.preprocessing
-        self._first = _ModelRequest(model, prep, options.backend, options.device)
+        self._first = _WarmRequest(model, prep, options.backend, options.device)
         self._warm: WarmModel | None = WarmModel(model, backend, prep) if backend is not None else None
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._generation = 0
-        self._pending: _ModelRequest | None = None
+        self._pending: _WarmRequest | None = None
         self._adopt: WarmModel | None = None  # a faster backend for the running model, built elsewhere
-        self._pending_head: SlowFast | None = None
+        self._pending_head: tuple[SlowFast, Applied | None, FeatureIdentity | None] | None = None
         self.windows_done = 0
 
     @property
@@ -215,10 +235,12 @@ class InferenceWorker(threading.Thread):
         self.slot.wake()
 
     def request_model(self, model: SlowFast, *, preprocessing: Preprocessing | None = None, backend: str = "auto",
-                      device: str = "auto") -> None:
-        """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm."""
+                      device: str = "auto", applied: Applied | None = None) -> None:
+        """Switch to `model` as soon as the current window is done; the old one runs until the new one is warm.
+        `applied()` is called (on this worker's thread) once it runs; a switch that fails is an `on_error`, and
+        one replaced by a later request before it ran is never applied."""
         with self._lock:
-            self._pending = _ModelRequest(model, preprocessing or model.meta.preprocessing, backend, device)
+            self._pending = _WarmRequest(model, preprocessing or model.meta.preprocessing, backend, device, applied)
         self.slot.wake()
 
     def adopt(self, warm: WarmModel) -> None:
@@ -229,11 +251,30 @@ class InferenceWorker(threading.Thread):
             self._adopt = warm
         self.slot.wake()
 
-    def request_head(self, model: SlowFast) -> None:
-        """Use `model`'s classifier and labels from the next window on, keeping the running backbone and backend
-        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model."""
+    def apply_settings(self, settings: EngineSettings) -> None:
+        """Use `settings`' top-k, smoothing, threshold and hysteresis from the next window on. Safe from any
+        thread: the snapshot is handed over under the lock and applied by this worker's own thread."""
         with self._lock:
-            self._pending_head = model
+            self._new_settings = settings
+        self.slot.wake()
+
+    def _take_settings(self) -> None:
+        """Apply settings handed over by `apply_settings` (this thread only: it owns top-k and the smoother)."""
+        with self._lock:
+            settings, self._new_settings = self._new_settings, None
+        if settings is not None:
+            self.topk = settings.topk
+            self.smoother.configure(window=settings.smoothing, threshold=settings.threshold,
+                                    hysteresis=settings.hysteresis)
+
+    def request_head(self, model: SlowFast, *, applied: Applied | None = None,
+                     identity: FeatureIdentity | None = None) -> None:
+        """Use `model`'s classifier and labels from the next window on, keeping the running backbone and backend
+        (no reload, no gap). When `model`'s backbone differs from the running one, it is loaded as a new model,
+        at the input size running now. `applied`: as for `request_model`. identity: the backbone the head was
+        fitted on, when known (a taught head file): compared with the running one, nothing hashed."""
+        with self._lock:
+            self._pending_head = (model, applied, identity)
         self.slot.wake()
 
     # --- thread -----------------------------------------------------------------------------------------------
@@ -255,7 +296,7 @@ class InferenceWorker(threading.Thread):
         """A backend that could not start (and the one used instead), as a non-fatal event with the reason."""
         self._listener.on_error(EngineError("inference", message))
 
-    def _load(self, request: _ModelRequest) -> WarmModel:
+    def _load(self, request: _WarmRequest) -> WarmModel:
         o = self.options
         return warm_model(request.model, preprocessing=request.preprocessing, backend=request.backend,
                           device=request.device, warmup_runs=o.warmup_runs, cancel=self._stop_event,
@@ -266,7 +307,7 @@ class InferenceWorker(threading.Thread):
         if warm is None:
             request = self._first
             if self._planner is not None:  # the start-up policy, here so the capture fills the window meanwhile
-                request = _ModelRequest(request.model, request.preprocessing, self._planner(request.model),
+                request = _WarmRequest(request.model, request.preprocessing, self._planner(request.model),
                                         request.device)
             warm = self._load(request)
             with self._lock:
@@ -293,24 +334,28 @@ class InferenceWorker(threading.Thread):
 
     def _swap_head_if_asked(self) -> None:
         with self._lock:
-            model, self._pending_head = self._pending_head, None
-        if model is None:
+            pending, self._pending_head = self._pending_head, None
+        if pending is None:
             return
+        model, applied, identity = pending
         current = self._require_warm()
-        swapped = with_head(current, model, stop=self._stop_event)
+        swapped = with_head(current, model, stop=self._stop_event, identity=identity)
         if self._stop_event.is_set():
             return
-        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm)
+        if swapped is None:  # another backbone: a full switch (the old model runs until the new one is warm),
+            # at the input size the window runs now (the taught model's own may differ)
+            prep = replace(model.meta.preprocessing, short_side=current.preprocessing.short_side)
             with self._lock:
-                self._pending = _ModelRequest(model, model.meta.preprocessing, self.options.backend,
-                                              self.options.device)
+                self._pending = _WarmRequest(model, prep, self.options.backend, self.options.device, applied)
             return
         with self._lock:
             self._warm = swapped
         self.smoother.reset(model.meta.categories)
         self._listener.on_model_ready(swapped)
+        _tell(applied)
 
     def _switch_if_asked(self) -> None:
+        self._take_settings()
         self._adopt_if_offered()
         self._swap_head_if_asked()
         with self._lock:
@@ -329,6 +374,7 @@ class InferenceWorker(threading.Thread):
             self._warm = warm
         self.smoother.reset(pending.model.meta.categories)
         self._listener.on_model_ready(warm)
+        _tell(pending.applied)
 
     def _current(self, generation: int) -> bool:
         with self._lock:
@@ -368,6 +414,7 @@ class InferenceWorker(threading.Thread):
 
     def _run(self, window: Any) -> Prediction:
         """Normalise, infer, smooth one window; returns the prediction with its timings."""
+        self._take_settings()  # a change made while this window was waiting applies to it
         if self.people is not None:
             return self._run_people(window)
         warm = self._require_warm()
@@ -404,7 +451,7 @@ class InferenceWorker(threading.Thread):
 
         import cv2
 
-        from slowfast_core.detect.people import key_frame_index
+        from slowfast_core.video.windows import key_frame_index
         from slowfast_core.video.preprocess import pathway_tensors
 
         step = self.people

@@ -91,7 +91,7 @@ def key_frame_end(timestamp: float, model: SlowFastDetection) -> float:
 def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
                  progress: Callable[[int, int], None] | None = None) -> RoIFeatures:
     """Pooled RoI features of every ground-truth box of `split`, one backbone pass per key frame."""
-    from slowfast_core.predict import window_inputs
+    from slowfast_core.video.file_windows import window_inputs
 
     frames = data.splits.get(split)
     if not frames:

@@ -215,7 +215,7 @@ def _record(history: list[dict], step: int, loss: torch.Tensor, logits: torch.Te
 def train_head(config, d: distributed.Dist, data: DatasetSplit, out: Path, *, stop: threading.Event | None,
                progress: Callable[[str, int, int], None] | None):
     """Head-only training (single process): cache features, fit the classifier, save the whole model."""
-    from slowfast_core.train.loop import TrainResult, build_model
+    from slowfast_core.train.start import TrainResult, build_model
     from slowfast_core.train.run_folder import BEST, CONFUSION, CURVES, LAST, METRICS, TrainState
     from slowfast_core.train.report import append_jsonl, confusion_matrix, write_confusion, write_curves_png
     from slowfast_core.weights.native import save_model

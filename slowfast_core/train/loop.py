@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -43,6 +42,7 @@ from slowfast_core.train.report import (
     write_confusion,
     write_curves_png,
 )
+from slowfast_core.train.start import ProgressFn, TrainResult, build_model
 from slowfast_core.train.run_folder import (
     BEST,
     CONFUSION,
@@ -67,43 +67,6 @@ class Interrupted(SlowFastError):
     def __init__(self, message: str, signal_exit: int) -> None:
         super().__init__(message)
         self.signal_exit = signal_exit
-
-
-@dataclass
-class TrainResult:
-    """What `train` returns: the run folder, the final state and the last metrics record."""
-
-    out: Path
-    state: TrainState
-    metrics: dict
-    categories: list[str]
-
-
-ProgressFn = Callable[[str, int, int], None]  # (what, done, total)
-
-
-def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
-    """From scratch (the arch with a head for `categories`) or from `config.init` (a fresh head when the
-    classes differ from the checkpoint's); built with the data's categories as its meta, naming no weights."""
-    from slowfast_core.model.builder import create_model, with_classes
-
-    if config.init is None:
-        overrides = {"beta_inv": config.beta_inv} if config.beta_inv else {}
-        model = create_model(config.arch, categories=categories, dropout=config.dropout, **overrides)
-        base = None
-    else:
-        from slowfast_core.weights.checkpoint import load_weights
-
-        loaded = load_weights(config.init, arch=config.arch or None)
-        base = loaded.meta.weights
-        same = list(loaded.meta.categories) == list(categories)
-        if not same:
-            logger.warning("new %d-class head on %s (its classes differ from the data's)", len(categories), base)
-        model = with_classes(loaded, categories, keep_head=same)
-        del loaded
-        model.blocks[6].dropout.p = config.dropout
-    model._base = base  # type: ignore[attr-defined]  # recorded in the checkpoint's metadata
-    return model
 
 
 def _loader(dataset: ClipDataset, d: distributed.Dist, *, batch: int, shuffle: bool, seed: int,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from slowfast_core import __version__
+from slowfast_core.version import __version__
 from slowfast_core.errors import ConfigError
 from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from slowfast_core.errors import ConfigError, SlowFastError
-from slowfast_core.sessions.layout import atomic_write_text, slugify
+from slowfast_core.files import slugify
+from slowfast_core.sessions.layout import atomic_write_text
 from slowfast_core.video.actions import DEFAULT_SIZE, DEFAULT_TASK, check_task, class_names, make_scene, render_frame
 
 FPS = 30.0

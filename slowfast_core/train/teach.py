@@ -152,7 +152,7 @@ def sessions_with_labels(root: Path | None = None) -> list[Path]:
 
 def default_base(folders: Sequence[Path]) -> str | None:
     """The model the sessions were recorded with (weights, else arch), the most common one; None if unknown."""
-    from slowfast_core.sessions.layout import read_info
+    from slowfast_core.sessions.info_reader import read_info
 
     seen: dict[str, int] = {}
     for folder in folders:
@@ -170,15 +170,12 @@ def load_base(spec: str | None, *, size: int = 0) -> SlowFast:
     """The base model: weights (registry name, file or My models name), else an architecture's random weights
     (the untrained seed's, as the live view runs them); `size` (0: the model's own) sets the input short side,
     as the live view may run it."""
-    from slowfast_core.commands.predict import DEFAULT_ARCH
-    from slowfast_core.model.builder import UNTRAINED_SEED, create_model
     from slowfast_core.model.config import PRESETS
-    from slowfast_core.weights.checkpoint import load_weights
+    from slowfast_core.weights.api import load_model
 
-    input_size = int(size) or None
     if spec is None or spec in PRESETS:  # sessions recorded with random weights name only the arch
-        return create_model(spec or DEFAULT_ARCH, seed=UNTRAINED_SEED, input_size=input_size)
-    return load_weights(spec, input_size=input_size)  # a file, a registry name or a My models name
+        return load_model(None, arch=spec, input_size=size)
+    return load_model(spec, input_size=size)  # a file, a registry name or a My models name
 
 
 def _overlap(a0: np.ndarray, a1: np.ndarray, b0: float, b1: float) -> np.ndarray:

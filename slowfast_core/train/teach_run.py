@@ -1,4 +1,5 @@
-"""Teach, step 2: compute the missing features, fit the head on held-out-split windows, save the taught model.
+"""Teach, step 2: compute the missing features, fit the head on held-out-split windows, save the taught model
+(a head file: classifier, categories and the backbone identity; see `weights.head_file`).
 
 `run_teach` fits the linear head on the plan's features (`train.teach` makes the plan); `run_teach_last`
 fine-tunes res5 + head through the training loop instead. See `train.teach` for the whole flow.
@@ -98,10 +99,11 @@ def _stack(plan: TeachPlan, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, n
 
 def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn | None = None,
               device: str = "cpu", backend: str = "auto") -> TeachResult:
-    """Train the head on `plan`'s windows, save backbone + head to `out/taught.pyth` (see the module doc)."""
+    """Train the head on `plan`'s windows, save it as a head file `out/taught.pyth` (see the module doc)."""
     from slowfast_core.train.head import HEAD_STEPS, fit_linear
+    from slowfast_core.model.config import PRESETS
     from slowfast_core.train.report import confusion_matrix
-    from slowfast_core.weights.native import save_model
+    from slowfast_core.weights.head_file import save_head, taught_head
 
     emit = on_event or (lambda e: None)
     started = time.monotonic()
@@ -128,9 +130,10 @@ def run_teach(plan: TeachPlan, base: SlowFast, out: Path, *, on_event: EventFn |
         counts = np.bincount(ya, minlength=n).astype(np.float64)
         weight = np.where(counts > 0, len(ya) / (n * np.maximum(counts, 1)), 0.0)
         linear, _ = fit_linear(xa, ya, n, steps=HEAD_STEPS, class_weight=weight)
-    model = taught_model(base, linear, plan.categories)
     out.mkdir(parents=True, exist_ok=True)
-    path = save_model(model, out / MODEL_FILE, base=plan.base)
+    base_spec = None if plan.base in PRESETS else plan.base  # an arch alone: its untrained (fixed-seed) weights
+    head = taught_head(linear, plan.categories, plan.identity, base=base_spec, arch=base.config.name)
+    path = save_head(head, out / MODEL_FILE)  # the classifier alone: the backbone is the base's, read once
     result = TeachResult(path, plan.categories, history, confusion.tolist(), per_label, val_top1, train_top1,
                          time.monotonic() - started, computed, reused, plan.base, plan.notes)
     (out / RESULT_FILE).write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")

@@ -1,8 +1,8 @@
 """`synthetic:actions...,actors=N`: several scripted actors side by side as a live source, with known boxes.
 
 The synthetic scene's pacing (`SyntheticSource`) over `MultiActorScene` frames. Each
-actor repeats its own script; `truth(number)` says what each one does where, and `detector()` is the scene's
-own person detector (its boxes), for tests, the demo and `bench detect`.
+actor repeats its own script; `truth(number)` says what each one does where; the scene's own person detector
+(its boxes, for tests, the demo and `bench detect`) is `detect.scene_boxes.SceneBoxesDetector.of_scene(scene)`.
 
 Spec: `synthetic:actions[:A-B][@SEED],actors=N` (classes A..B, 2 s per entry, N actors, 320x120 frames).
 """
@@ -37,12 +37,6 @@ class MultiActorSource(SyntheticSource):
     def truth(self, number: int) -> list[ActorTruth]:
         """Each actor's id, box and class at frame `number`."""
         return self.scene.truth(number)
-
-    def detector(self):  # noqa: ANN201 - SceneBoxesDetector (imported lazily: detect depends on video)
-        """The scene's own person detector (its actors' boxes)."""
-        from slowfast_core.detect.scene_boxes import SceneBoxesDetector
-
-        return SceneBoxesDetector.of_scene(self.scene)
 
     def render(self, number: int) -> np.ndarray:
         """The scene's frame `number`, without the frame-number strip: across a small frame the strip would cover

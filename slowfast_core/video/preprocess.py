@@ -27,7 +27,12 @@ def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]
 
 def prepare_frame(frame_bgr: np.ndarray, short_side: int) -> np.ndarray:
     """One decoded OpenCV frame (H, W, 3) BGR uint8 -> RGB uint8 with its short side = `short_side`."""
-    rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    return resize_short_side(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB), short_side)
+
+
+def resize_short_side(rgb: np.ndarray, short_side: int) -> np.ndarray:
+    """(H, W, 3) uint8 with its short side scaled to `short_side` (bilinear; the same array when it is already
+    that size): `prepare_frame` without the colour conversion, for a caller that converted once already."""
     h, w = rgb.shape[:2]
     new_h, new_w = short_side_size(h, w, short_side)
     if (new_h, new_w) == (h, w):

@@ -1,4 +1,4 @@
-"""Frame sources: the interface behind a camera, a video file, or a synthetic scene, and `parse_source`.
+"""Frame sources: the interface behind a camera, a video file, or a synthetic scene.
 
 A `FrameSource` is opened, read frame by frame (BGR uint8, as OpenCV decodes it) and closed. Live sources
 (cameras, paced files, the synthetic scene) deliver frames at their own rate and skip frames when the reader
@@ -6,7 +6,7 @@ falls behind, as a camera does; an unpaced file delivers every frame as fast as 
 Open and read failures raise `SourceError` with a one-line message; the end of a file is `read() -> None`.
 
 The sources themselves: `CameraSource` (cameras.py), `FileSource` (file_source.py), `SyntheticSource`
-(synthetic.py) and the scripted actor (scripted.py). `parse_source("camera:0" | "camera:/dev/video0" |
+(synthetic.py) and the scripted actor (scripted.py). `source_text.parse_source("camera:0" | "camera:/dev/video0" |
 "file:PATH" | "synthetic[:WxH@FPS]")` builds one from the command line's `--source` text.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -163,47 +162,3 @@ def quiet_opencv() -> Iterator[None]:
         yield
     finally:
         cv2.utils.logging.setLogLevel(previous)
-
-_SYNTHETIC = re.compile(r"^synthetic(?::(?:(\d+)x(\d+))?(?:@(\d+(?:\.\d+)?))?)?$")
-
-
-def parse_source(spec: str, *, realtime: bool = True, loop: bool = False) -> FrameSource:
-    """A source from its `--source` text: camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH][@FPS].
-
-    realtime: files are paced at their fps like a camera (else read as fast as possible, every frame);
-    loop: files start again at their end. Cameras and the synthetic scene are always live.
-    """
-    from slowfast_core.video.cameras import CameraSource  # the concrete sources build on this module
-    from slowfast_core.video.file_source import FileSource
-    from slowfast_core.video.synthetic import SyntheticSource
-
-    text = spec.strip()
-    if text.startswith("synthetic:actions") and ",actors=" in text:
-        from slowfast_core.video.multi_actor_source import parse_multi_actor_source  # several actors, with boxes
-
-        actors = parse_multi_actor_source(text, realtime=realtime)
-        if actors is not None:
-            return actors
-    if text.startswith(("synthetic:actions", "synthetic:shapes")):
-        from slowfast_core.video.scripted import parse_actions_source  # it builds on SyntheticSource
-
-        scripted = parse_actions_source(text, realtime=realtime)
-        if scripted is not None:
-            return scripted
-    if text.startswith("camera:"):
-        device = text[len("camera:"):]
-        if device.isdigit():
-            return CameraSource(int(device))
-        if device:
-            return CameraSource(device)
-    elif text.startswith("file:") and len(text) > len("file:"):
-        return FileSource(text[len("file:"):], paced=realtime, loop=loop)
-    elif (m := _SYNTHETIC.match(text)) is not None:
-        width = int(m.group(1)) if m.group(1) else 640
-        height = int(m.group(2)) if m.group(2) else 480
-        fps = float(m.group(3)) if m.group(3) else 30.0
-        return SyntheticSource(width, height, fps)
-    raise SourceError(
-        f"unknown source {spec!r}: use camera:N, camera:/dev/videoN, file:PATH, synthetic[:WxH@FPS] or "
-        "synthetic:actions[:A-B][,actors=N] (synthetic:shapes[:A-B]: the original task)"
-    )

@@ -55,7 +55,19 @@ def window_lead(geometry: ClipGeometry) -> float:
 def window_span(end_time: float, geometry: ClipGeometry) -> tuple[float, float]:
     """(start, end) seconds of the window whose last grid instant is `end_time`: [first grid instant,
     last grid instant + 1/30). The one meaning of a window's start and end in every record."""
-    return end_time - window_lead(geometry), end_time + 1.0 / REFERENCE_FPS
+    return end_time - window_lead(geometry), span_end(end_time)
+
+
+def key_frame_index(pathway_indices: list[np.ndarray]) -> int:
+    """A window's key frame (the one person detection looks at): the middle of the densest pathway's frames
+    (AVA labels the middle frame). An index into the window's frames."""
+    dense = max(pathway_indices, key=len)
+    return int(dense[len(dense) // 2])
+
+
+def span_end(end_time: float) -> float:
+    """The end of the span of a window whose last grid instant is `end_time` (one 1/30 s frame after it)."""
+    return end_time + 1.0 / REFERENCE_FPS
 
 
 class WindowClock:
@@ -83,6 +95,12 @@ class WindowClock:
     def next_start(self) -> float:
         """First grid instant of the next window: frames before the one at or before it are never needed."""
         return self.next_end - window_lead(self.geometry)
+
+    def keep_from(self, newest: float, *, tail: bool = True) -> float:
+        """The earliest instant whose frames a window may still take: the next regular window's first grid
+        instant and, with `tail`, that of a window ending at the `newest` frame (`finish`'s tail window).
+        The one frame-retention rule of the file windows and the live scheduler: older frames may go."""
+        return min(self.next_start, newest - window_lead(self.geometry)) if tail else self.next_start
 
     def due(self, latest_time: float) -> list[float]:
         """End times of the windows that a frame at `latest_time` completes (and counts them as handed out)."""

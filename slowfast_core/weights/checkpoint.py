@@ -20,7 +20,7 @@ from slowfast_core.errors import CheckpointError
 from slowfast_core.model.config import get_config
 from slowfast_core.model.net import SlowFast
 from slowfast_core.spec import ModelMeta, Preprocessing
-from slowfast_core.weights.checkpoint_file import existing_file, read_checkpoint, sample_keys
+from slowfast_core.weights.checkpoint_file import check_keys, existing_file, read_checkpoint
 from slowfast_core.weights.convert_mmaction2 import MMACTION2_PREPROCESSING
 from slowfast_core.weights.native import config_from_metadata, preprocessing_from_metadata
 from slowfast_core.weights.signature import config_signature, matching_preset, state_signature
@@ -43,27 +43,6 @@ def _categories(num_classes: int) -> tuple[str, ...]:
 
         return tuple(kinetics400_labels())
     return tuple(f"class {i}" for i in range(num_classes))
-
-
-def _check_keys(model: SlowFast, state: Mapping[str, torch.Tensor], path: Path, *, skip: tuple[str, ...]) -> None:
-    """CheckpointError unless `state` has exactly the model's keys (but `skip`) with the same shapes."""
-    expected = {k: v for k, v in model.state_dict().items() if k not in skip}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected and k not in skip]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if k in state and state[k].shape != v.shape]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {sample_keys(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {sample_keys(unexpected)}")
-    if wrong:
-        problems.append(f"shape mismatch {sample_keys(wrong)}")
-    if problems:
-        raise CheckpointError(
-            f"checkpoint {path} does not fit {model.config.name}: {'; '.join(problems)}: "
-            "use a complete checkpoint saved from this architecture"
-        )
 
 
 def _load(
@@ -122,7 +101,7 @@ def _load(
     prep = preprocessing if preprocessing is not None else Preprocessing(short_side=config.input_size)
     meta = ModelMeta(categories=tuple(categories), preprocessing=_sized(prep, input_size), weights=weights_name)
     model = SlowFast(config, meta=meta)
-    _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
+    check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
     model.load_state_dict(state, strict=not fresh_head)
     model.eval().to(map_location)
     logger.info("loaded %s (%s format) into %s", path, layout, config.name)
@@ -158,7 +137,7 @@ def _load_native(
     meta = ModelMeta(categories=categories, preprocessing=_sized(preprocessing_from_metadata(metadata), input_size),
                      weights=str(path))
     model = SlowFast(config, meta=meta)
-    _check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
+    check_keys(model, state, path, skip=HEAD_KEYS if fresh_head else ())
     model.load_state_dict(state, strict=not fresh_head)
     model.eval().to(map_location)
     logger.info("loaded %s (slowfast-live format) into %s", path, config.name)

@@ -280,3 +280,25 @@ def sample_keys(keys: list[str]) -> str:
     """The first two of `keys` and how many there are, for naming offending tensors in one error line."""
     shown = ", ".join(keys[:2])
     return f"{shown}, ... ({len(keys)} in all)" if len(keys) > 2 else shown
+
+
+def check_keys(model: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path, *, skip: tuple[str, ...]) -> None:
+    """CheckpointError unless `state` has exactly the keys of `model` (a SlowFast or a detection model; those in
+    `skip` aside) with the same shapes."""
+    expected = {k: v for k, v in model.state_dict().items() if k not in skip}
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected and k not in skip]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and state[k].shape != v.shape]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {sample_keys(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {sample_keys(unexpected)}")
+    if wrong:
+        problems.append(f"shape mismatch {sample_keys(wrong)}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit {model.config.name}: {'; '.join(problems)}: "
+            "use a complete checkpoint saved from this architecture"
+        )

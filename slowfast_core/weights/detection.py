@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from slowfast_core.errors import CheckpointError
 from slowfast_core.model.detection import (
@@ -23,8 +26,7 @@ from slowfast_core.model.detection import (
     untrained_detection_meta,
 )
 from slowfast_core.spec import ModelMeta
-from slowfast_core.weights.checkpoint import _check_keys
-from slowfast_core.weights.checkpoint_file import existing_file, read_checkpoint
+from slowfast_core.weights.checkpoint_file import check_keys, existing_file, read_checkpoint
 from slowfast_core.weights.native import META_KEY, atomic_save, model_metadata, preprocessing_from_metadata
 
 logger = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ def load_detection_checkpoint(path: str | Path, *, arch: str | None = None, inpu
         head = state.get(DETECTION_HEAD_PREFIX + "proj.weight")
         if head is not None:
             config = config.replace(num_classes=int(head.shape[0]))
-        base = untrained_detection_meta(config)
+        base = ava_untrained_meta(config)
         meta = dataclasses.replace(base, categories=categories or base.categories, weights=weights_name or str(p))
     fresh = num_classes is not None and num_classes != config.num_classes
     if fresh:
@@ -116,14 +118,14 @@ def load_detection_checkpoint(path: str | Path, *, arch: str | None = None, inpu
                        config.num_classes, num_classes)
         config = config.replace(num_classes=num_classes)
         state = {k: v for k, v in state.items() if k not in HEAD_KEYS}
-        meta = dataclasses.replace(meta, categories=untrained_detection_meta(config).categories)
+        meta = dataclasses.replace(meta, categories=ava_untrained_meta(config).categories)
     if len(meta.categories) != config.num_classes:
-        meta = dataclasses.replace(meta, categories=untrained_detection_meta(config).categories)
+        meta = dataclasses.replace(meta, categories=ava_untrained_meta(config).categories)
     if input_size is not None:
         meta = dataclasses.replace(meta, preprocessing=dataclasses.replace(meta.preprocessing,
                                                                            short_side=int(input_size)))
     model = SlowFastDetection(config, meta=meta)
-    _check_keys(model, state, p, skip=HEAD_KEYS if fresh else ())  # type: ignore[arg-type]  # any model's keys
+    check_keys(model, state, p, skip=HEAD_KEYS if fresh else ())  # type: ignore[arg-type]  # any model's keys
     model.load_state_dict(state, strict=not fresh)
     return model.eval()
 
@@ -141,3 +143,35 @@ def load_detection_weights(spec: str, *, arch: str | None = None, input_size: in
     return load_detection_checkpoint(resolved.path, arch=arch or entry.arch, input_size=input_size,
                                      num_classes=num_classes, weights_name=entry.name,
                                      categories=entry.categories)
+
+
+def ava_untrained_meta(config: DetectionConfig) -> ModelMeta:
+    """Random weights' metadata with AVA's class names for an 80-way head (else "class i")."""
+    from slowfast_core.weights.labels import ava_labels
+
+    return untrained_detection_meta(config, ava_labels() if config.num_classes == 80 else None)
+
+
+def create_detection_model(
+    name: str, *, weights: str | None = None, seed: int | None = None, categories: Sequence[str] | None = None,
+    input_size: int | None = None, num_classes: int | None = None,
+) -> SlowFastDetection:
+    """The detection architecture `name` in eval mode, random (from `seed`) or with `weights` (file or registry name).
+
+    categories: the classes of random weights (their count sets the head). input_size: the short side to run at.
+    """
+    if weights is not None:
+        return load_detection_weights(weights, arch=name, input_size=input_size, num_classes=num_classes)
+    if categories is not None:
+        num_classes = len(categories)
+    config = get_detection_config(name, **({} if num_classes is None else {"num_classes": num_classes}))
+    meta = ava_untrained_meta(config)
+    if categories is not None:
+        meta = replace(meta, categories=tuple(categories))
+    if input_size is not None:
+        meta = replace(meta, preprocessing=replace(meta.preprocessing, short_side=int(input_size)))
+    if seed is None:
+        return SlowFastDetection(config, meta=meta).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return SlowFastDetection(config, meta=meta).eval()

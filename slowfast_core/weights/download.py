@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from slowfast_core import __version__
+from slowfast_core.version import __version__
 from slowfast_core.errors import WeightsError
 from slowfast_core.progress import ProgressBar, format_bytes
 

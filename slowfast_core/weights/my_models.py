@@ -54,14 +54,14 @@ def models_dir(sessions_root: Path | None = None) -> Path:
     env = os.environ.get(ENV_MODELS)
     if env:
         return Path(env).expanduser()
-    from slowfast_core.sessions.layout import default_root
+    from slowfast_core.userdirs import default_root
 
     return Path(sessions_root or default_root()).parent / "models"
 
 
 def slug(name: str) -> str:
     """The file stem for `name` (MyModelError for an empty one)."""
-    from slowfast_core.sessions.layout import slugify
+    from slowfast_core.files import slugify
 
     if not name or not name.strip():
         raise MyModelError("the model name is empty: give the taught model a name")

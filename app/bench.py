@@ -9,7 +9,8 @@ By default the user's caches are used (the converted model, Auto's choice): a se
 `--fresh` uses empty ones in a temporary folder: the first start on a machine (conversion, Auto's search).
 
 The figures are computed from recorded events by `app_figures`, a pure function (tested without a window).
-This module imports the window (app/) only inside `run`: the runtime never imports bench code.
+It lives in app/ (it runs the window); `slowfast bench app` imports it by name, only when that bench runs, so
+slowfast_core never imports app/ or Qt, and nothing at run time imports bench code.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ import cv2
 
 from slowfast_core.errors import SlowFastError, SourceError
 from slowfast_core.stream.types import EngineError, FramePacket, SourceState
-from slowfast_core.video.preprocess import prepare_frame, short_side_size
-from slowfast_core.video.ringbuffer import BufferClosed, RingBuffer
+from slowfast_core.video.preprocess import resize_short_side, short_side_size
+from slowfast_core.stream.ringbuffer import BufferClosed, RingBuffer
 from slowfast_core.video.sources import FrameSource, SourceFrame
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,8 @@ class CaptureThread(threading.Thread):
             timestamp = arrival
         with self._lock:
             buffer, short_side = self.buffer, self.short_side
-        small = prepare_frame(frame.image, short_side)  # (h, w, 3) RGB uint8, short side = model's
+        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3): the frame's one colour conversion
+        small = resize_short_side(rgb, short_side)  # (h, w, 3) RGB uint8, short side = model's
         blocking = self.clock == "media"
         try:
             while not buffer.write(small, timestamp=timestamp, index=index, arrival=arrival,
@@ -246,8 +247,8 @@ class CaptureThread(threading.Thread):
             if not retargeted:
                 raise
             # the model changed while this frame was prepared for the old one: it only misses the buffer
-        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)  # (H, W, 3) full resolution, for people
-        self._on_frame(FramePacket(index=index, timestamp=timestamp, image=rgb, source_fps=self.fps))
+        self._on_frame(FramePacket(index=index, timestamp=timestamp, image=rgb, source_fps=self.fps,
+                                   bgr=frame.image))  # full resolution, for people and the session video
 
 
 def buffer_shape(width: int, height: int, short_side: int) -> tuple[int, int, int]:
