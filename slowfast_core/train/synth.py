@@ -42,13 +42,14 @@ class SynthSettings:
     task: str = DEFAULT_TASK  # "pathways" (classes that need both pathways) or "shapes" (the original task)
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
-    """BGR frames to an mp4v file (through a temporary name, so a half-written clip is never left)."""
-    tmp = path.with_name(path.stem + ".part.mp4")
+def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS, *, fourcc: str = "mp4v") -> None:
+    """BGR frames to a video file in codec `fourcc` (through a temporary name, so a half-written clip is never
+    left): mp4v for the classification clips, FFV1 (lossless, .mkv) for the multi-actor scenes."""
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     if not writer.isOpened():
-        raise SlowFastError(f"cannot write {tmp}: check the folder is writable")
+        raise SlowFastError(f"cannot write {tmp} with the {fourcc} codec: check the folder is writable")
     for frame in frames:
         writer.write(frame)
     writer.release()

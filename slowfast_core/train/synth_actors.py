@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from slowfast_core.errors import ConfigError, SlowFastError
+from slowfast_core.errors import ConfigError
 from slowfast_core.sessions.layout import atomic_write_text
-from slowfast_core.train.synth import FPS
+from slowfast_core.train.synth import FPS, write_clip
 from slowfast_core.video.actions import class_names
 from slowfast_core.video.multi_actor import MAX_ACTORS, MultiActorScene
 
@@ -52,19 +52,7 @@ def write_lossless(path: Path, frames: list[np.ndarray], fps: float = FPS) -> No
     """BGR frames to a lossless FFV1 .mkv (through a temporary name: a half-written video is never left).
 
     mp4v at these small sizes smears colours and blocks; a head trained on that misreads the live scene."""
-    import cv2
-
-    tmp = path.with_name(path.stem + ".part.mkv")
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"FFV1"), fps, (w, h))
-    if not writer.isOpened():
-        raise SlowFastError(f"cannot write {tmp} (OpenCV without FFV1?): check the folder is writable")
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    if not tmp.is_file() or tmp.stat().st_size == 0:
-        raise SlowFastError(f"writing {path} failed (disk full?): free space and run again")
-    tmp.replace(path)
+    write_clip(path, frames, fps, fourcc="FFV1")
 
 
 def ava_row(video: str, timestamp: float, box: tuple[float, float, float, float], width: int, height: int,
