@@ -40,6 +40,12 @@ class DetectionRequest:
     threshold: float = 0.5
     device: str | None = None
 
+    @property
+    def title(self) -> str:
+        """'slowfast_tiny_detection · untrained + scene:3': what the status bar names while detecting."""
+        model = self.weights or f"{self.arch or 'slowfast_r50_detection'} · untrained"
+        return f"{model} + {self.detector or 'person detector'}"
+
 
 class EngineController(QObject):
     """Starts, switches and restarts the engine on its own thread; lives in `thread`.

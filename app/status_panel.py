@@ -22,6 +22,11 @@ def _short_source(name: str) -> str:
     return name
 
 
+def detecting(state: LiveState) -> bool:
+    """The newest window went the per-person way (its people are shown, the classifier did not run)."""
+    return state.prediction is not None and state.prediction.people is not None
+
+
 def people_text(state: LiveState) -> str:
     """'3 people in view · detector 4 ms' while detecting (the newest window's), '' otherwise."""
     p = state.prediction
@@ -41,7 +46,7 @@ def status_fields(state: LiveState) -> dict[str, str]:
         "resolution": f"{s.width}×{s.height}" if s is not None and s.width else dash,
         "fps": f"{s.capture_fps:.1f} fps" if s is not None else dash,
         "state": s.state if s is not None else dash,
-        "model": state.model.title,
+        "model": state.detection if detecting(state) and state.detection else state.model.title,
         "device": (s.device if s is not None and s.device else dash),
         "backend": (s.backend if s is not None and s.backend else (state.prediction.backend if state.prediction else "")) or dash,
         "inference": f"{s.inference_ms_p50:.0f} ms" if s is not None and s.inference_ms_p50 is not None else dash,

@@ -218,6 +218,8 @@ class MainWindow(WindowMenus, QMainWindow):
 
     def _on_detection_changed(self) -> None:
         self.detection_action.setChecked(self.detection.wanted)
+        active = self.detection.active
+        self.state.set_detection(active.title if active is not None else None)
 
     # ================================================================== dialogs: source and model
     def open_file_dialog(self) -> None:

@@ -25,7 +25,7 @@ from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
 from slowfast_core.detect.people import PeopleStep  # noqa: E402
 from slowfast_core.detect.scene_boxes import SceneBoxesDetector  # noqa: E402
-from slowfast_core.overlay.colors import track_rgba  # noqa: E402
+from slowfast_core.overlay.colors import PANEL, track_rgba  # noqa: E402
 from slowfast_core.overlay.layout import Line, Text  # noqa: E402
 from slowfast_core.overlay.people import NOBODY  # noqa: E402
 from slowfast_core.weights.detection import create_detection_model  # noqa: E402
@@ -88,11 +88,12 @@ def test_detection_toggle_boxes_each_actor_with_steady_ids_and_switches_back(qtb
     boxes = sorted(first.people, key=lambda p: p.box[0])
     assert all(a.box[2] <= b.box[0] for a, b in zip(boxes, boxes[1:]))
     items = w.video.last_people_items
-    lines = [i for i in items if isinstance(i, Line)]
-    assert len(lines) == 4 * 3
+    lines = [i for i in items if isinstance(i, Line) and i.color != PANEL]  # each edge over a dark one
+    assert len(lines) == 4 * 3 and sum(isinstance(i, Line) for i in items) == 2 * 4 * 3
     assert {i.color for i in lines} == {track_rgba(t) for t in ids}
     assert sorted(int(c.split()[0][1:]) for c in captions(items)) == ids
     assert "3 people in view · detector" in w.status_panel.timing.text()
+    assert "slowfast_tiny_detection" in w.status_panel.model.text()  # what runs now, not the idle classifier
     assert first.detector_ms is not None and first.detector_ms >= 0.0
 
     # the next windows keep each actor's id
@@ -109,6 +110,7 @@ def test_detection_toggle_boxes_each_actor_with_steady_ids_and_switches_back(qtb
     qtbot.waitUntil(lambda: w.video.paints > painted, timeout=WAIT)
     assert w.video.last_people_items is None
     assert "in view" not in w.status_panel.timing.text()
+    assert "slowfast_tiny_detection" not in w.status_panel.model.text()
 
 
 def test_detection_on_at_start_and_no_person_in_view(qtbot, make_window):
