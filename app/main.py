@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         settings.input_size = args.input_size
     from app.engine_control import DetectionRequest
 
-    detection = DetectionRequest(weights=args.detect_weights, arch=args.detect_arch or (None if args.detect_weights else "slowfast_tiny_detection"),
-                                 detector=args.detector, device=None if settings.device == "auto" else settings.device)
+    arch = args.detect_arch or (None if args.detect_weights else "slowfast_tiny_detection")
+    detection = DetectionRequest(weights=args.detect_weights, arch=arch, detector=args.detector,
+                                 threshold=settings.threshold,
+                                 device=None if settings.device == "auto" else settings.device)
     window = MainWindow(
         store=store, settings=settings, sessions_root=args.sessions,
         start_source=normalize_source(args.source) if args.source else None,

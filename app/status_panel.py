@@ -103,7 +103,8 @@ class StatusPanel(QWidget):
         self.model.setText(f"{f['model']} · {f['device']} · {f['backend']}")
         self.model.setToolTip(f"model {f['model']} on {f['device']}, backend {f['backend']}")
         people = f"{f['people']} · " if f["people"] else ""
-        self.timing.setText(f"{people}inference {f['inference']} · end-to-end {f['end_to_end']} · dropped {f['dropped']}")
+        self.timing.setText(
+            f"{people}inference {f['inference']} · end-to-end {f['end_to_end']} · dropped {f['dropped']}")
         self.timing.setToolTip("median inference time, median capture-to-prediction latency, "
                                "windows dropped because the model was busy")
         self.source.update()

@@ -124,8 +124,10 @@ class MainWindow(WindowMenus, QMainWindow):
             current_model=lambda: self.models.loaded, parent=self)
         self.models = ModelController(self.control, self.engine, self.state, notices, self.prefs, self.quality,
                                       self.tasks, current_source=self.sources.run_spec, parent=self)
-        self.detection = DetectionController(self.control, self.engine, notices, request=detection, enabled=detect,
-                                             parent=self)
+        self.detection = DetectionController(
+            self.control, self.engine, notices, enabled=detect,
+            request=detection or DetectionRequest(threshold=settings.threshold),  # the window's threshold
+            parent=self)
         self.recording = RecordingController(
             self.engine, self.state, notices, self.prefs, self.tasks, sessions_root=self.sessions_root,
             current_source=lambda: self.sources.spec or "",

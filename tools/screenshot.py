@@ -64,7 +64,11 @@ def people_shot(window, path: Path, wait_for, pump, timeout: float) -> None:  # 
     window.sources.switch(PEOPLE_SOURCE)
     if not window.detection_action.isChecked():
         window.detection_action.trigger()
-    counted = lambda: window.state.prediction is not None and len(window.state.prediction.people or ()) == ACTORS  # noqa: E731
+
+    def counted() -> bool:
+        p = window.state.prediction
+        return p is not None and len(p.people or ()) == ACTORS
+
     wait_for(counted, timeout, f"{ACTORS} people in view")
     first = window.state.prediction.id
     wait_for(lambda: counted() and window.state.prediction.id >= first + 3, timeout, "a few windows of people")
