@@ -30,7 +30,8 @@ mutate: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/slowfast-app
 
-# The real window under Xvfb on a real clip, saved as PNGs in build/screenshots/ (1280x800 and 800x600).
+# The real window under Xvfb on a real clip, saved as PNGs in build/screenshots/ (1280x800 and 800x600;
+# people.png: View -> Detection on the multi-actor scripted scene).
 screenshot: $(STAMP)
 	$(PY) tools/screenshot.py
 

@@ -13,6 +13,7 @@ and feeds the model with it. The same network object runs at any input size: not
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -28,13 +29,32 @@ from slowfast_core.weights.api import ReadyModel
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class DetectionRequest:
+    """Who is doing what, as asked for in the window: the detection model (weights or a preset with random
+    weights), the person detector (a torchvision name, None for the default, or scene:N), the action threshold."""
+
+    weights: str | None = None
+    arch: str | None = "slowfast_tiny_detection"
+    detector: str | None = None
+    threshold: float = 0.5
+    device: str | None = None
+
+    @property
+    def title(self) -> str:
+        """'slowfast_tiny_detection · untrained + scene:3': what the status bar names while detecting."""
+        model = self.weights or f"{self.arch or 'slowfast_r50_detection'} · untrained"
+        return f"{model} + {self.detector or 'person detector'}"
+
+
 class EngineController(QObject):
     """Starts, switches and restarts the engine on its own thread; lives in `thread`.
 
     Signals (queued to the GUI thread): `started(source_name, spec)`, `sourceSwitched(source_name, spec)`,
     `modelSwitched(ready)` once the engine's worker runs the new model or head (not when it was asked: a switch
-    that fails is the engine's error, one that a later request replaced is never reported), `failed(kind,
-    message)` with kind "start" | "source" | "model".
+    that fails is the engine's error, one that a later request replaced is never reported),
+    `peopleSwitched(request | None)` once the engine runs the per-person path (or the whole frame again),
+    `failed(kind, message)` with kind "start" | "source" | "model" | "detect".
     """
 
     started = Signal(str, str)
@@ -48,6 +68,8 @@ class EngineController(QObject):
     requestSource = Signal(str)
     requestModel = Signal(object)
     requestHead = Signal(object)  # a taught model on the running backbone: only its classifier is swapped
+    requestPeople = Signal(object)  # a DetectionRequest (who is doing what) or None (back to the whole frame)
+    peopleSwitched = Signal(object)  # the DetectionRequest the engine runs now, or None (the whole frame)
 
     def __init__(self, engine: Engine, *, loop_files: bool = True) -> None:
         super().__init__()
@@ -63,6 +85,7 @@ class EngineController(QObject):
         self.requestSource.connect(self._switch_source)
         self.requestModel.connect(self._switch_model)
         self.requestHead.connect(self._swap_head)
+        self.requestPeople.connect(self._switch_people)
         self.thread.start()
 
     def make_source(self, spec: str) -> FrameSource:
@@ -146,6 +169,19 @@ class EngineController(QObject):
     def _swap_head(self, loaded: ReadyModel) -> None:
         self._attempt("model", "could not use the taught model", lambda: self.engine.swap_head(
             loaded.model, applied=lambda: self.modelSwitched.emit(loaded), identity=loaded.identity))
+
+    @Slot(object)
+    def _switch_people(self, request: DetectionRequest | None) -> None:
+        """Build the per-person step here (loading the detection model takes a moment) and hand it to the engine."""
+        def switch() -> None:
+            from slowfast_core.commands.predict_detect import people_step
+
+            step = None if request is None else people_step(
+                request.weights, request.arch, request.detector, threshold=request.threshold, device=request.device)
+            self.engine.set_people(step)
+
+        if self._attempt("detect", "could not switch detection", switch):
+            self.peopleSwitched.emit(request)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Quit the control thread and wait for it (bounded). Call before `engine.stop()`: whoever sends requests stops first (app.shutdown)."""

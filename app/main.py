@@ -2,6 +2,7 @@
 
     slowfast-app [--source camera:0|file:PATH|synthetic] [--weights NAME|PATH] [--arch NAME]
                  [--sessions DIR] [--settings FILE.ini] [--device auto|cpu|cuda] [--input-size N]
+                 [--detect] [--detector NAME|scene:N] [--detect-weights NAME|PATH] [--detect-arch NAME]
 
 Everything given on the command line overrides the saved settings for this run only.
 """
@@ -24,6 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--settings", type=Path, help="settings INI file (default: the user's settings)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--input-size", type=int, help="model input short side in pixels (e.g. 112)")
+    g = parser.add_argument_group("who is doing what (View -> Detection)")
+    g.add_argument("--detect", action="store_true", help="start with detection on: each person's box and actions")
+    g.add_argument("--detector", metavar="NAME|scene:N",
+                   help="person detector: a torchvision one by name (default: the CPU/GPU one), or scene:N, the "
+                        "synthetic multi-actor scene's own boxes (--source 'synthetic:actions:0-3,actors=N')")
+    g.add_argument("--detect-weights", metavar="NAME|PATH", help="detection checkpoint (default: untrained weights)")
+    g.add_argument("--detect-arch", metavar="NAME",
+                   help="detection preset (default without weights: slowfast_tiny_detection, random weights; "
+                        "slowfast_r50_detection is AVA's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
     return parser
 
@@ -92,9 +102,16 @@ def main(argv: list[str] | None = None) -> int:
         settings.device = args.device
     if args.input_size:
         settings.input_size = args.input_size
+    from app.engine_control import DetectionRequest
+
+    arch = args.detect_arch or (None if args.detect_weights else "slowfast_tiny_detection")
+    detection = DetectionRequest(weights=args.detect_weights, arch=arch, detector=args.detector,
+                                 threshold=settings.threshold,
+                                 device=None if settings.device == "auto" else settings.device)
     window = MainWindow(
         store=store, settings=settings, sessions_root=args.sessions,
         start_source=normalize_source(args.source) if args.source else None,
+        detection=detection, detect=args.detect,
     )
     window.show()
     # Ctrl+C in the terminal closes the window cleanly (Python only sees signals while it runs some code)

@@ -72,6 +72,10 @@ class WindowMenus:
         self.fullscreen_action = self._action("&Full screen", self.toggle_fullscreen, "F11", checkable=True)
         self.timeline_action = self._action("Show &timeline", self.toggle_timeline, "Ctrl+T", checkable=True)
         self.timeline_action.setChecked(True)
+        self.detection_action = self._action("&Detection: who is doing what", self.toggle_detection, "Ctrl+Shift+P",
+                                             "Box each person and name what each one does (per-person actions)",
+                                             checkable=True)
+        self.detection_action.setChecked(self.detection.wanted)
         self.help_action = self._action("&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self.about_action = self._action("&About SlowFast Live", self.show_about)
 
@@ -105,6 +109,7 @@ class WindowMenus:
         view = bar.addMenu("&View")
         view.addAction(self.fullscreen_action)
         view.addAction(self.timeline_action)
+        view.addAction(self.detection_action)
         view.addSeparator()
         view.addAction(self.settings_action)
 

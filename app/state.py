@@ -36,6 +36,7 @@ class LiveState(QObject):
         self.frame: FramePacket | None = None
         self.frames_shown = 0
         self.prediction: Prediction | None = None
+        self.detection: str | None = None  # what detects people while the engine runs the per-person path
         self.history: deque[Prediction] = deque(maxlen=MAX_HISTORY)
         self.status: EngineStatus | None = None
         self.model = ModelInfo()
@@ -107,6 +108,11 @@ class LiveState(QObject):
         self.history.clear()
         self.modelChanged.emit()
         self.predictionChanged.emit()
+
+    def set_detection(self, title: str | None) -> None:
+        """The per-person path runs (`title`: its detection model and detector) or not (None)."""
+        self.detection = title
+        self.modelChanged.emit()
 
     def reset_source(self, label: str) -> None:
         """A new source starts: forget its predecessor's frames, predictions and clock origin."""

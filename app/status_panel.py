@@ -22,6 +22,21 @@ def _short_source(name: str) -> str:
     return name
 
 
+def detecting(state: LiveState) -> bool:
+    """The newest window went the per-person way (its people are shown, the classifier did not run)."""
+    return state.prediction is not None and state.prediction.people is not None
+
+
+def people_text(state: LiveState) -> str:
+    """'3 people in view · detector 4 ms' while detecting (the newest window's), '' otherwise."""
+    p = state.prediction
+    if p is None or p.people is None:
+        return ""
+    n = len(p.people)
+    text = "no person in view" if n == 0 else f"{n} {'person' if n == 1 else 'people'} in view"
+    return text if p.detector_ms is None else f"{text} · detector {p.detector_ms:.0f} ms"
+
+
 def status_fields(state: LiveState) -> dict[str, str]:
     """Every status figure as display text; '–' where not known yet."""
     s = state.status
@@ -31,12 +46,13 @@ def status_fields(state: LiveState) -> dict[str, str]:
         "resolution": f"{s.width}×{s.height}" if s is not None and s.width else dash,
         "fps": f"{s.capture_fps:.1f} fps" if s is not None else dash,
         "state": s.state if s is not None else dash,
-        "model": state.model.title,
+        "model": state.detection if detecting(state) and state.detection else state.model.title,
         "device": (s.device if s is not None and s.device else dash),
         "backend": (s.backend if s is not None and s.backend else (state.prediction.backend if state.prediction else "")) or dash,
         "inference": f"{s.inference_ms_p50:.0f} ms" if s is not None and s.inference_ms_p50 is not None else dash,
         "end_to_end": f"{s.end_to_end_ms_p50:.0f} ms" if s is not None and s.end_to_end_ms_p50 is not None else dash,
         "dropped": str(s.windows_dropped) if s is not None else dash,
+        "people": people_text(state),
     }
     return out
 
@@ -86,7 +102,9 @@ class StatusPanel(QWidget):
         self.source.setToolTip(f"source {f['source']} ({f['state']}), {f['resolution']}, capture {f['fps']}")
         self.model.setText(f"{f['model']} · {f['device']} · {f['backend']}")
         self.model.setToolTip(f"model {f['model']} on {f['device']}, backend {f['backend']}")
-        self.timing.setText(f"inference {f['inference']} · end-to-end {f['end_to_end']} · dropped {f['dropped']}")
+        people = f"{f['people']} · " if f["people"] else ""
+        self.timing.setText(
+            f"{people}inference {f['inference']} · end-to-end {f['end_to_end']} · dropped {f['dropped']}")
         self.timing.setToolTip("median inference time, median capture-to-prediction latency, "
                                "windows dropped because the model was busy")
         self.source.update()

@@ -22,6 +22,8 @@ from app.state import LiveState
 from slowfast_core.overlay import content
 from slowfast_core.overlay.content import Marking, OverlayContent, ShownPrediction
 from slowfast_core.overlay.layout import Fill, Font, Item, Rect, Text, base_px, layout_overlay
+from slowfast_core.overlay.people import layout_people
+from slowfast_core.records import PersonRecord
 
 RECORD_PROMPT = "no label — press 1–9 to mark"
 
@@ -57,6 +59,12 @@ def recording_marking(state: LiveState) -> Marking | None:
     elapsed = max(0.0, state.now() - (state.recording_started or state.now()))
     badge = f"REC {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}  {state.recording_name}"
     return Marking(badge=badge, label=state.active_label or None, prompt=RECORD_PROMPT)
+
+
+def shown_people(state: LiveState) -> tuple[PersonRecord, ...] | None:
+    """The newest prediction's people when the engine runs the per-person path (() nobody in view), else None."""
+    p = state.prediction
+    return None if p is None or p.people is None else tuple(p.people)
 
 
 class QtTextMeasure:
@@ -136,6 +144,8 @@ class VideoView(QWidget):
         self._buffer: np.ndarray | None = None  # keeps the QImage's pixels alive
         self.paints = 0
         self._measure: QtTextMeasure | None = None
+        #: the per-person display list painted last (None: the whole-frame overlay was painted instead)
+        self.last_people_items: tuple[Item, ...] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 200)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -197,6 +207,17 @@ class VideoView(QWidget):
         if self._measure is None or self._measure.base != self.font():
             self._measure = QtTextMeasure(self.font())
         measure = self._measure
+        people = shown_people(self.state)
+        if people is not None:  # detecting: each person's box and actions (or "no person in view"), no panel
+            self.last_people_items = layout_people(people, width=int(area.width()), height=int(area.height()),
+                                                   measure=measure)
+            p.save()
+            p.translate(area.topLeft())
+            QtPainter(p, measure).paint(self.last_people_items)
+            p.restore()
+            p.end()
+            return
+        self.last_people_items = None
         layout = layout_overlay(
             overlay_content(self.state), area=_rect(area), bounds=_rect(QRectF(self.rect())),
             base=base_px(min(area.height(), self.height())), threshold=self.state.threshold, measure=measure,

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout
 
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
-from app.engine_control import EngineController
+from app.detection import DetectionController
+from app.engine_control import DetectionRequest, EngineController
 from app.label_bar import LabelBar
 from app.menus import WindowMenus
 from app.message_bar import MessageBar
@@ -62,7 +63,8 @@ class MainWindow(WindowMenus, QMainWindow):
     store: where settings persist; settings: start from these instead of the stored ones; sessions_root:
     folder for recordings; start_source: source spec to open instead of the last used one; model: an already
     built model to run (skips loading); cameras: the camera list (None: ask Qt Multimedia);
-    repair_on_start: look for crashed sessions at start; engine_settings: extra `EngineSettings` fields.
+    repair_on_start: look for crashed sessions at start; engine_settings: extra `EngineSettings` fields;
+    detection: the detection model and person detector the Detection toggle uses; detect: start with it on.
     """
 
     engineStarted = Signal()
@@ -78,6 +80,8 @@ class MainWindow(WindowMenus, QMainWindow):
         cameras: list[CameraChoice] | None = None,
         repair_on_start: bool = True,
         engine_settings: dict | None = None,
+        detection: DetectionRequest | None = None,
+        detect: bool = False,
     ) -> None:
         super().__init__()
         self.store = store
@@ -120,6 +124,10 @@ class MainWindow(WindowMenus, QMainWindow):
             current_model=lambda: self.models.loaded, parent=self)
         self.models = ModelController(self.control, self.engine, self.state, notices, self.prefs, self.quality,
                                       self.tasks, current_source=self.sources.run_spec, parent=self)
+        self.detection = DetectionController(
+            self.control, self.engine, notices, enabled=detect,
+            request=detection or DetectionRequest(threshold=settings.threshold),  # the window's threshold
+            parent=self)
         self.recording = RecordingController(
             self.engine, self.state, notices, self.prefs, self.tasks, sessions_root=self.sessions_root,
             current_source=lambda: self.sources.spec or "",
@@ -175,6 +183,7 @@ class MainWindow(WindowMenus, QMainWindow):
         self.label_bar.labelClicked.connect(self.mark_label)
         self.label_bar.endClicked.connect(self.recording.end_label)
         self.label_bar.stopClicked.connect(self.recording.stop)
+        self.detection.changed.connect(self._on_detection_changed)
 
     def _startup(self) -> None:
         if self._closing:
@@ -202,6 +211,17 @@ class MainWindow(WindowMenus, QMainWindow):
         self.state.set_options(threshold=new.threshold, topk=new.topk, stride_s=new.stride_s)
         self.quality.configure(auto=new.input_size == 0, stride_s=new.stride_s, device=new.device)
         self.models.settings_changed(new, old)
+
+    def toggle_detection(self) -> None:
+        """View -> Detection: the per-person path (boxes and each person's actions) or the whole frame."""
+        on = self.detection_action.isChecked()
+        self.detection.set_enabled(on)
+        self.statusBar().showMessage("detection: finding people…" if on else "detection off: the whole frame", 3000)
+
+    def _on_detection_changed(self) -> None:
+        self.detection_action.setChecked(self.detection.wanted)
+        active = self.detection.active
+        self.state.set_detection(active.title if active is not None else None)
 
     # ================================================================== dialogs: source and model
     def open_file_dialog(self) -> None:
@@ -351,7 +371,7 @@ class MainWindow(WindowMenus, QMainWindow):
     def _set_closing(self) -> None:
         """From now on late results are dropped and nothing new is started or announced."""
         self._closing = True
-        for controller in (self.sources, self.models, self.recording):
+        for controller in (self.sources, self.models, self.recording, self.detection):
             controller.closing = True
 
     def shutdown(self) -> float:

@@ -6,7 +6,11 @@ Without a display it re-runs itself under `xvfb-run` (apt package xvfb). The win
 plugin, settings and sessions in a temporary folder (the user's are not touched), and the given clip
 (default: ../shared/realvideo/demo.mp4). For each size it waits for predictions, then saves the window
 (QWidget.grab) — plus one shot while recording with a label active, one of the Sessions window, and one of
-Record -> Teach… after training on that recording (teach.png).
+Record -> Teach… after training on that recording (teach.png), and one of View -> Detection on the multi-actor
+scripted scene (people.png: each actor's box, track colour and actions; the scene's own boxes stand in for a
+person detector, which cannot be downloaded here; the tiny detection preset).
+
+--people-only takes just people.png; --offscreen uses Qt's offscreen platform instead of X (no Xvfb needed).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO.parent / "shared" / "realvideo" / "demo.mp4"
 SIZES = ((1280, 800), (800, 600))
+ACTORS = 3
+PEOPLE_SOURCE = f"synthetic:actions:0-3,actors={ACTORS}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default="", help="registry name or checkpoint ('' = untrained weights)")
     p.add_argument("--input-size", type=int, default=160, help="model input short side (smaller is faster)")
     p.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for predictions")
+    p.add_argument("--people-only", action="store_true", help="take only people.png (View -> Detection)")
+    p.add_argument("--offscreen", action="store_true", help="Qt's offscreen platform instead of X11/Xvfb")
     return p.parse_args(argv)
 
 
@@ -47,13 +55,37 @@ def ensure_display(argv: list[str]) -> None:
     sys.exit(subprocess.call(cmd, env=env))
 
 
+def people_shot(window, path: Path, wait_for, pump, timeout: float) -> None:  # noqa: ANN001 - Qt objects
+    """View -> Detection on the multi-actor scripted scene: wait for a few windows with every actor boxed."""
+    from app.engine_control import DetectionRequest
+
+    window.resize(*SIZES[0])
+    window.detection.use(DetectionRequest(arch="slowfast_tiny_detection", detector=f"scene:{ACTORS}"))
+    window.sources.switch(PEOPLE_SOURCE)
+    if not window.detection_action.isChecked():
+        window.detection_action.trigger()
+
+    def counted() -> bool:
+        p = window.state.prediction
+        return p is not None and len(p.people or ()) == ACTORS
+
+    wait_for(counted, timeout, f"{ACTORS} people in view")
+    first = window.state.prediction.id
+    wait_for(lambda: counted() and window.state.prediction.id >= first + 3, timeout, "a few windows of people")
+    pump(0.5)
+    window.grab().save(str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if not args.clip.is_file():
         sys.exit(f"screenshot: clip {args.clip} not found: pass --clip PATH")
-    ensure_display(argv)
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    if args.offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    else:
+        ensure_display(argv)
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
     sys.path.insert(0, str(REPO))
 
     from PySide6.QtCore import QEventLoop, QTimer
@@ -105,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         wait_for(lambda: window.state.prediction is not None, args.timeout, "the first prediction")
         wait_for(lambda: len(window.state.history) >= 4, args.timeout, "a few predictions")
-        for w, h in SIZES:
+        for w, h in () if args.people_only else SIZES:
             window.resize(w, h)
             pump(1.5)
             grab(window, args.out / f"window-{w}x{h}.png")
         # recording with a label active, at the small size (the tightest layout)
-        if window.recording.start("screenshot", settings.labels):
+        if not args.people_only and window.recording.start("screenshot", settings.labels):
             window.mark_label(0)
             pump(2.0)
             grab(window, args.out / f"recording-{SIZES[1][0]}x{SIZES[1][1]}.png")
@@ -148,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             teach.grab().save(str(path))
             saved.append(path)
             teach.close()
+        people_shot(window, args.out / "people.png", wait_for, pump, args.timeout)
+        saved.append(args.out / "people.png")
     finally:
         window.close()
         app.processEvents()

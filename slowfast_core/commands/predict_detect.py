@@ -148,14 +148,23 @@ def _annotate(video: str, dest: str, windows: list[dict[str, object]]):  # noqa:
 def detection_engine_parts(args: argparse.Namespace, threshold: float):  # noqa: ANN201 - (classifier, PeopleStep)
     """`slowfast run --detect`: the PeopleStep the engine's worker runs, and the classifier the engine is started
     with (random weights of the detection backbone: it keeps the engine's model machinery whole, and is not run)."""
-    from slowfast_core.detect.factory import make_detector
-    from slowfast_core.detect.people import PeopleStep
     from slowfast_core.weights.api import create_model
 
-    model = load_detection_model(args.weights, args.arch)
+    step = people_step(args.weights, args.arch, args.detector, threshold=threshold, device=args.device)
+    model = step.model
+    classifier = create_model(model.config.backbone.name, seed=0, input_size=model.meta.preprocessing.short_side)
+    return classifier, step
+
+
+def people_step(weights: str | None, arch: str | None, detector: str | None, *, threshold: float,
+                device: str | None = None):  # noqa: ANN201 - PeopleStep
+    """The per-person step a running engine switches to (`Engine.set_people`): the detection model (weights, or
+    random weights of `arch`, warned as untrained), the person detector by name (or scene:N), the threshold."""
+    from slowfast_core.detect.factory import make_detector
+    from slowfast_core.detect.people import PeopleStep
+
+    model = load_detection_model(weights, arch)
     if not model.meta.trained:
         logger.warning("%s has random weights (no --weights): untrained — actions are meaningless",
                        model.config.name)
-    detector = make_detector(args.detector, device=args.device)
-    classifier = create_model(model.config.backbone.name, seed=0, input_size=model.meta.preprocessing.short_side)
-    return classifier, PeopleStep(model, detector, threshold=threshold)
+    return PeopleStep(model, make_detector(detector, device=device), threshold=threshold)

@@ -40,9 +40,11 @@ def layout_people(people: Sequence[PersonRecord], *, width: int, height: int, me
     for person in people:
         x1, y1, x2, y2 = (person.box[0] * width, person.box[1] * height, person.box[2] * width, person.box[3] * height)
         colour = track_rgba(person.track)
-        thick = max(2.0, height / 240)
-        for edge in ((x1, y1, x2, y1), (x2, y1, x2, y2), (x2, y2, x1, y2), (x1, y2, x1, y1)):
-            items.append(Line(*edge, color=colour, width=thick))
+        thick = max(2.0, height / 160)
+        edges = ((x1, y1, x2, y1), (x2, y1, x2, y2), (x2, y2, x1, y2), (x1, y2, x1, y1))
+        # a dark edge under the track colour: the box stays visible on a background of its own colour
+        items += [Line(*edge, color=PANEL, width=thick + 2) for edge in edges]
+        items += [Line(*edge, color=colour, width=thick) for edge in edges]
         caption = person_caption(person)
         tag_w = min(max(x2 - x1, 40.0), width - x1)
         text = elide(caption, font, tag_w - 8, measure)

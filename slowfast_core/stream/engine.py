@@ -320,6 +320,16 @@ class Engine:
             self._message = f"loading {model.config.name}"
         self._publish_status()
 
+    def set_people(self, people: Any) -> None:
+        """Switch the running engine to the per-person path (a `detect.people.PeopleStep`: detector, RoI head,
+        tracker) or back to the whole frame (None), from the next window on; the source and the model stay."""
+        with self._control:
+            worker = self._require(self._worker if self._running else None)
+            worker.set_people(people)
+            self._message = ("who is doing what: " + people.detector.name) if people is not None else \
+                f"model {self._model.config.name if self._model is not None else ''}: the whole frame"
+        self._publish_status()
+
     def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None,
                   identity: FeatureIdentity | None = None) -> None:
         """Use `model`'s classifier and labels (a taught head on the running backbone) from the next window on:

@@ -68,6 +68,8 @@ class Prediction:
     #: detecting (who is doing what): each person's track, box, actions and smoothed label; () nobody in view,
     #: None when not detecting (then topk/label are the whole frame's)
     people: tuple[Any, ...] | None = None
+    #: detecting: what the person detector cost on this window's key frame (ms; the head's is inferred_ms - this)
+    detector_ms: float | None = None
 
     def record(self, origin: float = 0.0) -> PredictionRecord:
         """This prediction as the one written record, times in seconds since engine time `origin`: the span

@@ -415,8 +415,9 @@ class InferenceWorker(threading.Thread):
     def _run(self, window: Any) -> Prediction:
         """Normalise, infer, smooth one window; returns the prediction with its timings."""
         self._take_settings()  # a change made while this window was waiting applies to it
-        if self.people is not None:
-            return self._run_people(window)
+        people = self.people  # read once: `set_people` may switch paths between two windows
+        if people is not None:
+            return self._run_people(window, people)
         warm = self._require_warm()
         started = time.monotonic()
         inputs = warm.backend.prepare(window.frames, window.pathway_indices, warm.preprocessing)  # [(1,3,T_p,S,S)]
@@ -443,7 +444,11 @@ class InferenceWorker(threading.Thread):
             feature_identity=warm.identity,
         )
 
-    def _run_people(self, window: Any) -> Prediction:
+    def set_people(self, people: Any) -> None:
+        """Switch paths from the next window on: a PeopleStep (per person) or None (the whole frame)."""
+        self.people = people
+
+    def _run_people(self, window: Any, step: Any) -> Prediction:
         """Detecting: person boxes on the window's key frame, the RoI head per box, the tracker (one PeopleStep);
         the whole-frame classifier is not run. The frames are the capture's (short side = the input size), taken
         whole: AVA's boxes cover the full frame."""
@@ -454,7 +459,6 @@ class InferenceWorker(threading.Thread):
         from slowfast_core.video.windows import key_frame_index
         from slowfast_core.video.preprocess import pathway_tensors
 
-        step = self.people
         started = time.monotonic()
         prep = _replace(step.model.meta.preprocessing, short_side=min(window.frames.shape[1:3]), crop="full")
         inputs = pathway_tensors(window.frames, window.pathway_indices, prep)  # [(1, 3, T_p, H, W)]
@@ -474,5 +478,5 @@ class InferenceWorker(threading.Thread):
             first_index=window.first_index, last_index=window.last_index, topk=(),
             probs=np.zeros(0, np.float32), label=None if best is None else best.label,
             confidence=0.0 if best is None or best.confidence is None else best.confidence, timings=timings,
-            backend=f"{step.detector.name} + RoI head (torch)", people=result.people,
+            backend=f"{step.detector.name} + RoI head (torch)", people=result.people, detector_ms=result.detector_ms,
         )

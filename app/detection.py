@@ -1,0 +1,69 @@
+"""The window's Detection toggle: who is doing what (per-person boxes and actions) instead of the whole frame.
+
+`DetectionController` turns the toggle into a wish to the engine controller (`requestPeople`: a
+`DetectionRequest`, or None for the whole frame again); the controller builds the per-person step (detection
+model + person detector + tracker) on its own thread and reports `peopleSwitched` once the engine runs it, or
+`failed("detect", line)`. A wish made before the engine runs is sent when it starts (and again after every
+start, since a fresh engine starts on the whole frame). The view and the status bar read the people from each
+prediction (`Prediction.people`), so they follow what the engine actually ran, not what was asked.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.engine_control import DetectionRequest, EngineController
+from app.notices import NoticeModel
+from slowfast_core.stream.engine import Engine
+
+
+class DetectionController(QObject):
+    """Holds the wish (on/off, which detector) and what runs; `changed` when the engine switched paths."""
+
+    changed = Signal()
+
+    def __init__(self, control: EngineController, engine: Engine, notices: NoticeModel, *,
+                 request: DetectionRequest | None = None, enabled: bool = False,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.control = control
+        self.engine = engine
+        self.notices = notices
+        self.request = request or DetectionRequest()
+        self.wanted = enabled
+        self.active: DetectionRequest | None = None  # what the engine runs now (None: the whole frame)
+        self.closing = False
+        control.started.connect(self._on_started)
+        control.peopleSwitched.connect(self._on_switched)
+        control.failed.connect(self._on_failed)
+
+    def set_enabled(self, on: bool) -> None:
+        """Ask for the per-person path (on) or the whole frame (off); sent now if the engine runs, else at start."""
+        self.wanted = bool(on)
+        if self.engine.running:
+            self.control.requestPeople.emit(self.request if self.wanted else None)
+
+    def use(self, request: DetectionRequest) -> None:
+        """Another detector or detection model; applied at once when detection is on."""
+        self.request = request
+        if self.wanted:
+            self.set_enabled(True)
+
+    @Slot(str, str)
+    def _on_started(self, _name: str, _spec: str) -> None:
+        if self.wanted and not self.closing:
+            self.control.requestPeople.emit(self.request)
+
+    @Slot(object)
+    def _on_switched(self, request: DetectionRequest | None) -> None:
+        self.active = request
+        self.notices.dismiss("detect")
+        self.changed.emit()
+
+    @Slot(str, str)
+    def _on_failed(self, kind: str, message: str) -> None:
+        if kind != "detect" or self.closing:
+            return
+        self.wanted = self.active is not None
+        self.notices.post("detect", message, "error")
+        self.changed.emit()
