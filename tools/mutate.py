@@ -126,6 +126,9 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"if first <= pos:", "export: at first == pos the video is opened again and read to the same frame: the same clip"),
     (r"target\.unlink\(missing_ok=(None|False)\)", "export: open_writer made the file (it raises otherwise), so it "
                                                     "is there to delete"),
+    (r"if now - child\.lstat\(\)\.st_mtime >= older_than_s:", "cache: an age (now read inside, a float) exactly equal "
+                                                                "to the limit never occurs"),
+    (r"limit / 2\*\*20,", "cache: the log's %d truncates a float as // does (the limit is not negative)"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
