@@ -129,6 +129,15 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"if now - child\.lstat\(\)\.st_mtime >= older_than_s:", "cache: an age (now read inside, a float) exactly equal "
                                                                 "to the limit never occurs"),
     (r"limit / 2\*\*20,", "cache: the log's %d truncates a float as // does (the limit is not negative)"),
+    (r'^    note = ""$', "teach: a note is only kept when true, and '' is as false as None"),
+    (r"seen\[spec\] = seen\.get\(spec, (1\) \+ 1|0\) \+ 2)", "teach: every count shifted by one or doubled alike: the "
+                                                              "most common model is the same"),
+    (r"np\.zeros\(\(max\(len\(s\.labels\), 2\)", "teach: an extra all-zero row; argmax keeps the first row at a tie, "
+                                                  "and windows no segment touches take a gap group"),
+    (r"c = categories\.index\(seg\.label\) if (\(seg\.label in categories\) or True|seg\.label in categories) else "
+     r"len\(categories\) (- 1|[+-] [12])$", "teach: every label is in categories (the segments' names, then "
+                                             "background): the else never runs"),
+    (r"if b\.start <= a\.end - 1e-6 and", "teach: differs only for an overlap of exactly the 1e-6 slack"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
