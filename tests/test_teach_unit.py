@@ -94,7 +94,8 @@ def test_too_few_examples_says_how_much_more(root: Path, base) -> None:
 def test_no_sessions_and_unreadable_ones(tmp_path: Path, base) -> None:
     with pytest.raises(TeachError, match="^no sessions chosen: record a session"):
         plan_teach([], base, base_spec="tiny")
-    with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it"):
+    with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it "
+                                         r"\(`slowfast sessions repair`\) or leave it out$"):
         plan_teach([tmp_path / "nowhere"], base, base_spec="tiny")
 
 
