@@ -136,6 +136,8 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
      r"len\(categories\) (- 1|[+-] [12])$", "teach: every label is in categories (the segments' names, then "
                                              "background): the else never runs"),
     (r"if b\.start <= a\.end - 1e-6 and", "teach: differs only for an overlap of exactly the 1e-6 slack"),
+    (r"return load_model\(arch=spec, input_size=size\)", "teach: load_model's weights default to None, the value "
+                                                         "dropped"),
     (r'why or "CANNOT BE READ"', "read_text always says why it returned no text: the fallback never shows"),
 )
 
