@@ -315,3 +315,21 @@ def test_sessions_with_labels_and_default_base_go_past_unusable_folders(tmp_path
     (folder(root, "b") / "session.json").write_text("{not json")
     assert [p.name for p in sessions_with_labels(root)] == [folder(root, "a").name, folder(root, "c").name]
     assert default_base([tmp_path / "nowhere", folder(root, "a")]) == "tiny"
+
+
+def test_a_session_removed_while_listed_is_left_out(tmp_path: Path, monkeypatch) -> None:
+    from slowfast_core.sessions import store
+    from slowfast_core.train.teach import sessions_with_labels
+
+    root = tmp_path / "sessions"
+    for name in ("a", "b", "c"):
+        record_session(root, name, 10, marks=[("wave", 0.1, 0.2)])
+    real = store.load_session
+
+    def load_after_removal(path):  # "b" is deleted by another program between the listing and its reading
+        if Path(path).name.endswith("_b"):
+            (Path(path) / "session.json").unlink(missing_ok=True)
+        return real(path)
+
+    monkeypatch.setattr(store, "load_session", load_after_removal)
+    assert [p.name for p in sessions_with_labels(root)] == [folder(root, "a").name, folder(root, "c").name]
