@@ -54,7 +54,8 @@ MODULES: tuple[Target, ...] = (
            ("tests/test_cache_unit.py", "tests/test_model_cache.py", "-k", "not untrained_starts_reuse_one_entry")),
     Target("info_reader", "slowfast_core/sessions/info_reader.py", ("tests/test_info_reader.py",)),
     Target("tables", "slowfast_core/sessions/tables.py", ("tests/test_tables.py",)),
-    Target("export", "slowfast_core/sessions/export.py", ("tests/test_export_unit.py", "tests/test_sessions_export.py")),
+    Target("export", "slowfast_core/sessions/export.py",
+           ("tests/test_export_unit.py", "tests/test_sessions_export.py")),
     Target("agreement", "slowfast_core/sessions/agreement.py", ("tests/test_agreement.py",)),
     Target("recipe", "slowfast_core/train/recipe.py", ("tests/test_recipe.py",)),
     Target("data", "slowfast_core/train/data.py", ("tests/test_train_data.py",)),
@@ -121,7 +122,8 @@ EQUIVALENT: tuple[tuple[str, str], ...] = (
     (r"np\.flatnonzero\(ts > ts\[-1\] - seconds - 1e-9\)", "equality with the 1e-9 slack added never occurs"),
     (r"target\.parent\.mkdir\((parents=(None|False), )?exist_ok=True\)",
      "export: clips/ is made before any clip is cut, so a label's folder (one name, no '/') needs no parents"),
-    (r"if first <= pos:", "export: at first == pos the video is opened again and read to the same frame: the same clip"),
+    (r"if first <= pos:", "export: at first == pos the video is opened again and read to the same frame: the "
+                          "same clip"),
     (r"target\.unlink\(missing_ok=(None|False)\)", "export: open_writer made the file (it raises otherwise), so it "
                                                     "is there to delete"),
     (r"if now - child\.lstat\(\)\.st_mtime >= older_than_s:", "cache: an age (now read inside, a float) exactly equal "
