@@ -86,3 +86,36 @@ def test_the_default_limit_comes_from_the_environment(tmp_path: Path, monkeypatc
     monkeypatch.setenv(cache.MAX_MB_ENV, "inf")
     with pytest.raises(cache.ConfigError, match="must be a size in MiB, 0 or more"):
         cache.max_bytes()
+
+
+def test_a_plain_file_entry_is_removed_and_a_vanished_one_has_no_size(tmp_path: Path, caplog) -> None:
+    (tmp_path / "model.blob").write_bytes(b"x" * 5)
+    with caplog.at_level("WARNING", logger="slowfast_core.backends.cache"):
+        assert remove(tmp_path / "model.blob") is True
+    assert not (tmp_path / "model.blob").exists() and caplog.text == ""
+    assert cache._size(tmp_path / "gone") == 0
+
+
+def test_an_entry_removed_while_listed_is_left_out(tmp_path: Path, monkeypatch) -> None:
+    for name, age in (("a", 30), ("b", 20), ("c", 10)):
+        entry(tmp_path, name, 10, age_s=age)
+    real_lstat = Path.lstat
+    gone = next(tmp_path.iterdir()).name  # the first one listed: those after it are still looked at
+
+    def lstat(self: Path):  # another process removes it between the listing and the look at it
+        if self.name == gone:
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_lstat(self)
+
+    monkeypatch.setattr(Path, "lstat", lstat)
+    assert [e.name for e in entries(tmp_path)] == [n for n in ("a", "b", "c") if n != gone]
+
+
+def test_clear_empties_every_kind_under_the_root_it_is_given(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SLOWFAST_CACHE_DIR", str(tmp_path / "default"))
+    elsewhere = entry(kind_dir(root=tmp_path / "default"), "other", 10, age_s=0)
+    folder = kind_dir(root=tmp_path / "root")
+    entry(folder, "a", 100, age_s=5)
+    entry(folder, "b", 20, age_s=5)
+    assert cache.clear(tmp_path / "root") == (2, 2 * 10 + 120)
+    assert entries(folder) == [] and elsewhere.exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from slowfast_core.model.identity import FeatureIdentity
 from slowfast_core.weights.api import create_model
 from slowfast_core.train.data import BACKGROUND
 from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, plan_teach
@@ -93,7 +94,8 @@ def test_too_few_examples_says_how_much_more(root: Path, base) -> None:
 def test_no_sessions_and_unreadable_ones(tmp_path: Path, base) -> None:
     with pytest.raises(TeachError, match="^no sessions chosen: record a session"):
         plan_teach([], base, base_spec="tiny")
-    with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it"):
+    with pytest.raises(TeachError, match=f"^session {tmp_path / 'nowhere'} cannot be read .*: repair it "
+                                         r"\(`slowfast sessions repair`\) or leave it out$"):
         plan_teach([tmp_path / "nowhere"], base, base_spec="tiny")
 
 
@@ -210,3 +212,124 @@ def test_no_labels_and_one_label_say_what_to_do(tmp_path: Path, base) -> None:
                                          "needs two classes - mark a second action, or turn the background on and "
                                          "record some time without any action$"):
         plan_teach([folder(root, "one")], base, base_spec="tiny", background=False)
+
+
+# --- recorded features: the windows a live session stored, used as they are when the base model recorded them ---
+
+def with_features(path: Path, identity, spans: list[tuple[float, float]]) -> Path:
+    """Store a feature row per (start, end) span in session folder `path`, as the live recorder does."""
+    from slowfast_core.sessions.features import FeatureWriter
+
+    writer = FeatureWriter(path)
+    for k, (start, end) in enumerate(spans):
+        writer.append(start, end, np.full(identity.dim, k, np.float32), identity)
+    writer.close()
+    return path
+
+
+def short_session(root: Path, name: str, marks: list[tuple[str, float, float]], n: int = 100) -> Path:
+    """`n` frames at 10 fps, 80x64, with labeled segments `marks`: the folder."""
+    record_session(root, name, n, marks=marks, fps=10.0, size=(80, 64))
+    return folder(root, name)
+
+
+def test_recorded_windows_are_labelled_as_they_are_and_scarce_background_dropped(tmp_path: Path, base) -> None:
+    path = short_session(tmp_path, "rec", [("wave", 0.25, 1.0), ("wave", 1.5, 2.0), ("wave", 2.5, 3.25),
+                                          ("clap", 5.5, 9.0)])
+    spans = [(0.0, 0.625),  # 0.375 s of wave in a 0.625 s window: over half
+             (0.25, 1.0),  # all wave
+             (0.5, 1.625),  # 0.5 + 0.125 s of two wave segments: over half together, not one alone
+             (2.0, 3.0),  # exactly half wave
+             (3.5, 4.5), (4.0, 5.0), (4.5, 5.5),  # untouched: background, 3 windows (too few: dropped)
+             *[(t, t + 1.0) for t in (5.5, 6.0, 6.5, 7.0, 7.5, 8.0)]]  # clap
+    with_features(path, FeatureIdentity.of(base), spans)
+    plan = plan_teach([path], base, base_spec="tiny")
+    (s,) = plan.sessions
+    np.testing.assert_allclose(np.stack([s.starts, s.ends], axis=1), spans)
+    assert s.labels.tolist() == [0, 0, 0, 0, -1, -1, -1, 1, 1, 1, 1, 1, 1] and s.labels.dtype == np.int64
+    assert s.features is not None and s.features.shape == (13, FeatureIdentity.of(base).dim)
+    assert plan.categories == ["wave", "clap"] and plan.background is False
+    assert plan.counts() == {"wave": MIN_EXAMPLES, "clap": 6}  # exactly MIN_EXAMPLES is enough
+    assert (plan.recorded, plan.to_compute) == (10, 0)
+
+
+def test_features_of_another_model_and_sessions_without_video(tmp_path: Path, base) -> None:
+    import dataclasses
+
+    identity = FeatureIdentity.of(base)
+    other = dataclasses.replace(identity, digest="0123456789abcdef")
+    gone = short_session(tmp_path, "gone", [("wave", 0.0, 3.0)])
+    (gone / "video.mp4").unlink()  # no video, no features: left out
+    theirs = with_features(short_session(tmp_path, "theirs", [("wave", 0.0, 3.0), ("clap", 6.0, 9.0)], n=120),
+                           other, [(0.0, 1.0), (1.0, 2.0)])
+    kept = with_features(short_session(tmp_path, "kept", [("clap", 0.0, 2.0)]), identity, [(0.0, 1.0), (1.0, 2.0)])
+    (kept / "video.mp4").unlink()  # no video, but its features were recorded: kept
+    plan = plan_teach([gone, theirs, kept], base, base_spec="tiny")
+    assert plan.notes == [
+        "session 'gone' has no finished video: left out (run `slowfast sessions repair`)",
+        f"session 'theirs': features recorded with {other.describe()}, not the base model: computing them from its "
+        "video"]
+    assert [s.name for s in plan.sessions] == ["theirs", "kept"]
+    cut, recorded = plan.sessions
+    assert cut.features is None and len(cut.starts) == 22  # cut from the video, every 0.5 s
+    assert recorded.features is not None and recorded.labels.tolist() == [1, 1]
+    assert plan.counts() == {"wave": 5, "clap": 6 + 2, BACKGROUND: 8}
+
+
+def test_too_few_examples_names_the_typical_stride(tmp_path: Path, base) -> None:
+    identity = FeatureIdentity.of(base)
+    one = with_features(short_session(tmp_path, "one", [("clap", 0.0, 1.0)]), identity, [(0.0, 1.0)])
+    wide = with_features(short_session(tmp_path, "wide", [("wave", 0.0, 3.0)]), identity, [(0.0, 1.0), (2.0, 3.0)])
+    claps = with_features(short_session(tmp_path, "claps", [("clap", 3.0, 8.0)]), identity,
+                          [(3.0, 4.0), (4.0, 5.0), (5.0, 6.0), (6.0, 7.0)])
+    with pytest.raises(TeachError) as err:  # strides: none in "one", 2 s in "wide", 1 s in "claps": median 1.5 s
+        plan_teach([one, wide, claps], base, base_spec="tiny")
+    assert str(err.value) == ("too few examples: 'wave' has 2 examples, needs 2 more (about 3.0 s more of it) - "
+                              "record those actions a little longer (each example is one 1.1 s window, one every "
+                              "1.5 s)")
+    lone = with_features(short_session(tmp_path, "lone", [("wave", 0.0, 1.0)]), identity, [(0.0, 1.0)])
+    with pytest.raises(TeachError) as err:  # no session has two windows: the live stride
+        plan_teach([one, lone], base, base_spec="tiny")
+    assert str(err.value) == ("too few examples: 'clap' has 1 example, needs 3 more (about 1.5 s more of it); "
+                              "'wave' has 1 example, needs 3 more (about 1.5 s more of it) - record those actions a "
+                              "little longer (each example is one 1.1 s window, one every 0.5 s)")
+
+
+def test_a_window_that_ends_on_the_last_frame_is_kept(tmp_path: Path, base) -> None:
+    from slowfast_core.sessions.store import load_session
+    from slowfast_core.train.teach import _windows
+
+    record_session(tmp_path, "edge", 48)  # the last frame at 47/30 s: the second window ends exactly there
+    session = load_session(folder(tmp_path, "edge"))
+    starts, ends, feats, note = _windows(session, FeatureIdentity.of(base), W)
+    np.testing.assert_allclose(ends, [W, W + 0.5])
+    assert feats is None and note is None
+
+
+def test_sessions_with_labels_and_default_base_go_past_unusable_folders(tmp_path: Path) -> None:
+    from slowfast_core.train.teach import default_base, sessions_with_labels
+
+    root = tmp_path / "sessions"
+    for name in ("a", "b", "c"):
+        record_session(root, name, 10, marks=[("wave", 0.1, 0.2)])
+    (folder(root, "b") / "session.json").write_text("{not json")
+    assert [p.name for p in sessions_with_labels(root)] == [folder(root, "a").name, folder(root, "c").name]
+    assert default_base([tmp_path / "nowhere", folder(root, "a")]) == "tiny"
+
+
+def test_a_session_removed_while_listed_is_left_out(tmp_path: Path, monkeypatch) -> None:
+    from slowfast_core.sessions import store
+    from slowfast_core.train.teach import sessions_with_labels
+
+    root = tmp_path / "sessions"
+    for name in ("a", "b", "c"):
+        record_session(root, name, 10, marks=[("wave", 0.1, 0.2)])
+    real = store.load_session
+
+    def load_after_removal(path):  # "b" is deleted by another program between the listing and its reading
+        if Path(path).name.endswith("_b"):
+            (Path(path) / "session.json").unlink(missing_ok=True)
+        return real(path)
+
+    monkeypatch.setattr(store, "load_session", load_after_removal)
+    assert [p.name for p in sessions_with_labels(root)] == [folder(root, "a").name, folder(root, "c").name]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -90,7 +91,7 @@ def _torch_load(path: Path, *, zipped: bool) -> Any:
                 "not unpickled for safety: re-save it with torch.save(model.state_dict(), path)"
             ) from None
         raise _truncated(path, exc) from None
-    except (EOFError, RuntimeError, ValueError, OSError) as exc:
+    except (EOFError, RuntimeError, ValueError, OSError, struct.error) as exc:  # struct: a pickle of junk bytes
         raise _truncated(path, exc) from None
 
 
