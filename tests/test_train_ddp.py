@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -17,6 +16,8 @@ import torch
 
 from slowfast_core.train.run_folder import LAST, METRICS
 from slowfast_core.train.synth import SynthSettings, generate
+
+from helpers.waiting import wait_until
 
 COMMON = ["--epochs", "4", "--lr", "0.05", "--frozen-bn", "--dropout", "0", "--no-flip", "--workers", "0",
           "--warmup-epochs", "0", "--device", "cpu", "--seed", "7"]
@@ -54,9 +55,8 @@ def test_ddp_matches_one_process_and_resumes(synth: Path, tmp_path: Path) -> Non
     proc = subprocess.Popen(torchrun(str(synth), "--out", str(ddp), "--batch-size", "2", *COMMON),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
-        deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline and not (ddp / METRICS).is_file():
-            time.sleep(0.01)  # another process's file: nothing to wait on but its appearance
+        wait_until(lambda: proc.poll() is not None or (ddp / METRICS).is_file(), timeout=300,
+                   what="epoch 1's metrics from the torchrun workers")
         assert proc.poll() is None, proc.communicate()[1][-2000:]
         # Freeze both workers the moment epoch 1 is written: while they are stopped nothing moves, so the
         # epochs done are known, and the SIGTERM is certain to land before the last epoch ends.
