@@ -41,7 +41,8 @@ def shown_prediction(state: LiveState) -> ShownPrediction | None:
     if p is None:
         return None
     origin = _origin(state)
-    return ShownPrediction(p.topk, p.label, float(p.confidence), p.start_time - origin, p.end_time - origin)
+    return ShownPrediction(p.topk, p.label, float(p.confidence), p.start_time - origin, p.end_time - origin,
+                           padded=p.padded)
 
 
 def overlay_content(state: LiveState) -> OverlayContent:

@@ -120,7 +120,7 @@ class PredictAnnotator:
         span = prediction.span
         self.annotator.timeline.add(ShownPrediction(
             topk=prediction.topk, label=smoothed.label, confidence=smoothed.confidence, start=span.start,
-            end=span.end_time,
+            end=span.end_time, padded=span.padded,
         ))
 
     def close(self) -> Path:

@@ -9,7 +9,9 @@ field has one name and one meaning everywhere:
   (`video.windows.window_span`). Seconds from the first frame (a file's media time, a session's time).
 - first_frame, last_frame: indices of the earliest and latest frames the pathways took.
 - topk: [{label, prob}], best first, raw (unsmoothed) softmax probabilities.
-- padded (offline only): the clip was shorter than a window, its last frame repeated to fill it.
+- padded: the window's frames did not span it, so edge frames were repeated to fill it: a clip shorter than a
+  window (`slowfast predict` writes the field always), or live a window cut in the first seconds after a
+  start or a model switch, before the buffer covered its span (the engine writes it only when true).
 - label, confidence (live only): after smoothing and hysteresis; label null = no confident action.
 - timings (live only, ms: waited, prepared, inferred, end_to_end) and backend (live only).
 - people (detection only): per person {track, box (normalised x1, y1, x2, y2), score, actions [{label, prob}]
@@ -110,7 +112,7 @@ class PredictionRecord:
     topk: TopK
     first_frame: int = -1
     last_frame: int = -1
-    padded: bool | None = None  # offline only
+    padded: bool | None = None  # offline: True/False; live: True on a padded first window, else left out
     label: str | None = None  # live only (with confidence)
     confidence: float | None = None  # live only; None: not smoothed (offline)
     timings: Mapping[str, float] | None = None  # live only

@@ -6,6 +6,8 @@ Videos are real: written with OpenCV here, read back with OpenCV, pixels compare
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import os
 from pathlib import Path
@@ -19,6 +21,7 @@ from slowfast_core.errors import SlowFastError
 from slowfast_core.overlay.colors import BAR_TRACK, DANGER, PANEL, STALE_OPACITY, class_rgba
 from slowfast_core.overlay.content import (
     NO_ACTION_TEXT,
+    PADDED_TEXT,
     UNTRAINED_TEXT,
     Marking,
     ShownPrediction,
@@ -82,6 +85,8 @@ def test_overlay_content_ages_and_goes_stale() -> None:
     none = overlay_content(ShownPrediction(SHOWN.topk, None, 0.1, 1.0, 3.1), now=3.2, topk=5, stale_seconds=3.0,
                            untrained=False)
     assert none.headline == NO_ACTION_TEXT and none.confidence is None
+    padded = overlay_content(replace(SHOWN, padded=True), now=3.6, topk=2, stale_seconds=3.0, untrained=False)
+    assert padded.footer == f"{PADDED_TEXT} · 0.5 s ago" and padded.headline == "wave"  # says it is partial
 
 
 def test_layout_places_rows_bars_and_the_untrained_tag() -> None:

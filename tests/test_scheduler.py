@@ -220,3 +220,84 @@ def test_a_closed_slot_is_not_counted_as_delivered() -> None:
     assert not scheduler.is_alive()
     assert scheduler.windows_cut == 0
     assert slot.put("x") is False
+
+
+# --- padded first windows (issue 25: the first prediction needs the model, not a whole window of video) --------
+EIGHT = get_config("slowfast_8x8_r50").geometry  # 64 frames at 30 fps: a 2.13 s window
+
+
+class Consumer:
+    """A worker stand-in that takes every window handed over, until END_OF_STREAM or `close`."""
+
+    def __init__(self, slot: LatestSlot) -> None:
+        self.slot, self.windows, self.ended = slot, [], threading.Event()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="test-consumer")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            item = self.slot.take(timeout=0.05)
+            if item is END_OF_STREAM:
+                self.ended.set()
+            elif isinstance(item, LiveWindow):
+                self.windows.append(item)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def write_frames(buffer: RingBuffer, frames: range) -> None:
+    for i in frames:
+        buffer.write(indexed(i), timestamp=i / 30, index=i)
+
+
+def test_padded_windows_come_first_then_full_ones() -> None:
+    buffer = RingBuffer(capacity=RingBuffer.capacity_for(fps=30.0, window_seconds=EIGHT.window_seconds),
+                        frame_shape=SHAPE)
+    slot: LatestSlot = LatestSlot()
+    consumer = Consumer(slot)
+    scheduler = WindowScheduler(buffer=buffer, geometry=EIGHT, slot=slot, fps=30.0, stride_s=0.1, partial=True)
+    scheduler.start()
+    try:
+        write_frames(buffer, range(0, 20))  # 0.67 s: more than a quarter of the window, far from all of it
+        wait_until(lambda: consumer.windows, what="a padded window before the buffer covers a window")
+        first = consumer.windows[0]
+        assert first.padded and first.first_index == 0 and 15 <= first.last_index <= 19
+        assert first.end_time - first.start_time == pytest.approx(63 / 30)  # the window's span, not the video's
+        oldest = [first.frames[p][0, 0, 0, 0] for p in first.pathway_indices]
+        assert all(o == 0 for o in oldest)  # the oldest frame repeated back to the window's start
+        write_frames(buffer, range(20, 100))
+        wait_until(lambda: any(w.last_index >= 70 for w in consumer.windows), what="a full window")
+    finally:
+        scheduler.stop()
+        scheduler.join(10)
+        consumer.close()
+    for w in consumer.windows:  # padded exactly while the buffer did not reach back to the window's start
+        assert w.padded == (w.last_index < 62), (w.first_index, w.last_index, w.padded)
+    assert not consumer.windows[-1].padded
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_a_stream_shorter_than_a_window_gets_one_padded_window_at_its_end(partial: bool) -> None:
+    """A short live clip ends before any window was cut (the worker was still starting): with padded windows on,
+    the scheduler hands over one window of what there is, as `slowfast predict` pads a short clip."""
+    buffer = RingBuffer(capacity=RingBuffer.capacity_for(fps=30.0, window_seconds=EIGHT.window_seconds),
+                        frame_shape=SHAPE)
+    write_frames(buffer, range(0, 30))  # 1 s, written before any consumer waits: nothing can be cut yet
+    slot: LatestSlot = LatestSlot()
+    scheduler = WindowScheduler(buffer=buffer, geometry=EIGHT, slot=slot, fps=30.0, stride_s=0.1, partial=partial)
+    scheduler.source_ended()
+    scheduler.start()
+    consumer = Consumer(slot)
+    try:
+        assert consumer.ended.wait(30)
+    finally:
+        scheduler.join(10)
+        consumer.close()
+    if partial:
+        assert [(w.padded, w.first_index, w.last_index) for w in consumer.windows] == [(True, 0, 29)]
+    else:
+        assert consumer.windows == []

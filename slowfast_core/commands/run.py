@@ -209,19 +209,18 @@ def _why_nothing(ended: str, args: argparse.Namespace, metrics: dict[str, Any], 
     frames = int(metrics.get("frames_read") or 0)
     fps = float(metrics.get("source_fps") or 0.0)
     started = bool(metrics.get("backend"))
+    from slowfast_core.stream.scheduler import MIN_PADDED_COVERAGE
+
+    first = MIN_PADDED_COVERAGE * window  # the first (padded) window needs this much video
     if ended == "stream":
         seen = f"{frames / fps:.2f} s ({frames} frames)" if fps > 0 else f"{frames} frames"
-        if fps > 0 and frames / fps < window:
-            return (f"the source ended after {seen}, shorter than one {window:.2f} s window of {model.config.name}; "
-                    "run a file without --realtime (a short clip is then padded, as in `slowfast predict`) or "
-                    "with --loop")
         return (f"the source ended after {seen}, before the model "
                 + ("made its first prediction" if started else "had started") + "; use a longer clip or --loop")
     wait = "the model was still starting (loading, converting, warming up)" if not started \
-        else f"no {window:.2f} s window of video was complete yet"
+        else f"less than {first:.2f} s of video had arrived"
     return (f"--duration {args.duration:g} s ran out before the first prediction: {wait}; the first prediction "
-            f"needs at least {window:.2f} s of video plus the model's start-up on this machine: use a longer "
-            "--duration")
+            f"needs at least {first:.2f} s of video (a padded quarter of a {window:.2f} s window) plus the model's "
+            "start-up on this machine: use a longer --duration")
 
 
 def _silence_stdout() -> None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 UNTRAINED_TEXT = "UNTRAINED — predictions are meaningless"
 NO_ACTION_TEXT = "no confident action"
+#: the footer of a prediction from a padded window (the first seconds after a start or a model switch)
+PADDED_TEXT = "first seconds: partial window"
 
 
 @dataclass(frozen=True)
@@ -13,7 +15,8 @@ class ShownPrediction:
     """What the overlay needs of one prediction, whatever produced it (the live engine, a file, a session).
 
     label/confidence: the smoothed answer (label None: no confident action); topk: raw, best first;
-    start/end: the window's first and last frame, in seconds on the same clock as the `now` it is shown at.
+    start/end: the window's first and last frame, in seconds on the same clock as the `now` it is shown at;
+    padded: the window was cut before a whole window of video had arrived (its oldest frame repeated).
     """
 
     topk: tuple[tuple[str, float], ...]
@@ -21,6 +24,7 @@ class ShownPrediction:
     confidence: float
     start: float
     end: float
+    padded: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ def overlay_content(
     age = max(0.0, now - shown.end)
     stale = age > stale_seconds
     footer = f"window {shown.start:.1f}–{shown.end:.1f} s ({shown.end - shown.start:.1f} s) · {age:.1f} s ago"
+    if shown.padded:
+        footer = f"{PADDED_TEXT} · {age:.1f} s ago"
     if stale:
         footer += " · stale"
     return OverlayContent(headline, confidence, rows, footer, stale, untrained, True)

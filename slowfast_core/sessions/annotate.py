@@ -88,7 +88,8 @@ def export_annotated_video(
     annotator = FrameAnnotator(untrained=bool(info.model) and not info.weights, topk=topk,
                                threshold=EngineSettings().threshold, stride_s=_stride(session))
     for p in predictions:
-        annotator.timeline.add(ShownPrediction(p.topk, p.label, p.confidence, p.start, p.last_instant))
+        annotator.timeline.add(ShownPrediction(p.topk, p.label, p.confidence, p.start, p.last_instant,
+                                                    padded=bool(p.padded)))
     marked = _MarkedLabels(session.labels)
     times = session.frames.time  # (N,) seconds since the session start, row k = video frame k
     total = max(len(times), info.frames)

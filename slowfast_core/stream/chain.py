@@ -46,6 +46,7 @@ class ChainOptions:
     stall_timeout_s: float | None
     reopen_backoff_s: tuple[float, float]
     offline: bool
+    partial_windows: bool = True
 
 
 def ring_buffer_for(info: SourceInfo, geometry: ClipGeometry, short_side: int, margin_s: float) -> RingBuffer:
@@ -86,7 +87,7 @@ class Chain:
         self.scheduler = WindowScheduler(
             buffer=self.buffer, geometry=geometry, slot=slot, fps=info.fps, stride_s=options.stride_s,
             stride_frames=options.stride_frames, mode="every" if options.offline else "latest",
-            generation=generation, on_error=events.on_error,
+            generation=generation, partial=options.partial_windows and not options.offline, on_error=events.on_error,
         )
         self.retired = False
 

@@ -180,7 +180,7 @@ class Engine:
         s = self._settings
         return ChainOptions(stride_s=s.stride_s, stride_frames=s.stride_frames, buffer_margin_s=s.buffer_margin_s,
                             stall_timeout_s=s.stall_timeout_s, reopen_backoff_s=s.reopen_backoff_s,
-                            offline=not s.realtime and not source.live)
+                            offline=not s.realtime and not source.live, partial_windows=s.partial_windows)
 
     def _new_chain(self, source: FrameSource, geometry: ClipGeometry, short_side: int, slot: LatestSlot, *,
                    opened_here: bool) -> Chain:

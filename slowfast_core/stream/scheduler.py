@@ -4,9 +4,13 @@ Which frames: the shared window cutter (`video.windows.window_positions`, as `sl
 use it), applied to the buffered timestamps, so a window always spans T*tau frames of 30 fps time whatever the source's rate. Only the frames
 the pathways use are copied out, once; normalisation happens later in the worker, on windows that are run.
 
-When, live ("latest" mode): every `stride` (seconds, or frames) a window is due. If the inference worker is
-idle, the newest window is cut at once and handed over; if it is busy, the window waits for it, and when it
-frees up it gets the newest frames, not the old ones. Each further stride that passes while it is busy is a
+When, live ("latest" mode): every `stride` (seconds, or frames) a window is due. Before the buffer covers a
+whole window (the first seconds after a start or a model switch), a *padded* window is cut instead: the frames
+so far with the oldest one repeated back to the window's start, as `slowfast predict` pads a clip shorter than
+a window, marked `padded` so the overlay says so; full windows follow as soon as the span is covered. That
+way the first prediction needs the model, not ~2 s of video (`partial`, on by default live).
+If the inference worker is idle, the newest window is cut at once and handed over; if it is busy, the window
+waits for it, and when it frees up it gets the newest frames, not the old ones. Each further stride that passes while it is busy is a
 window that went stale: dropped and counted, never queued. Inference slower than real time therefore skips
 windows instead of falling behind.
 
@@ -31,7 +35,7 @@ from slowfast_core.spec import ClipGeometry
 from slowfast_core.stream.types import EngineError
 from slowfast_core.stream.worker import END_OF_STREAM, LatestSlot
 from slowfast_core.stream.ringbuffer import RingBuffer
-from slowfast_core.video.windows import WindowClock, window_positions, window_span
+from slowfast_core.video.windows import TIME_EPS, WindowClock, window_positions, window_span
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,9 @@ ScheduleMode = Literal["latest", "every"]
 
 #: a window is cut only when the buffer covers its span to within this fraction of a frame
 SPAN_TOLERANCE_FRAMES = 0.5
+#: a padded window needs at least this fraction of its span in the buffer (a quarter: ~0.5 s of an 8x8 window,
+#: so the Fast pathway sees some motion; less is a still picture)
+MIN_PADDED_COVERAGE = 0.25
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,11 @@ class LiveWindow:
     created: float  # monotonic time the window was cut
     cut_ms: float  # time spent selecting and copying the frames
     geometry: ClipGeometry = field(compare=False)
+    padded: bool = False  # the buffer did not cover the span yet: the oldest frame repeated back to start_time
 
 
 def cut_live_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry, *, window_id: int = 0,
-                    generation: int = 0) -> LiveWindow | None:
+                    generation: int = 0, padded: bool = False) -> LiveWindow | None:
     """The window ending at `end_time`, cut from the buffer by `windows.window_positions` (None: buffer empty).
 
     The positions are chosen under the buffer's lock (`RingBuffer.take`), so the copy is consistent.
@@ -85,7 +93,7 @@ def cut_live_window(buffer: RingBuffer, end_time: float, geometry: ClipGeometry,
         start_time=window_span(float(end_time), geometry)[0], end_time=float(end_time),
         first_index=int(taken.indices[0]), last_index=int(taken.indices[-1]),
         last_arrival=float(taken.arrivals.max()), created=created, cut_ms=(created - t0) * 1000.0,
-        geometry=geometry,
+        geometry=geometry, padded=padded,
     )
 
 
@@ -94,10 +102,11 @@ class WindowScheduler(threading.Thread):
 
     def __init__(self, *, buffer: RingBuffer, geometry: ClipGeometry, slot: LatestSlot, fps: float,
                  stride_s: float = 0.5, stride_frames: int | None = None, mode: ScheduleMode = "latest",
-                 generation: int = 0,
+                 generation: int = 0, partial: bool = False,
                  on_error: Callable[[EngineError], None] | None = None) -> None:
         super().__init__(name="slowfast-scheduler", daemon=False)
         self.mode = mode
+        self.partial = partial  # latest mode: padded windows until the buffer covers a whole window
         self.slot = slot
         self.fps = fps
         self._on_error = on_error or (lambda error: None)
@@ -174,15 +183,18 @@ class WindowScheduler(threading.Thread):
         buffer, _, _ = self._current()
         due_time: float | None = None  # when the next window is due (seconds), None: as soon as the span is full
         due_index: int | None = None
+        cut_here = 0  # windows cut from this buffer
         while not self._stop_event.is_set():
             target, geometry, generation = self._current()
             if target is not buffer:  # model changed: new buffer, start over
-                buffer, seen, due_time, due_index = target, 0, None, None
+                buffer, seen, due_time, due_index, cut_here = target, 0, None, None, 0
             written = buffer.wait_for_frame(seen, timeout=0.25)
             if self._stop_event.is_set():
                 return
             if written == seen:  # timed out, or the buffer was closed
                 if self._ended.is_set():
+                    if self.partial and cut_here == 0:
+                        self._flush_short(buffer, geometry, generation)
                     return
                 if buffer.closed and self._current()[0] is buffer:
                     self._stop_event.wait(0.05)  # closed for a switch about to be announced
@@ -193,9 +205,10 @@ class WindowScheduler(threading.Thread):
                 continue
             oldest, newest = span
             period = 1.0 / self.fps
-            covered = newest - oldest >= geometry.window_seconds - (1 + SPAN_TOLERANCE_FRAMES) * period
-            if not covered and written < buffer.capacity:
-                continue  # the first window waits until the buffer covers a whole window (or is full)
+            padded = not self._covers(span, geometry) and written < buffer.capacity
+            if padded and not (self.partial and newest - oldest + period >= MIN_PADDED_COVERAGE
+                               * geometry.window_seconds):
+                continue  # the first window waits until the buffer covers enough of a window (or is full)
             newest_count = written - 1  # frames written into this buffer: the stride in frames counts these
             stride_s, stride_frames = self._stride()
             if stride_frames is not None:
@@ -206,7 +219,8 @@ class WindowScheduler(threading.Thread):
             if not self.slot.consumer_waiting:
                 continue  # due, but the worker is busy: it gets the newest frames when it frees up
             stale = self._count_stale(newest, newest_count, due_time, due_index, stride_s, stride_frames)
-            window = cut_live_window(buffer, newest, geometry, window_id=self._next_id, generation=generation)
+            window = cut_live_window(buffer, newest, geometry, window_id=self._next_id, generation=generation,
+                                     padded=padded)
             if window is None:
                 continue
             replaced_before = self.slot.replaced
@@ -214,10 +228,27 @@ class WindowScheduler(threading.Thread):
                 return  # the slot is closed (the worker is gone): nothing was delivered, nothing more will be
             self._next_id += 1
             self.windows_cut += 1
+            cut_here += 1
             stale += self.slot.replaced - replaced_before  # a window still waiting was replaced: it went stale
             self.windows_stale += stale
             due_time = newest + stride_s
             due_index = newest_count + (stride_frames or 0)
+
+    def _covers(self, span: tuple[float, float], geometry: ClipGeometry) -> bool:
+        """True when buffered frames stamped from span[0] to span[1] cover a whole window (within tolerance)."""
+        return span[1] - span[0] >= geometry.window_seconds - (1 + SPAN_TOLERANCE_FRAMES) / self.fps
+
+    def _flush_short(self, buffer: RingBuffer, geometry: ClipGeometry, generation: int) -> None:
+        """The stream ended before a window was cut from `buffer` (a clip shorter than a window, or shorter than
+        the model's start): one padded window of what is there, as `slowfast predict` pads a short clip."""
+        span = buffer.span()
+        if span is None:
+            return
+        window = cut_live_window(buffer, span[1], geometry, window_id=self._next_id, generation=generation,
+                                 padded=not self._covers(span, geometry))
+        if window is not None and self._hand_over(window):
+            self._next_id += 1
+            self.windows_cut += 1
 
     def _count_stale(self, newest: float, newest_index: int, due_time: float | None, due_index: int | None,
                      stride_s: float, stride_frames: int | None) -> int:
@@ -255,8 +286,9 @@ class WindowScheduler(threading.Thread):
                 continue
             if ended:
                 ends += clock.finish(last_time)
-            for end in ends:
-                window = cut_live_window(buffer, end, geometry, window_id=self._next_id, generation=generation)
+            for end in ends:  # a tail window past the last frame is padded, as `slowfast predict` marks it
+                window = cut_live_window(buffer, end, geometry, window_id=self._next_id, generation=generation,
+                                         padded=end > last_time + TIME_EPS)
                 if window is None or not self._hand_over(window):
                     return
                 self._next_id += 1

@@ -36,6 +36,9 @@ class EngineSettings:
     stall_timeout_s: float | None = None
     reopen_backoff_s: tuple[float, float] = (0.25, 4.0)
     features: bool = True  # each prediction carries its window's pooled feature (recorded for Teach)
+    #: live: padded windows (marked as such) until the buffer covers a whole window, so the first prediction
+    #: comes when the model is ready rather than a window's length of video later (see stream.scheduler)
+    partial_windows: bool = True
 
     def __post_init__(self) -> None:
         if not self.stride_s > 0:

@@ -70,6 +70,9 @@ class Prediction:
     people: tuple[Any, ...] | None = None
     #: detecting: what the person detector cost on this window's key frame (ms; the head's is inferred_ms - this)
     detector_ms: float | None = None
+    #: the window was cut before the buffer covered its span (the first ~2 s after a start or a model switch):
+    #: its oldest frame repeated back to start_time, as `slowfast predict` pads a short clip
+    padded: bool = False
 
     def record(self, origin: float = 0.0) -> PredictionRecord:
         """This prediction as the one written record, times in seconds since engine time `origin`: the span
@@ -78,6 +81,7 @@ class Prediction:
             window=self.id, start=self.start_time - origin, end=span_end(self.end_time) - origin,
             topk=self.topk, first_frame=self.first_index, last_frame=self.last_index, label=self.label,
             confidence=self.confidence, timings=asdict(self.timings), backend=self.backend, people=self.people,
+            padded=True if self.padded else None,
         )
 
 

@@ -441,7 +441,7 @@ class InferenceWorker(threading.Thread):
             label=smoothed.label, confidence=smoothed.confidence, timings=timings,
             backend=warm.backend.description,
             feature=None if feature is None else feature.reshape(-1).numpy().astype(np.float32, copy=False),
-            feature_identity=warm.identity,
+            feature_identity=warm.identity, padded=window.padded,
         )
 
     def set_people(self, people: Any) -> None:
@@ -479,4 +479,5 @@ class InferenceWorker(threading.Thread):
             probs=np.zeros(0, np.float32), label=None if best is None else best.label,
             confidence=0.0 if best is None or best.confidence is None else best.confidence, timings=timings,
             backend=f"{step.detector.name} + RoI head (torch)", people=result.people, detector_ms=result.detector_ms,
+            padded=window.padded,
         )
