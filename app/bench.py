@@ -93,6 +93,29 @@ def app_figures(ev: AppEvents) -> dict[str, Any]:
     }
 
 
+def cpu_report() -> dict[str, Any]:
+    """The CPU the figures were taken on: model, cores, the vector extensions it has, and what the runtimes were
+    capped to (`ONEDNN_MAX_CPU_ISA` caps oneDNN in torch and in OpenVINO's CPU plugin; `ATEN_CPU_CAPABILITY`
+    torch's own kernels), so an AVX2-only machine can be emulated on a newer one and the report says so."""
+    import torch
+
+    flags: list[str] = []
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                have = set(line.split(":", 1)[1].split())
+                flags = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in have]
+    except OSError:
+        pass
+    return {"model": model, "cores": os.cpu_count(), "flags": flags,
+            "torch_capability": torch.backends.cpu.get_cpu_capability(),
+            "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+            "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY")}
+
+
 def _process_start() -> float:
     """When this process started, on the monotonic clock (psutil; else now: the imports before are missed)."""
     try:
@@ -196,7 +219,7 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
     app.exec()
     timer.stop()
     running = window.engine.running_backend()
-    model, backend = running.model, running.backend
+    backend, prep = running.backend, running.preprocessing
     status = window.engine.status()
     choice = window.quality.choice
     window.shutdown()
@@ -205,7 +228,8 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
     return {
         **figures,
         "backend": backend,
-        "input_size": model.meta.preprocessing.short_side if model is not None else None,
+        "input_size": prep.short_side if prep is not None else None,  # the size that ran (Auto's), not the weights'
+        "cpu": cpu_report(),
         "auto_choice": choice.summary() if choice is not None else None,
         "auto_measured_ms": {str(k): round(v, 1) for k, v in choice.measured.items()} if choice is not None else {},
         "model": status.model,
@@ -223,6 +247,10 @@ def _print(report: dict[str, Any]) -> None:
           f"{' (fresh caches)' if report['fresh_caches'] else ''}")
     print(f"  model {report['model']}, backend {report['backend']}, input {report['input_size']}²"
           f" ({report['auto_choice'] or 'Auto not decided'})")
+    cpu = report["cpu"]
+    print(f"  cpu                  {cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['flags'])}; kernels "
+          f"{cpu['torch_capability']}" + (f", oneDNN capped to {cpu['ONEDNN_MAX_CPU_ISA']}"
+                                          if cpu["ONEDNN_MAX_CPU_ISA"] else ""))
     print(f"  steady span          {report['steady_s']:.1f} s (after the first overlay and Auto's choice)")
     print(f"  updates/s            {report['updates_per_s']:.2f}")
     print(f"  end-to-end p50/p95   {ms(report['end_to_end_p50_ms'])} / {ms(report['end_to_end_p95_ms'])}")

@@ -26,6 +26,7 @@ from app.state import LiveState
 from app.workers import TaskContext, TaskRunner
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.engine import Engine
+from slowfast_core.stream.quality import interim_size
 from slowfast_core.weights.api import ModelRequest, ReadyModel, load_head_ready, load_ready, ready_model
 
 #: the weights a notice offers to download when the settings name none from the registry
@@ -70,11 +71,24 @@ class ModelController(QObject):
         return ModelRequest(s.arch, weights, s.input_size, explicit=explicit)
 
     def load(self, request: ModelRequest) -> None:
-        """Load `request` in the background; when ready, start the engine with it or switch to it."""
-        if not request.input_size:  # Auto quality: at the size remembered for this machine + model, if any
+        """Load `request` in the background; when ready, start the engine with it or switch to it.
+
+        Auto quality (input size 0): at the size remembered for this machine + model; with none remembered (a
+        first start), at Auto's smallest size until its search has measured the sizes on the fastest backend."""
+        first_start = False
+        if not request.input_size:
             request = dataclasses.replace(request, input_size=self.quality.size_for(request.arch, request.weights))
+            first_start = self.quality.enabled and not request.input_size
         self.loading.emit(f"loading {request.weights or request.arch}…")
-        handle = self.tasks.start("load-model", lambda ctx: load_ready(request))
+
+        def work(ctx: TaskContext) -> ReadyModel:
+            ready = load_ready(request)
+            if not first_start:
+                return ready
+            return ready_model(ready.model, request, weights_label=ready.info.weights, notice=ready.notice,
+                               input_size=interim_size(ready.input_size), identity=ready.identity)
+
+        handle = self.tasks.start("load-model", work)
         handle.done.connect(self._run)
         handle.failed.connect(lambda msg: self._on_load_failed(msg, request))
 

@@ -72,6 +72,7 @@ class QualityController(QObject):
         self._model_key = ""
         self._model = None  # the SlowFast the window runs now
         self._last_id: int | None = None
+        self._asked: int | None = None  # the size the search asked the window to run (once per size)
         self._recent: deque[float] = deque(maxlen=RECENT)
         self.label = QLabel()
         self.label.setVisible(False)
@@ -105,7 +106,7 @@ class QualityController(QObject):
         size = loaded.input_size
         if key == self._model_key and (self.search is not None or self.choice is not None):
             return  # a size the search asked for, or the chosen one: same model, go on
-        self._model_key, self.search, self.choice, self._last_id = key, None, None, None
+        self._model_key, self.search, self.choice, self._last_id, self._asked = key, None, None, None, None
         self._recent.clear()
         cached = self.cache.get(self._machine(), key)
         if cached is not None:
@@ -113,9 +114,13 @@ class QualityController(QObject):
             if cached.size != size:
                 self.switchSize.emit(cached.size)
             return
-        self.search = AutoQuality(candidate_sizes(size), budget_ms=self.budget_ms)
-        self._show(f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
-                   "largest first, and keeps the largest that stays within 700 ms end to end")
+        # from the weights' own size (or the larger one it was loaded at), largest first; a first start runs at
+        # the smallest meanwhile (`interim_size`)
+        self.search = AutoQuality(candidate_sizes(max(size, loaded.model.meta.preprocessing.short_side)),
+                                  budget_ms=self.budget_ms)
+        self._show(f"auto: measuring ({size}² meanwhile)…" if size != self.search.decision.size else
+                   f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
+                   "largest first, on the fastest backend, and keeps the largest that stays within 700 ms end to end")
 
     # --- engine events ----------------------------------------------------------------------------------------
     @Slot()
@@ -132,6 +137,11 @@ class QualityController(QObject):
         if not settled or model is None or prep is None or model is not self._model:
             return  # still on the start-up backend, or the previous model: not what Auto chooses for
         size = prep.short_side
+        if size != search.decision.size:  # on the fastest backend at last: run the size the search measures next
+            if self._asked != search.decision.size:
+                self._asked = search.decision.size
+                self.switchSize.emit(search.decision.size)
+            return
         decision = search.observe(size, backend, p.timings.end_to_end_ms, p.timings.inferred_ms)
         if decision is None:
             return
@@ -142,6 +152,7 @@ class QualityController(QObject):
                 self.switchSize.emit(decision.size)
         else:
             self._show(f"auto: measuring {decision.size}²… ({search.measured[size]:.0f} ms at {size}²)", "")
+            self._asked = decision.size
             self.switchSize.emit(decision.size)
 
     def _follow_latency(self, end_to_end_ms: float) -> None:

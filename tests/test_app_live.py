@@ -205,3 +205,37 @@ def test_bench_app_end_to_end_at_tiny_size(tmp_path):
         assert step in steps, (step, steps)
     assert steps["window built"] <= steps["first frame shown"] <= steps["first overlay"]
     assert report["frames_shown_per_s"] >= 0 and report["windows_dropped"] >= 0
+    cpu = report["cpu"]  # what the figures were taken on, and what the runtimes were capped to
+    assert cpu["cores"] == os.cpu_count() and cpu["torch_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR")
+
+
+def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qtbot, tmp_path, monkeypatch):
+    """Auto with nothing remembered (a first start on this machine), weights made for 192: the window runs them at
+    160 at once (the first start is when the fastest backend is being converted beside the view: at its own
+    size the view fell seconds behind), then Auto's search, on the final backend, runs 192 and 160 and keeps the
+    largest within budget. Before: the first start ran 192 from the first window."""
+    from slowfast_core.weights.native import save_model
+
+    monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
+    weights = save_model(create_model("slowfast_tiny", seed=UNTRAINED_SEED, input_size=192), tmp_path / "w192.pyth")
+    settings = AppSettings(weights=str(weights), input_size=0, stride_s=0.25, labels=["wave"], backend="torch-cpu")
+    w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
+                   start_source="synthetic:160x120@30", cameras=[], repair_on_start=False,
+                   engine_settings={"backend": "torch-cpu"})
+    w.quality.budget_ms = 0.0  # nothing fits: the search measures 192, then 160, and keeps 160
+    sizes: list[int] = []
+
+    def on_prediction() -> None:
+        prep = w.engine.running_backend().preprocessing
+        if w.state.prediction is not None and prep is not None:
+            sizes.append(prep.short_side)
+
+    w.state.predictionChanged.connect(on_prediction)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.quality.choice is not None, timeout=WAIT)
+        assert sizes[0] == 160 and 192 in sizes  # the first overlay at the smallest size, then the search
+        assert set(w.quality.choice.measured) == {192, 160} and w.quality.choice.size == 160
+    finally:
+        w.shutdown()

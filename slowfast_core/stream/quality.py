@@ -41,6 +41,15 @@ CLEARLY_OVER = 2.0
 CACHE_VERSION = 1
 
 
+def interim_size(native: int) -> int:
+    """The size a model runs at on its first start on a machine, before Auto has measured anything: the
+    smallest Auto may choose (`candidate_sizes(native)[-1]`, 160² for Kinetics weights). That first start is
+    also when the fastest backend is still being converted, on the same cores: at its own size (256²) on
+    torch-cpu beside the conversion the view ran ~2.4 s behind at 0.4 updates/s on 2 cores; at the smallest it
+    keeps up. Auto's search then starts from the largest size once the fastest backend runs."""
+    return candidate_sizes(native)[-1]
+
+
 def candidate_sizes(native: int) -> tuple[int, ...]:
     """Input sizes for weights made for short side `native`, largest first: `native`, then the ladder's
     smaller sizes (256 -> 256, 224, 192, 160). Weights made for a size under the ladder (the tiny presets' 80)
