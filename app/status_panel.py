@@ -57,12 +57,29 @@ def status_fields(state: LiveState) -> dict[str, str]:
     return out
 
 
+def source_text(f: dict[str, str]) -> str:
+    """'synthetic 640x480@30 · 29.9 fps', 'clip.mp4 · 340×256 · 29.7 fps': the resolution only when the source's
+    name does not say it already (the status bar is narrow: the window's default width shows it whole)."""
+    size = f["resolution"].replace("×", "x")
+    parts = [f["source"]] + ([] if size in f["source"] else [f["resolution"]]) + [f["fps"]]
+    return " · ".join(parts)
+
+
+def model_text(f: dict[str, str]) -> str:
+    """'slowfast_8x8_r50 · untrained · openvino': the device only when the backend's name does not imply it
+    (openvino and torch-cpu run on the CPU, torch-cuda on a GPU); everything in the tooltip."""
+    backend = f["backend"]
+    implied = backend.startswith(("openvino", "torch-cpu", "torch-cuda")) or f["device"] in ("–", "cpu")
+    return " · ".join([f["model"], backend] if implied else [f["model"], f["device"], backend])
+
+
 class ElidedLabel(QLabel):
-    """A one-line label that elides its text (full text in the tooltip) instead of widening the window."""
+    """A one-line label that takes the width of its text when there is room and elides it (full text in the
+    tooltip) instead of widening the window when there is not."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(40, super().minimumSizeHint().height())
@@ -88,9 +105,10 @@ class StatusPanel(QWidget):
         self.model = ElidedLabel()
         self.timing = QLabel()
         self.timing.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
-        row.addWidget(self.source, 3)
-        row.addWidget(self.model, 3)
-        row.addWidget(self.timing, 0)
+        row.addWidget(self.source)  # each takes its text's width while there is room (no stretch factors:
+        row.addWidget(self.model)  # those split the width evenly and elided a long model name beside room)
+        row.addWidget(self.timing)
+        row.addStretch(1)
         for signal in (state.statusChanged, state.modelChanged, state.sourceChanged, state.predictionChanged):
             signal.connect(self.refresh)
         self.refresh()
@@ -98,9 +116,9 @@ class StatusPanel(QWidget):
     def refresh(self) -> None:
         """Re-read the state."""
         f = status_fields(self.state)
-        self.source.setText(f"{f['source']} · {f['resolution']} · {f['fps']}")
+        self.source.setText(source_text(f))
         self.source.setToolTip(f"source {f['source']} ({f['state']}), {f['resolution']}, capture {f['fps']}")
-        self.model.setText(f"{f['model']} · {f['device']} · {f['backend']}")
+        self.model.setText(model_text(f))
         self.model.setToolTip(f"model {f['model']} on {f['device']}, backend {f['backend']}")
         people = f"{f['people']} · " if f["people"] else ""
         self.timing.setText(

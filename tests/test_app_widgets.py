@@ -340,6 +340,28 @@ def test_status_fields_show_engine_figures(qtbot):
     assert "untrained" in panel.model.text() and "812 ms" in panel.timing.text()
 
 
+def test_the_status_bar_shows_source_and_model_whole_at_the_default_width(qtbot):
+    """At the window's default width (1100 px, of which ~820 px are the panel's beside the notice and Auto labels)
+    the demo's source and model are readable, not 'synthetic 640…80' / 'slowfast_8x8_…' as they were."""
+    from PySide6.QtGui import QFontMetrics
+
+    state = LiveState()
+    panel = StatusPanel(state)
+    qtbot.addWidget(panel)
+    state.set_model(ModelInfo(arch="slowfast_8x8_r50", trained=False))
+    state.set_status(EngineStatus(state="running", source="synthetic 640x480@30", width=640, height=480,
+                                  capture_fps=29.9, frames_read=10, frames_dropped=0, frames_late=0, windows_done=3,
+                                  windows_dropped=0, model="slowfast_8x8_r50", device="cpu", backend="openvino",
+                                  inference_ms_p50=812.4, end_to_end_ms_p50=990.0))
+    panel.resize(820, 24)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.source.width() > 40)
+    assert panel.source.text() == "synthetic 640x480@30 · 29.9 fps"  # the size once: the name says it
+    assert panel.model.text() == "slowfast_8x8_r50 · untrained · openvino"  # openvino implies the CPU
+    for label in (panel.source, panel.model):
+        assert label.width() >= QFontMetrics(label.font()).horizontalAdvance(label.text()), label.text()
+
+
 def test_command_line_parses_and_turns_paths_into_file_sources(tmp_path):
     from app.main import build_parser, normalize_source
 
