@@ -1,9 +1,10 @@
 """The window's Auto quality controller: runs slowfast_core.stream.quality's search on the live engine.
 
 With the Input size setting on Auto (0), a model whose choice is cached for this machine starts at that size
-at once (`size_for`); otherwise it starts at the weights' own size and the controller watches the predictions
-of the final backend (after the move to the fastest one), asks the window to run the next smaller size while
-the latency is over budget (`switchSize`), and remembers the result. The status bar shows the choice and what
+at once (`size_for`); otherwise (a first start) it runs at Auto's smallest size meanwhile (`interim_size`, the
+window's model loader applies it) and the controller, once the final backend runs (after the move to the fastest
+one), asks the window to run the weights' own size, then each next smaller one while it does not feel live
+(`LiveTarget`; `switchSize`), and remembers the result. The status bar shows the choice and what
 it costs; the stride follows the measured latency. Settings can pin a size instead (then this stays idle).
 """
 
@@ -20,8 +21,8 @@ from app.state import LiveState
 from slowfast_core.stream.engine import Engine
 from slowfast_core.weights.api import ReadyModel
 from slowfast_core.stream.quality import (
-    BUDGET_MS,
     AutoQuality,
+    LiveTarget,
     QualityCache,
     QualityChoice,
     candidate_sizes,
@@ -65,7 +66,7 @@ class QualityController(QObject):
         self.cache = cache or QualityCache()
         self.device = device
         self.enabled = False
-        self.budget_ms = BUDGET_MS
+        self.target = LiveTarget()  # what Auto keeps: updates a second and delay, as a person feels them
         self.stride_s = 0.5  # the stride asked for; the engine runs live_stride(this, latency)
         self.choice: QualityChoice | None = None
         self.search: AutoQuality | None = None
@@ -117,10 +118,10 @@ class QualityController(QObject):
         # from the weights' own size (or the larger one it was loaded at), largest first; a first start runs at
         # the smallest meanwhile (`interim_size`)
         self.search = AutoQuality(candidate_sizes(max(size, loaded.model.meta.preprocessing.short_side)),
-                                  budget_ms=self.budget_ms)
+                                  target=self.target)
         self._show(f"auto: measuring ({size}² meanwhile)…" if size != self.search.decision.size else
                    f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
-                   "largest first, on the fastest backend, and keeps the largest that stays within 700 ms end to end")
+                   f"largest first, on the fastest backend, and keeps the largest that feels live ({self.target})")
 
     # --- engine events ----------------------------------------------------------------------------------------
     @Slot()

@@ -21,6 +21,7 @@ from app.settings import AppSettings, SettingsStore  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
 from slowfast_core.model.builder import UNTRAINED_SEED  # noqa: E402
+from slowfast_core.stream.quality import LiveTarget  # noqa: E402
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction  # noqa: E402
 
 WAIT = 180_000  # ms: a conversion on a loaded 2-core machine
@@ -117,7 +118,7 @@ def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, t
     w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
                    start_source="synthetic:160x120@30", model=model, cameras=[], repair_on_start=False,
                    engine_settings={"backend": "torch-cpu"})
-    w.quality.budget_ms = 0.0  # this machine "cannot keep up" at any size: the smallest is chosen
+    w.quality.target = LiveTarget(delay_ms=0.0)  # this machine "cannot keep up" at any size: the smallest is chosen
     qtbot.addWidget(w)
     w.show()
     try:
@@ -136,11 +137,10 @@ def test_auto_quality_steps_down_in_the_window_and_remembers_the_choice(qtbot, t
 
 def test_auto_quality_with_its_default_budget_on_the_final_backend_and_reused_at_the_next_start(
         qtbot, tmp_path, monkeypatch):
-    """Auto with the default 700 ms budget and backend on the tiny model (its own 80): the search waits for the
+    """Auto with the default target (1.5 updates/s, 800 ms behind at most) and backend on the tiny model (its own 80): the search waits for the
     move to OpenVINO, measures there, keeps 80 (well within budget) and remembers it; a second window on the same
     machine takes the remembered choice at once, measures nothing and rewrites nothing."""
     from slowfast_core.weights.api import ModelRequest, ready_model
-    from slowfast_core.stream.quality import BUDGET_MS
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SLOWFAST_CACHE_DIR", CONVERTED.get("cache", str(tmp_path / "cache")))
@@ -153,7 +153,7 @@ def test_auto_quality_with_its_default_budget_on_the_final_backend_and_reused_at
         w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
                        start_source="synthetic:160x120@30", model=model, cameras=[], repair_on_start=False)
         qtbot.addWidget(w)
-        assert w.quality.budget_ms == BUDGET_MS == 700.0
+        assert w.quality.target == LiveTarget(updates_per_s=1.5, delay_ms=800.0)
         return w
 
     first = window()
@@ -162,7 +162,7 @@ def test_auto_quality_with_its_default_budget_on_the_final_backend_and_reused_at
         qtbot.waitUntil(lambda: first.quality.choice is not None, timeout=WAIT)
         choice = first.quality.choice
         assert choice.backend == "openvino"  # measured on the final backend, not on torch-cpu
-        assert choice.size == 80 and set(choice.measured) == {80} and choice.end_to_end_ms < BUDGET_MS
+        assert choice.size == 80 and set(choice.measured) == {80} and choice.end_to_end_ms < 1000 / 1.5
     finally:
         first.shutdown()
     remembered = (tmp_path / "data" / "quality.json").read_bytes()
@@ -222,7 +222,7 @@ def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qt
     w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
                    start_source="synthetic:160x120@30", cameras=[], repair_on_start=False,
                    engine_settings={"backend": "torch-cpu"})
-    w.quality.budget_ms = 0.0  # nothing fits: the search measures 192, then 160, and keeps 160
+    w.quality.target = LiveTarget(delay_ms=0.0)  # nothing fits: the search measures 192, then 160, keeps 160
     sizes: list[int] = []
 
     def on_prediction() -> None:

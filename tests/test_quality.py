@@ -13,6 +13,7 @@ from slowfast_core.stream.quality import (
     AutoQuality,
     QualityCache,
     QualityChoice,
+    LiveTarget,
     candidate_sizes,
     decide,
     live_stride,
@@ -30,14 +31,18 @@ def test_candidate_sizes_follow_the_weights() -> None:
 def test_decide_steps_down_from_the_largest_until_one_fits() -> None:
     sizes = (256, 224, 192, 160)
     assert decide(sizes, {}).size == 256 and not decide(sizes, {}).done
-    assert decide(sizes, {256: 650.0}).size == 256 and decide(sizes, {256: 650.0}).done
+    assert decide(sizes, {256: 650.0}).size == 256 and decide(sizes, {256: 650.0}).done  # 1.5 updates/s
     d = decide(sizes, {256: 2270.0})
     assert (d.size, d.done) == (224, False)
-    d = decide(sizes, {256: 2270.0, 224: 980.0, 192: 690.0})
+    d = decide(sizes, {256: 2270.0, 224: 980.0, 192: 640.0})
     assert (d.size, d.done) == (192, True)
     d = decide(sizes, {256: 2270.0, 224: 1500.0, 192: 1100.0, 160: 800.0})
     assert (d.size, d.done) == (160, True) and "800 ms" in d.reason  # nothing fits: the smallest
-    assert decide(sizes, {256: 710.0}, budget_ms=800.0).size == 256  # the budget is a parameter
+    assert not decide(sizes, {256: 700.0}).done  # 700 ms allows only 1.4 updates/s: not live enough
+    assert not decide(sizes, {256: 600.0}, worst={256: 900.0}).done  # one sample 900 ms behind: too late
+    slow = LiveTarget(updates_per_s=1.0, delay_ms=1000.0)  # the target is a parameter
+    assert decide(sizes, {256: 900.0}, slow, {256: 950.0}).done
+    assert LiveTarget().fits(660.0, 790.0) and not LiveTarget().fits(670.0, 700.0)
     with pytest.raises(ValueError):
         decide((), {})
 
@@ -58,7 +63,7 @@ def test_auto_quality_skips_the_first_prediction_and_takes_the_median() -> None:
     assert (choice.size, choice.backend, choice.end_to_end_ms, choice.inference_ms) == (224, "openvino", 620.0, 600.0)
     assert choice.measured == {256: 950.0, 224: 620.0}
     assert choice.updates_per_s == pytest.approx(1000 / 620)
-    assert "auto 224²" in choice.summary() and "620 ms" in choice.summary()
+    assert choice.summary() == "auto 224² · 1.6 updates/s"
     assert search.observe(224, "openvino", 1.0, 1.0) is None  # done: nothing moves any more
 
 
