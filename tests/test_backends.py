@@ -492,3 +492,32 @@ def test_torch_cuda_leaves_the_process_flags_and_bounds_its_graphs(model, inputs
     backend(clip(model, 128, 160, seed=5))
     assert (cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32) == before
     assert len(backend._plans.keys()) == 1
+
+
+def test_torch_cpu_leaves_a_core_to_a_conversion_child_while_it_runs() -> None:
+    """While one of our CPU-bound children runs (an OpenVINO conversion beside the live view), torch-cpu infers
+    on one thread fewer, set on the thread that infers (OpenMP's count is per thread), and takes it back after."""
+    from slowfast_core.backends.torch_cpu import TorchCPUBackend
+    from slowfast_core.children import busy_child, children_busy
+
+    model = create_model("slowfast_tiny", seed=0)
+    backend = TorchCPUBackend(model, torch.device("cpu"), num_threads=2)
+    inputs = clip(model, size=32)
+    seen: list[int] = []
+
+    def infer() -> None:
+        backend(inputs)
+        seen.append(torch.get_num_threads())
+
+    def on_a_thread() -> None:
+        worker = threading.Thread(target=infer)
+        worker.start()
+        worker.join(60)
+
+    on_a_thread()
+    with busy_child():
+        assert children_busy() == 1
+        on_a_thread()
+    assert children_busy() == 0
+    on_a_thread()
+    assert seen == [2, 1, 2]

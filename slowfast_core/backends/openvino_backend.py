@@ -53,7 +53,7 @@ from slowfast_core.backends.base import (
 )
 from slowfast_core.backends.fold import fold_batchnorm
 from slowfast_core.backends.openvino_import import import_openvino
-from slowfast_core.children import child_env
+from slowfast_core.children import busy_child, child_env
 from slowfast_core.model.net import SlowFast
 
 logger = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def convert_in_child(work: Path, *, cancel: threading.Event | None = None,
             shutil.rmtree(stale)
         elif stale.exists():
             stale.unlink()
-    with open(work / child.LOG, "wb") as log_file:
+    with open(work / child.LOG, "wb") as log_file, busy_child():
         proc = subprocess.Popen(
             [sys.executable, "-m", module, str(work)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, env=child_env(),

@@ -60,6 +60,7 @@ def convert(work: Path) -> None:
     """Convert WORK/model.pt with the job's example inputs and save the IR (fp32 weights) under WORK/ir."""
     import torch
 
+    torch.set_num_threads(1)  # the trace runs small zero clips once; the live view beside us keeps the other cores
     openvino = import_openvino()
 
     job = json.loads((work / JOB).read_text(encoding="utf-8"))

@@ -12,6 +12,7 @@ import torch
 
 from slowfast_core.backends.base import InferenceBackend, inference_threads, register
 from slowfast_core.backends.fold import fold_batchnorm
+from slowfast_core.children import children_busy
 from slowfast_core.model.net import SlowFast
 
 
@@ -37,6 +38,9 @@ class TorchCPUBackend(InferenceBackend):
         return f"{self.name} on cpu ({self.num_threads} threads, {self.folded} BN folded, channels_last_3d)"
 
     def __call__(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        threads = max(1, self.num_threads - children_busy())  # a conversion child beside us gets its core
+        if torch.get_num_threads() != threads:  # per calling thread (OpenMP): set where inference runs
+            torch.set_num_threads(threads)
         with torch.inference_mode():
             x = [t.float().contiguous(memory_format=torch.channels_last_3d) for t in inputs]  # [(B, 3, T_p, H, W)]
             return self.runner(x).float()  # (B, num_classes)
