@@ -16,6 +16,8 @@ slowfast_core never imports app/ or Qt, and nothing at run time imports bench co
 from __future__ import annotations
 
 import argparse
+from array import array
+from collections.abc import Sequence
 import json
 import os
 import statistics
@@ -48,13 +50,15 @@ class AppEvents:
 
     launch: when the process started; steps: name -> time (first occurrence); predictions: (time shown,
     window id, end-to-end ms) of each new prediction the window took; frames: times frames reached the view;
-    ticks: event-loop timer ticks; settled: when the backend and the input size stopped changing."""
+    ticks: event-loop timer ticks; settled: when the backend and the input size stopped changing; rss: (time,
+    resident MiB) sampled once a second (a long run is the window's soak: memory and latency must not creep)."""
 
     launch: float
     steps: dict[str, float] = field(default_factory=dict)
     predictions: list[tuple[float, int, float]] = field(default_factory=list)
-    frames: list[float] = field(default_factory=list)
-    ticks: list[float] = field(default_factory=list)
+    frames: Sequence[float] = field(default_factory=lambda: array("d"))  # packed: a 30-minute soak's ~400k ticks
+    ticks: Sequence[float] = field(default_factory=lambda: array("d"))  # as objects would be ~10 MB of "growth"
+    rss: list[tuple[float, float]] = field(default_factory=list)
     settled: float | None = None
     end: float | None = None
 
@@ -69,9 +73,43 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
+#: a soak's memory is compared from this far into the steady span (caches, compiled shapes and the first
+#: windows are allocated by then) to its end
+WARMED_UP_S = 60.0
+
+
+def soak_figures(ev: AppEvents, since: float, end: float) -> dict[str, Any]:
+    """What a long run creeps by: resident memory from `WARMED_UP_S` into the steady span (or its middle, when
+    shorter) to the end, and the end-to-end p95 of the steady span's last half against its first half (a pile-up
+    of stale windows would show as latency growing)."""
+    warm_at = min(since + WARMED_UP_S, since + (end - since) / 2)
+    rss = [(t, mb) for t, mb in ev.rss if t >= warm_at]
+    half = since + (end - since) / 2
+    early = [p[2] for p in ev.predictions if since <= p[0] < half]
+    late = [p[2] for p in ev.predictions if half <= p[0] <= end]
+    first, last = (rss[0][1], rss[-1][1]) if rss else (None, None)
+    return {
+        "rss_mb_warm": round(first, 1) if first is not None else None,
+        "rss_mb_end": round(last, 1) if last is not None else None,
+        "rss_growth_pct": round(100.0 * (last - first) / first, 2) if first else None,
+        "end_to_end_p95_ms_first_half": round(_percentile(early, 95), 1) if early else None,
+        "end_to_end_p95_ms_second_half": round(_percentile(late, 95), 1) if late else None,
+    }
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MiB (Linux /proc; None elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def app_figures(ev: AppEvents) -> dict[str, Any]:
     """The bench's figures from recorded events: rates and latencies over the steady span (from the later of
-    the first overlay and `settled`, to `end`), time to first overlay from launch, and each start-up step."""
+    the first overlay and `settled`, to `end`), time to first overlay from launch, each start-up step, and what
+    a long run creeps by (`soak_figures`)."""
     end = ev.end if ev.end is not None else max([ev.launch, *ev.ticks, *ev.frames])
     first = ev.steps.get("first overlay")
     since = max(x for x in (first, ev.settled, ev.launch) if x is not None)
@@ -90,6 +128,7 @@ def app_figures(ev: AppEvents) -> dict[str, Any]:
         "first_overlay_s": round(first - ev.launch, 2) if first is not None else None,
         "steady_s": round(span, 1),
         "steps_s": {name: round(t - ev.launch, 2) for name, t in sorted(ev.steps.items(), key=lambda kv: kv[1])},
+        **soak_figures(ev, since, end),
     }
 
 
@@ -194,6 +233,10 @@ def _run_window(args: argparse.Namespace, ev: AppEvents, tmp: Path) -> dict[str,
     def tick() -> None:
         now = time.monotonic()
         ev.ticks.append(now)
+        if not ev.rss or now - ev.rss[-1][0] >= 1.0:
+            mb = resident_mb()
+            if mb is not None:
+                ev.rss.append((now, mb))
         if paints_at_first[0] is not None and window.video.paints > paints_at_first[0]:
             ev.step("first overlay", now)
         settled = window.engine.running_backend().settled
@@ -258,6 +301,10 @@ def _print(report: dict[str, Any]) -> None:
     print(f"  max event-loop gap   {ms(report['max_event_loop_gap_ms'])}")
     first = report["first_overlay_s"]
     print(f"  first overlay        {'–' if first is None else f'{first:.2f} s'} after launch")
+    if report["rss_growth_pct"] is not None:
+        print(f"  memory               {report['rss_mb_warm']:.0f} MiB warm -> {report['rss_mb_end']:.0f} MiB at the end "
+              f"({report['rss_growth_pct']:+.1f}%); end-to-end p95 {ms(report['end_to_end_p95_ms_first_half'])} "
+              f"first half, {ms(report['end_to_end_p95_ms_second_half'])} second")
     print("  start-up steps (s after launch):")
     for name, t in report["steps_s"].items():
         print(f"    {t:7.2f}  {name}")

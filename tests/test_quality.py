@@ -173,7 +173,20 @@ def test_bench_app_figures_from_recorded_events() -> None:
     assert f["updates_per_s"] == 1.0  # 4 predictions in the 4 s steady span (the first is before it)
     assert f["end_to_end_p50_ms"] == 475.0 and f["end_to_end_p95_ms"] == 700.0
     assert f["frames_shown_per_s"] == 22.5
+    assert f["end_to_end_p95_ms_first_half"] == 500.0 and f["end_to_end_p95_ms_second_half"] == 700.0
+    assert f["rss_growth_pct"] is None  # no memory samples: nothing claimed
     assert f["max_event_loop_gap_ms"] == pytest.approx(2790.0)
     assert f["first_overlay_s"] == 3.1
     assert list(f["steps_s"]) == ["window built", "first prediction", "first overlay"]
     assert app_figures(AppEvents(launch=0.0, end=1.0))["first_overlay_s"] is None
+
+
+def test_bench_app_soak_compares_memory_from_warm_up_to_the_end() -> None:
+    ev = AppEvents(launch=0.0)
+    ev.step("first overlay", 3.0)
+    ev.settled = 10.0
+    ev.end = 1810.0
+    ev.rss = [(t, 900.0 if t < 70.0 else 1000.0 + (t - 70.0) / 1740.0 * 30.0) for t in range(0, 1811, 1)]
+    f = app_figures(ev)
+    # warm from 60 s into the steady span (t = 70 s: 1000 MiB; the start-up's 900 MiB does not count) to the end
+    assert (f["rss_mb_warm"], f["rss_mb_end"], f["rss_growth_pct"]) == (1000.0, 1030.0, 3.0)
