@@ -3,8 +3,8 @@
 With the Input size setting on Auto (0), a model whose choice is cached for this machine starts at that size
 at once (`size_for`); otherwise (a first start) it runs at Auto's smallest size meanwhile (`interim_size`, the
 window's model loader applies it) and the controller, once the final backend runs (after the move to the fastest
-one), asks the window to run the weights' own size, then each next smaller one while it does not feel live
-(`LiveTarget`; `switchSize`), and remembers the result. The status bar shows the choice and what
+one), measures the size that runs, then asks the window to run the sizes its latency predicts may feel live
+(`LiveTarget`, `decide`; `switchSize`), and remembers the result. The status bar shows the choice and what
 it costs; the stride follows the measured latency. Settings can pin a size instead (then this stays idle).
 """
 
@@ -118,7 +118,7 @@ class QualityController(QObject):
         # from the weights' own size (or the larger one it was loaded at), largest first; a first start runs at
         # the smallest meanwhile (`interim_size`)
         self.search = AutoQuality(candidate_sizes(max(size, loaded.model.meta.preprocessing.short_side)),
-                                  target=self.target)
+                                  target=self.target, start=size)
         self._show(f"auto: measuring ({size}² meanwhile)…" if size != self.search.decision.size else
                    f"auto: measuring {size}²…", "Auto quality measures the input sizes these weights support, "
                    f"largest first, on the fastest backend, and keeps the largest that feels live ({self.target})")

@@ -212,8 +212,8 @@ def test_bench_app_end_to_end_at_tiny_size(tmp_path):
 def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qtbot, tmp_path, monkeypatch):
     """Auto with nothing remembered (a first start on this machine), weights made for 192: the window runs them at
     160 at once (the first start is when the fastest backend is being converted beside the view: at its own
-    size the view fell seconds behind), then Auto's search, on the final backend, runs 192 and 160 and keeps the
-    largest within budget. Before: the first start ran 192 from the first window."""
+    size the view fell seconds behind), then Auto's search, on the final backend, measures the 160 that runs,
+    tries 192 and keeps it (the target is loose here: both fit). Before: the first start ran 192 at once."""
     from slowfast_core.weights.native import save_model
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
@@ -222,7 +222,7 @@ def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qt
     w = MainWindow(store=SettingsStore(path=tmp_path / "s.ini"), settings=settings, sessions_root=tmp_path / "s",
                    start_source="synthetic:160x120@30", cameras=[], repair_on_start=False,
                    engine_settings={"backend": "torch-cpu"})
-    w.quality.target = LiveTarget(delay_ms=0.0)  # nothing fits: the search measures 192, then 160, keeps 160
+    w.quality.target = LiveTarget(updates_per_s=0.1, delay_ms=60_000.0)  # everything fits, however busy the machine
     sizes: list[int] = []
 
     def on_prediction() -> None:
@@ -236,6 +236,6 @@ def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qt
     try:
         qtbot.waitUntil(lambda: w.quality.choice is not None, timeout=WAIT)
         assert sizes[0] == 160 and 192 in sizes  # the first overlay at the smallest size, then the search
-        assert set(w.quality.choice.measured) == {192, 160} and w.quality.choice.size == 160
+        assert set(w.quality.choice.measured) == {192, 160} and w.quality.choice.size == 192
     finally:
         w.shutdown()

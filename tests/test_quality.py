@@ -19,6 +19,7 @@ from slowfast_core.stream.quality import (
     live_stride,
     machine_id,
     model_id,
+    predicted_ms,
 )
 
 
@@ -28,21 +29,33 @@ def test_candidate_sizes_follow_the_weights() -> None:
     assert candidate_sizes(80) == (80,)  # the tiny presets: their own size only
 
 
-def test_decide_steps_down_from_the_largest_until_one_fits() -> None:
+def test_decide_tries_only_sizes_predicted_to_fit_and_keeps_the_largest_that_does() -> None:
     sizes = (256, 224, 192, 160)
-    assert decide(sizes, {}).size == 256 and not decide(sizes, {}).done
+    assert decide(sizes, {}).size == 256 and not decide(sizes, {}).done  # nothing measured: the largest first
     assert decide(sizes, {256: 650.0}).size == 256 and decide(sizes, {256: 650.0}).done  # 1.5 updates/s
+    # 256 far over: 224 and 192 are predicted over too (x0.77, x0.56 of 2270 ms), so they are never run;
+    # the smallest is measured before giving up
     d = decide(sizes, {256: 2270.0})
-    assert (d.size, d.done) == (224, False)
-    d = decide(sizes, {256: 2270.0, 224: 980.0, 192: 640.0})
-    assert (d.size, d.done) == (192, True)
-    d = decide(sizes, {256: 2270.0, 224: 1500.0, 192: 1100.0, 160: 800.0})
+    assert (d.size, d.done) == (160, False)
+    d = decide(sizes, {256: 2270.0, 160: 800.0})
     assert (d.size, d.done) == (160, True) and "800 ms" in d.reason  # nothing fits: the smallest
+    # the first start's interim size fits: the largest predicted within the slack is tried next (192: 450 ms
+    # x 1.44 = 648 ms; 224: 882 ms, over 1.2 x 667 ms), then 224 from 192's measurement, then 256 fails
+    assert decide(sizes, {160: 450.0}).size == 192
+    assert decide(sizes, {160: 450.0, 192: 500.0}).size == 224  # 500 x 1.36 = 681 ms: within the slack
+    d = decide(sizes, {160: 450.0, 192: 500.0, 224: 578.0})
+    assert (d.size, d.done) == (256, False)  # 578 x 1.31 = 755 ms: worth a try
+    d = decide(sizes, {160: 450.0, 192: 500.0, 224: 578.0, 256: 798.0})
+    assert (d.size, d.done) == (224, True)  # 256 fails: every larger size is out, 224 is the choice
+    d = decide(sizes, {160: 450.0, 192: 620.0})
+    assert (d.size, d.done) == (192, True)  # 224 predicted at 844 ms: not tried, 192 is kept
     assert not decide(sizes, {256: 700.0}).done  # 700 ms allows only 1.4 updates/s: not live enough
     assert not decide(sizes, {256: 600.0}, worst={256: 900.0}).done  # one sample 900 ms behind: too late
     slow = LiveTarget(updates_per_s=1.0, delay_ms=1000.0)  # the target is a parameter
     assert decide(sizes, {256: 900.0}, slow, {256: 950.0}).done
     assert LiveTarget().fits(660.0, 790.0) and not LiveTarget().fits(670.0, 700.0)
+    assert predicted_ms(224, {160: 450.0, 256: 800.0}) == pytest.approx(450.0 * (224 / 160) ** 2)
+    assert predicted_ms(192, {256: 800.0}) == pytest.approx(450.0)  # from above when nothing is below
     with pytest.raises(ValueError):
         decide((), {})
 
@@ -70,10 +83,12 @@ def test_auto_quality_skips_the_first_prediction_and_takes_the_median() -> None:
 def test_auto_quality_moves_on_at_once_from_a_size_far_over_budget() -> None:
     search = AutoQuality((256, 224, 160))
     assert search.observe(256, "openvino", 3000.0, 2900.0) is None  # skipped (first after a change)
-    d = search.observe(256, "openvino", 2270.0, 2240.0)  # > 2x the budget: no need for three
-    assert (d.size, d.done) == (224, False) and search.measured == {256: 2270.0}
-    search.observe(224, "openvino", 1.0, 1.0)
-    assert search.observe(224, "openvino", 1300.0, 1200.0) is None  # over, but not clearly: more samples
+    d = search.observe(256, "openvino", 2270.0, 2240.0)  # > 2x the delay: no need for three
+    assert (d.size, d.done) == (160, False) and search.measured == {256: 2270.0}  # 224 predicted far over
+    search.observe(160, "openvino", 1.0, 1.0)
+    assert search.observe(160, "openvino", 1300.0, 1200.0) is None  # the smallest: always three samples
+    started = AutoQuality((256, 224, 160), start=160)  # a size that runs already is measured first
+    assert (started.decision.size, started.done) == (160, False)
 
 
 def test_the_stride_follows_the_latency_never_below_what_was_asked() -> None:

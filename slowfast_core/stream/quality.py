@@ -2,9 +2,10 @@
 behind the video), found once per machine and model, then remembered.
 
 A live view is only live while it keeps up: on a 2-core laptop 8x8 R50 at 256² runs 2 s behind the person,
-at 160² half a second. Auto measures the sizes the weights support, largest first, *in the running engine on
-its fastest backend* (the real end-to-end latency: capture, cut, normalise, infer, publish; nothing else
-competes for the cores), and stops at the first that fits. `decide` is that search as a pure function of
+at 160² half a second. Auto measures sizes the weights support *in the running engine on its fastest backend*
+(the real end-to-end latency: capture, cut, normalise, infer, publish; nothing else competes for the cores):
+the size that runs first, then the largest whose latency, predicted from what was measured, may fit, and
+keeps the largest that does. `decide` is that search as a pure function of
 the measurements; `AutoQuality` feeds it the predictions; `QualityCache` keeps the choice per machine + model
 in the user data folder, so later starts begin at the right size at once. No Qt: the window's controller
 (app/quality.py) drives it.
@@ -47,7 +48,7 @@ def interim_size(native: int) -> int:
     smallest Auto may choose (`candidate_sizes(native)[-1]`, 160² for Kinetics weights). That first start is
     also when the fastest backend is still being converted, on the same cores: at its own size (256²) on
     torch-cpu beside the conversion the view ran ~2.4 s behind at 0.4 updates/s on 2 cores; at the smallest it
-    keeps up. Auto's search then starts from the largest size once the fastest backend runs."""
+    keeps up. Once the fastest backend runs, Auto's search measures this size there and predicts the others."""
     return candidate_sizes(native)[-1]
 
 
@@ -89,22 +90,50 @@ class Decision:
     reason: str
 
 
+#: a size is tried when its predicted latency is within this factor of the target's (the area rule below
+#: overestimates larger sizes a little: part of the latency does not grow with the input)
+TRY_SLACK = 1.2
+
+
+def predicted_ms(size: int, measured: dict[int, float]) -> float:
+    """`size`'s end to end predicted from the nearest measured size below it (else above), by input area: the
+    network's cost grows with H x W."""
+    below = [s for s in measured if s < size]
+    ref = max(below) if below else min(measured)
+    return measured[ref] * (size / ref) ** 2
+
+
 def decide(sizes: tuple[int, ...], measured: dict[int, float], target: LiveTarget = LiveTarget(),
            worst: dict[int, float] | None = None) -> Decision:
-    """The step-down search. sizes: largest first; measured: size -> median end-to-end ms measured so far;
-    worst: size -> the slowest of its samples (default: the median).
+    """The search as a pure function. sizes: largest first; measured: size -> median end-to-end ms measured so
+    far; worst: size -> the slowest of its samples (default: the median).
 
-    The first size (largest first) not measured yet is the next to try, unless a larger one already fits;
-    the first that fits the target is the choice; when even the smallest does not fit, the smallest it is."""
+    Cost grows with the size, so a size that fails rules out every larger one and a size that fits every
+    smaller one. Nothing measured: the largest first. Otherwise the next to try is the largest size still open
+    whose latency, predicted from a measured one by area (`predicted_ms`), is within `TRY_SLACK` of the
+    target: a size predicted far over it is never run (a slow machine never shows a view seconds behind while
+    Auto searches). None predicted to fit: the largest that fits is the choice, or, when none does yet, the
+    smallest is measured; when even that fails, the smallest it is."""
     if not sizes:
         raise ValueError("no input sizes to choose from")
     worst = worst or {}
-    for size in sizes:
-        if size not in measured:
-            return Decision(size, False, f"measuring {size}²")
-        if target.fits(measured[size], worst.get(size, measured[size])):
-            return Decision(size, True, f"{size}² keeps up: {measured[size]:.0f} ms ({target})")
-    smallest = sizes[-1]
+    fits = {s: target.fits(ms, worst.get(s, ms)) for s, ms in measured.items()}
+    best = max((s for s, ok in fits.items() if ok), default=None)
+    ceiling = min((s for s, ok in fits.items() if not ok), default=None)
+    open_sizes = [s for s in sizes if s not in measured and (best is None or s > best)
+                  and (ceiling is None or s < ceiling)]  # largest first
+    if not measured:
+        return Decision(open_sizes[0], False, f"measuring {open_sizes[0]}²")
+    limit = TRY_SLACK * min(target.period_ms, target.delay_ms)
+    promising = [s for s in open_sizes if predicted_ms(s, measured) <= limit]
+    if promising:
+        return Decision(promising[0], False, f"measuring {promising[0]}² (~{predicted_ms(promising[0], measured):.0f} "
+                                              "ms predicted)")
+    if best is not None:
+        return Decision(best, True, f"{best}² keeps up: {measured[best]:.0f} ms ({target})")
+    if open_sizes:
+        return Decision(open_sizes[-1], False, f"measuring {open_sizes[-1]}², the smallest")
+    smallest = min(measured)
     return Decision(smallest, True, f"even {smallest}² takes {measured[smallest]:.0f} ms ({target}: not met)")
 
 
@@ -209,7 +238,10 @@ class AutoQuality:
     made at `size` on the final backend; returns a `Decision` when the search moves on (another size to run,
     or done), else None."""
 
-    def __init__(self, sizes: tuple[int, ...], *, target: LiveTarget = LiveTarget()) -> None:
+    def __init__(self, sizes: tuple[int, ...], *, target: LiveTarget = LiveTarget(), start: int | None = None
+                 ) -> None:
+        """start: a size that runs already (the first start's interim size) is measured first: no switch, and
+        its latency predicts the others'."""
         self.sizes = sizes
         self.target = target
         self.measured: dict[int, float] = {}
@@ -217,7 +249,8 @@ class AutoQuality:
         self.inference: dict[int, float] = {}
         self.backend = ""
         self._samples: dict[int, list[tuple[float, float]]] = {}
-        self.decision = decide(sizes, {}, target)
+        self.decision = decide(sizes, {}, target) if start not in sizes else \
+            Decision(start, False, f"measuring {start}² (running)")
 
     @property
     def done(self) -> bool:
