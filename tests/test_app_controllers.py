@@ -63,12 +63,12 @@ def parts(qtbot, tmp_path) -> Parts:
                                        Qt.ConnectionType.DirectConnection)  # the spy runs where it is sent
     store = SettingsStore(path=tmp_path / "settings.ini")
     notices = NoticeModel()
-    prefs = SettingsController(store, AppSettings(weights="", input_size=112), engine, notices)
+    prefs = SettingsController(store, AppSettings(weights="", input_size=112), control.session, notices)
     return Parts(engine, control, LiveState(), notices, prefs, store, requests)
 
 
 def sources_of(parts: Parts, *, cameras=(), model=None) -> SourceController:
-    return SourceController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs,
+    return SourceController(parts.control, parts.state, parts.notices, parts.prefs,
                             cameras=list(cameras), current_model=lambda: model)
 
 
@@ -104,8 +104,10 @@ def test_a_running_source_is_remembered_with_the_recent_files(qtbot, parts):
 def test_a_failed_start_falls_back_to_the_demo_and_a_switch_waits_for_the_model(parts):
     model = object()  # only passed along: the controller thread is stopped
     waiting = sources_of(parts)
-    waiting.switch(SMALL)  # no model yet: remembered, nothing sent
-    assert waiting.spec == SMALL and parts.requests == []
+    waiting.switch(SMALL)  # a wish: the session keeps it until a model is wanted too (tests/test_live_session.py)
+    assert parts.requests == [("requestSource", SMALL)] and parts.control.session.wanted_source == SMALL
+    assert waiting.spec is None  # what runs: nothing yet
+    parts.requests.clear()
     sources = sources_of(parts, model=model)
     sources.spec = "camera:/dev/video9"
     parts.control.failed.emit("start", "camera:/dev/video9 could not be opened")
@@ -128,10 +130,9 @@ def test_settings_apply_to_the_engine_or_stay_with_a_notice(qtbot, parts):
 # --- models --------------------------------------------------------------------------------------------------------
 def test_a_bad_checkpoint_at_start_up_is_a_notice_and_untrained_weights_run(qtbot, parts, tmp_path):
     tasks = TaskRunner()
-    quality = QualityController(parts.engine, parts.state)
+    quality = QualityController(parts.control.session, parts.state)
     parts.prefs.settings.arch = "slowfast_tiny"
-    models = ModelController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs, quality, tasks,
-                             current_source=lambda: SMALL)
+    models = ModelController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs, quality, tasks)
     bad = tmp_path / "bad.pyth"
     bad.write_bytes(b"not a checkpoint")
     try:
@@ -139,7 +140,7 @@ def test_a_bad_checkpoint_at_start_up_is_a_notice_and_untrained_weights_run(qtbo
             models.open_checkpoint(bad)  # explicit: the error is shown, then (no model yet) untrained weights
         assert parts.notices.has("untrained") and models.model is ready.args[0].model
         assert not ready.args[0].info.trained and parts.state.model.arch == "slowfast_tiny"
-        assert parts.requests == [("requestStart", SMALL, models.loaded)]
+        assert parts.requests == [("requestModel", models.loaded)]  # a wish: the session starts or switches
         labels = [label for label, _ in parts.notices.top().actions]
         assert labels == ["Download SLOWFAST_8x8_R50", "Open checkpoint…"]
         parts.control.modelSwitched.emit(ready.args[0])  # the engine runs it: remembered
@@ -209,8 +210,8 @@ def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answers):
         if answers == "after_the_budget":
             assert not stopped  # the controller was still inside the camera when the budget ran out
         answer.set()  # after the budget: the camera answers now, to a closed engine
-        control.thread.wait()  # (were the controller still busy, it could start the engine now)
-        assert not control.thread.isRunning() and not engine.running
+        control.wait()  # (were the controller still busy, it could start the engine now)
+        assert not control.alive and not engine.running
     finally:
         answer.set()
         engine.stop()  # a failure must not leave the engine's threads keeping the test run alive
