@@ -215,3 +215,50 @@ def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answers):
     finally:
         answer.set()
         engine.stop()  # a failure must not leave the engine's threads keeping the test run alive
+
+
+# --- wishes, not decisions (issue 22 §2) ------------------------------------------------------------------------------
+def test_wishes_made_while_the_start_opens_its_camera_end_in_one_start_of_what_was_wanted_last(qtbot, tmp_path):
+    """At start-up the camera takes a while to open; meanwhile the first model is ready, the viewer opens another
+    source and a second model is ready. The window used to decide start-or-switch by reading `engine.running`
+    (still False) and sent three starts, the last on the source the window still showed: the camera, so the
+    viewer's switch was lost. The session now starts once, on what was wanted last."""
+    camera = "camera:/dev/video-slow"
+    opening, answer = threading.Event(), threading.Event()
+
+    class SlowCamera(EngineController):
+        def make_source(self, spec: str):
+            if spec == camera:
+                opening.set()
+                assert answer.wait(60)  # the device answers when the test says
+                return parse_source(SMALL, realtime=True)
+            return parse_source(spec, realtime=True)
+
+    engine = Engine(EngineSettings(backend="torch-eager"))
+    control = SlowCamera(engine)
+    state, notices, tasks = LiveState(), NoticeModel(), TaskRunner()
+    prefs = SettingsController(SettingsStore(path=tmp_path / "settings.ini"), AppSettings(weights="", input_size=64),
+                               control.session, notices)
+    models = ModelController(control, engine, state, notices, prefs, QualityController(control.session, state), tasks)
+    sources = SourceController(control, state, notices, prefs, cameras=[], current_model=lambda: models.loaded)
+    started: list[str] = []
+    control.started.connect(lambda _name, spec: started.append(spec))
+    first, second = (ready_model(create_model("slowfast_tiny", input_size=64), ModelRequest("slowfast_tiny"))
+                     for _ in range(2))
+    other = "synthetic:80x60@15"
+    try:
+        sources.open_ahead(camera)  # start-up: the camera opens while the model loads
+        qtbot.waitUntil(opening.is_set, timeout=WAIT)
+        models.run_built(first)
+        sources.switch(other)
+        models.run_built(second)
+        answer.set()
+        qtbot.waitUntil(lambda: engine.running_backend().model is second.model, timeout=WAIT)
+        qtbot.waitUntil(lambda: sources.spec == other, timeout=WAIT)
+        assert started == [other]  # one start, no switch after it
+        assert control.source is not None and control.source.info.width == 80
+        assert not notices.has("source") and not notices.has("model")
+    finally:
+        answer.set()
+        assert stop_engine_side(control, engine, timeout_s=5.0)
+        assert tasks.shutdown(5.0)

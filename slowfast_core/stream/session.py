@@ -81,7 +81,6 @@ class LiveSession:
         self.source: FrameSource | None = None  # the source running now
         self.spec: str | None = None  # its spec
         self.starts = 0  # how many times this session started the engine
-        self._settings_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -135,10 +134,9 @@ class LiveSession:
 
     def update_settings(self, **changes: Any) -> EngineSettings:
         """A new settings snapshot (the running one with `changes`), validated here (a ConfigError on the
-        caller's thread: nothing changes) and handed to the engine whole; returns it. Concurrent calls are
-        applied one at a time, so the engine ends with the last one."""
-        with self._settings_lock:
-            return self.engine.update_settings(**changes)
+        caller's thread: nothing changes) and handed to the engine whole; returns it. The engine swaps and
+        hands over one snapshot at a time (under its lock), so concurrent calls end with the last one running."""
+        return self.engine.update_settings(**changes)
 
     @property
     def settings(self) -> EngineSettings:
