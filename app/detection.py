@@ -35,6 +35,8 @@ class DetectionController(QObject):
         self.closing = False
         control.peopleSwitched.connect(self._on_switched)
         control.failed.connect(self._on_failed)
+        if self.wanted:  # on from the start (--detect): the session applies it once the engine runs
+            control.requestPeople.emit(self.request)
 
     def set_enabled(self, on: bool) -> None:
         """Ask for the per-person path (on) or the whole frame (off): a wish the session applies now if the
