@@ -1,7 +1,7 @@
 """The main window: builds the views, menus and toolbar, and wires the controllers' signals to them.
 
 Behaviour lives in small controllers over the state, one per concern, each a QObject that turns what it
-hears (engine callbacks through `EngineBridge`, the `EngineController` thread's reports, background tasks)
+hears (engine callbacks through `EngineBridge`, the live session's reports through `EngineController`, tasks)
 into queued Qt signals: `SourceController` (app.sources: camera, file or demo), `ModelController`
 (app.models: load, switch, My models, the teach hand-off), `RecordingController` (app.recording: record,
 labels, repair), `QualityController` (app.quality: Auto quality) and `SettingsController`
