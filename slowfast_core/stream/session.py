@@ -268,9 +268,8 @@ class LiveSession:
 
         if not self._attempt("start", "could not start", start):
             return
-        with self._cond:
-            if self._wanted_people is not None:  # a fresh engine runs the whole frame: the per-person wish again
-                self._done["people"] = self._seq["people"] - 1
+        with self._cond:  # a fresh engine runs the whole frame: a per-person wish is applied (again) after it
+            self._done["people"] = self._seq["people"] - (self._wanted_people is not None)
             self._applied_people = None
         self._tell("on_started", self.source.name if self.source is not None else spec, spec)
 
