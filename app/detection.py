@@ -3,9 +3,9 @@
 `DetectionController` turns the toggle into a wish to the engine controller (`requestPeople`: a
 `DetectionRequest`, or None for the whole frame again); the controller builds the per-person step (detection
 model + person detector + tracker) on its own thread and reports `peopleSwitched` once the engine runs it, or
-`failed("detect", line)`. A wish made before the engine runs is sent when it starts (and again after every
-start, since a fresh engine starts on the whole frame). The view and the status bar read the people from each
-prediction (`Prediction.people`), so they follow what the engine actually ran, not what was asked.
+`failed("detect", line)`. The live session keeps the wish: made before the engine runs, it is applied when it
+starts (and again after every start, since a fresh engine starts on the whole frame). The view and the status
+bar read the people from each prediction (`Prediction.people`), so they follow what the engine actually ran, not what was asked.
 """
 
 from __future__ import annotations
@@ -33,26 +33,22 @@ class DetectionController(QObject):
         self.wanted = enabled
         self.active: DetectionRequest | None = None  # what the engine runs now (None: the whole frame)
         self.closing = False
-        control.started.connect(self._on_started)
         control.peopleSwitched.connect(self._on_switched)
         control.failed.connect(self._on_failed)
+        if self.wanted:  # on from the start (--detect): the session applies it once the engine runs
+            control.requestPeople.emit(self.request)
 
     def set_enabled(self, on: bool) -> None:
-        """Ask for the per-person path (on) or the whole frame (off); sent now if the engine runs, else at start."""
+        """Ask for the per-person path (on) or the whole frame (off): a wish the session applies now if the
+        engine runs, else once it starts."""
         self.wanted = bool(on)
-        if self.engine.running:
-            self.control.requestPeople.emit(self.request if self.wanted else None)
+        self.control.requestPeople.emit(self.request if self.wanted else None)
 
     def use(self, request: DetectionRequest) -> None:
         """Another detector or detection model; applied at once when detection is on."""
         self.request = request
         if self.wanted:
             self.set_enabled(True)
-
-    @Slot(str, str)
-    def _on_started(self, _name: str, _spec: str) -> None:
-        if self.wanted and not self.closing:
-            self.control.requestPeople.emit(self.request)
 
     @Slot(object)
     def _on_switched(self, request: DetectionRequest | None) -> None:

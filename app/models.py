@@ -1,18 +1,18 @@
 """The window's model controller: which model runs, loading the next one off the GUI thread, and handing it over.
 
 Loading (seconds: weights from disk) runs as a `TaskRunner` task; the ready model goes to the
-`EngineController` as a start (nothing runs yet), a switch, or a head swap (a taught classifier on the same
-backbone: no reload, no gap in the video). What the controller reports back is followed here: a switched
-model is remembered in the settings, a failure is a notice (at start-up a failed load falls back to
-untrained weights so the program stays usable). Auto quality (app.quality) is told about each model and asks
-for other sizes through `reload_at`. The start-up backend policy (torch-cpu first, OpenVINO when ready) is
-the core's (slowfast_core.backends.policy), chosen by the engine; nothing of it lives here.
+`EngineController` as a wish: run this model, or only its head (a taught classifier on the same backbone: no
+reload, no gap in the video); whether that starts the engine or switches it is the live session's call. What
+the controller reports back is followed here: a switched model is remembered in the settings, a failure is a
+notice (at start-up a failed load falls back to untrained weights so the program stays usable). Auto quality
+(app.quality) is told about each model and asks for other sizes through `reload_at`. The start-up backend
+policy (torch-cpu first, OpenVINO when ready) is the core's (slowfast_core.backends.policy), chosen by the
+engine; nothing of it lives here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -38,7 +38,7 @@ class ModelController(QObject):
 
     Signals: `loading(text)` a load began; `ready(loaded)` a model became the window's (before the engine
     runs it); `downloadRequested(name)` / `checkpointRequested()` a notice's button asks the window for the
-    download dialog or the checkpoint file dialog. `current_source` says which source a first start runs.
+    download dialog or the checkpoint file dialog.
     """
 
     loading = Signal(str)
@@ -48,11 +48,10 @@ class ModelController(QObject):
 
     def __init__(self, control: EngineController, engine: Engine, state: LiveState, notices: NoticeModel,
                  prefs: SettingsController, quality: QualityController, tasks: TaskRunner, *,
-                 current_source: Callable[[], str], parent: QObject | None = None) -> None:
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.control, self.engine, self.state, self.notices = control, engine, state, notices
         self.prefs, self.quality, self.tasks = prefs, quality, tasks
-        self.current_source = current_source
         self.loaded: ReadyModel | None = None
         self.closing = False  # the window is going away: late results are dropped
         control.modelSwitched.connect(self._on_switched)
@@ -159,23 +158,17 @@ class ModelController(QObject):
 
     @Slot(object)
     def _run(self, loaded: ReadyModel) -> None:
-        """Run `loaded`: start the engine on the current source, or switch the running engine to it."""
+        """Run `loaded` (the session starts the engine with it on the wanted source, or switches to it)."""
         if not self._take(loaded):
             return
         self.quality.model_running(loaded)
-        if self.engine.running:
-            self.control.requestModel.emit(loaded)
-        else:
-            self.control.requestStart.emit(self.current_source(), loaded)
+        self.control.requestModel.emit(loaded)
 
     @Slot(object)
     def _run_head(self, loaded: ReadyModel) -> None:
         if not self._take(loaded):
             return
-        if self.engine.running:
-            self.control.requestHead.emit(loaded)
-        else:
-            self.control.requestStart.emit(self.current_source(), loaded)
+        self.control.requestHead.emit(loaded)
 
     def _on_load_failed(self, message: str, request: ModelRequest) -> None:
         if self.closing:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
 
 from app.state import LiveState
-from slowfast_core.stream.engine import Engine
+from slowfast_core.stream.session import LiveSession
 from slowfast_core.weights.api import ReadyModel
 from slowfast_core.stream.quality import (
     AutoQuality,
@@ -58,10 +58,11 @@ class QualityController(QObject):
     switchSize = Signal(int)
     chosen = Signal(object)
 
-    def __init__(self, engine: Engine, state: LiveState, *, cache: QualityCache | None = None,
+    def __init__(self, session: LiveSession, state: LiveState, *, cache: QualityCache | None = None,
                  device: str = "cpu", parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.session = session  # the stride is a wish to it, like every other change
+        self.engine = session.engine
         self.state = state
         self.cache = cache or QualityCache()
         self.device = device
@@ -157,13 +158,12 @@ class QualityController(QObject):
             self.switchSize.emit(decision.size)
 
     def _follow_latency(self, end_to_end_ms: float) -> None:
-        """The stride follows the recent latency (Auto only): no window is cut only to be dropped."""
+        """The stride follows the recent latency (Auto only): no window is cut only to be dropped. A new stride
+        is a settings snapshot handed to the session, like the Settings dialog's."""
         self._recent.append(end_to_end_ms)
-        if not self.engine.running:
-            return
         stride = live_stride(self.stride_s, statistics.median(self._recent))
-        if abs(stride - self.engine.settings.stride_s) >= 0.05:
-            self.engine.update_settings(stride_s=stride)
+        if abs(stride - self.session.settings.stride_s) >= 0.05:
+            self.session.update_settings(stride_s=stride)
 
     def _finish(self, choice: QualityChoice, *, remember: bool) -> None:
         self.choice = choice

@@ -71,7 +71,7 @@ class RecordingController(QObject):
         if self.busy:
             return False
         frame, status = self.state.frame, self.state.status
-        if frame is None or not self.engine.running:
+        if frame is None or status is None or status.state == "stopped":  # what the engine last said
             self.notices.post("record", "nothing to record yet: wait for the video to appear", "error")
             return False
         self.prefs.settings.labels = list(labels)

@@ -1,8 +1,9 @@
 """The window's settings in force: one `AppSettings` object, saved on each change, and applying edited ones.
 
 Every controller reads `prefs.settings` (never a copy of its own, which would go stale when the settings are
-replaced) and calls `prefs.save()` after changing it. `apply(new)` hands the live options to the engine first
-(a bad combination is one notice and the old settings stay) and then tells the others through `changed`.
+replaced) and calls `prefs.save()` after changing it. `apply(new)` hands the live options to the live session
+first (one new engine settings snapshot; a bad combination is one notice and the old settings stay) and then
+tells the others through `changed`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from app.notices import NoticeModel
 from app.settings import AppSettings, SettingsStore
 from slowfast_core.errors import SlowFastError
-from slowfast_core.stream.engine import Engine
+from slowfast_core.stream.session import LiveSession
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +25,12 @@ class SettingsController(QObject):
 
     changed = Signal(object, object)
 
-    def __init__(self, store: SettingsStore, settings: AppSettings, engine: Engine, notices: NoticeModel,
+    def __init__(self, store: SettingsStore, settings: AppSettings, session: LiveSession, notices: NoticeModel,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.settings = settings
-        self.engine = engine
+        self.session = session
         self.notices = notices
 
     def save(self) -> None:
@@ -40,10 +41,10 @@ class SettingsController(QObject):
             logger.warning("could not save settings: %s", exc)
 
     def apply(self, new: AppSettings) -> bool:
-        """Apply edited settings: the engine's live options at once, then `changed`. False when the engine
-        refused them (the notice says why; the old settings stay)."""
+        """Apply edited settings: the engine's live options at once (one snapshot, through the session), then
+        `changed`. False when they were refused (the notice says why; the old settings stay)."""
         try:
-            self.engine.update_settings(stride_s=new.stride_s, topk=new.topk, threshold=new.threshold,
+            self.session.update_settings(stride_s=new.stride_s, topk=new.topk, threshold=new.threshold,
                                         smoothing=new.smoothing, device=new.device, backend=new.backend)
         except SlowFastError as exc:
             self.notices.post("settings", str(exc), "error")

@@ -1,9 +1,9 @@
 """Stopping the window's engine side in the one safe order: whoever sends requests stops first, then the engine.
 
-The `EngineController` thread sends start/switch requests to the engine. Stopping the engine first found
+The live session's control thread (`EngineController.session`) starts and switches the engine. Stopping the engine first found
 nothing to stop while a start was still on its way (a camera opening, a queued `requestStart`), and the
 controller then started engine threads after the window had closed (issue 11 §6). So: the controller quits
-(its queue is dropped; a request already running ends), bounded; then the engine stops, bounded; and when the
+(wishes not yet applied are dropped; one already running ends), bounded; then the engine stops, bounded; and when the
 controller outlived its first wait, it is waited for once more within what is left of the budget and the
 engine stopped again, so that a start finishing late is stopped too. The engine is closed, not only stopped:
 a start that arrives after the whole budget (a camera answering later still) is refused.
@@ -33,7 +33,7 @@ def stop_engine_side(control: EngineController, engine: Engine, *, timeout_s: fl
     control_ok = control.shutdown(int(left_s() * CONTROL_SHARE * 1000))
     engine_ok = engine.close(timeout=left_s())
     if not control_ok:  # a request was still running: wait for it, then stop whatever it started
-        control_ok = control.thread.wait(int(left_s() * 1000))
+        control_ok = control.wait(int(left_s() * 1000))
         if control_ok:
             engine_ok = engine.close(timeout=left_s())
     if not control_ok:

@@ -1,7 +1,7 @@
 """The window's source controller: which camera, file or demo scene the engine shows, and what to say about it.
 
 It chooses the start-up source (the one asked for, the last one used if it is still there, a camera, else the
-demo), sends start and switch requests to the `EngineController` (never touching the engine's threads itself),
+demo), sends it as a wish to the `EngineController` (the live session starts or switches: never this module),
 follows what the controller reports back (queued signals), keeps the recent-files list, and turns the engine's
 status and errors into notices (a source that ended, a capture error and its recovery). Camera discovery
 lives in the core (slowfast_core.video.cameras); this module only hands it Qt Multimedia's camera names.
@@ -19,7 +19,6 @@ from app.engine_control import EngineController
 from app.notices import NoticeModel
 from app.settings_control import SettingsController
 from app.state import LiveState
-from slowfast_core.stream.engine import Engine
 from slowfast_core.stream.types import EngineError, EngineStatus
 from slowfast_core.video.cameras import CameraChoice
 from slowfast_core.weights.api import ReadyModel
@@ -51,18 +50,18 @@ class SourceController(QObject):
     """The source the window shows. `spec`: the source running (or about to run) now.
 
     Signals: `changed(name, spec, previous_spec)` once a start or switch took effect; `opening(title)` when a
-    switch is on its way. `current_model` says which model a start runs (a `ReadyModel`; None while the first
-    one loads: the source waits for it).
+    switch is on its way. `current_model` says which model the demo fallback after a failed start runs (a
+    `ReadyModel`; None while the first one loads).
     """
 
     changed = Signal(str, str, str)
     opening = Signal(str)  # a switch was asked for: the title of the source being opened
 
-    def __init__(self, control: EngineController, engine: Engine, state: LiveState, notices: NoticeModel,
+    def __init__(self, control: EngineController, state: LiveState, notices: NoticeModel,
                  prefs: SettingsController, *, cameras: list[CameraChoice],
                  current_model: Callable[[], ReadyModel | None], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.control, self.engine, self.state, self.notices, self.prefs = control, engine, state, notices, prefs
+        self.control, self.state, self.notices, self.prefs = control, state, notices, prefs
         self.cameras = cameras
         self.current_model = current_model
         self.spec: str | None = None
@@ -98,24 +97,14 @@ class SourceController(QObject):
         self.control.requestOpen.emit(spec)
 
     def switch(self, spec: str) -> None:
-        """Show source `spec` (camera:…, file:…, synthetic…); failures leave the current source running."""
-        if not self.engine.running:
-            model = self.current_model()
-            if model is None:
-                self.spec = spec  # used once the model is ready
-                return
-            self.control.requestStart.emit(spec, model)
-            return
+        """Show source `spec` (camera:…, file:…, synthetic…): a wish, started on once a model runs, switched to
+        while one does; failures leave the current source running."""
         self.opening.emit(source_title(spec))
         self.control.requestSource.emit(spec)
 
     def open_file(self, path: str | Path) -> None:
         """Play the video file `path`."""
         self.switch(f"file:{Path(path).expanduser().resolve()}")
-
-    def run_spec(self) -> str:
-        """The source a start runs: the current one, else the demo."""
-        return self.spec or DEMO_SOURCE
 
     # --- what the controller reports --------------------------------------------------------------------------
     @Slot(str, str)

@@ -1,7 +1,7 @@
 """The main window: builds the views, menus and toolbar, and wires the controllers' signals to them.
 
 Behaviour lives in small controllers over the state, one per concern, each a QObject that turns what it
-hears (engine callbacks through `EngineBridge`, the `EngineController` thread's reports, background tasks)
+hears (engine callbacks through `EngineBridge`, the live session's reports through `EngineController`, tasks)
 into queued Qt signals: `SourceController` (app.sources: camera, file or demo), `ModelController`
 (app.models: load, switch, My models, the teach hand-off), `RecordingController` (app.recording: record,
 labels, repair), `QualityController` (app.quality: Auto quality) and `SettingsController`
@@ -115,15 +115,15 @@ class MainWindow(WindowMenus, QMainWindow):
         self.bridge = EngineBridge(self)
         self._unsubscribe_bridge = self.engine.subscribe(self.bridge)
         self.control = EngineController(self.engine)
-        self.prefs = SettingsController(store, settings, self.engine, notices, self)
-        self.quality = QualityController(self.engine, self.state, parent=self)
+        self.prefs = SettingsController(store, settings, self.control.session, notices, self)
+        self.quality = QualityController(self.control.session, self.state, parent=self)
         self.quality.configure(auto=settings.input_size == 0, stride_s=settings.stride_s, device=settings.device)
         self.sources = SourceController(
-            self.control, self.engine, self.state, notices, self.prefs,
+            self.control, self.state, notices, self.prefs,
             cameras=cameras if cameras is not None else discover_cameras(qt_camera_names),
             current_model=lambda: self.models.loaded, parent=self)
         self.models = ModelController(self.control, self.engine, self.state, notices, self.prefs, self.quality,
-                                      self.tasks, current_source=self.sources.run_spec, parent=self)
+                                      self.tasks, parent=self)
         self.detection = DetectionController(
             self.control, self.engine, notices, enabled=detect,
             request=detection or DetectionRequest(threshold=settings.threshold),  # the window's threshold

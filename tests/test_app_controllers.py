@@ -63,12 +63,12 @@ def parts(qtbot, tmp_path) -> Parts:
                                        Qt.ConnectionType.DirectConnection)  # the spy runs where it is sent
     store = SettingsStore(path=tmp_path / "settings.ini")
     notices = NoticeModel()
-    prefs = SettingsController(store, AppSettings(weights="", input_size=112), engine, notices)
+    prefs = SettingsController(store, AppSettings(weights="", input_size=112), control.session, notices)
     return Parts(engine, control, LiveState(), notices, prefs, store, requests)
 
 
 def sources_of(parts: Parts, *, cameras=(), model=None) -> SourceController:
-    return SourceController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs,
+    return SourceController(parts.control, parts.state, parts.notices, parts.prefs,
                             cameras=list(cameras), current_model=lambda: model)
 
 
@@ -104,8 +104,10 @@ def test_a_running_source_is_remembered_with_the_recent_files(qtbot, parts):
 def test_a_failed_start_falls_back_to_the_demo_and_a_switch_waits_for_the_model(parts):
     model = object()  # only passed along: the controller thread is stopped
     waiting = sources_of(parts)
-    waiting.switch(SMALL)  # no model yet: remembered, nothing sent
-    assert waiting.spec == SMALL and parts.requests == []
+    waiting.switch(SMALL)  # a wish: the session keeps it until a model is wanted too (tests/test_live_session.py)
+    assert parts.requests == [("requestSource", SMALL)] and parts.control.session.wanted_source == SMALL
+    assert waiting.spec is None  # what runs: nothing yet
+    parts.requests.clear()
     sources = sources_of(parts, model=model)
     sources.spec = "camera:/dev/video9"
     parts.control.failed.emit("start", "camera:/dev/video9 could not be opened")
@@ -128,10 +130,9 @@ def test_settings_apply_to_the_engine_or_stay_with_a_notice(qtbot, parts):
 # --- models --------------------------------------------------------------------------------------------------------
 def test_a_bad_checkpoint_at_start_up_is_a_notice_and_untrained_weights_run(qtbot, parts, tmp_path):
     tasks = TaskRunner()
-    quality = QualityController(parts.engine, parts.state)
+    quality = QualityController(parts.control.session, parts.state)
     parts.prefs.settings.arch = "slowfast_tiny"
-    models = ModelController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs, quality, tasks,
-                             current_source=lambda: SMALL)
+    models = ModelController(parts.control, parts.engine, parts.state, parts.notices, parts.prefs, quality, tasks)
     bad = tmp_path / "bad.pyth"
     bad.write_bytes(b"not a checkpoint")
     try:
@@ -139,7 +140,7 @@ def test_a_bad_checkpoint_at_start_up_is_a_notice_and_untrained_weights_run(qtbo
             models.open_checkpoint(bad)  # explicit: the error is shown, then (no model yet) untrained weights
         assert parts.notices.has("untrained") and models.model is ready.args[0].model
         assert not ready.args[0].info.trained and parts.state.model.arch == "slowfast_tiny"
-        assert parts.requests == [("requestStart", SMALL, models.loaded)]
+        assert parts.requests == [("requestModel", models.loaded)]  # a wish: the session starts or switches
         labels = [label for label, _ in parts.notices.top().actions]
         assert labels == ["Download SLOWFAST_8x8_R50", "Open checkpoint…"]
         parts.control.modelSwitched.emit(ready.args[0])  # the engine runs it: remembered
@@ -209,8 +210,55 @@ def test_the_request_sender_stops_before_the_engine(qtbot, tiny_model, answers):
         if answers == "after_the_budget":
             assert not stopped  # the controller was still inside the camera when the budget ran out
         answer.set()  # after the budget: the camera answers now, to a closed engine
-        control.thread.wait()  # (were the controller still busy, it could start the engine now)
-        assert not control.thread.isRunning() and not engine.running
+        control.wait()  # (were the controller still busy, it could start the engine now)
+        assert not control.alive and not engine.running
     finally:
         answer.set()
         engine.stop()  # a failure must not leave the engine's threads keeping the test run alive
+
+
+# --- wishes, not decisions (issue 22 §2) ------------------------------------------------------------------------------
+def test_wishes_made_while_the_start_opens_its_camera_end_in_one_start_of_what_was_wanted_last(qtbot, tmp_path):
+    """At start-up the camera takes a while to open; meanwhile the first model is ready, the viewer opens another
+    source and a second model is ready. The window used to decide start-or-switch by reading `engine.running`
+    (still False) and sent three starts, the last on the source the window still showed: the camera, so the
+    viewer's switch was lost. The session now starts once, on what was wanted last."""
+    camera = "camera:/dev/video-slow"
+    opening, answer = threading.Event(), threading.Event()
+
+    class SlowCamera(EngineController):
+        def make_source(self, spec: str):
+            if spec == camera:
+                opening.set()
+                assert answer.wait(60)  # the device answers when the test says
+                return parse_source(SMALL, realtime=True)
+            return parse_source(spec, realtime=True)
+
+    engine = Engine(EngineSettings(backend="torch-eager"))
+    control = SlowCamera(engine)
+    state, notices, tasks = LiveState(), NoticeModel(), TaskRunner()
+    prefs = SettingsController(SettingsStore(path=tmp_path / "settings.ini"), AppSettings(weights="", input_size=64),
+                               control.session, notices)
+    models = ModelController(control, engine, state, notices, prefs, QualityController(control.session, state), tasks)
+    sources = SourceController(control, state, notices, prefs, cameras=[], current_model=lambda: models.loaded)
+    started: list[str] = []
+    control.started.connect(lambda _name, spec: started.append(spec))
+    first, second = (ready_model(create_model("slowfast_tiny", input_size=64), ModelRequest("slowfast_tiny"))
+                     for _ in range(2))
+    other = "synthetic:80x60@15"
+    try:
+        sources.open_ahead(camera)  # start-up: the camera opens while the model loads
+        qtbot.waitUntil(opening.is_set, timeout=WAIT)
+        models.run_built(first)
+        sources.switch(other)
+        models.run_built(second)
+        answer.set()
+        qtbot.waitUntil(lambda: engine.running_backend().model is second.model, timeout=WAIT)
+        qtbot.waitUntil(lambda: sources.spec == other, timeout=WAIT)
+        assert started == [other]  # one start, no switch after it
+        assert control.source is not None and control.source.info.width == 80
+        assert not notices.has("source") and not notices.has("model")
+    finally:
+        answer.set()
+        assert stop_engine_side(control, engine, timeout_s=5.0)
+        assert tasks.shutdown(5.0)

@@ -257,7 +257,7 @@ def test_closing_while_inference_runs_stops_every_thread_quickly(qtbot, make_win
     assert not w.isVisible()
     assert elapsed < 2.0, f"closing took {elapsed:.2f} s"  # the close bound
     assert engine_threads() == [], engine_threads()
-    assert not w.control.thread.isRunning()
+    assert not w.control.alive
 
 
 def test_video_keeps_flowing_while_the_model_is_busy(qtbot, make_window, base_model):

@@ -146,3 +146,25 @@ def test_a_closed_engine_refuses_a_later_start_and_leaves_its_source_unopened() 
     with pytest.raises(ConfigError, match="closed"):
         engine.start(late, model)
     assert not late.opening.is_set() and not engine.running
+
+
+def test_settings_changed_while_a_start_opens_its_camera_reach_the_worker():
+    """A start reads the settings, then opens its source (a camera: a second): a snapshot made meanwhile (the
+    Settings dialog, Auto quality's stride) is the one the new worker runs. The start used to build its worker
+    from the older snapshot and the newer one never reached it (top-k 5 for ever)."""
+    engine, events = make_engine(topk=5)
+    camera = SlowOpeningCamera()
+    starter = threading.Thread(target=lambda: engine.start(camera, small_model()), name="test-controller")
+    starter.start()
+    try:
+        assert camera.opening.wait(30)
+        settings = engine.update_settings(topk=2, stride_s=0.3)  # while the start is inside the camera
+        camera.let_open.set()
+        starter.join(30)
+        events.wait_predictions(2)
+        assert engine.settings is settings
+        assert all(len(p.topk) == 2 for p in events.predictions)
+    finally:
+        camera.let_open.set()
+        starter.join(30)
+        assert engine.stop()

@@ -237,9 +237,12 @@ class Engine:
                 planner=lambda m: self._upgrade.plan(m, backend=self._settings.backend, live=live), people=people,
             )  # the planner runs on the worker thread: capture starts at once
             worker.expect_generation(self._generation)
-            self._worker = worker
-            with self._chain_lock:
-                self._chain = chain
+            with self._settings_lock:  # an update_settings made since `s` was read reaches this worker too
+                self._worker = worker
+                with self._chain_lock:
+                    self._chain = chain
+                if self._settings is not s:
+                    self._hand_over(self._settings)
             self._monitor = Monitor(interval=s.status_interval_s, check=self._check_stall, tick=self._tick,
                                     on_error=self._emit_error)
             self._running = True
@@ -276,7 +279,7 @@ class Engine:
                 raise
             chain = self._new_chain(source, geometry, short_side, slot, opened_here=opened_here)
             worker = self._require(self._worker)
-            with self._chain_lock:  # built: now switch (nothing below can fail half-way)
+            with self._settings_lock, self._chain_lock:  # built: now switch (nothing below can fail half-way)
                 old = self._chain
                 self._generation += 1
                 worker.expect_generation(self._generation)
@@ -285,6 +288,8 @@ class Engine:
                     chain.resize(old.geometry, old.short_side, self._generation)  # while this one was built
                 chain.generation = self._generation
                 self._chain = chain
+                s = self._settings  # a stride changed while the chain was built applies to it
+                chain.scheduler.set_stride(stride_s=s.stride_s, stride_frames=s.stride_frames)
             if old is not None:
                 alive = old.retire(timeout=2.0)
                 self._retired.append(old.counts())
@@ -376,19 +381,24 @@ class Engine:
         Settings are one immutable snapshot, validated whole and swapped whole (under a lock); the worker's
         part is handed to it and applied on its own thread (it owns top-k and the smoother), never written
         into it from here."""
-        with self._settings_lock:
+        with self._settings_lock:  # swapped and handed over in one step: the last snapshot is the one running
             try:
                 settings = dataclasses.replace(self._settings, **changes)
             except TypeError as exc:
                 raise ConfigError(f"unknown engine setting: {exc}") from None
             self._settings = settings
+            self._hand_over(settings)
+        return settings
+
+    def _hand_over(self, settings: EngineSettings) -> None:
+        """Give `settings` to the running worker (applied on its thread) and stride to the scheduler. Called
+        with `_settings_lock` held, so two snapshots are never handed over in the other order."""
         worker = self._worker
         if worker is not None:
             worker.apply_settings(settings)
         chain = self._chain
-        if chain is not None and ({"stride_s", "stride_frames"} & set(changes)):
+        if chain is not None:
             chain.scheduler.set_stride(stride_s=settings.stride_s, stride_frames=settings.stride_frames)
-        return settings
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop every thread and join them within `timeout` seconds; True when all have ended.
