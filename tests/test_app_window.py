@@ -123,7 +123,8 @@ def test_window_shows_synthetic_frames_and_predictions_reach_the_overlay(qtbot, 
     assert pred.end_time > pred.start_time and "window" in content.footer
     qtbot.waitUntil(lambda: w.state.status is not None and w.state.status.backend != "", timeout=WAIT)
     assert "torch-cpu" in w.status_panel.model.text()
-    assert "160×120" in w.status_panel.source.text()
+    assert w.status_panel.source.text().startswith("synthetic 160x120@15 · ")  # its size said once, by its name
+    assert "160×120" in w.status_panel.source.toolTip()
     assert w.timeline.visible_predictions()  # the live timeline follows
 
 
