@@ -30,3 +30,14 @@ def make_detector(spec: str | None, *, device: str | None = None, download: bool
     from slowfast_core.detect.torchvision_detector import TorchvisionPersonDetector
 
     return TorchvisionPersonDetector(spec, device=None if device in (None, "auto") else device, download=download)
+
+
+def scene_detector_names(current: str | None, source: str | None = None) -> list[str]:
+    """The scene:N detectors worth offering: the one in use, and the one matching a multi-actor synthetic
+    `source` ('synthetic:actions...,actors=N'), each once; none for cameras and files (no scene to read)."""
+    names = [current] if current and current.startswith("scene:") else []
+    if source and source.startswith("synthetic:actions") and ",actors=" in source:
+        count = source.rsplit(",actors=", 1)[1].split(",")[0]
+        if count.isdigit() and f"scene:{count}" not in names:
+            names.append(f"scene:{count}")
+    return names
