@@ -91,8 +91,9 @@ class TorchvisionPersonDetector(Detector):
             if backend == "openvino":
                 raise ConfigError("the OpenVINO detector backend needs the openvino package: pip install openvino")
             return
-        if backend == "openvino":
+        if backend == "openvino":  # asked for by name: converted now, a failure raised, no check against torch
             self._ov = ovd.OpenVinoDetectorRunner(ovd.convert_detector(self.model, name, self.min_score))
+            self._verify_left, self.backend = 0, "openvino"
             return
         entry = ovd.detector_cache_entry(self.model, name, self.min_score, ovd.import_openvino().__version__)
         if (entry / "model.xml").is_file():
