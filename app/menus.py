@@ -227,7 +227,7 @@ class WindowMenus:
                     for name in scene_detector_names(req.detector, self.sources.spec)]
         for name, text in choices:
             if name is None:
-                a = people.addAction(text, lambda _c=False: self.use_person_detector(None))
+                a = people.addAction(text, lambda _c=False: self.use_default_person_detector())
             elif name.startswith("scene:"):
                 a = people.addAction(text, lambda _c=False, n=name: self.use_person_detector(n))
             else:

@@ -282,24 +282,42 @@ class MainWindow(WindowMenus, QMainWindow):
         if path.is_file():
             run()
         else:
-            self._download(entry.name, path, run)
+            self._download(entry.name, path, run,
+                           [("Open detection checkpoint…", self.open_detection_checkpoint_dialog)])
 
-    def _download(self, name: str, dest: Path, then: Callable[[], None]) -> None:
-        """Download registry weights `name` into `dest` in the download dialog (progress, cancel), then `then()`."""
+    def use_default_person_detector(self) -> None:
+        """Person detector -> Default for this device: downloaded first (in the dialog) when not cached, so the
+        engine's thread never waits on a download."""
+        from slowfast_core.detect.torchvision_detector import default_detector_name
+        from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+        device = self.prefs.settings.device
+        entry = get_detection_weights(default_detector_name(None if device == "auto" else device))
+        if cached_detection_path(entry).is_file():
+            self.use_person_detector(None)
+        else:
+            self._download(entry.name, cached_detection_path(entry), lambda: self.use_person_detector(None))
+
+    def _download(self, name: str, dest: Path, then: Callable[[], None],
+                  actions: list | None = None) -> None:
+        """Download registry weights `name` into `dest` in the download dialog (progress, cancel), then `then()`.
+        actions: the failure notice's buttons (default: open a classifier checkpoint)."""
         dialog = DownloadDialog(name, dest, sys.executable, self)
-        dialog.finished.connect(lambda result: self._download_finished(dialog, name, then, result))
+        dialog.finished.connect(lambda result: self._download_finished(dialog, name, then, result, actions))
         self.download_dialog = dialog
         dialog.start()
         dialog.show()
 
-    def _download_finished(self, dialog: DownloadDialog, name: str, then: Callable[[], None], result: int) -> None:
+    def _download_finished(self, dialog: DownloadDialog, name: str, then: Callable[[], None], result: int,
+                           actions: list | None = None) -> None:
         notices = self.messages.model
         if result == DownloadDialog.DialogCode.Accepted:
             then()
         elif dialog.error == "download cancelled":
             notices.post("download", f"download of {name} cancelled", "info")
         elif dialog.error:
-            notices.post("download", dialog.error, "error", self.models.weights_actions()[1:])
+            notices.post("download", dialog.error, "error",
+                         actions if actions is not None else self.models.weights_actions()[1:])
 
     # ================================================================== recording
     def toggle_recording(self) -> None:

@@ -247,6 +247,8 @@ def test_the_registry_detection_model_downloads_through_the_model_menu(
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
     assert dialog.result() == dialog.DialogCode.Rejected
     assert "no network" in notice(w, "download") and f"{name}.pyth" in notice(w, "download")
+    failed = next(n for n in w.messages.model.notices() if n.key == "download")
+    assert [label for label, _do in failed.actions] == ["Open detection checkpoint…"]  # not a classifier's
     assert not w.detection.wanted and w.detection.active is None and not cached.exists()
 
     urls[name] = local_server.serve(f"/ava/{name}.pyth", detection_checkpoint.read_bytes())

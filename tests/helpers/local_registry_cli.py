@@ -1,9 +1,10 @@
 """Launcher for child processes of the program under test: `python local_registry_cli.py URLS -m MODULE ARGS…`.
 
-Runs `python -m MODULE ARGS…` (e.g. `slowfast_core.cli weights download NAME`) with the registry entries
-(classifier or detection registry) named in URLS (a JSON object, name -> url) downloading from those URLs (a `LocalServer` on 127.0.0.1). Like
-every Python a test starts, the child runs under the loopback guard (helpers/child_site). The window's
-download dialog starts the real command this way in tests; nothing else about the child differs.
+Runs `python -m MODULE ARGS…` (e.g. `slowfast_core.cli weights download NAME`) with the registry entries (of
+the classifier or the detection registry) named in URLS (a JSON object, name -> url) downloading from those
+URLS (a `LocalServer` on 127.0.0.1). Like every Python a test starts, the child runs under the loopback guard
+(helpers/child_site). The window's download dialog starts the real command this way in tests; nothing else
+about the child differs.
 """
 
 from __future__ import annotations
