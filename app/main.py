@@ -2,9 +2,10 @@
 
     slowfast-app [--source camera:0|file:PATH|synthetic] [--weights NAME|PATH] [--arch NAME]
                  [--sessions DIR] [--settings FILE.ini] [--device auto|cpu|cuda] [--input-size N]
-                 [--detect] [--detector NAME|scene:N] [--detect-weights NAME|PATH] [--detect-arch NAME]
+                 [--detect|--no-detect] [--detector NAME|scene:N] [--detect-weights NAME|PATH] [--detect-arch NAME]
 
-Everything given on the command line overrides the saved settings for this run only.
+Everything given on the command line overrides the saved settings for this run only (the Detection choice
+made in the window is saved; the --detect* flags are not).
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--input-size", type=int, help="model input short side in pixels (e.g. 112)")
     g = parser.add_argument_group("who is doing what (View -> Detection)")
-    g.add_argument("--detect", action="store_true", help="start with detection on: each person's box and actions")
+    g.add_argument("--detect", action=argparse.BooleanOptionalAction, default=None,
+                   help="start with detection on (or off): each person's box and actions (default: as last time)")
     g.add_argument("--detector", metavar="NAME|scene:N",
                    help="person detector: a torchvision one by name (default: the CPU/GPU one), or scene:N, the "
                         "synthetic multi-actor scene's own boxes (--source 'synthetic:actions:0-3,actors=N')")
-    g.add_argument("--detect-weights", metavar="NAME|PATH", help="detection checkpoint (default: untrained weights)")
+    g.add_argument("--detect-weights", metavar="NAME|PATH",
+                   help="detection checkpoint (default: the one chosen last time, else untrained weights)")
     g.add_argument("--detect-arch", metavar="NAME",
-                   help="detection preset (default without weights: slowfast_tiny_detection, random weights; "
+                   help="detection preset with random weights (default: slowfast_tiny_detection; "
                         "slowfast_r50_detection is AVA's)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more to stderr")
     return parser
@@ -102,16 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         settings.device = args.device
     if args.input_size:
         settings.input_size = args.input_size
-    from app.engine_control import DetectionRequest
+    from app.detection import startup_choice
 
-    arch = args.detect_arch or (None if args.detect_weights else "slowfast_tiny_detection")
-    detection = DetectionRequest(weights=args.detect_weights, arch=arch, detector=args.detector,
-                                 threshold=settings.threshold,
-                                 device=None if settings.device == "auto" else settings.device)
+    detection, detect = startup_choice(settings, detect=args.detect, weights=args.detect_weights,
+                                       arch=args.detect_arch, detector=args.detector)  # saved, then the flags
     window = MainWindow(
         store=store, settings=settings, sessions_root=args.sessions,
         start_source=normalize_source(args.source) if args.source else None,
-        detection=detection, detect=args.detect,
+        detection=detection, detect=detect,
     )
     window.show()
     # Ctrl+C in the terminal closes the window cleanly (Python only sees signals while it runs some code)

@@ -56,6 +56,9 @@ class WindowMenus:
         self.open_checkpoint_action = self._action("Open &checkpoint…", self.open_checkpoint_dialog,
                                                    "Ctrl+Shift+O", "Run the weights from a checkpoint file")
         self.untrained_action = self._action("&Untrained weights (testing only)", self.models.use_untrained)
+        self.open_detection_checkpoint_action = self._action(
+            "Open &detection checkpoint…", self.open_detection_checkpoint_dialog,
+            tip="Detection on with a per-person model from `slowfast train --task detect`")
         self.record_action = self._action("&Record…", self.toggle_recording, "R",
                                           "Start or stop recording a labeled session")
         self.end_label_action = self._action("&End current label", self.recording.end_label, "Space")
@@ -181,3 +184,54 @@ class WindowMenus:
                                              loaded.request.weights if loaded is not None else "")
         m.addAction(self.open_checkpoint_action)
         m.addAction(self.untrained_action)
+        self._fill_detection_models(m)
+
+    def _fill_detection_models(self, m: QMenu) -> None:
+        """Model -> the detection model (who is doing what): the detection registry's per-person action models,
+        random weights, a detection checkpoint, and the person detector. Picking one turns Detection on."""
+        from slowfast_core.detect.factory import scene_detector_names
+        from slowfast_core.weights.detection_registry import cached_detection_path, detection_registry
+
+        m.addSeparator()
+        m.addSection("Detection: who is doing what")
+        on, req = self.detection.wanted, self.detection.request
+        group = QActionGroup(m)
+        entries = list(detection_registry().values())
+        for entry in (e for e in entries if e.kind == "actions"):
+            suffix = "" if cached_detection_path(entry).is_file() else "  (download)"
+            a = m.addAction(f"{entry.name}  ·  per person, {len(entry.categories)} AVA actions{suffix}",
+                            lambda _c=False, n=entry.name: self.choose_detection_weights(n))
+            a.setToolTip(entry.description)
+            a.setCheckable(True)
+            a.setChecked(on and req.weights == entry.name)
+            group.addAction(a)
+        a = m.addAction(f"Untrained detection model ({self.prefs.settings.detect_arch}, testing only)",
+                        lambda _c=False: self.use_detection_model(None, self.prefs.settings.detect_arch))
+        a.setCheckable(True)
+        a.setChecked(on and req.weights is None)
+        group.addAction(a)
+        if req.weights and Path(req.weights).name != req.weights:  # a checkpoint file: shown by its name
+            a = m.addAction(f"{Path(req.weights).name}  ·  detection checkpoint")
+            a.setToolTip(req.weights)
+            a.setCheckable(True)
+            a.setChecked(on)
+            a.setEnabled(False)
+            group.addAction(a)
+        m.addAction(self.open_detection_checkpoint_action)
+        people = m.addMenu("&Person detector")
+        pgroup = QActionGroup(people)
+        choices = [(None, "Default for this device")]
+        choices += [(e.name, e.name + ("" if cached_detection_path(e).is_file() else "  (download)"))
+                    for e in entries if e.kind == "person"]
+        choices += [(name, f"{name}  ·  the synthetic scene's own boxes")
+                    for name in scene_detector_names(req.detector, self.sources.spec)]
+        for name, text in choices:
+            if name is None:
+                a = people.addAction(text, lambda _c=False: self.use_default_person_detector())
+            elif name.startswith("scene:"):
+                a = people.addAction(text, lambda _c=False, n=name: self.use_person_detector(n))
+            else:
+                a = people.addAction(text, lambda _c=False, n=name: self.choose_detection_weights(n))
+            a.setCheckable(True)
+            a.setChecked(req.detector == name or (req.detector or "").upper() == (name or "").upper())
+            pgroup.addAction(a)

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from slowfast_core.model.config import DEFAULT_ARCH
+from slowfast_core.model.detection import is_detection_arch
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ BACKENDS = ("auto", "openvino", "torch-cuda", "torch-cpu", "torch-eager")
 INPUT_SIZES = (0, 112, 160, 192, 224, 256)
 DEFAULT_LABELS = ("wave", "clap", "drink", "sit down", "stand up")
 DEFAULT_WEIGHTS = "SLOWFAST_8x8_R50"
+#: the detection preset run with random weights when no detection weights are chosen (small: it runs on any CPU)
+DEFAULT_DETECT_ARCH = "slowfast_tiny_detection"
 
 
 @dataclass
@@ -36,6 +39,9 @@ class AppSettings:
     backend: the inference backend ("auto": the fastest that works here, see slowfast_core.backends).
     arch / weights: the model preset and its weights (a registry name, a checkpoint path, or "" = untrained).
     input_size: the model's input short side (0 = Auto: measured once per machine + model, see app/quality.py).
+    detect: View -> Detection (who is doing what) is on. detect_weights: the detection model (a detection registry
+    name, a `slowfast train --task detect` checkpoint, or "" = random weights of detect_arch); detector: the
+    person detector ("" = the default for the device, a torchvision registry name, or scene:N).
     """
 
     source: str = ""
@@ -51,6 +57,10 @@ class AppSettings:
     labels: list[str] = field(default_factory=lambda: list(DEFAULT_LABELS))
     sessions_root: str = ""
     recent_files: list[str] = field(default_factory=list)
+    detect: bool = False
+    detect_weights: str = ""
+    detect_arch: str = DEFAULT_DETECT_ARCH
+    detector: str = ""
 
     def validated(self) -> "AppSettings":
         """A copy with every out-of-range value replaced by its default (settings files get hand-edited)."""
@@ -72,6 +82,9 @@ class AppSettings:
             out.smoothing = default.smoothing
         out.labels = [s.strip() for s in out.labels if s.strip()][:9] or list(DEFAULT_LABELS)
         out.recent_files = [s for s in out.recent_files if s][:8]
+        if not is_detection_arch(out.detect_arch):
+            out.detect_arch = default.detect_arch
+        out.detect_weights, out.detector = out.detect_weights.strip(), out.detector.strip()
         return out
 
 

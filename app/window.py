@@ -12,9 +12,11 @@ the request sender before the engine (app.shutdown) and every thread within abou
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal, Slot
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout
 
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
-from app.detection import DetectionController
+from app.detection import DetectionController, request_from, startup_choice
 from app.engine_control import DetectionRequest, EngineController
 from app.label_bar import LabelBar
 from app.menus import WindowMenus
@@ -64,7 +66,8 @@ class MainWindow(WindowMenus, QMainWindow):
     folder for recordings; start_source: source spec to open instead of the last used one; model: an already
     built model to run (skips loading); cameras: the camera list (None: ask Qt Multimedia);
     repair_on_start: look for crashed sessions at start; engine_settings: extra `EngineSettings` fields;
-    detection: the detection model and person detector the Detection toggle uses; detect: start with it on.
+    detection: the detection model and person detector the Detection toggle uses; detect: start with it on
+    (None for either: what the settings remember).
     """
 
     engineStarted = Signal()
@@ -81,7 +84,7 @@ class MainWindow(WindowMenus, QMainWindow):
         repair_on_start: bool = True,
         engine_settings: dict | None = None,
         detection: DetectionRequest | None = None,
-        detect: bool = False,
+        detect: bool | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -124,10 +127,10 @@ class MainWindow(WindowMenus, QMainWindow):
             current_model=lambda: self.models.loaded, parent=self)
         self.models = ModelController(self.control, self.engine, self.state, notices, self.prefs, self.quality,
                                       self.tasks, parent=self)
+        saved, saved_on = startup_choice(settings)  # at the window's threshold and device
         self.detection = DetectionController(
-            self.control, self.engine, notices, enabled=detect,
-            request=detection or DetectionRequest(threshold=settings.threshold),  # the window's threshold
-            parent=self)
+            self.control, self.engine, notices, enabled=saved_on if detect is None else detect,
+            request=detection or saved, prefs=self.prefs, parent=self)
         self.recording = RecordingController(
             self.engine, self.state, notices, self.prefs, self.tasks, sessions_root=self.sessions_root,
             current_source=lambda: self.sources.spec or "",
@@ -236,28 +239,85 @@ class MainWindow(WindowMenus, QMainWindow):
         if path:
             self.models.open_checkpoint(path)
 
+    def open_detection_checkpoint_dialog(self) -> None:
+        """Model -> Open detection checkpoint…: a file from `slowfast train --task detect` (or PyTorchVideo's)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Open detection checkpoint", str(Path.home()), CHECKPOINT_FILTER)
+        if path:
+            self.use_detection_model(path)
+
+    def use_detection_model(self, weights: str | Path | None, arch: str | None = None) -> None:
+        """Detection on with the detection model `weights` (a checkpoint file or a detection registry name;
+        None: random weights of `arch`), keeping the person detector. A classifier checkpoint is one line."""
+        req = self.detection.request
+        self.detection.choose(request_from(self.prefs.settings, weights=str(weights) if weights else None,
+                                           arch=arch, detector=req.detector))
+
+    def use_person_detector(self, detector: str | None) -> None:
+        """Detection on with the person `detector` (a torchvision registry name, scene:N, None: the default)."""
+        self.detection.choose(dataclasses.replace(self.detection.request, detector=detector))
+
     def choose_weights(self, name: str) -> None:
         """Run registry weights `name`: download first (with progress and cancel) when not cached."""
         from slowfast_core.weights.registry import cached_path, get_weights, is_cached
 
         entry = get_weights(name)
+        run = lambda: self.models.load(  # noqa: E731 - the same call now or after the download
+            ModelRequest(entry.arch, entry.name, self.prefs.settings.input_size, explicit=True))
         if is_cached(entry):
-            self.models.load(ModelRequest(entry.arch, entry.name, self.prefs.settings.input_size, explicit=True))
-            return
-        dialog = DownloadDialog(entry.name, cached_path(entry), sys.executable, self)
-        dialog.finished.connect(lambda result: self._download_finished(dialog, entry.name, entry.arch, result))
+            run()
+        else:
+            self._download(entry.name, cached_path(entry), run)
+
+    def choose_detection_weights(self, name: str) -> None:
+        """Model -> a detection registry entry: the per-person action model, or a person detector (`kind`);
+        downloaded first (the same dialog and download code as the classifiers') when not cached."""
+        from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+        entry = get_detection_weights(name)
+        if entry.kind == "actions":
+            run = lambda: self.use_detection_model(entry.name)  # noqa: E731
+        else:
+            run = lambda: self.use_person_detector(entry.name)  # noqa: E731
+        path = cached_detection_path(entry)
+        if path.is_file():
+            run()
+        else:
+            self._download(entry.name, path, run,
+                           [("Open detection checkpoint…", self.open_detection_checkpoint_dialog)])
+
+    def use_default_person_detector(self) -> None:
+        """Person detector -> Default for this device: downloaded first (in the dialog) when not cached, so the
+        engine's thread never waits on a download."""
+        from slowfast_core.detect.torchvision_detector import default_detector_name
+        from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+        device = self.prefs.settings.device
+        entry = get_detection_weights(default_detector_name(None if device == "auto" else device))
+        if cached_detection_path(entry).is_file():
+            self.use_person_detector(None)
+        else:
+            self._download(entry.name, cached_detection_path(entry), lambda: self.use_person_detector(None))
+
+    def _download(self, name: str, dest: Path, then: Callable[[], None],
+                  actions: list | None = None) -> None:
+        """Download registry weights `name` into `dest` in the download dialog (progress, cancel), then `then()`.
+        actions: the failure notice's buttons (default: open a classifier checkpoint)."""
+        dialog = DownloadDialog(name, dest, sys.executable, self)
+        dialog.finished.connect(lambda result: self._download_finished(dialog, name, then, result, actions))
         self.download_dialog = dialog
         dialog.start()
         dialog.show()
 
-    def _download_finished(self, dialog: DownloadDialog, name: str, arch: str, result: int) -> None:
+    def _download_finished(self, dialog: DownloadDialog, name: str, then: Callable[[], None], result: int,
+                           actions: list | None = None) -> None:
         notices = self.messages.model
         if result == DownloadDialog.DialogCode.Accepted:
-            self.models.load(ModelRequest(arch, name, self.prefs.settings.input_size, explicit=True))
+            then()
         elif dialog.error == "download cancelled":
             notices.post("download", f"download of {name} cancelled", "info")
         elif dialog.error:
-            notices.post("download", dialog.error, "error", self.models.weights_actions()[1:])
+            notices.post("download", dialog.error, "error",
+                         actions if actions is not None else self.models.weights_actions()[1:])
 
     # ================================================================== recording
     def toggle_recording(self) -> None:

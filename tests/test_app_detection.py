@@ -6,6 +6,12 @@ View -> Detection switches the running engine to the per-person path and back (t
 wish, `requestPeople`); the view paints the people's display list (`overlay/people.py`, the one `predict
 --annotate` draws): one box per actor, in its track colour, with ids that stay put; "no person in view" when
 the detector finds nobody; the status bar counts the people and shows the detector's cost.
+
+The Model menu's detection model: the registry's per-person model (downloaded by the window's real download
+dialog and child from a local HTTP server), "Open detection checkpoint…" for a `slowfast train --task detect`
+file, each turning Detection on with it; a classifier picked there (or a detection checkpoint picked as the
+classifier) is one line and what runs goes on. The choice is saved in the settings INI and restored at the next
+start; `slowfast-app --detect*` flags override it for one run without being saved.
 """
 
 from __future__ import annotations
@@ -19,10 +25,16 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from app.detection import startup_choice  # noqa: E402
 from app.engine_control import DetectionRequest  # noqa: E402
-from app.settings import AppSettings, SettingsStore  # noqa: E402
+from app.settings import DEFAULT_DETECT_ARCH, AppSettings, SettingsStore  # noqa: E402
 from app.window import MainWindow  # noqa: E402
 from slowfast_core import create_model  # noqa: E402
+from slowfast_core.weights.detection import save_detection_model  # noqa: E402
+from slowfast_core.weights.native import save_model  # noqa: E402
+
+from helpers.downloads import local_downloads  # noqa: E402
+from helpers.network import LocalServer, closed_port_url  # noqa: E402
 from slowfast_core.detect.people import PeopleStep  # noqa: E402
 from slowfast_core.detect.scene_boxes import SceneBoxesDetector  # noqa: E402
 from slowfast_core.overlay.colors import PANEL, track_rgba  # noqa: E402
@@ -35,16 +47,21 @@ REQUEST = DetectionRequest(arch="slowfast_tiny_detection", detector="scene:3")
 WAIT = 120_000  # ms: generous, the machine is small and shared
 
 
+def base_settings(**kw) -> AppSettings:
+    return AppSettings(weights="", input_size=64, stride_s=0.5, backend="torch-cpu", **kw)
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path):
+    """Windows on one settings INI (tmp_path/settings.ini). detection/detect None: what the settings remember."""
     windows: list[MainWindow] = []
 
-    def make(*, detect: bool) -> MainWindow:
-        settings = AppSettings(weights="", input_size=64, stride_s=0.5, backend="torch-cpu")
-        w = MainWindow(store=SettingsStore(path=tmp_path / "settings.ini"), settings=settings,
+    def make(*, detect: bool | None, detection: DetectionRequest | None = REQUEST,
+             settings: AppSettings | None = None) -> MainWindow:
+        w = MainWindow(store=SettingsStore(path=tmp_path / "settings.ini"), settings=settings or base_settings(),
                        sessions_root=tmp_path / "sessions", start_source=ACTORS, model=create_model("slowfast_tiny"),
                        cameras=[], repair_on_start=False, engine_settings={"backend": "torch-cpu"},
-                       detection=REQUEST, detect=detect)
+                       detection=detection, detect=detect)
         qtbot.addWidget(w)
         w.resize(800, 500)
         w.show()
@@ -137,3 +154,155 @@ def test_a_bad_detector_is_one_line_and_the_toggle_goes_back_off(qtbot, make_win
     assert "scene:9" in message and "\n" not in message
     assert not w.detection_action.isChecked() and not w.detection.wanted and w.detection.active is None
     qtbot.waitUntil(lambda: w.state.prediction is not None and w.state.prediction.people is None, timeout=WAIT)
+
+
+# --- the Model menu's detection model, and the choice remembered ---------------------------------------------------
+
+@pytest.fixture
+def detection_checkpoint(tmp_path):
+    """What `slowfast train --task detect` writes (save_detection_model): the tiny preset, fixed random weights."""
+    return save_detection_model(create_detection_model("slowfast_tiny_detection", seed=1), tmp_path / "detector.pyth")
+
+
+@pytest.fixture
+def classifier_checkpoint(tmp_path):
+    return save_model(create_model("slowfast_tiny", seed=2), tmp_path / "classifier.pyth")
+
+
+def menu_actions(w: MainWindow) -> dict[str, object]:
+    """Model menu's actions (and its Person detector submenu's) by text, as the menu shows them when opened."""
+    w.model_menu.aboutToShow.emit()
+    out = {}
+    for a in w.model_menu.actions():
+        out[a.text()] = a
+        if a.menu() is not None:
+            out.update({f"{a.text()} / {b.text()}": b for b in a.menu().actions()})
+    return out
+
+
+def notice(w: MainWindow, key: str) -> str:
+    return next(n.text for n in w.messages.model.notices() if n.key == key)
+
+
+def stored(tmp_path) -> AppSettings:
+    return SettingsStore(path=tmp_path / "settings.ini").load()
+
+
+def test_open_detection_checkpoint_turns_detection_on_and_wrong_kinds_are_one_line(
+        qtbot, make_window, tmp_path, monkeypatch, detection_checkpoint, classifier_checkpoint):
+    w = make_window(detect=False)
+    qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
+    assert w.state.prediction.people is None
+
+    import app.window as window_module
+
+    monkeypatch.setattr(window_module.QFileDialog, "getOpenFileName",  # the person picking the file
+                        staticmethod(lambda *a: (str(detection_checkpoint), a[-1].split(";;")[0])))
+    menu_actions(w)["Open &detection checkpoint…"].trigger()  # Model -> Open detection checkpoint…
+    qtbot.waitUntil(lambda: w.detection.active is not None and w.detection.active.weights == str(detection_checkpoint),
+                    timeout=WAIT)
+    assert w.detection_action.isChecked() and w.detection.active.detector == "scene:3"  # the detector is kept
+    qtbot.waitUntil(lambda: painted_people(w, 3), timeout=WAIT)
+    assert "detector.pyth" in w.status_panel.model.text()
+    actions = menu_actions(w)
+    assert actions["detector.pyth  ·  detection checkpoint"].isChecked()
+    assert not any(a.isChecked() for t, a in actions.items() if "per person" in t or t.startswith("Untrained detect"))
+    assert actions["&Person detector / scene:3  ·  the synthetic scene's own boxes"].isChecked()
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detect_weights, saved.detector) == (True, str(detection_checkpoint), "scene:3")
+
+    # a classifier picked as the detection model: one line, the detection model that ran goes on
+    running = w.detection.active
+    w.use_detection_model(classifier_checkpoint)
+    qtbot.waitUntil(lambda: w.messages.model.has("detect"), timeout=WAIT)
+    text = notice(w, "detect")
+    assert "classifier.pyth" in text and "whole-frame classifier, not a per-person detection" in text
+    assert "\n" not in text
+    assert w.detection.active == running and w.detection.request == running and w.detection_action.isChecked()
+    last = w.state.prediction.id
+    qtbot.waitUntil(lambda: w.state.prediction.id > last and painted_people(w, 3), timeout=WAIT)
+    assert stored(tmp_path).detect_weights == str(detection_checkpoint)  # the failed pick is not saved
+
+    # a detection checkpoint picked as the classifier: one line, the classifier stays
+    model_before = w.models.model
+    w.models.open_checkpoint(detection_checkpoint)
+    qtbot.waitUntil(lambda: w.messages.model.has("model"), timeout=WAIT)
+    assert "is a per-person detection model" in notice(w, "model") and "\n" not in notice(w, "model")
+    assert w.models.model is model_before and w.detection.active == running
+
+
+def test_the_registry_detection_model_downloads_through_the_model_menu(
+        qtbot, make_window, tmp_path, monkeypatch, local_server: LocalServer, detection_checkpoint):
+    name = "SLOWFAST_8x8_R50_DETECTION"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / f"{name}.pyth"
+    urls = {name: closed_port_url(f"/ava/{name}.pyth")}  # first as on a machine without network
+    local_downloads(monkeypatch, urls)
+    w = make_window(detect=False)
+    qtbot.waitUntil(lambda: w.engine.running, timeout=WAIT)
+    title = next(t for t in menu_actions(w) if t.startswith(name))
+    assert title.endswith("(download)") and "per person" in title
+    menu_actions(w)[title].trigger()
+    dialog = w.download_dialog
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    assert dialog.result() == dialog.DialogCode.Rejected
+    assert "no network" in notice(w, "download") and f"{name}.pyth" in notice(w, "download")
+    failed = next(n for n in w.messages.model.notices() if n.key == "download")
+    assert [label for label, _do in failed.actions] == ["Open detection checkpoint…"]  # not a classifier's
+    assert not w.detection.wanted and w.detection.active is None and not cached.exists()
+
+    urls[name] = local_server.serve(f"/ava/{name}.pyth", detection_checkpoint.read_bytes())
+    menu_actions(w)[title].trigger()
+    qtbot.waitUntil(lambda: w.detection.active is not None and w.detection.active.weights == name, timeout=WAIT)
+    assert w.download_dialog.result() == w.download_dialog.DialogCode.Accepted
+    assert cached.read_bytes() == detection_checkpoint.read_bytes()
+    assert local_server.requests == [f"/ava/{name}.pyth"]
+    qtbot.waitUntil(lambda: painted_people(w, 3), timeout=WAIT)
+    assert w.detection_action.isChecked()
+    actions = menu_actions(w)
+    assert actions[f"{name}  ·  per person, 80 AVA actions"].isChecked()  # cached now: no "(download)"
+    assert stored(tmp_path).detect_weights == name
+
+
+def test_the_detection_choice_is_restored_and_flags_override_it_for_one_run(
+        qtbot, make_window, tmp_path, detection_checkpoint):
+    SettingsStore(path=tmp_path / "settings.ini").save(
+        base_settings(detect=True, detect_weights=str(detection_checkpoint), detector="scene:3"))
+    w = make_window(detect=None, detection=None, settings=stored(tmp_path))  # as slowfast-app with no flags
+    assert w.detection_action.isChecked()
+    qtbot.waitUntil(lambda: w.detection.active is not None and painted_people(w, 3), timeout=WAIT)
+    assert w.detection.active.weights == str(detection_checkpoint) and w.detection.active.detector == "scene:3"
+    w.shutdown()
+
+    # slowfast-app --detect-arch slowfast_tiny_detection --detector scene:2: this run only
+    request, on = startup_choice(stored(tmp_path), arch="slowfast_tiny_detection", detector="scene:2")
+    assert on and request.weights is None and request.detector == "scene:2"
+    w = make_window(detect=on, detection=request, settings=stored(tmp_path))
+    qtbot.waitUntil(lambda: w.detection.active == request and painted_people(w, 2), timeout=WAIT)
+    w.prefs.save()  # any save of the settings (a label, the source) keeps the remembered detection choice
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detect_weights, saved.detector) == (True, str(detection_checkpoint), "scene:3")
+    w.detection_action.trigger()  # the person turns it off: that is remembered, the model stays remembered
+    qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detect_weights, saved.detector) == (False, str(detection_checkpoint), "scene:3")
+    w.shutdown()
+    w = make_window(detect=None, detection=None, settings=stored(tmp_path))
+    assert not w.detection_action.isChecked()
+    qtbot.waitUntil(lambda: w.state.prediction is not None, timeout=WAIT)
+    assert w.state.prediction.people is None and w.detection.request.weights == str(detection_checkpoint)
+
+
+def test_detection_settings_round_trip_and_bad_values_fall_back(tmp_path):
+    store = SettingsStore(path=tmp_path / "settings.ini")
+    assert AppSettings().detect is False and store.load().detect_arch == DEFAULT_DETECT_ARCH
+    store.save(AppSettings(detect=True, detect_weights=" SLOWFAST_8x8_R50_DETECTION ", detector="scene:2",
+                           detect_arch="slowfast_8x8_r50"))  # a classifier preset, hand-edited in
+    back = store.load()
+    assert back.detect is True and back.detect_weights == "SLOWFAST_8x8_R50_DETECTION"
+    assert back.detector == "scene:2" and back.detect_arch == DEFAULT_DETECT_ARCH
+    request, on = startup_choice(back)
+    assert on and request == DetectionRequest(weights="SLOWFAST_8x8_R50_DETECTION", arch=None, detector="scene:2",
+                                              threshold=back.threshold)
+    request, on = startup_choice(back, detect=False, weights="/x/det.pyth", detector="")
+    assert not on and request.weights == "/x/det.pyth" and request.arch is None and request.detector is None

@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import copy
-import json
 import threading
 import time
 from pathlib import Path
@@ -37,9 +36,9 @@ from slowfast_core.sessions import load_session  # noqa: E402
 from slowfast_core.weights.download import CHUNK_SIZE  # noqa: E402
 
 from helpers.models import probe_model, with_probe  # noqa: E402
+from helpers.downloads import local_downloads  # noqa: E402
 from helpers.network import LocalServer, closed_port_url  # noqa: E402
 
-LAUNCHER = Path(__file__).resolve().parent / "helpers" / "local_registry_cli.py"
 WEIGHTS = "SLOWFAST_8x8_R50"
 SYNTHETIC = "synthetic:160x120@15"
 INPUT_SIZE = 112
@@ -93,20 +92,6 @@ def let_frames_pass(qtbot, window: MainWindow, n: int) -> None:
     """Wait until the window has shown `n` more frames (time passes in frames, not in guessed milliseconds)."""
     shown = window.state.frames_shown
     qtbot.waitUntil(lambda: window.state.frames_shown >= shown + n, timeout=WAIT)
-
-
-def local_downloads(monkeypatch, urls: dict[str, str]) -> None:
-    """The window's download dialog runs its real `slowfast weights download` child, which fetches the weights
-    named in `urls` (name -> url, read when each download starts) from those URLs and refuses other hosts."""
-    import app.window
-    from app.dialogs import DownloadDialog
-
-    class LocalDownloadDialog(DownloadDialog):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.process.setArguments([str(LAUNCHER), json.dumps(urls), *self.process.arguments()])
-
-    monkeypatch.setattr(app.window, "DownloadDialog", LocalDownloadDialog)
 
 
 def test_window_shows_synthetic_frames_and_predictions_reach_the_overlay(qtbot, make_window):

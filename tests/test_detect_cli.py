@@ -168,7 +168,7 @@ def test_torchvision_person_detector_loads_from_the_cache_and_keeps_people_insid
     path.parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).state_dict(), path)
-    detector = TorchvisionPersonDetector(device="cpu", min_score=0.0, download=False)
+    detector = TorchvisionPersonDetector(device="cpu", min_score=0.0, download=False, backend="torch")
     frame = np.random.default_rng(0).integers(0, 255, (120, 200, 3), dtype=np.uint8)
     boxes = detector.detect(frame)
     assert all(0 <= b.x1 < b.x2 <= 200 and 0 <= b.y1 < b.y2 <= 120 and 0 <= b.score <= 1 for b in boxes)

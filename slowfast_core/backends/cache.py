@@ -7,6 +7,7 @@ Layout (under `slowfast_cache_dir()`, i.e. $SLOWFAST_CACHE_DIR or ~/.cache/slowf
     openvino/.tmp-*/            a conversion in progress (renamed into place when done; stale ones are removed)
     openvino-int8/<arch>-<key>-<calibration>/   an int8 IR (NNCF, `slowfast quantize`), its agreement guard's
                                 verdict (guard.json) and blobs/
+    openvino-detect/<detector>-<key>/   a torchvision person detector's IR (detect.openvino_detector)
 
 An entry's last use is its folder's modification time, set each time a backend opens it. After every
 conversion or compilation the least recently used entries are removed until the cache fits the limit
@@ -35,7 +36,7 @@ DEFAULT_MAX_MB = 2048
 TMP_PREFIX = ".tmp-"
 STALE_TMP_S = 3600.0
 #: the cache's subfolders that hold entries
-KINDS: tuple[str, ...] = ("openvino", "openvino-int8")
+KINDS: tuple[str, ...] = ("openvino", "openvino-int8", "openvino-detect")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""The person detector's OpenVINO conversion, run in a child process:
+`python -m slowfast_core.detect.openvino_convert_detector WORK` (why a child: see backends.openvino_convert).
+
+WORK holds job.json ({"example_size": [H, W], "parent": PID}) and model.pt (a `DetectorGraph`: the torchvision
+Faster R-CNN with tensor outputs); the child writes WORK/ir/model.xml + .bin, or WORK/error.txt (one line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from slowfast_core.backends.openvino_convert import IR_DIR, IR_XML, JOB, MODEL, run_job
+from slowfast_core.backends.openvino_import import import_openvino
+
+
+def convert(work: Path) -> None:
+    """Trace WORK/model.pt on a noise image of the job's size and save the IR (fp32) under WORK/ir.
+
+    The traced graph keeps the image size dynamic (torchvision's detection transform computes its resize from
+    the tensor's shape while tracing) and the per-class NMS scripted (`_batched_nms_coordinate_trick`), so an
+    image of any size, with any number of people (none included), runs through the one IR."""
+    import torch
+
+    openvino = import_openvino()
+    job = json.loads((work / JOB).read_text(encoding="utf-8"))
+    module = torch.load(work / MODEL, weights_only=False)  # our own file, written by the parent a moment ago
+    height, width = job["example_size"]
+    example = torch.rand(3, height, width, generator=torch.Generator().manual_seed(0))  # (3, H, W) in 0..1
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on torchvision's shape arithmetic: the shapes stay dynamic
+        ov_model = openvino.convert_model(module, example_input=(example,))
+    out = work / IR_DIR
+    out.mkdir()
+    openvino.save_model(ov_model, str(out / IR_XML), compress_to_fp16=False)
+
+
+def main(argv: list[str]) -> int:
+    return run_job(argv, convert)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
