@@ -130,6 +130,15 @@ def test_detection_toggle_boxes_each_actor_with_steady_ids_and_switches_back(qtb
     assert "slowfast_tiny_detection" not in w.status_panel.model.text()
 
 
+class ClosedSceneBoxes(SceneBoxesDetector):
+    """The scene's boxes, noting when the engine closes it, as it closes a replaced torchvision detector."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def test_detection_on_at_start_and_no_person_in_view(qtbot, make_window):
     w = make_window(detect=True)  # slowfast-app --detect --detector scene:3: sent as soon as the engine starts
     assert w.detection_action.isChecked()
@@ -137,7 +146,10 @@ def test_detection_on_at_start_and_no_person_in_view(qtbot, make_window):
     # a detector that finds nobody: the view says so instead of a label, the status bar too
     nobody = PeopleStep(create_detection_model("slowfast_tiny_detection", seed=0),
                         SceneBoxesDetector([], width=1, height=1))
+    before = PeopleStep(nobody.model, ClosedSceneBoxes([], width=1, height=1))
+    w.engine.set_people(before)
     w.engine.set_people(nobody)
+    assert before.detector.closed  # the replaced detector is closed (a torchvision one stops its conversion)
     qtbot.waitUntil(lambda: painted_people(w, 0) and captions(w.video.last_people_items) == [NOBODY], timeout=WAIT)
     assert not any(isinstance(i, Line) for i in w.video.last_people_items)
     assert w.state.prediction.people == ()

@@ -330,10 +330,14 @@ class Engine:
         tracker) or back to the whole frame (None), from the next window on; the source and the model stay."""
         with self._control:
             worker = self._require(self._worker if self._running else None)
+            replaced = worker.people
             worker.set_people(people)
             self._message = ("who is doing what: " + people.detector.name) if people is not None else \
                 f"model {self._model.config.name if self._model is not None else ''}: the whole frame"
         self._publish_status()
+        close = getattr(replaced.detector, "close", None) if replaced is not None and replaced is not people else None
+        if close is not None:  # its background conversion (if any) is of no use now: stop it
+            close()
 
     def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None,
                   identity: FeatureIdentity | None = None) -> None:
