@@ -8,6 +8,7 @@ Imports inside functions and under TYPE_CHECKING count: grimp (the graph behind 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -128,3 +129,20 @@ def test_a_runtime_command_imports_no_benchmark() -> None:
     assert "slowfast_core.bench.model" in model_help
     assert not {"slowfast_core.bench.soak", "slowfast_core.bench.teach", "slowfast_core.bench.pipeline",
                 "app.bench"} & set(model_help)
+
+
+def test_building_the_window_imports_no_torchvision(tmp_path: Path) -> None:
+    """The window's start-up path (its Model menu lists the detection models) must not import torchvision:
+    `torchvision.models` pulls in torch._dynamo, 2.2 s of a 2-core laptop's start (it did, through the person
+    detectors' URLs)."""
+    code = ("import os, sys, pathlib\nos.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtWidgets import QApplication\napp = QApplication([])\n"
+            "from app.settings import AppSettings, SettingsStore\nfrom app.window import MainWindow\n"
+            "tmp = pathlib.Path(sys.argv[1])\n"
+            "w = MainWindow(store=SettingsStore(path=tmp / 's.ini'), settings=AppSettings(), sessions_root=tmp / 's',"
+            " start_source='synthetic:160x120@15', cameras=[], repair_on_start=False)\n"
+            "print('torchvision' in sys.modules, 'torch._dynamo' in sys.modules)\nw.shutdown()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, env={**os.environ, "SLOWFAST_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[:2] == ["False", "False"]

@@ -275,3 +275,14 @@ def test_cli_download_no_network_exit_2(hub: Path, capsys: pytest.CaptureFixture
 def test_no_entry_claims_an_unpublished_checksum() -> None:
     # Neither model zoo publishes sha256 sums; a made-up one would make every real download fail.
     assert registry.REGISTRY is REGISTRY and all(e.sha256 is None for e in list_weights())
+
+
+def test_the_person_detectors_urls_are_torchvisions_own() -> None:
+    """The registry writes torchvision's detector URLs down (reading them imports torchvision.models and with it
+    torch._dynamo: ~2 s of the window's start-up, for its Model menu); they must stay torchvision's."""
+    from slowfast_core.weights.detection_registry import TORCHVISION_URLS, detection_registry, torchvision_url
+
+    people = [e for e in detection_registry().values() if e.kind == "person"]
+    assert {e.arch for e in people} == set(TORCHVISION_URLS)
+    for entry in people:
+        assert entry.url == torchvision_url(entry.arch)

@@ -51,11 +51,21 @@ class ResolvedDetectionWeights:
     entry: DetectionWeightsEntry
 
 
-def _torchvision_url(enum_name: str) -> str:
-    """The COCO_V1 URL of a torchvision detection weights enum (read from torchvision, nothing fetched)."""
+#: torchvision's COCO_V1 URLs of its two person detectors, written here rather than read from torchvision's
+#: weight enums: importing torchvision.models pulls in torch._dynamo (~2 s), and the window's Model menu lists
+#: these at start-up. A test pins them to torchvision's own (`torchvision_url`).
+TORCHVISION_URLS = {
+    "fasterrcnn_mobilenet_v3_large_320_fpn":
+        "https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth",
+    "fasterrcnn_resnet50_fpn": "https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
+}
+
+
+def torchvision_url(arch: str) -> str:
+    """The COCO_V1 URL of torchvision's weights enum for detector `arch`, read from torchvision (slow import)."""
     from torchvision.models import detection
 
-    return str(getattr(detection, enum_name).COCO_V1.url)
+    return str(getattr(detection, _ENUMS[arch]).COCO_V1.url)
 
 
 def _build() -> dict[str, DetectionWeightsEntry]:
@@ -86,13 +96,13 @@ _REGISTRY: dict[str, DetectionWeightsEntry] | None = None
 
 
 def detection_registry() -> dict[str, DetectionWeightsEntry]:
-    """Every detection weights entry by name (built once; torchvision URLs filled in from torchvision)."""
+    """Every detection weights entry by name (built once; torchvision's URLs from `TORCHVISION_URLS`)."""
     global _REGISTRY
     if _REGISTRY is None:
         from dataclasses import replace
 
         built = _build()
-        _REGISTRY = {k: replace(e, url=_torchvision_url(_ENUMS[e.arch])) if e.kind == "person" else e
+        _REGISTRY = {k: replace(e, url=TORCHVISION_URLS[e.arch]) if e.kind == "person" else e
                      for k, e in built.items()}
     return _REGISTRY
 
