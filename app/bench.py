@@ -97,6 +97,15 @@ def soak_figures(ev: AppEvents, since: float, end: float) -> dict[str, Any]:
     }
 
 
+def _from_first_overlay(ev: AppEvents, first: float | None, end: float) -> dict[str, Any]:
+    """Updates/s and end-to-end p95 from the first overlay to the end (None before any overlay)."""
+    if first is None:
+        return {"updates_per_s_from_first_overlay": None, "end_to_end_p95_ms_from_first_overlay": None}
+    preds = [p for p in ev.predictions if first <= p[0] <= end]
+    return {"updates_per_s_from_first_overlay": round(len(preds) / max(end - first, 1e-9), 2),
+            "end_to_end_p95_ms_from_first_overlay": round(_percentile([p[2] for p in preds], 95), 1) if preds else None}
+
+
 def resident_mb() -> float | None:
     """This process's resident memory in MiB (Linux /proc; None elsewhere)."""
     try:
@@ -128,6 +137,10 @@ def app_figures(ev: AppEvents) -> dict[str, Any]:
         "first_overlay_s": round(first - ev.launch, 2) if first is not None else None,
         "steady_s": round(span, 1),
         "steps_s": {name: round(t - ev.launch, 2) for name, t in sorted(ev.steps.items(), key=lambda kv: kv[1])},
+        # what a new user sees from the first overlay on, Auto's search and the move to the fastest backend
+        # included (the steady figures above start after them): a first start is judged by these
+        "settled_s": round(ev.settled - ev.launch, 2) if ev.settled is not None else None,
+        **_from_first_overlay(ev, first, end),
         **soak_figures(ev, since, end),
     }
 
@@ -301,6 +314,11 @@ def _print(report: dict[str, Any]) -> None:
     print(f"  max event-loop gap   {ms(report['max_event_loop_gap_ms'])}")
     first = report["first_overlay_s"]
     print(f"  first overlay        {'–' if first is None else f'{first:.2f} s'} after launch")
+    if first is not None:
+        settled = report["settled_s"]
+        print(f"  from it on           {report['updates_per_s_from_first_overlay']:.2f} updates/s, end-to-end p95 "
+              f"{ms(report['end_to_end_p95_ms_from_first_overlay'])}; fastest backend and Auto settled "
+              + ("–" if settled is None else f"{settled:.1f} s after launch"))
     if report["rss_growth_pct"] is not None:
         print(f"  memory               {report['rss_mb_warm']:.0f} MiB warm -> {report['rss_mb_end']:.0f} MiB at the end "
               f"({report['rss_growth_pct']:+.1f}%); end-to-end p95 {ms(report['end_to_end_p95_ms_first_half'])} "

@@ -192,6 +192,9 @@ def test_bench_app_figures_from_recorded_events() -> None:
     assert f["rss_growth_pct"] is None  # no memory samples: nothing claimed
     assert f["max_event_loop_gap_ms"] == pytest.approx(2790.0)
     assert f["first_overlay_s"] == 3.1
+    # from the first overlay (103.1) on, the search's slow first prediction is before it: 4 in 4.9 s
+    assert f["updates_per_s_from_first_overlay"] == round(4 / 4.9, 2) and f["settled_s"] == 4.0
+    assert f["end_to_end_p95_ms_from_first_overlay"] == 700.0
     assert list(f["steps_s"]) == ["window built", "first prediction", "first overlay"]
     assert app_figures(AppEvents(launch=0.0, end=1.0))["first_overlay_s"] is None
 
