@@ -20,6 +20,55 @@ from slowfast_core.stream.warm import WarmModel, backend_model, warm_model
 from slowfast_core.stream.worker import InferenceWorker
 
 
+class Builds:
+    """The background builds' threads and cancel events. A build's event also abandons an inference of the
+    backend it built (OpenVINO polls it): once that backend is handed to the worker, only a stop may set it.
+    A new model's plan cancels the builds still in progress, never a backend that runs (it did: a model switch
+    right after the move to OpenVINO set the running backend's event, the window in flight raised Cancelled and
+    the worker ended, the view frozen)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._builds: list[tuple[threading.Thread, threading.Event]] = []
+        self._handed: set[int] = set()  # id() of events whose backend was handed to the worker
+
+    def add(self, thread: threading.Thread, cancel: threading.Event) -> None:
+        with self._lock:
+            self._builds = [(t, c) for t, c in self._builds if t.is_alive() or id(c) in self._handed]
+            self._builds.append((thread, cancel))
+
+    def hand_over(self, cancel: threading.Event) -> bool:
+        """Mark the build of `cancel` as handed over; False when it was cancelled first (then it is not used)."""
+        with self._lock:
+            if cancel.is_set():
+                return False
+            self._handed.add(id(cancel))
+            return True
+
+    def cancel_building(self) -> None:
+        """Abandon the builds in progress (a new model): handed-over backends run on."""
+        with self._lock:
+            for _thread, cancel in self._builds:
+                if id(cancel) not in self._handed:
+                    cancel.set()
+
+    def cancel_all(self) -> None:
+        """Abandon every build and every inference of a built backend (stopping)."""
+        with self._lock:
+            for _thread, cancel in self._builds:
+                cancel.set()
+
+    def threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return [t for t, _ in self._builds]
+
+    def forget(self) -> None:
+        """Drop every record (after a stop joined the threads)."""
+        with self._lock:
+            self._builds = [(t, c) for t, c in self._builds if t.is_alive()]
+            self._handed = {id(c) for _t, c in self._builds} & self._handed
+
+
 class BackendUpgrade:
     """The background move to the fastest backend (see module doc). Methods run on engine threads."""
 
@@ -29,14 +78,15 @@ class BackendUpgrade:
         self._on_error, self._on_message = on_error, on_message
         self._next: tuple[SlowFast, str] | None = None  # (model, faster backend) to move to once it runs
         self._final: tuple[SlowFast, str] | None = None  # the same, kept until it runs or could not be built
-        self._threads: list[tuple[threading.Thread, threading.Event]] = []
+        self._builds = Builds()
 
     def plan(self, model: SlowFast, *, backend: str, live: bool) -> str:
         """The backend to build before `model`'s first window; remembers the faster one to move to later.
         Cancels a background build for a previous model."""
         plan = plan_start(backend_model(model, features=self._features()), backend=backend, device=self._device(),
                           live=live)
-        self.cancel()
+        self._next = None
+        self._builds.cancel_building()
         self._next = (model, plan.target) if plan.target else None
         self._final = self._next
         return plan.start
@@ -50,7 +100,7 @@ class BackendUpgrade:
         cancel = threading.Event()
         thread = threading.Thread(target=self._build, args=(warm, upgrade[1], cancel, worker),
                                   name="slowfast-backend-upgrade", daemon=False)
-        self._threads = [(t, c) for t, c in self._threads if t.is_alive()] + [(thread, cancel)]
+        self._builds.add(thread, cancel)
         thread.start()
 
     def _build(self, current: WarmModel, target: str, cancel: threading.Event, worker: InferenceWorker) -> None:
@@ -71,7 +121,7 @@ class BackendUpgrade:
                 self._on_error(EngineError("inference", f"backend {target} could not start ({exc}); staying on "
                                                         f"{current.backend.name}", exception=exc))
             return
-        if not cancel.is_set():
+        if self._builds.hand_over(cancel):
             worker.adopt(faster)
 
     def settled(self, warm: WarmModel) -> bool:
@@ -80,13 +130,12 @@ class BackendUpgrade:
         return final is None or final[0] is not warm.model or warm.backend.name == final[1]
 
     def cancel(self) -> None:
-        """Abandon every background build (a new model, or stopping)."""
+        """Stopping: abandon every background build, and any inference of a backend one built."""
         self._next = None
-        for _thread, cancel in self._threads:
-            cancel.set()
+        self._builds.cancel_all()
 
     def threads(self) -> list[threading.Thread]:
-        return [t for t, _ in self._threads]
+        return self._builds.threads()
 
     def forget_ended(self) -> None:
-        self._threads = [(t, c) for t, c in self._threads if t.is_alive()]
+        self._builds.forget()
