@@ -211,9 +211,9 @@ def test_bench_app_end_to_end_at_tiny_size(tmp_path):
 
 def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qtbot, tmp_path, monkeypatch):
     """Auto with nothing remembered (a first start on this machine), weights made for 192: the window runs them at
-    160 at once (the first start is when the fastest backend is being converted beside the view: at its own
-    size the view fell seconds behind), then Auto's search, on the final backend, measures the 160 that runs,
-    tries 192 and keeps it (the target is loose here: both fit). Before: the first start ran 192 at once."""
+    128 at once (the first start is when the fastest backend is being converted beside the view: at its own
+    size the view fell seconds behind), then Auto's search, on the final backend, measures 160 (the smallest it
+    chooses from), tries 192 and keeps it (the target is loose here: both fit). Before: 192 from the start."""
     from slowfast_core.weights.native import save_model
 
     monkeypatch.setenv("SLOWFAST_DATA_DIR", str(tmp_path / "data"))
@@ -235,7 +235,7 @@ def test_a_first_start_runs_the_smallest_size_until_auto_measured_the_largest(qt
     w.show()
     try:
         qtbot.waitUntil(lambda: w.quality.choice is not None, timeout=WAIT)
-        assert sizes[0] == 160 and 192 in sizes  # the first overlay at the smallest size, then the search
+        assert sizes[0] == 128 and 192 in sizes  # the first overlay at the interim size, then the search
         assert set(w.quality.choice.measured) == {192, 160} and w.quality.choice.size == 192
     finally:
         w.shutdown()

@@ -16,6 +16,7 @@ from slowfast_core.stream.quality import (
     LiveTarget,
     candidate_sizes,
     decide,
+    interim_size,
     live_stride,
     machine_id,
     model_id,
@@ -89,6 +90,8 @@ def test_auto_quality_moves_on_at_once_from_a_size_far_over_budget() -> None:
     assert search.observe(160, "openvino", 1300.0, 1200.0) is None  # the smallest: always three samples
     started = AutoQuality((256, 224, 160), start=160)  # a size that runs already is measured first
     assert (started.decision.size, started.done) == (160, False)
+    interim = AutoQuality((256, 224, 160), start=interim_size(256))  # a first start's 128: the smallest above it
+    assert interim_size(256) == 128 and interim_size(80) == 80 and interim.decision.size == 160
 
 
 def test_the_stride_follows_the_latency_never_below_what_was_asked() -> None:

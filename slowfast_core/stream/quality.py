@@ -43,13 +43,18 @@ CLEARLY_OVER = 2.0
 CACHE_VERSION = 2  # 2: choices made for LiveTarget (updates/s and delay); 1 was one 700 ms budget
 
 
+#: the input size of a first start while the fastest backend is converted (see `interim_size`)
+INTERIM_SIZE = 128
+
+
 def interim_size(native: int) -> int:
-    """The size a model runs at on its first start on a machine, before Auto has measured anything: the
-    smallest Auto may choose (`candidate_sizes(native)[-1]`, 160² for Kinetics weights). That first start is
-    also when the fastest backend is still being converted, on the same cores: at its own size (256²) on
-    torch-cpu beside the conversion the view ran ~2.4 s behind at 0.4 updates/s on 2 cores; at the smallest it
-    keeps up. Once the fastest backend runs, Auto's search measures this size there and predicts the others."""
-    return candidate_sizes(native)[-1]
+    """The size a model runs at on its first start on a machine, before Auto has measured anything: 128² (or
+    the weights' own when smaller), below the sizes Auto chooses from, for the first ~20 s only. That first
+    start is when the fastest backend is converted on the same cores: 8x8 R50 on torch-cpu beside the
+    conversion, AVX2 on 2 cores, ran 2.4 s behind at 0.4 updates/s at its own 256², 1.1 s (p95) at 1.1
+    updates/s at 160², 0.85 s at 1.2 updates/s at 128², and the conversion ended ~2 s sooner. Once the fastest
+    backend runs, Auto's search starts from the smallest size it chooses from and predicts the others."""
+    return min(native, INTERIM_SIZE)
 
 
 def candidate_sizes(native: int) -> tuple[int, ...]:
@@ -249,8 +254,16 @@ class AutoQuality:
         self.inference: dict[int, float] = {}
         self.backend = ""
         self._samples: dict[int, list[tuple[float, float]]] = {}
-        self.decision = decide(sizes, {}, target) if start not in sizes else \
-            Decision(start, False, f"measuring {start}² (running)")
+        self.decision = decide(sizes, {}, target) if start is None else self._first(start)
+
+    def _first(self, start: int) -> Decision:
+        """Measure the size that runs first (no switch), else the smallest candidate above it (a first start's
+        interim size is below them): from there, the larger ones are predicted, never run far behind."""
+        if start in self.sizes:
+            return Decision(start, False, f"measuring {start}² (running)")
+        above = [s for s in self.sizes if s > start]
+        first = min(above) if above else self.sizes[0]
+        return Decision(first, False, f"measuring {first}²")
 
     @property
     def done(self) -> bool:
