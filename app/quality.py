@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import time
 from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -75,6 +76,7 @@ class QualityController(QObject):
         self._model = None  # the SlowFast the window runs now
         self._last_id: int | None = None
         self._asked: int | None = None  # the size the search asked the window to run (once per size)
+        self._last_at: float | None = None  # when the search's previous prediction arrived (monotonic)
         self._recent: deque[float] = deque(maxlen=RECENT)
         self.label = QLabel()
         self.label.setVisible(False)
@@ -144,7 +146,10 @@ class QualityController(QObject):
                 self._asked = search.decision.size
                 self.switchSize.emit(search.decision.size)
             return
-        decision = search.observe(size, backend, p.timings.end_to_end_ms, p.timings.inferred_ms)
+        now = time.monotonic()
+        interval = (now - self._last_at) * 1000.0 if self._last_at is not None else None
+        self._last_at = now
+        decision = search.observe(size, backend, p.timings.end_to_end_ms, p.timings.inferred_ms, interval)
         if decision is None:
             return
         if decision.done:

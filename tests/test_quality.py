@@ -55,6 +55,11 @@ def test_decide_tries_only_sizes_predicted_to_fit_and_keeps_the_largest_that_doe
     slow = LiveTarget(updates_per_s=1.0, delay_ms=1000.0)  # the target is a parameter
     assert decide(sizes, {256: 900.0}, slow, {256: 950.0}).done
     assert LiveTarget().fits(660.0, 790.0) and not LiveTarget().fits(670.0, 700.0)
+    # what limits the rate is the time between two predictions, where measured: 603 ms end to end, one every
+    # 710 ms (a window waits for its frame) is 1.4 updates/s, not live enough
+    assert not LiveTarget().fits(603.0, 650.0, 710.0) and LiveTarget().fits(603.0, 650.0, 640.0)
+    d = decide(sizes, {160: 323.0, 224: 603.0}, worst={224: 650.0}, intervals={160: 400.0, 224: 710.0})
+    assert (d.size, d.done) == (192, False)  # 224 fails on its rate: 192 (400 ms x 1.44 = 576 ms) is tried
     assert predicted_ms(224, {160: 450.0, 256: 800.0}) == pytest.approx(450.0 * (224 / 160) ** 2)
     assert predicted_ms(192, {256: 800.0}) == pytest.approx(450.0)  # from above when nothing is below
     with pytest.raises(ValueError):
@@ -88,6 +93,11 @@ def test_auto_quality_moves_on_at_once_from_a_size_far_over_budget() -> None:
     assert (d.size, d.done) == (160, False) and search.measured == {256: 2270.0}  # 224 predicted far over
     search.observe(160, "openvino", 1.0, 1.0)
     assert search.observe(160, "openvino", 1300.0, 1200.0) is None  # the smallest: always three samples
+    paced = AutoQuality((224, 160), start=160)
+    for e2e, gap in ((300.0, None), (320.0, 700.0), (330.0, 720.0), (310.0, 710.0)):  # fast, but far apart
+        d = paced.observe(160, "openvino", e2e, e2e - 20, gap)
+    assert d.done and d.size == 160 and paced.intervals == {160: 710.0}
+    assert paced.choice().interval_ms == 710.0 and paced.choice().updates_per_s == pytest.approx(1000 / 710)
     started = AutoQuality((256, 224, 160), start=160)  # a size that runs already is measured first
     assert (started.decision.size, started.done) == (160, False)
     interim = AutoQuality((256, 224, 160), start=interim_size(256))  # a first start's 128: the smallest above it

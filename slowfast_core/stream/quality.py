@@ -66,10 +66,11 @@ def candidate_sizes(native: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class LiveTarget:
-    """What Auto keeps: at least `updates_per_s` predictions a second (the stride follows the latency, so a
-    median end to end of 1000/updates_per_s ms allows that many) and none more than `delay_ms` behind the video
-    (end to end: the window's newest frame captured -> its prediction shown; the slowest sample of a size
-    stands for a live run's p95). A person feels both: how often the label moves, and how late it is."""
+    """What Auto keeps: at least `updates_per_s` predictions a second (the median time between two, measured;
+    without intervals the median end to end stands for it, which it undercounts: a window waits for its frame)
+    and none more than `delay_ms` behind the video (end to end: the window's newest frame captured -> its
+    prediction shown; the slowest sample of a size stands for a live run's p95). A person feels both: how often
+    the label moves, and how late it is."""
 
     updates_per_s: float = TARGET_UPDATES_PER_S
     delay_ms: float = BUDGET_MS
@@ -79,8 +80,9 @@ class LiveTarget:
         """The median end to end that allows `updates_per_s`."""
         return 1000.0 / self.updates_per_s
 
-    def fits(self, median_ms: float, worst_ms: float) -> bool:
-        return median_ms <= min(self.period_ms, self.delay_ms) and worst_ms <= self.delay_ms
+    def fits(self, median_ms: float, worst_ms: float, interval_ms: float | None = None) -> bool:
+        every = median_ms if interval_ms is None else interval_ms
+        return every <= self.period_ms and median_ms <= self.delay_ms and worst_ms <= self.delay_ms
 
     def __str__(self) -> str:
         return f"≥ {self.updates_per_s:g} updates/s, ≤ {self.delay_ms:.0f} ms behind"
@@ -109,9 +111,10 @@ def predicted_ms(size: int, measured: dict[int, float]) -> float:
 
 
 def decide(sizes: tuple[int, ...], measured: dict[int, float], target: LiveTarget = LiveTarget(),
-           worst: dict[int, float] | None = None) -> Decision:
+           worst: dict[int, float] | None = None, intervals: dict[int, float] | None = None) -> Decision:
     """The search as a pure function. sizes: largest first; measured: size -> median end-to-end ms measured so
-    far; worst: size -> the slowest of its samples (default: the median).
+    far; worst: size -> the slowest of its samples (default: the median); intervals: size -> the median time
+    between two of its predictions (default: none known).
 
     Cost grows with the size, so a size that fails rules out every larger one and a size that fits every
     smaller one. Nothing measured: the largest first. Otherwise the next to try is the largest size still open
@@ -121,8 +124,8 @@ def decide(sizes: tuple[int, ...], measured: dict[int, float], target: LiveTarge
     smallest is measured; when even that fails, the smallest it is."""
     if not sizes:
         raise ValueError("no input sizes to choose from")
-    worst = worst or {}
-    fits = {s: target.fits(ms, worst.get(s, ms)) for s, ms in measured.items()}
+    worst, intervals = worst or {}, intervals or {}
+    fits = {s: target.fits(ms, worst.get(s, ms), intervals.get(s)) for s, ms in measured.items()}
     best = max((s for s, ok in fits.items() if ok), default=None)
     ceiling = min((s for s, ok in fits.items() if not ok), default=None)
     open_sizes = [s for s in sizes if s not in measured and (best is None or s > best)
@@ -130,7 +133,8 @@ def decide(sizes: tuple[int, ...], measured: dict[int, float], target: LiveTarge
     if not measured:
         return Decision(open_sizes[0], False, f"measuring {open_sizes[0]}²")
     limit = TRY_SLACK * min(target.period_ms, target.delay_ms)
-    promising = [s for s in open_sizes if predicted_ms(s, measured) <= limit]
+    paced = {s: intervals.get(s, ms) for s, ms in measured.items()}  # what limits the rate, where known
+    promising = [s for s in open_sizes if predicted_ms(s, paced) <= limit]
     if promising:
         return Decision(promising[0], False, f"measuring {promising[0]}² (~{predicted_ms(promising[0], measured):.0f} "
                                               "ms predicted)")
@@ -160,11 +164,13 @@ class QualityChoice:
     end_to_end_ms: float
     inference_ms: float
     measured: dict[int, float] = field(default_factory=dict)  # size -> end-to-end ms, every size tried
+    interval_ms: float = 0.0  # median time between two predictions at `size` (0: not measured)
 
     @property
     def updates_per_s(self) -> float:
-        """The most predictions per second this latency allows (the worker keeps only the newest window)."""
-        return 1000.0 / self.end_to_end_ms if self.end_to_end_ms > 0 else 0.0
+        """Predictions a second: measured (`interval_ms`), else the most this latency allows."""
+        every = self.interval_ms or self.end_to_end_ms
+        return 1000.0 / every if every > 0 else 0.0
 
     def summary(self) -> str:
         """e.g. 'auto 224² · 2.9 updates/s' (the backend and the latency are in the status bar beside it)."""
@@ -216,7 +222,8 @@ class QualityCache:
         try:
             return QualityChoice(size=int(raw["size"]), backend=str(raw["backend"]),
                                  end_to_end_ms=float(raw["end_to_end_ms"]), inference_ms=float(raw["inference_ms"]),
-                                 measured={int(k): float(v) for k, v in raw.get("measured", {}).items()})
+                                 measured={int(k): float(v) for k, v in raw.get("measured", {}).items()},
+                                 interval_ms=float(raw.get("interval_ms", 0.0)))
         except (TypeError, KeyError, ValueError):
             return None
 
@@ -251,6 +258,8 @@ class AutoQuality:
         self.target = target
         self.measured: dict[int, float] = {}
         self.worst: dict[int, float] = {}
+        self.intervals: dict[int, float] = {}  # size -> median ms between two predictions
+        self._intervals: dict[int, list[float | None]] = {}
         self.inference: dict[int, float] = {}
         self.backend = ""
         self._samples: dict[int, list[tuple[float, float]]] = {}
@@ -269,11 +278,15 @@ class AutoQuality:
     def done(self) -> bool:
         return self.decision.done
 
-    def observe(self, size: int, backend: str, end_to_end_ms: float, inference_ms: float) -> Decision | None:
+    def observe(self, size: int, backend: str, end_to_end_ms: float, inference_ms: float,
+                interval_ms: float | None = None) -> Decision | None:
+        """One prediction at `size`; interval_ms: the time since the one before it (None: not known)."""
         if self.done or size != self.decision.size:
             return None
         samples = self._samples.setdefault(size, [])
         samples.append((end_to_end_ms, inference_ms))
+        gaps = self._intervals.setdefault(size, [])
+        gaps.append(interval_ms)
         kept = samples[SKIP_FIRST:]
         clearly_over = bool(kept) and kept[0][0] > CLEARLY_OVER * self.target.delay_ms and size != self.sizes[-1]
         if len(kept) < SAMPLES and not clearly_over:  # far over budget: one sample says enough (a slow laptop
@@ -281,12 +294,16 @@ class AutoQuality:
         self.measured[size] = statistics.median(e for e, _ in kept)
         self.worst[size] = max(e for e, _ in kept)
         self.inference[size] = statistics.median(i for _, i in kept)
+        known = [g for g in gaps[SKIP_FIRST:] if g is not None]  # the first spans the size change: skipped too
+        if known:
+            self.intervals[size] = statistics.median(known)
         self.backend = backend
-        self.decision = decide(self.sizes, self.measured, self.target, self.worst)
+        self.decision = decide(self.sizes, self.measured, self.target, self.worst, self.intervals)
         return self.decision
 
     def choice(self) -> QualityChoice:
         """The result (call when `done`)."""
         size = self.decision.size
         return QualityChoice(size=size, backend=self.backend, end_to_end_ms=self.measured.get(size, 0.0),
-                             inference_ms=self.inference.get(size, 0.0), measured=dict(self.measured))
+                             inference_ms=self.inference.get(size, 0.0), measured=dict(self.measured),
+                             interval_ms=self.intervals.get(size, 0.0))
