@@ -77,6 +77,7 @@ class QualityController(QObject):
         self._last_id: int | None = None
         self._asked: int | None = None  # the size the search asked the window to run (once per size)
         self._last_at: float | None = None  # when the search's previous prediction arrived (monotonic)
+        self._runs: tuple[str, int] = ("", 0)  # (backend, input size) of the latest prediction
         self._recent: deque[float] = deque(maxlen=RECENT)
         self.label = QLabel()
         self.label.setVisible(False)
@@ -133,11 +134,15 @@ class QualityController(QObject):
         if not self.enabled or p is None or p.id == self._last_id or p.timings is None:
             return
         self._last_id = p.id
+        running = self.engine.running_backend()
+        model, prep, backend, settled = running.model, running.preprocessing, running.backend, running.settled
+        runs = (backend, prep.short_side if prep is not None else 0)
+        if runs != self._runs:  # another size or backend: the stride follows its latency from its first window
+            self._runs = runs  # (with the old one's, the time between predictions measured the old stride)
+            self._recent.clear()
         self._follow_latency(p.timings.end_to_end_ms)
         if search is None:
             return
-        running = self.engine.running_backend()
-        model, prep, backend, settled = running.model, running.preprocessing, running.backend, running.settled
         if not settled or model is None or prep is None or model is not self._model:
             return  # still on the start-up backend, or the previous model: not what Auto chooses for
         size = prep.short_side
