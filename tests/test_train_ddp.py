@@ -63,6 +63,7 @@ def test_ddp_matches_one_process_and_resumes(synth: Path, tmp_path: Path) -> Non
     ddp = tmp_path / "ddp"
     proc = subprocess.Popen(torchrun(str(synth), "--out", str(ddp), "--batch-size", "2", *COMMON),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    workers: list[psutil.Process] = []
     try:
         wait_until(lambda: proc.poll() is not None or epochs_written(ddp) >= 1, timeout=300,
                    what="epoch 1's metrics from the torchrun workers")
@@ -83,6 +84,11 @@ def test_ddp_matches_one_process_and_resumes(synth: Path, tmp_path: Path) -> Non
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
+        for w in workers:  # a failed check between suspend and resume left them stopped, holding 800 MB each
+            try:
+                w.kill()
+            except psutil.NoSuchProcess:
+                pass
     state = torch.load(ddp / LAST, map_location="cpu", weights_only=True)["train_state"]["state"]
     assert done_when_stopped <= state["epoch"] < 4, state  # really interrupted, inside the run
     assert state["step"] == 2 * state["epoch"] + state["batch"]  # two steps an epoch: stopped where it says
