@@ -26,6 +26,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from slowfast_core.backends.openvino_import import import_openvino, without_telemetry
 
@@ -60,14 +61,23 @@ def convert(work: Path) -> None:
     """Convert WORK/model.pt with the job's example inputs and save the IR (fp32 weights) under WORK/ir."""
     import torch
 
-    torch.set_num_threads(1)  # the trace runs small zero clips once; the live view beside us keeps the other cores
-    openvino = import_openvino()
+    # [(B, 3, T_p, H, W)] zero clips; torch.jit.trace's deprecation notes (FutureWarning) are not ours to fix
+    convert_saved_module(work, lambda job: [torch.zeros(*shape) for shape in job["example_shapes"]], FutureWarning)
 
+
+def convert_saved_module(work: Path, example_of: Callable[[dict], Any], quiet: type[Warning] = Warning) -> None:
+    """The one conversion of a child: load WORK/model.pt, trace it on `example_of(job)` (warnings of kind `quiet`
+    silenced) and save the IR (fp32 weights) under WORK/ir. Traces on one thread: the live view beside us keeps
+    the other cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    openvino = import_openvino()
     job = json.loads((work / JOB).read_text(encoding="utf-8"))
     module = torch.load(work / MODEL, weights_only=False)  # our own file, written by the parent a moment ago
-    example = [torch.zeros(*shape) for shape in job["example_shapes"]]  # [(B, 3, T_p, H, W)]
+    example = example_of(job)
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace deprecation notes, not ours to fix
+        warnings.simplefilter("ignore", quiet)
         ov_model = openvino.convert_model(module, example_input=(example,))
     out = work / IR_DIR
     out.mkdir()

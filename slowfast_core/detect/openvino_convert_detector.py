@@ -7,13 +7,10 @@ Faster R-CNN with tensor outputs); the child writes WORK/ir/model.xml + .bin, or
 
 from __future__ import annotations
 
-import json
 import sys
-import warnings
 from pathlib import Path
 
-from slowfast_core.backends.openvino_convert import IR_DIR, IR_XML, JOB, MODEL, run_job
-from slowfast_core.backends.openvino_import import import_openvino
+from slowfast_core.backends.openvino_convert import convert_saved_module, run_job
 
 
 def convert(work: Path) -> None:
@@ -24,17 +21,12 @@ def convert(work: Path) -> None:
     image of any size, with any number of people (none included), runs through the one IR."""
     import torch
 
-    openvino = import_openvino()
-    job = json.loads((work / JOB).read_text(encoding="utf-8"))
-    module = torch.load(work / MODEL, weights_only=False)  # our own file, written by the parent a moment ago
-    height, width = job["example_size"]
-    example = torch.rand(3, height, width, generator=torch.Generator().manual_seed(0))  # (3, H, W) in 0..1
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes on torchvision's shape arithmetic: the shapes stay dynamic
-        ov_model = openvino.convert_model(module, example_input=(example,))
-    out = work / IR_DIR
-    out.mkdir()
-    openvino.save_model(ov_model, str(out / IR_XML), compress_to_fp16=False)
+    def noise_image(job: dict) -> torch.Tensor:
+        height, width = job["example_size"]
+        return torch.rand(3, height, width, generator=torch.Generator().manual_seed(0))  # (3, H, W) in 0..1
+
+    # the tracer's notes on torchvision's shape arithmetic (Warning) are silenced: the shapes stay dynamic
+    convert_saved_module(work, noise_image, Warning)
 
 
 def main(argv: list[str]) -> int:
