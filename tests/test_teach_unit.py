@@ -333,3 +333,27 @@ def test_a_session_removed_while_listed_is_left_out(tmp_path: Path, monkeypatch)
 
     monkeypatch.setattr(store, "load_session", load_after_removal)
     assert [p.name for p in sessions_with_labels(root)] == [folder(root, "a").name, folder(root, "c").name]
+
+
+def test_a_padded_windows_feature_is_not_recorded_for_teach(tmp_path: Path) -> None:
+    """The first windows after a start are padded (their oldest frame repeated back over time the session never
+    saw): their predictions are recorded, marked, but Teach gets features of full windows only."""
+    import json
+
+    from slowfast_core.sessions.features import read_features
+    from slowfast_core.sessions.prediction_log import PredictionLog
+    from slowfast_core.stream.types import Prediction, Timings
+
+    identity = FeatureIdentity("slowfast_tiny", "abc", 48, 4)
+    log = PredictionLog(tmp_path)
+    for window, padded in ((0, True), (1, False)):
+        log.append(Prediction(id=window, start_time=window * 0.5, end_time=window * 0.5 + 2.1, first_index=0,
+                              last_index=10 + window, topk=(("wave", 0.9),), probs=np.array([0.9, 0.1], np.float32),
+                              label="wave", confidence=0.9, timings=Timings(1.0, 1.0, 1.0, 1.0),
+                              feature=np.ones(4, np.float32) * (window + 1), feature_identity=identity, padded=padded),
+                   origin=0.0)
+    log.close()
+    lines = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert [line.get("padded") for line in lines] == [True, None]  # both recorded, the first marked
+    feats = read_features(tmp_path)
+    assert feats is not None and len(feats) == 1 and feats.features[0, 0] == 2.0  # the full window's only

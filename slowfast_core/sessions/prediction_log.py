@@ -45,7 +45,9 @@ class PredictionLog:
             self._file.write(line)
             self._file.flush()
             self._dirty = True
-            if prediction.feature is not None and prediction.feature_identity is not None:
+            # Teach learns from full windows: a padded one (the first seconds after a start) repeats its oldest
+            # frame back over time the session never saw, so its feature is not kept
+            if prediction.feature is not None and prediction.feature_identity is not None and not prediction.padded:
                 self._features.append(record.start, record.end, prediction.feature, prediction.feature_identity)
 
     def sync(self, *, force: bool = False) -> None:
