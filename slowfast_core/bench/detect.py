@@ -49,6 +49,7 @@ class DetectBenchSettings:
     pretrain_clips: int = 40
     epochs: int = 300
     end_to_end_epochs: int = 0  # backbone and head trained together first (train_end_to_end)
+    end_to_end_lr: float = 1e-3
     seed: int = 0
     cost_repeats: int = 7
 
@@ -230,7 +231,8 @@ def bench_detect(settings: DetectBenchSettings, *, base: str | None = None, work
             class_ids=settings.classes, stage_width=settings.stage_width, height=settings.height))
         say("training the per-person head with ground-truth boxes")
         trained = train_detection(folder / "actors", init=spec, out=folder / "detect", epochs=settings.epochs,
-                                  seed=settings.seed, end_to_end_epochs=settings.end_to_end_epochs)
+                                  seed=settings.seed, end_to_end_epochs=settings.end_to_end_epochs,
+                                  end_to_end_lr=settings.end_to_end_lr)
         model = load_detection_checkpoint(trained.checkpoint)
         classifier = create_model(settings.arch, weights=spec)
         say("live run on the scripted multi-actor scene (the engine, detecting)")

@@ -141,11 +141,20 @@ def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
     return RoIFeatures(torch.cat(feats), np.asarray(owner), np.concatenate(targets), frames)
 
 
+def flipped(inputs: list[torch.Tensor], boxes: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A batch mirrored left to right: [(B, 3, T, H, W)] and (N, 5) boxes in input pixels (the synthetic
+    actions are symmetric under a horizontal flip, as the paper's flip augmentation assumes of people)."""
+    w = inputs[0].shape[-1]
+    mirrored = torch.stack([boxes[:, 0], w - boxes[:, 3], boxes[:, 2], w - boxes[:, 1], boxes[:, 4]], dim=1)
+    return [x.flip(-1) for x in inputs], mirrored
+
+
 def train_end_to_end(model: SlowFastDetection, data: AvaDataset, *, epochs: int, lr: float = 1e-3,
-                     batch_size: int = 4, seed: int = 0,
+                     batch_size: int = 4, seed: int = 0, flip: bool = True,
                      progress: Callable[[int, int], None] | None = None) -> float:
     """Train the backbone and the head together on the train split's key frames (AdamW, BCE with logits, batch
-    norm in training mode); returns the last epoch's mean loss and leaves `model` in eval mode.
+    norm in training mode, half the batches mirrored when `flip`); returns the last epoch's mean loss and leaves
+    `model` in eval mode.
 
     The head-only path (`fit_head` on fixed features) is as good as the backbone is; a backbone that has not
     learnt the actions (untrained, or pretrained briefly) learns them here from the people themselves. The
@@ -166,6 +175,8 @@ def train_end_to_end(model: SlowFastDetection, data: AvaDataset, *, epochs: int,
                 inputs = [torch.cat([clips[i].inputs[p] for i in batch]) for p in range(len(clips[0].inputs))]
                 boxes = torch.cat([with_batch_index(clips[i].boxes, b) for b, i in enumerate(batch)])  # (N, 5)
                 y = torch.cat([targets[i] for i in batch])  # (N, num_classes)
+                if flip and bool(torch.rand((), generator=order) < 0.5):
+                    inputs, boxes = flipped(inputs, boxes)
                 opt.zero_grad()
                 loss = nn.functional.binary_cross_entropy_with_logits(model(inputs, boxes), y)
                 loss.backward()
