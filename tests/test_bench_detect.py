@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from slowfast_core.bench.detect import DetectBenchSettings, bench_detect
 from slowfast_core.weights.api import create_model
 from slowfast_core.weights.native import save_model
+
+from helpers.cli import run_cli
+from helpers.errors import cli_error
 
 
 def test_bench_detect_small(tmp_path: Path) -> None:
@@ -25,3 +30,10 @@ def test_bench_detect_small(tmp_path: Path) -> None:
     assert 0.0 <= doc["per_person_agreement"] <= 1.0 and 0.0 < doc["frame_map_gt"] <= 1.0
     assert doc["people_3_ms"] > 0 and doc["classify_ms"] > 0 and doc["cost_ratio_3_people"] > 0
     assert (tmp_path / "detect" / "detector.pyth").is_file()
+
+
+@pytest.mark.parametrize(("classes", "said"), [("3", "at least two different"), ("0,0", "at least two different"),
+                                               ("0,16", "each 0..15"), ("a,b", "comma-separated")])
+def test_bench_detect_bad_classes_is_one_line(capsys: pytest.CaptureFixture[str], classes: str, said: str) -> None:
+    code, _, err = run_cli(capsys, "bench", "detect", "--classes", classes)
+    cli_error(code, err, "--classes", said)

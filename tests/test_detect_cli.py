@@ -173,3 +173,39 @@ def test_torchvision_person_detector_loads_from_the_cache_and_keeps_people_insid
     boxes = detector.detect(frame)
     assert all(0 <= b.x1 < b.x2 <= 200 and 0 <= b.y1 < b.y2 <= 120 and 0 <= b.score <= 1 for b in boxes)
     assert detector.name == "fasterrcnn_mobilenet_v3_large_320_fpn"
+
+
+def test_mirrored_batch_keeps_each_box_on_its_pixels() -> None:
+    import torch
+
+    from slowfast_core.train.detect import flipped
+
+    w = 20
+    x = torch.zeros(1, 3, 2, 8, w)
+    x[..., 2:5] = 1.0  # columns 2..4 lit, the box covers them
+    boxes = torch.tensor([[0.0, 2.0, 1.0, 5.0, 7.0]])
+    (fx,), fb = flipped([x], boxes)
+    assert fb.tolist() == [[0.0, 15.0, 1.0, 18.0, 7.0]]  # x1' = w - x2, x2' = w - x1; batch index and y kept
+    x1, x2 = int(fb[0, 1]), int(fb[0, 3])
+    assert bool((fx[..., x1:x2] == 1.0).all()) and float(fx.sum()) == float(x.sum())
+
+
+def test_end_to_end_training_moves_the_backbone_and_leaves_eval_mode(actors_data: Path, tmp_path: Path) -> None:
+    import math
+
+    import torch
+
+    from slowfast_core.train.ava import load_ava_dataset
+    from slowfast_core.train.detect import detection_from_classifier, train_end_to_end
+
+    base = save_model(create_model("slowfast_tiny", num_classes=2, seed=0, input_size=48), tmp_path / "base.pyth")
+    data = load_ava_dataset(actors_data)
+    model = detection_from_classifier(str(base), data.categories)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loss = train_end_to_end(model, data, epochs=2, batch_size=2)
+    after = model.state_dict()
+    assert math.isfinite(loss) and loss > 0 and not model.training
+    stem = next(k for k in before if k.startswith("blocks.0.") and k.endswith("weight"))
+    assert not torch.equal(before[stem], after[stem])  # the backbone learnt, not only the head
+    stats = next(k for k in before if k.startswith("blocks.1.") and k.endswith("running_mean"))
+    assert not torch.equal(before[stats], after[stats])  # batch norm ran in training mode

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -88,16 +88,25 @@ def key_frame_end(timestamp: float, model: SlowFastDetection) -> float:
     return timestamp + window_lead(model.config.geometry) / 2.0
 
 
-def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
-                 progress: Callable[[int, int], None] | None = None) -> RoIFeatures:
-    """Pooled RoI features of every ground-truth box of `split`, one backbone pass per key frame."""
+@dataclass(frozen=True)
+class KeyFrameClip:
+    """One key frame's window inputs [(1, 3, T_p, H, W)] and its boxes (N, 4) in input pixels."""
+
+    number: int
+    frame: KeyFrame
+    inputs: list[torch.Tensor]
+    boxes: torch.Tensor
+
+
+def key_frame_clips(model: SlowFastDetection, data: AvaDataset, split: str, *,
+                    progress: Callable[[int, int], None] | None = None) -> Iterator[KeyFrameClip]:
+    """Each key frame of `split` as the model sees it: its window's inputs and its boxes in input pixels."""
     from slowfast_core.video.file_windows import window_inputs
 
     frames = data.splits.get(split)
     if not frames:
         raise ConfigError(f"{data.root} has no {split}.csv rows")
     prep: Preprocessing = model.meta.preprocessing
-    feats, owner, targets = [], [], []
     cache: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}
     for n, kf in enumerate(frames):
         if kf.video not in cache:
@@ -106,14 +115,79 @@ def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
         video, times = cache[kf.video]
         inputs, _cut = window_inputs(video, times, key_frame_end(kf.timestamp, model), model.config.geometry, prep)
         h, w = inputs[0].shape[-2:]
-        boxes = torch.tensor([[0.0, x1 * w, y1 * h, x2 * w, y2 * h] for x1, y1, x2, y2 in kf.boxes])
-        with torch.inference_mode():
-            feats.append(model.detection_head.pool(model.feature_map(inputs), boxes))  # (N, C)
-        owner.extend([n] * len(kf.boxes))
-        targets.append(kf.targets(model.config.num_classes))
+        boxes = torch.tensor([[x1 * w, y1 * h, x2 * w, y2 * h] for x1, y1, x2, y2 in kf.boxes])  # (N, 4)
+        yield KeyFrameClip(n, kf, inputs, boxes)
         if progress is not None:
             progress(n + 1, len(frames))
-    return RoIFeatures(torch.cat(feats), np.asarray(owner), np.concatenate(targets), list(frames))
+
+
+def with_batch_index(boxes: torch.Tensor, index: int) -> torch.Tensor:
+    """(N, 4) boxes -> (N, 5) [index, x1, y1, x2, y2], RoIAlign's layout."""
+    return torch.cat([torch.full((len(boxes), 1), float(index)), boxes], dim=1)
+
+
+def roi_features(model: SlowFastDetection, data: AvaDataset, split: str, *,
+                 progress: Callable[[int, int], None] | None = None) -> RoIFeatures:
+    """Pooled RoI features of every ground-truth box of `split`, one backbone pass per key frame."""
+    feats, owner, targets = [], [], []
+    frames = []
+    for clip in key_frame_clips(model, data, split, progress=progress):
+        with torch.inference_mode():
+            fmap = model.feature_map(clip.inputs)
+            feats.append(model.detection_head.pool(fmap, with_batch_index(clip.boxes, 0)))  # (N, C)
+        owner.extend([clip.number] * len(clip.boxes))
+        targets.append(clip.frame.targets(model.config.num_classes))
+        frames.append(clip.frame)
+    return RoIFeatures(torch.cat(feats), np.asarray(owner), np.concatenate(targets), frames)
+
+
+def flipped(inputs: list[torch.Tensor], boxes: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """A batch mirrored left to right: [(B, 3, T, H, W)] and (N, 5) boxes in input pixels (the synthetic
+    actions are symmetric under a horizontal flip, as the paper's flip augmentation assumes of people)."""
+    w = inputs[0].shape[-1]
+    mirrored = torch.stack([boxes[:, 0], w - boxes[:, 3], boxes[:, 2], w - boxes[:, 1], boxes[:, 4]], dim=1)
+    return [x.flip(-1) for x in inputs], mirrored
+
+
+def train_end_to_end(model: SlowFastDetection, data: AvaDataset, *, epochs: int, lr: float = 1e-3,
+                     batch_size: int = 4, seed: int = 0, flip: bool = True,
+                     progress: Callable[[int, int], None] | None = None) -> float:
+    """Train the backbone and the head together on the train split's key frames (AdamW, BCE with logits, batch
+    norm in training mode, half the batches mirrored when `flip`); returns the last epoch's mean loss and leaves
+    `model` in eval mode.
+
+    The head-only path (`fit_head` on fixed features) is as good as the backbone is; a backbone that has not
+    learnt the actions (untrained, or pretrained briefly) learns them here from the people themselves. The
+    windows are cut once and kept in memory (small inputs: this is for the synthetic proofs and small sets)."""
+    torch.manual_seed(seed)
+    clips = list(key_frame_clips(model, data, "train"))
+    targets = [torch.from_numpy(c.frame.targets(model.config.num_classes)) for c in clips]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    order = torch.Generator().manual_seed(seed)
+    mean_loss = 0.0
+    model.train()
+    try:
+        for epoch in range(epochs):
+            losses = []
+            perm = torch.randperm(len(clips), generator=order).tolist()
+            for start in range(0, len(perm), batch_size):
+                batch = perm[start:start + batch_size]
+                inputs = [torch.cat([clips[i].inputs[p] for i in batch]) for p in range(len(clips[0].inputs))]
+                boxes = torch.cat([with_batch_index(clips[i].boxes, b) for b, i in enumerate(batch)])  # (N, 5)
+                y = torch.cat([targets[i] for i in batch])  # (N, num_classes)
+                if flip and bool(torch.rand((), generator=order) < 0.5):
+                    inputs, boxes = flipped(inputs, boxes)
+                opt.zero_grad()
+                loss = nn.functional.binary_cross_entropy_with_logits(model(inputs, boxes), y)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+            mean_loss = float(np.mean(losses))
+            if progress is not None:
+                progress(epoch + 1, epochs)
+    finally:
+        model.eval()
+    return mean_loss
 
 
 def fit_head(proj: nn.Linear, train: RoIFeatures, *, epochs: int = 300, lr: float = 0.05, seed: int = 0) -> float:
@@ -172,19 +246,28 @@ class DetectTrainResult:
 
 
 def train_detection(data_root: str | Path, *, init: str, out: str | Path, epochs: int = 300, lr: float = 0.05,
-                    seed: int = 0, progress: Callable[[str, int, int], None] | None = None) -> DetectTrainResult:
+                    seed: int = 0, end_to_end_epochs: int = 0, end_to_end_lr: float = 1e-3,
+                    progress: Callable[[str, int, int], None] | None = None) -> DetectTrainResult:
     """Train the RoI head on `data_root`'s train split (backbone from the classifier `init`), evaluate on val,
-    write `out/detector.pyth` and `out/metrics.json`. The dataset is read before `out` is made."""
+    write `out/detector.pyth` and `out/metrics.json`. The dataset is read before `out` is made.
+
+    end_to_end_epochs > 0: first train the backbone with the head for that many epochs (`train_end_to_end`),
+    then fit the head on the trained backbone's features as without it."""
     from slowfast_core.weights.detection import save_detection_model
 
     if epochs < 1:
         raise ConfigError(f"--epochs {epochs} must be at least 1")
+    if end_to_end_epochs < 0:
+        raise ConfigError(f"--end-to-end-epochs {end_to_end_epochs} must be 0 (the head only) or more")
     t0 = time.perf_counter()
     data = load_ava_dataset(data_root)
     if "train" not in data.splits:
         raise ConfigError(f"{data.root} has no train.csv: the head trains on its rows")
     model = detection_from_classifier(init, data.categories)
     step = (lambda what: (lambda d, t: progress(what, d, t))) if progress else (lambda what: None)
+    if end_to_end_epochs:
+        train_end_to_end(model, data, epochs=end_to_end_epochs, lr=end_to_end_lr, seed=seed,
+                         progress=step("end-to-end epochs"))
     train = roi_features(model, data, "train", progress=step("train features"))
     val = roi_features(model, data, "val", progress=step("val features")) if "val" in data.splits else train
     loss = fit_head(model.detection_head.proj, train, epochs=epochs, lr=lr, seed=seed)
