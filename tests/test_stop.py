@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from helpers.waiting import wait_until
+
 #: the bound the issue names: from the signal to the process gone
 STOP_BOUND_S = 2.0
 #: how long a phase may take to be reached on a slow, busy 2-core machine
@@ -65,11 +67,9 @@ class Run:
 
     def wait_until(self, predicate, timeout: float = REACH_S) -> None:
         """Poll `predicate` (a file appearing, a child process) until true; fails if the run ends first."""
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert self.proc.poll() is None, f"the run ended first:\n{self.stderr()}"
-            assert time.monotonic() < deadline, f"condition not met in {timeout} s:\n{self.stderr()}"
-            time.sleep(0.02)  # poll interval of a condition wait that also watches the process end
+        wait_until(lambda: predicate() or self.proc.poll() is not None, timeout=timeout,
+                   what="the condition (or the run's end)")
+        assert predicate(), f"the run ended first:\n{self.stderr()}"
 
     def stop_with(self, signum: int) -> float:
         """Send `signum` and return the seconds until the process was gone."""

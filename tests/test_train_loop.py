@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA, TrainConfig, lr_at
 from slowfast_core.train.synth import SynthSettings, generate
 from slowfast_core.weights.checkpoint import load_checkpoint, load_weights
 from slowfast_core.weights.native import atomic_save, save_model
+
+from helpers.waiting import wait_until
 
 from helpers.cli import run_cli
 from helpers.fixtures import FAST_TRAIN as FAST
@@ -142,9 +143,8 @@ def test_ctrl_c_writes_a_resumable_checkpoint(synth: Path, tmp_path: Path) -> No
                              "--epochs", "50", "--batch-size", "2", "--workers", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while not (run / METRICS).is_file() and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.1)  # polling a file another process writes: there is no event to wait on
+        wait_until(lambda: proc.poll() is not None or (run / METRICS).is_file(), timeout=240,
+                   what="the first epoch's metrics file")
         assert (run / METRICS).is_file(), proc.stderr.read() if proc.poll() is not None else "no epoch in 240 s"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
