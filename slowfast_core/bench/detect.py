@@ -64,29 +64,19 @@ def pretrain(settings: DetectBenchSettings, work: Path, say: Callable[[str], Non
 
 def _engine_people(classifier: Any, model: Any, source: Any, detector: Any) -> list[Any]:
     """Every window's prediction from the real engine (offline source: every window runs) in detection mode."""
+    from slowfast_core.bench.teach import run_engine_to_end
     from slowfast_core.detect.people import PeopleStep
-    from slowfast_core.errors import SlowFastError
     from slowfast_core.stream.engine import Engine, EngineSettings
 
     engine = Engine(EngineSettings(backend="torch-cpu", device="cpu", realtime=False, features=False))
     predictions: list[Any] = []
-    errors: list[str] = []
 
     class Listener:
         def on_prediction(self, p: Any) -> None:
             predictions.append(p)
 
-        def on_error(self, error: Any) -> None:
-            errors.append(error.message)
-
-    engine.subscribe(Listener())
-    engine.start(source, classifier, preprocessing=model.meta.preprocessing, people=PeopleStep(model, detector))
-    try:
-        engine.wait()
-    finally:
-        engine.stop(timeout=10.0)
-    if engine.failed:
-        raise SlowFastError(f"the engine failed: {errors[-1] if errors else 'no reason given'}")
+    run_engine_to_end(engine, [Listener()], lambda: engine.start(
+        source, classifier, preprocessing=model.meta.preprocessing, people=PeopleStep(model, detector)))
     return predictions
 
 

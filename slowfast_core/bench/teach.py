@@ -101,10 +101,17 @@ def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettin
     """The real engine over `source` until it ends (offline: every window)."""
     from slowfast_core.stream.engine import Engine, EngineSettings
 
-    from slowfast_core.errors import SlowFastError
-
     engine = Engine(EngineSettings(stride_s=settings.stride_s, backend=settings.backend, device="cpu",
                                    realtime=settings.realtime, smoothing=1))
+    for message in run_engine_to_end(engine, listeners, lambda: engine.start(source, model)):
+        logger.warning("engine: %s", message)
+
+
+def run_engine_to_end(engine: Any, listeners: list[Any], start: Callable[[], None]) -> list[str]:
+    """The benches' one engine run: subscribe `listeners`, `start()`, wait for the source's end, stop. A failed
+    engine raises SlowFastError with its last error; otherwise returns the non-fatal errors' messages."""
+    from slowfast_core.errors import SlowFastError
+
     errors: list[str] = []
 
     class Errors:
@@ -113,15 +120,14 @@ def _run(model: SlowFast, source: ActionScriptSource, settings: TeachBenchSettin
 
     for listener in [*listeners, Errors()]:
         engine.subscribe(listener)
-    engine.start(source, model)
+    start()
     try:
         engine.wait()
     finally:
         engine.stop(timeout=10.0)
     if engine.failed:
         raise SlowFastError(f"the engine failed: {errors[-1] if errors else 'no reason given'}")
-    for message in errors:
-        logger.warning("engine: %s", message)
+    return errors
 
 
 def record_seconds(settings: TeachBenchSettings) -> float:

@@ -184,6 +184,17 @@ class _WarmRequest:
     applied: Applied | None = None
 
 
+def window_timings(window: Any, started: float, prepared: float, inferred: float, published: float) -> Timings:
+    """A window's timings (ms) from the monotonic times its run started, its inputs were ready, inference ended and
+    its prediction was published: waiting, cutting + preparing, inference, and end to end from its newest frame."""
+    return Timings(
+        waited_ms=(started - window.created) * 1000.0,
+        prepared_ms=window.cut_ms + (prepared - started) * 1000.0,
+        inferred_ms=(inferred - prepared) * 1000.0,
+        end_to_end_ms=(published - window.last_arrival) * 1000.0,
+    )
+
+
 class InferenceWorker(threading.Thread):
     """Takes windows from `slot`, runs them, reports to one `listener` (see module doc).
 
@@ -428,12 +439,7 @@ class InferenceWorker(threading.Thread):
         categories = warm.model.meta.categories
         smoothed = self.smoother.update(probs)
         published = time.monotonic()
-        timings = Timings(
-            waited_ms=(started - window.created) * 1000.0,
-            prepared_ms=window.cut_ms + (prepared - started) * 1000.0,
-            inferred_ms=(inferred - prepared) * 1000.0,
-            end_to_end_ms=(published - window.last_arrival) * 1000.0,
-        )
+        timings = window_timings(window, started, prepared, inferred, published)
         return Prediction(
             id=window.id, start_time=window.start_time, end_time=window.end_time,
             first_index=window.first_index, last_index=window.last_index,
@@ -466,12 +472,7 @@ class InferenceWorker(threading.Thread):
         prepared = time.monotonic()
         result = step.run(inputs, key, window=window.id)
         published = time.monotonic()
-        timings = Timings(
-            waited_ms=(started - window.created) * 1000.0,
-            prepared_ms=window.cut_ms + (prepared - started) * 1000.0,
-            inferred_ms=(published - prepared) * 1000.0,
-            end_to_end_ms=(published - window.last_arrival) * 1000.0,
-        )
+        timings = window_timings(window, started, prepared, published, published)
         best = max(result.people, key=lambda p: p.confidence or 0.0, default=None)
         return Prediction(
             id=window.id, start_time=window.start_time, end_time=window.end_time,
