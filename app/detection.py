@@ -24,7 +24,6 @@ from app.engine_control import DetectionRequest, EngineController
 from app.notices import NoticeModel
 from app.settings import AppSettings
 from app.settings_control import SettingsController
-from slowfast_core.stream.engine import Engine
 
 
 def request_from(settings: AppSettings, *, weights: str | None, arch: str | None,
@@ -73,12 +72,11 @@ class DetectionController(QObject):
 
     changed = Signal()
 
-    def __init__(self, control: EngineController, engine: Engine, notices: NoticeModel, *,
+    def __init__(self, control: EngineController, notices: NoticeModel, *,
                  request: DetectionRequest | None = None, enabled: bool = False,
                  prefs: SettingsController | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.control = control
-        self.engine = engine
         self.notices = notices
         self.prefs = prefs  # where a choice made in the window is remembered (None: nowhere)
         self.request = request or DetectionRequest()

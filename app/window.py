@@ -129,7 +129,7 @@ class MainWindow(WindowMenus, QMainWindow):
                                       self.tasks, parent=self)
         saved, saved_on = startup_choice(settings)  # at the window's threshold and device
         self.detection = DetectionController(
-            self.control, self.engine, notices, enabled=saved_on if detect is None else detect,
+            self.control, notices, enabled=saved_on if detect is None else detect,
             request=detection or saved, prefs=self.prefs, parent=self)
         self.recording = RecordingController(
             self.engine, self.state, notices, self.prefs, self.tasks, sessions_root=self.sessions_root,
