@@ -263,6 +263,7 @@ def train_detection(data_root: str | Path, *, init: str, out: str | Path, epochs
     data = load_ava_dataset(data_root)
     if "train" not in data.splits:
         raise ConfigError(f"{data.root} has no train.csv: the head trains on its rows")
+    torch.manual_seed(seed)  # the fresh head's initial weights: the same seed trains the same model
     model = detection_from_classifier(init, data.categories)
     step = (lambda what: (lambda d, t: progress(what, d, t))) if progress else (lambda what: None)
     if end_to_end_epochs:
