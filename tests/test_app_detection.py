@@ -318,3 +318,67 @@ def test_detection_settings_round_trip_and_bad_values_fall_back(tmp_path):
                                               threshold=back.threshold)
     request, on = startup_choice(back, detect=False, weights="/x/det.pyth", detector="")
     assert not on and request.weights == "/x/det.pyth" and request.arch is None and request.detector is None
+
+
+# --- the Settings dialog's Detection entry, and the default person detector's download ----------------------------
+
+def people_in(w: MainWindow) -> int | None:
+    """How many people the newest prediction has (None: no prediction, or a whole-frame one)."""
+    p = w.state.prediction
+    return None if p is None or p.people is None else len(p.people)
+
+
+def through_settings(w: MainWindow, edit, *, accept: bool = True) -> list[tuple[bool, str | None, list]]:
+    """Open View -> Settings… (the real modal dialog), see what it shows, `edit(dialog)`, then OK (or Cancel).
+    Returns what it showed: [(Detection checked, the person detector's current name, the combo's items)]."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen = []
+
+    def act() -> None:
+        dialog = QApplication.activeModalWidget()
+        try:
+            items = [(dialog.detector.itemData(i), dialog.detector.itemText(i)) for i in range(dialog.detector.count())]
+            seen.append((dialog.detect.isChecked(), dialog.detector.currentData(), items))
+            edit(dialog)
+        finally:  # an assertion failing in here must not leave the modal dialog open
+            dialog.accept() if accept and len(seen) == 1 else dialog.reject()
+
+    QTimer.singleShot(0, act)
+    w.settings_action.trigger()
+    return seen
+
+
+def test_the_settings_dialog_turns_detection_on_and_off_as_the_view_menu_does(qtbot, make_window, tmp_path):
+    w = make_window(detect=False)
+    qtbot.waitUntil(lambda: w.state.prediction is not None and w.engine.running, timeout=WAIT)
+    assert w.state.prediction.people is None
+
+    def check(dialog) -> None:
+        assert not dialog.detector.isEnabled()  # the detector is picked with Detection on
+        dialog.detect.setChecked(True)
+        assert dialog.detector.isEnabled()
+
+    [(on, detector, items)] = through_settings(w, check, accept=False)  # Cancel: nothing changes
+    assert (on, detector) == (False, "scene:3")  # what the window has now
+    submenu = [t.split(" / ", 1)[1] for t in menu_actions(w) if t.startswith("&Person detector / ")]
+    assert [text for _name, text in items] == submenu  # the Model menu's Person detector list, the same
+    assert [name for name, _text in items][:3] == [None, "FASTERRCNN_MOBILENET_V3_LARGE_320_FPN",
+                                                  "FASTERRCNN_RESNET50_FPN"]
+    assert not w.detection.wanted and not w.detection_action.isChecked()
+
+    [(on, _d, _i)] = through_settings(w, lambda dialog: dialog.detect.setChecked(True))
+    assert not on
+    qtbot.waitUntil(lambda: w.detection.active == REQUEST, timeout=WAIT)  # the engine runs the per-person path
+    qtbot.waitUntil(lambda: people_in(w) == 3, timeout=WAIT)
+    assert w.detection_action.isChecked()  # the View menu agrees
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detector) == (True, "scene:3")
+
+    [(on, detector, _i)] = through_settings(w, lambda dialog: dialog.detect.setChecked(False))
+    assert (on, detector) == (True, "scene:3")
+    assert not w.detection_action.isChecked()
+    qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: people_in(w) is None and w.state.prediction is not None, timeout=WAIT)  # whole frame
+    assert stored(tmp_path).detect is False
