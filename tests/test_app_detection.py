@@ -382,3 +382,63 @@ def test_the_settings_dialog_turns_detection_on_and_off_as_the_view_menu_does(qt
     qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)
     qtbot.waitUntil(lambda: people_in(w) is None and w.state.prediction is not None, timeout=WAIT)  # whole frame
     assert stored(tmp_path).detect is False
+
+
+def test_the_default_person_detector_is_downloaded_in_the_dialog_then_runs(
+        qtbot, make_window, tmp_path, monkeypatch, local_server: LocalServer):
+    """Person detector -> Default for this device, not cached: the window's download dialog and child fetch it
+    from a local server (a real torchvision Faster R-CNN state dict, random weights: COCO's cannot be
+    downloaded here), then the engine detects with it. A 404 first: one notice, and what ran goes on."""
+    import io
+
+    import torch
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+    from slowfast_core.detect.torchvision_detector import CPU_DETECTOR
+    from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    entry = get_detection_weights(CPU_DETECTOR)  # the default on a CPU (device "cpu" below)
+    cached = cached_detection_path(entry)
+    served = f"/models/{entry.file_name}"
+    local_downloads(monkeypatch, {entry.name: local_server.url(served)})  # nothing there yet: 404
+    w = make_window(detect=True, settings=base_settings(device="cpu"))
+    qtbot.waitUntil(lambda: w.detection.active == REQUEST and people_in(w) == 3, timeout=WAIT)
+    statuses: list[str] = []
+    w.bridge.statusChanged.connect(lambda status: statuses.append(status.message))
+
+    def pick_default(dialog) -> None:  # through the Settings dialog: the Model menu's path
+        assert dialog.detector.itemText(0) == "Default for this device"
+        dialog.detector.setCurrentIndex(0)
+
+    through_settings(w, pick_default)
+    dialog = w.download_dialog
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    assert dialog.result() == dialog.DialogCode.Rejected and local_server.requests == [served]
+    [failed] = [n for n in w.messages.model.notices() if n.key in ("download", "detect")]
+    assert failed.key == "download" and "404" in failed.text and "\n" not in failed.text
+    assert not cached.exists()
+    assert w.detection.active == REQUEST and w.detection.request == REQUEST and w.detection_action.isChecked()
+    last = w.state.prediction.id
+    qtbot.waitUntil(lambda: w.state.prediction.id > last and people_in(w) == 3, timeout=WAIT)  # the scene's boxes
+
+    torch.manual_seed(0)
+    body = io.BytesIO()
+    torch.save(fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).state_dict(), body)
+    local_server.serve(served, body.getvalue())
+    menu_actions(w)["&Person detector / Default for this device"].trigger()  # Model -> Person detector
+    qtbot.waitUntil(lambda: w.detection.active is not None and w.detection.active.detector is None, timeout=WAIT)
+    assert w.download_dialog.result() == w.download_dialog.DialogCode.Accepted
+    assert cached.read_bytes() == body.getvalue() and local_server.requests == [served, served]
+    # the engine detects with it: it says which detector runs, and each window goes the per-person way
+    assert f"who is doing what: {entry.arch}" in statuses
+    last = w.state.prediction.id
+    qtbot.waitUntil(lambda: w.state.prediction.id > last and people_in(w) is not None, timeout=WAIT)
+    assert w.state.prediction.detector_ms is not None
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detector) == (True, "")  # the default, remembered
+    actions = menu_actions(w)
+    assert actions["&Person detector / Default for this device"].isChecked()
+    assert f"&Person detector / {entry.name}" in actions  # cached now: no "(download)"
+    w.detection_action.trigger()  # off: the engine closes the detector (its OpenVINO conversion stops)
+    qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)
