@@ -11,7 +11,9 @@ The Model menu's detection model: the registry's per-person model (downloaded by
 dialog and child from a local HTTP server), "Open detection checkpoint…" for a `slowfast train --task detect`
 file, each turning Detection on with it; a classifier picked there (or a detection checkpoint picked as the
 classifier) is one line and what runs goes on. The choice is saved in the settings INI and restored at the next
-start; `slowfast-app --detect*` flags override it for one run without being saved.
+start; `slowfast-app --detect*` flags override it for one run without being saved. The Settings dialog's
+Detection checkbox and Person detector (the Model menu's list) go the same ways; Person detector -> Default,
+not cached, is downloaded by the window's dialog (a real torchvision state dict from the local server).
 """
 
 from __future__ import annotations
