@@ -55,6 +55,29 @@ def startup_choice(settings: AppSettings, *, detect: bool | None = None, weights
     return request, settings.detect if detect is None else bool(detect)
 
 
+def same_detector(a: str | None, b: str | None) -> bool:
+    """Whether two person detector names are the same detector (registry names are case-insensitive)."""
+    return (a or "").upper() == (b or "").upper()
+
+
+def person_detector_choices(current: str | None, source: str | None) -> list[tuple[str | None, str]]:
+    """The person detectors a person can pick, as (name, text): None for the device's default, torchvision's
+    Faster R-CNNs as the detection registry names them ("(download)" until cached), scene:N where the source
+    is a multi-actor synthetic scene (or one is in use), and `current` itself when it is none of these (named
+    by a flag). The one list of the Model menu's Person detector submenu and the Settings dialog."""
+    from slowfast_core.detect.factory import scene_detector_names
+    from slowfast_core.weights.detection_registry import cached_detection_path, detection_registry
+
+    choices: list[tuple[str | None, str]] = [(None, "Default for this device")]
+    choices += [(e.name, e.name + ("" if cached_detection_path(e).is_file() else "  (download)"))
+                for e in detection_registry().values() if e.kind == "person"]
+    choices += [(name, f"{name}  ·  the synthetic scene's own boxes")
+                for name in scene_detector_names(current, source)]
+    if not any(same_detector(current, name) for name, _text in choices):
+        choices.append((current, str(current)))
+    return choices
+
+
 def remember(settings: AppSettings, request: DetectionRequest, on: bool) -> None:
     """Write the Detection toggle and, when on, `request`'s model and detector into `settings` (the caller
     saves). Turning it off keeps the remembered model: the next time it is turned on, it is the same."""

@@ -7,12 +7,14 @@ window applies what they return.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,8 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.detection import same_detector
 from app.settings import BACKENDS, DEVICES, INPUT_SIZES, AppSettings
 from slowfast_core.progress import format_bytes
+from slowfast_core.stream.quality import LiveTarget
 
 MAX_LABELS = 9  # number keys 1-9
 
@@ -130,9 +134,18 @@ class RecordDialog(QDialog):
 
 
 class SettingsDialog(QDialog):
-    """Device, input size, stride, top-k, threshold and smoothing; `result_settings()` gives the edited copy."""
+    """Device, input size, stride, top-k, threshold and smoothing; `result_settings()` gives the edited copy.
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None, *, cuda_available: bool = False) -> None:
+    Detection (who is doing what) and its person detector: `detection` is the window's state (on, detector
+    name or None for the default), `detectors` the (name, text) choices the Model menu offers
+    (`app.detection.person_detector_choices`); `result_detection()` gives the edited pair, which the window
+    applies as its View toggle and Model menu do (they are not plain settings: turning it on can fail, or
+    need a download, and is remembered only once the engine runs it).
+    """
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, *, cuda_available: bool = False,
+                 detection: tuple[bool, str | None] = (False, None),
+                 detectors: Sequence[tuple[str | None, str]] = ((None, "Default for this device"),)) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = settings
@@ -157,8 +170,7 @@ class SettingsDialog(QDialog):
             self.input_size.addItem("Auto (the largest that keeps up)" if size == 0 else f"{size} px short side", size)
         if settings.input_size in INPUT_SIZES:
             self.input_size.setCurrentIndex(INPUT_SIZES.index(settings.input_size))
-        self.input_size.setToolTip("smaller inputs run faster and are less accurate; Auto measures this machine "
-                                   "once per model and keeps the largest within 700 ms end to end")
+        self.input_size.setToolTip(auto_size_tip())
         form.addRow("Input size:", self.input_size)
         self.stride = QDoubleSpinBox()
         self.stride.setRange(0.1, 5.0)
@@ -185,6 +197,21 @@ class SettingsDialog(QDialog):
         self.smoothing.setSuffix(" windows")
         self.smoothing.setToolTip("average the probabilities of this many windows before naming an action")
         form.addRow("Smoothing:", self.smoothing)
+        self.detect = QCheckBox("Detection (a box per person)")
+        self.detect.setChecked(detection[0])
+        self.detect.setToolTip("box each person and name what each one does, instead of one action for the "
+                               "whole frame (View → Detection: who is doing what)")
+        form.addRow("Who is doing what:", self.detect)
+        self.detector = QComboBox()
+        for name, text in detectors:
+            self.detector.addItem(text, name)
+        current = [i for i, (name, _text) in enumerate(detectors) if same_detector(name, detection[1])]
+        self.detector.setCurrentIndex(current[0] if current else 0)
+        self.detector.setToolTip("what finds the people (Model → Person detector); one not downloaded yet is "
+                                 "downloaded when the dialog is accepted")
+        self.detector.setEnabled(self.detect.isChecked())
+        self.detect.toggled.connect(self.detector.setEnabled)
+        form.addRow("Person detector:", self.detector)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
@@ -202,6 +229,18 @@ class SettingsDialog(QDialog):
             threshold=round(float(self.threshold.value()), 3),
             smoothing=int(self.smoothing.value()),
         )
+
+    def result_detection(self) -> tuple[bool, str | None]:
+        """Detection on or off, and the person detector picked (None: the default for the device)."""
+        return self.detect.isChecked(), self.detector.currentData()
+
+
+def auto_size_tip() -> str:
+    """The input size's tooltip: what Auto keeps, from its target's own numbers (`LiveTarget`)."""
+    target = LiveTarget()
+    return ("smaller inputs run faster and are less accurate; Auto measures this machine once per model and keeps "
+            f"the largest that stays live: at least {target.updates_per_s:g} updates a second and none more than "
+            f"{target.delay_ms:.0f} ms behind the video")
 
 
 class DownloadDialog(QDialog):

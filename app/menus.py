@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
+from app.detection import person_detector_choices, same_detector
 from app.sources import DEMO_SOURCE, source_title
 from slowfast_core.weights.my_models import models_dir
 
@@ -189,7 +190,6 @@ class WindowMenus:
     def _fill_detection_models(self, m: QMenu) -> None:
         """Model -> the detection model (who is doing what): the detection registry's per-person action models,
         random weights, a detection checkpoint, and the person detector. Picking one turns Detection on."""
-        from slowfast_core.detect.factory import scene_detector_names
         from slowfast_core.weights.detection_registry import cached_detection_path, detection_registry
 
         m.addSeparator()
@@ -220,18 +220,8 @@ class WindowMenus:
         m.addAction(self.open_detection_checkpoint_action)
         people = m.addMenu("&Person detector")
         pgroup = QActionGroup(people)
-        choices = [(None, "Default for this device")]
-        choices += [(e.name, e.name + ("" if cached_detection_path(e).is_file() else "  (download)"))
-                    for e in entries if e.kind == "person"]
-        choices += [(name, f"{name}  ·  the synthetic scene's own boxes")
-                    for name in scene_detector_names(req.detector, self.sources.spec)]
-        for name, text in choices:
-            if name is None:
-                a = people.addAction(text, lambda _c=False: self.use_default_person_detector())
-            elif name.startswith("scene:"):
-                a = people.addAction(text, lambda _c=False, n=name: self.use_person_detector(n))
-            else:
-                a = people.addAction(text, lambda _c=False, n=name: self.choose_detection_weights(n))
+        for name, text in person_detector_choices(req.detector, self.sources.spec):
+            a = people.addAction(text, lambda _c=False, n=name: self.pick_person_detector(n))
             a.setCheckable(True)
-            a.setChecked(req.detector == name or (req.detector or "").upper() == (name or "").upper())
+            a.setChecked(same_detector(req.detector, name))
             pgroup.addAction(a)

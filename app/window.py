@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QVBoxLayout
 
 from app.bridge import EngineBridge
 from app.dialogs import DownloadDialog, ProgressDialog, RecordDialog, SettingsDialog
-from app.detection import DetectionController, request_from, startup_choice
+from app.detection import DetectionController, person_detector_choices, request_from, same_detector, startup_choice
 from app.engine_control import DetectionRequest, EngineController
 from app.label_bar import LabelBar
 from app.menus import WindowMenus
@@ -298,6 +298,30 @@ class MainWindow(WindowMenus, QMainWindow):
         else:
             self._download(entry.name, cached_detection_path(entry), lambda: self.use_person_detector(None))
 
+    def pick_person_detector(self, name: str | None) -> None:
+        """Model -> Person detector -> `name` (or the Settings dialog's pick): Detection on with it. The default
+        (None) and torchvision's registry detectors are downloaded first, in the dialog, when not cached;
+        scene:N (or a name the registry does not know: the controller's one-line error) is used at once."""
+        from slowfast_core.weights.detection_registry import detection_registry
+
+        if name is None:
+            self.use_default_person_detector()
+        elif any(same_detector(name, e.name) for e in detection_registry().values() if e.kind == "person"):
+            self.choose_detection_weights(name)
+        else:
+            self.use_person_detector(name)
+
+    def set_detection(self, on: bool, detector: str | None) -> None:
+        """Settings -> Detection and Person detector: turning it off is the View toggle's path; turning it on
+        (or picking another detector) is the Model menu's Person detector pick. Nothing when neither changed
+        (each wish rebuilds the per-person step)."""
+        if not on:
+            if self.detection.wanted:
+                self.detection_action.setChecked(False)
+                self.toggle_detection()
+        elif not self.detection.wanted or not same_detector(detector, self.detection.request.detector):
+            self.pick_person_detector(detector)
+
     def _download(self, name: str, dest: Path, then: Callable[[], None],
                   actions: list | None = None) -> None:
         """Download registry weights `name` into `dest` in the download dialog (progress, cancel), then `then()`.
@@ -380,9 +404,13 @@ class MainWindow(WindowMenus, QMainWindow):
     def show_settings(self) -> None:
         import torch
 
-        dialog = SettingsDialog(self.prefs.settings, self, cuda_available=torch.cuda.is_available())
+        detector = self.detection.request.detector
+        dialog = SettingsDialog(self.prefs.settings, self, cuda_available=torch.cuda.is_available(),
+                                detection=(self.detection.wanted, detector),
+                                detectors=person_detector_choices(detector, self.sources.spec))
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
-            self.prefs.apply(dialog.result_settings())
+            self.prefs.apply(dialog.result_settings())  # first: the default detector is the new device's
+            self.set_detection(*dialog.result_detection())
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():

@@ -11,7 +11,9 @@ The Model menu's detection model: the registry's per-person model (downloaded by
 dialog and child from a local HTTP server), "Open detection checkpoint…" for a `slowfast train --task detect`
 file, each turning Detection on with it; a classifier picked there (or a detection checkpoint picked as the
 classifier) is one line and what runs goes on. The choice is saved in the settings INI and restored at the next
-start; `slowfast-app --detect*` flags override it for one run without being saved.
+start; `slowfast-app --detect*` flags override it for one run without being saved. The Settings dialog's
+Detection checkbox and Person detector (the Model menu's list) go the same ways; Person detector -> Default,
+not cached, is downloaded by the window's dialog (a real torchvision state dict from the local server).
 """
 
 from __future__ import annotations
@@ -318,3 +320,127 @@ def test_detection_settings_round_trip_and_bad_values_fall_back(tmp_path):
                                               threshold=back.threshold)
     request, on = startup_choice(back, detect=False, weights="/x/det.pyth", detector="")
     assert not on and request.weights == "/x/det.pyth" and request.arch is None and request.detector is None
+
+
+# --- the Settings dialog's Detection entry, and the default person detector's download ----------------------------
+
+def people_in(w: MainWindow) -> int | None:
+    """How many people the newest prediction has (None: no prediction, or a whole-frame one)."""
+    p = w.state.prediction
+    return None if p is None or p.people is None else len(p.people)
+
+
+def through_settings(w: MainWindow, edit, *, accept: bool = True) -> list[tuple[bool, str | None, list]]:
+    """Open View -> Settings… (the real modal dialog), see what it shows, `edit(dialog)`, then OK (or Cancel).
+    Returns what it showed: [(Detection checked, the person detector's current name, the combo's items)]."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen = []
+
+    def act() -> None:
+        dialog = QApplication.activeModalWidget()
+        try:
+            items = [(dialog.detector.itemData(i), dialog.detector.itemText(i)) for i in range(dialog.detector.count())]
+            seen.append((dialog.detect.isChecked(), dialog.detector.currentData(), items))
+            edit(dialog)
+        finally:  # an assertion failing in here must not leave the modal dialog open
+            dialog.accept() if accept and len(seen) == 1 else dialog.reject()
+
+    QTimer.singleShot(0, act)
+    w.settings_action.trigger()
+    return seen
+
+
+def test_the_settings_dialog_turns_detection_on_and_off_as_the_view_menu_does(qtbot, make_window, tmp_path):
+    w = make_window(detect=False)
+    qtbot.waitUntil(lambda: w.state.prediction is not None and w.engine.running, timeout=WAIT)
+    assert w.state.prediction.people is None
+
+    def check(dialog) -> None:
+        assert not dialog.detector.isEnabled()  # the detector is picked with Detection on
+        dialog.detect.setChecked(True)
+        assert dialog.detector.isEnabled()
+
+    [(on, detector, items)] = through_settings(w, check, accept=False)  # Cancel: nothing changes
+    assert (on, detector) == (False, "scene:3")  # what the window has now
+    submenu = [t.split(" / ", 1)[1] for t in menu_actions(w) if t.startswith("&Person detector / ")]
+    assert [text for _name, text in items] == submenu  # the Model menu's Person detector list, the same
+    assert [name for name, _text in items][:3] == [None, "FASTERRCNN_MOBILENET_V3_LARGE_320_FPN",
+                                                  "FASTERRCNN_RESNET50_FPN"]
+    assert not w.detection.wanted and not w.detection_action.isChecked()
+
+    [(on, _d, _i)] = through_settings(w, lambda dialog: dialog.detect.setChecked(True))
+    assert not on
+    qtbot.waitUntil(lambda: w.detection.active == REQUEST, timeout=WAIT)  # the engine runs the per-person path
+    qtbot.waitUntil(lambda: people_in(w) == 3, timeout=WAIT)
+    assert w.detection_action.isChecked()  # the View menu agrees
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detector) == (True, "scene:3")
+
+    [(on, detector, _i)] = through_settings(w, lambda dialog: dialog.detect.setChecked(False))
+    assert (on, detector) == (True, "scene:3")
+    assert not w.detection_action.isChecked()
+    qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: people_in(w) is None and w.state.prediction is not None, timeout=WAIT)  # whole frame
+    assert stored(tmp_path).detect is False
+
+
+def test_the_default_person_detector_is_downloaded_in_the_dialog_then_runs(
+        qtbot, make_window, tmp_path, monkeypatch, local_server: LocalServer):
+    """Person detector -> Default for this device, not cached: the window's download dialog and child fetch it
+    from a local server (a real torchvision Faster R-CNN state dict, random weights: COCO's cannot be
+    downloaded here), then the engine detects with it. A 404 first: one notice, and what ran goes on."""
+    import io
+
+    import torch
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+    from slowfast_core.detect.torchvision_detector import CPU_DETECTOR
+    from slowfast_core.weights.detection_registry import cached_detection_path, get_detection_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    entry = get_detection_weights(CPU_DETECTOR)  # the default on a CPU (device "cpu" below)
+    cached = cached_detection_path(entry)
+    served = f"/models/{entry.file_name}"
+    local_downloads(monkeypatch, {entry.name: local_server.url(served)})  # nothing there yet: 404
+    w = make_window(detect=True, settings=base_settings(device="cpu"))
+    qtbot.waitUntil(lambda: w.detection.active == REQUEST and people_in(w) == 3, timeout=WAIT)
+    statuses: list[str] = []
+    w.bridge.statusChanged.connect(lambda status: statuses.append(status.message))
+
+    def pick_default(dialog) -> None:  # through the Settings dialog: the Model menu's path
+        assert dialog.detector.itemText(0) == "Default for this device"
+        dialog.detector.setCurrentIndex(0)
+
+    through_settings(w, pick_default)
+    dialog = w.download_dialog
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT)
+    assert dialog.result() == dialog.DialogCode.Rejected and local_server.requests == [served]
+    [failed] = [n for n in w.messages.model.notices() if n.key in ("download", "detect")]
+    assert failed.key == "download" and "404" in failed.text and "\n" not in failed.text
+    assert not cached.exists()
+    assert w.detection.active == REQUEST and w.detection.request == REQUEST and w.detection_action.isChecked()
+    last = w.state.prediction.id
+    qtbot.waitUntil(lambda: w.state.prediction.id > last and people_in(w) == 3, timeout=WAIT)  # the scene's boxes
+
+    torch.manual_seed(0)
+    body = io.BytesIO()
+    torch.save(fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None).state_dict(), body)
+    local_server.serve(served, body.getvalue())
+    menu_actions(w)["&Person detector / Default for this device"].trigger()  # Model -> Person detector
+    qtbot.waitUntil(lambda: w.detection.active is not None and w.detection.active.detector is None, timeout=WAIT)
+    assert w.download_dialog.result() == w.download_dialog.DialogCode.Accepted
+    assert cached.read_bytes() == body.getvalue() and local_server.requests == [served, served]
+    # the engine detects with it: it says which detector runs, and each window goes the per-person way
+    assert f"who is doing what: {entry.arch}" in statuses
+    last = w.state.prediction.id
+    qtbot.waitUntil(lambda: w.state.prediction.id > last and people_in(w) is not None, timeout=WAIT)
+    assert w.state.prediction.detector_ms is not None
+    saved = stored(tmp_path)
+    assert (saved.detect, saved.detector) == (True, "")  # the default, remembered
+    actions = menu_actions(w)
+    assert actions["&Person detector / Default for this device"].isChecked()
+    assert f"&Person detector / {entry.name}" in actions  # cached now: no "(download)"
+    w.detection_action.trigger()  # off: the engine closes the detector (its OpenVINO conversion stops)
+    qtbot.waitUntil(lambda: w.detection.active is None, timeout=WAIT)

@@ -27,6 +27,7 @@ from app.status_panel import StatusPanel, status_fields  # noqa: E402
 from app.timeline import LiveTimeline, leading_classes, prediction_bands  # noqa: E402
 from app.video_view import VideoView, overlay_content  # noqa: E402
 from slowfast_core.overlay.content import NO_ACTION_TEXT, UNTRAINED_TEXT  # noqa: E402
+from slowfast_core.stream.quality import BUDGET_MS, TARGET_UPDATES_PER_S  # noqa: E402
 from slowfast_core.stream.types import EngineError, EngineStatus, FramePacket, Prediction  # noqa: E402
 
 from helpers import media  # noqa: E402
@@ -87,6 +88,11 @@ def test_settings_dialog_returns_edited_values(qtbot):
     out = dialog.result_settings()
     assert (out.topk, out.threshold, out.input_size) == (2, 0.5, 112)
     assert not dialog.device.model().item(2).isEnabled()  # CUDA greyed out without a GPU
+    # Auto's tooltip says what Auto keeps now (LiveTarget), with its numbers
+    tip = dialog.input_size.toolTip()
+    assert f"at least {TARGET_UPDATES_PER_S:g} updates a second" in tip and f"{BUDGET_MS:.0f} ms behind" in tip
+    assert "700" not in tip
+    assert dialog.result_detection() == (False, None) and not dialog.detector.isEnabled()
 
 
 def test_record_dialog_validates_names_and_labels(qtbot):
