@@ -137,7 +137,7 @@ class ClosedSceneBoxes(SceneBoxesDetector):
 
     closed = False
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         self.closed = True
 
 

@@ -260,3 +260,26 @@ def test_settings_are_applied_by_the_worker_on_its_own_thread(monkeypatch) -> No
     finally:
         assert engine.stop() is True
     assert threads and set(threads) == {"slowfast-inference"}
+
+
+def test_stop_closes_the_per_person_detector_within_its_bound() -> None:
+    # the step's torchvision detector converts to OpenVINO in the background: a stopped engine (a closed window)
+    # must stop that child too, and within what is left of stop's own bound
+    from slowfast_core.detect.people import PeopleStep
+    from slowfast_core.detect.scene_boxes import SceneBoxesDetector
+    from slowfast_core.weights.detection import create_detection_model
+
+    class ClosingBoxes(SceneBoxesDetector):
+        timeouts: list[float] = []
+
+        def close(self, timeout: float = 5.0) -> None:
+            self.timeouts.append(timeout)
+
+    detector = ClosingBoxes([(4, 4, 40, 60)], width=96, height=64)
+    engine, events = make_engine()
+    engine.start(SyntheticSource(96, 64, 30), small_model(),
+                 people=PeopleStep(create_detection_model("slowfast_tiny_detection", seed=0, input_size=48), detector))
+    events.wait(lambda: any(p.people for p in events.predictions))
+    assert detector.timeouts == []
+    assert engine.stop(timeout=2.0) is True
+    assert len(detector.timeouts) == 1 and 0.0 <= detector.timeouts[0] <= 2.0

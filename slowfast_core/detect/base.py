@@ -65,3 +65,7 @@ class Detector(ABC):
     @abstractmethod
     def detect(self, image: np.ndarray) -> list[PersonBox]:
         """People in `image` ((H, W, 3) BGR uint8): boxes in its pixels, best first, inside the frame."""
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop what this detector runs in the background (none here), waiting at most `timeout` seconds; it
+        still detects afterwards. Called by the engine when the per-person step is replaced or the engine stops."""

@@ -133,11 +133,11 @@ class TorchvisionPersonDetector(Detector):
         self.openvino_problem = why
         logger.warning("person detector %s stays on torch: %s", self.base_name, why)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         """Stop a conversion in progress (its child process is killed); detection goes on with torch."""
         self._cancel.set()
         if self._converting is not None:
-            self._converting.join(timeout=5.0)
+            self._converting.join(timeout=timeout)
 
     def _torch(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with torch.inference_mode():

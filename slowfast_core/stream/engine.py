@@ -335,9 +335,8 @@ class Engine:
             self._message = ("who is doing what: " + people.detector.name) if people is not None else \
                 f"model {self._model.config.name if self._model is not None else ''}: the whole frame"
         self._publish_status()
-        close = getattr(replaced.detector, "close", None) if replaced is not None and replaced is not people else None
-        if close is not None:  # its background conversion (if any) is of no use now: stop it
-            close()
+        if replaced is not None and replaced is not people:
+            replaced.detector.close()  # its background conversion (if any) is of no use now: stop it
 
     def swap_head(self, model: SlowFast, *, applied: Callable[[], None] | None = None,
                   identity: FeatureIdentity | None = None) -> None:
@@ -456,6 +455,8 @@ class Engine:
                 thread.join(max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
                     alive.append(thread)
+        if worker is not None and worker.people is not None:  # a later start builds its own step
+            worker.people.detector.close(timeout=max(0.0, deadline - time.monotonic()))
         self._upgrade.forget_ended()
         self._running = False
         self._done.set()
