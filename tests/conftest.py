@@ -94,7 +94,7 @@ def no_network_from_children(request: pytest.FixtureRequest) -> Iterator[None]:
 #: gives two pytest-xdist workers a whole file at a time in collection order, so these go first: in alphabetical
 #: order the heaviest files (train_*) came last and one worker ran them alone for ~1.5 min while the other idled.
 LONGEST_FILES_FIRST = (
-    "test_run_cli.py", "test_backends.py", "test_train_loop.py", "test_app_window.py", "test_bench_model.py",
+    "test_run_cli.py", "test_bench_detect.py", "test_backends.py", "test_train_loop.py", "test_app_window.py", "test_bench_model.py",
     "test_stop.py", "test_checkpoint.py", "test_train_ddp.py", "test_teach.py", "test_checkpoint_pyslowfast.py",
     "test_bench_soak.py", "test_predict.py", "test_train_data.py", "test_app_teach.py", "test_quantize.py",
     "test_model.py", "test_engine.py",
