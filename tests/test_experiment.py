@@ -63,3 +63,30 @@ def test_a_run_is_claimed_once_and_a_dead_holders_claim_taken_over(tmp_path: Pat
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (run / CLAIM).write_text(dead.stdout.strip())  # held by a process that has exited
     assert claim(run) and (run / CLAIM).read_text() == str(os.getpid())
+
+
+def test_twins_are_read_off_a_pathways_confusion_and_the_lead_is_in_pooled_sd(tmp_path: Path) -> None:
+    from slowfast_core.train.experiment import separation, twin_accuracies
+    from slowfast_core.train.report import confusion_csv, read_confusion_csv
+    from slowfast_core.video.actions import class_names
+
+    names = class_names(4)  # red disc: plain still, plain ticking, striped still, striped ticking
+    # Slow-only's picture: the finish always right, the tick a coin toss (each still/ticking twin split 6/4)
+    confusion = [[6, 4, 0, 0], [4, 6, 0, 0], [0, 0, 6, 4], [0, 0, 4, 6]]
+    path = tmp_path / "confusion.csv"
+    path.write_text(confusion_csv(torch.tensor(confusion), names))
+    assert read_confusion_csv(path) == (names, confusion)
+    assert twin_accuracies(names, confusion) == {"finish": 1.0, "tick": 0.6}
+    # Fast-only's: the tick right, plain and striped mixed; and one clip read as the wrong twin of both
+    fast = [[5, 0, 5, 0], [0, 5, 0, 5], [5, 0, 5, 0], [0, 4, 1, 5]]
+    assert twin_accuracies(names, fast) == {"finish": 21 / 40, "tick": 39 / 40}
+    assert twin_accuracies(["red disc rising", "red disc falling"], [[1, 0], [0, 1]]) is None  # the shapes task
+    rows = [{"model": "Slow-only", "time": {"mean": 0.50, "sd": 0.03}},
+            {"model": "SlowFast", "time": {"mean": 0.70, "sd": 0.04}},
+            {"model": "Fast-only", "time": {"mean": 0.70, "sd": 0.0}}]
+    lead = {r["vs"]: r for r in separation(rows, "time")}
+    assert lead["Slow-only"]["difference"] == pytest.approx(0.20)
+    assert lead["Slow-only"]["pooled_sd"] == pytest.approx(((0.03 ** 2 + 0.04 ** 2) / 2) ** 0.5)
+    assert lead["Slow-only"]["in_sd"] == pytest.approx(0.20 / lead["Slow-only"]["pooled_sd"])
+    assert lead["Fast-only"]["difference"] == pytest.approx(0.0)
+    assert separation(rows, "epochs") == []

@@ -181,8 +181,50 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def twin_accuracies(categories: list[str], confusion: list[list[int]]) -> dict[str, float] | None:
+    """On the pathways task: how often the still/ticking twins (`tick`, the Fast pathway's pair) and the
+    plain/striped twins (`finish`, the Slow pathway's) were told apart, whatever else was confused: the
+    fraction of clips whose predicted class has the true class's tick (finish). None for another task."""
+    from slowfast_core.video.actions import pathway_parts
+
+    parts = [pathway_parts(c) for c in categories]
+    total = sum(map(sum, confusion))
+    if any(p is None for p in parts) or not total:
+        return None
+    same = {name: sum(n for t, row in enumerate(confusion) for q, n in enumerate(row) if parts[t][k] == parts[q][k])
+            for name, k in (("finish", 1), ("tick", 2))}
+    return {name: count / total for name, count in same.items()}
+
+
+def run_twins(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: int) -> dict[str, float] | None:
+    """`twin_accuracies` of one run's best epoch (its confusion.csv), or None (no file, another task)."""
+    from slowfast_core.train.report import read_confusion_csv
+
+    path = Path(settings.out) / budget_folder(settings, budget) / spec.key / f"seed{seed}" / "confusion.csv"
+    return twin_accuracies(*read_confusion_csv(path)) if path.is_file() else None
+
+
+def separation(rows: list[dict], budget: str, lead: str = "SlowFast") -> list[dict]:
+    """How far the `lead` model's mean val top-1 is ahead of each other row's under `budget`: the difference
+    and the difference in pooled standard deviations (sqrt of the mean of the two variances; None for one seed
+    or no spread). The issue's bar is 2 sd at equal time."""
+    cells = {r["model"]: r[budget] for r in rows if budget in r}
+    if lead not in cells:
+        return []
+    out = []
+    for model, cell in cells.items():
+        if model == lead:
+            continue
+        diff = cells[lead]["mean"] - cell["mean"]
+        pooled = ((cells[lead]["sd"] ** 2 + cell["sd"] ** 2) / 2) ** 0.5
+        out.append({"vs": model, "difference": diff, "pooled_sd": pooled,
+                    "in_sd": diff / pooled if pooled > 0 else None})
+    return out
+
+
 def summarise(settings: ExperimentSettings, records: list[dict]) -> dict:
-    """One JSON document: per model its GFLOPs and, per budget, the seeds' final val top-1 with mean and sd."""
+    """One JSON document: per model its GFLOPs and, per budget, the seeds' final val top-1 with mean and sd, and
+    the twins' accuracies at each run's best epoch (`twin_accuracies`); SlowFast's lead over the others."""
     rows = []
     for spec in TABLES[settings.table]:
         row: dict = {"model": spec.label, "arch": spec.arch, "beta_inv": spec.beta_inv or None,
@@ -194,11 +236,16 @@ def summarise(settings: ExperimentSettings, records: list[dict]) -> dict:
                 continue
             top1 = [r["val_top1"] for r in mine]
             mean, sd = mean_sd(top1)
+            twins = [run_twins(settings, spec, budget, r["seed"]) for r in mine]
             row[budget] = {"val_top1": top1, "mean": mean, "sd": sd, "seeds": [r["seed"] for r in mine],
-                           "epochs": [r["epochs"] for r in mine], "cpu_seconds": [r["cpu_seconds"] for r in mine]}
+                           "epochs": [r["epochs"] for r in mine], "cpu_seconds": [r["cpu_seconds"] for r in mine],
+                           "best_val_top1": [r["best_val_top1"] for r in mine],
+                           "tick_best_epoch": [t and t["tick"] for t in twins],
+                           "finish_best_epoch": [t and t["finish"] for t in twins]}
         rows.append(row)
     return {
         "table": settings.table, "settings": asdict(settings), "rows": rows,
+        "slowfast_lead": {b: separation(rows, b) for b in _budgets(settings)},
         "machine": {"cpu_flags": cpu_flags(), "threads": 1, "torch": torch.__version__,
                     "python": platform.python_version()},
         "fair_time": "each run on one thread, data decoded in-process, budget in process CPU seconds; "
@@ -264,5 +311,9 @@ def format_table(summary: dict) -> str:
             cells.append(f"{cell['mean'] * 100:6.1f} ± {cell['sd'] * 100:4.1f} (n={len(cell['val_top1'])})"
                          if cell else f"{'-':>18}")
         lines.append(f"{row['model']:<20} {row['gflops']:8.4f}  " + "  ".join(f"{c:>18}" for c in cells))
+    for b in budgets:
+        for lead in summary.get("slowfast_lead", {}).get(b, []):
+            sds = "" if lead["in_sd"] is None else f" = {lead['in_sd']:.1f} sd"
+            lines.append(f"{heads[b]}: SlowFast - {lead['vs']}: {lead['difference'] * 100:+.1f} points{sds}")
     return "\n".join(lines)
 

@@ -57,6 +57,13 @@ def confusion_csv(confusion: torch.Tensor, categories: Sequence[str]) -> str:
     return buf.getvalue()
 
 
+def read_confusion_csv(path: Path) -> tuple[list[str], list[list[int]]]:
+    """What `confusion_csv` wrote: the categories and the matrix (rows: true class, columns: predicted)."""
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    categories = rows[0][1:]
+    return categories, [[int(v) for v in row[1:]] for row in rows[1:]]
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     """Append one JSON line (non-finite floats become null, so the file stays valid JSON)."""
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}

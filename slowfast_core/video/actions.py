@@ -97,6 +97,11 @@ def class_name(index: int, task: str = DEFAULT_TASK) -> str:
     return f"{APPEARANCES[a][0]} {MOTIONS[m]}"
 
 
+def pathway_parts(name: str) -> tuple[int, int, int] | None:
+    """(shape, finish, tick) of the pathways class named `name` (as `class_name` names it); None for any other."""
+    return next((PATHWAY_ORDER[i] for i in range(MAX_CLASSES) if class_name(i) == name), None)
+
+
 def class_names(num_classes: int, offset: int = 0, task: str = DEFAULT_TASK) -> list[str]:
     """Labels of classes offset .. offset+num_classes-1 of `task`."""
     check_class_range(num_classes, offset)
