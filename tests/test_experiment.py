@@ -16,7 +16,7 @@ def test_table5a_runs_every_model_and_reuses_finished_runs(tiny_synth: Path, tmp
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     threads = torch.get_num_threads()
     argv = ["experiment", "table5a", str(tiny_synth), "--out", str(tmp_path), "--seeds", "1",
-            "--cpu-minutes", "0.001", "--epochs", "1", "--json"]
+            "--cpu-minutes", "0.001", "--epochs", "1", "--lr", "0.01", "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert torch.get_num_threads() == threads  # one thread only while it ran
@@ -29,7 +29,8 @@ def test_table5a_runs_every_model_and_reuses_finished_runs(tiny_synth: Path, tmp
             assert len(cell["val_top1"]) == 1 and 0 <= cell["mean"] <= 1 and cell["sd"] == 0
             assert cell["epochs"] == [1]  # the CPU budget (0.06 s) ends at the first epoch boundary
     runs = sorted(tmp_path.glob("*/*/seed0/result.json"))
-    assert len(runs) == 6 and {p.parts[-4] for p in runs} == {"time_0.001cpumin", "epochs_1"}
+    assert len(runs) == 6 and {p.parts[-4] for p in runs} == {"time_0.001cpumin_lr0.01", "epochs_1_lr0.01"}
+    assert {json.loads((p.parent / "run.json").read_text())["config"]["lr"] for p in runs} == {0.01}
     metrics = sorted(tmp_path.glob("*/*/seed0/metrics.jsonl"))
     stamps = [p.stat().st_mtime_ns for p in metrics]
     assert main(argv[:-1] + ["--collect", "--json"]) == 0  # summarised again from the files, nothing trained
@@ -46,6 +47,9 @@ def test_experiment_bad_input_is_one_line(tmp_path: Path, capsys: pytest.Capture
     assert main(["experiment", "table5a", str(tmp_path), "--out", str(tmp_path / "o"), "--cpu-minutes", "0",
                  "--epochs", "0"]) == 2
     assert "both budgets are off" in capsys.readouterr().err
+    assert main(["experiment", "table5a", str(tmp_path), "--out", str(tmp_path / "o"), "--lr", "-0.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--lr must not be negative" in err[0]
 
 
 def test_a_run_is_claimed_once_and_a_dead_holders_claim_taken_over(tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="equal time: CPU minutes per run, one thread (0: skip; default: %(default)s)")
     p.add_argument("--epochs", type=int, default=15, help="equal epochs per run (0: skip; default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=0, help="clips per step (default: the preset's)")
+    p.add_argument("--lr", type=float, default=0.0,
+                   help="peak learning rate of every run (default: the preset's); runs at another rate are kept "
+                        "in their own folders")
     p.add_argument("--collect", action="store_true", help="summarise the finished runs in --out; train nothing")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no dataset at {args.data}: make one with `slowfast synth {args.data}`")
     settings = ExperimentSettings(table=args.table, data=args.data, out=args.out, seeds=tuple(range(args.seeds)),
                                   cpu_minutes=args.cpu_minutes, epochs=args.epochs, batch_size=args.batch_size,
-                                  collect=args.collect)
+                                  lr=args.lr, collect=args.collect)
     summary = run_experiment(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(summary))

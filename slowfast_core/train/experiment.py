@@ -78,6 +78,7 @@ class ExperimentSettings:
     cpu_minutes: float = 2.5  # equal time: CPU minutes per run on one thread (0: skip this budget)
     epochs: int = 15  # equal epochs (0: skip this budget)
     batch_size: int = 0  # 0: the preset's
+    lr: float = 0.0  # peak learning rate; 0: the preset's
     collect: bool = False  # summarise the runs already finished; train nothing
 
 
@@ -93,8 +94,8 @@ def check(settings: ExperimentSettings) -> None:
         raise ConfigError("both budgets are off: give --cpu-minutes or --epochs a positive value")
     if not settings.seeds:
         raise ConfigError("--seeds must name at least one seed")
-    if settings.cpu_minutes < 0 or settings.epochs < 0:
-        raise ConfigError("--cpu-minutes and --epochs must not be negative")
+    if settings.cpu_minutes < 0 or settings.epochs < 0 or settings.lr < 0:
+        raise ConfigError("--cpu-minutes, --epochs and --lr must not be negative")
 
 
 def gmacs(spec: ModelSpec) -> float:
@@ -110,8 +111,10 @@ def gmacs(spec: ModelSpec) -> float:
 
 
 def budget_folder(settings: ExperimentSettings, budget: str) -> str:
-    """The folder name of one budget's runs: it names the budget's size, so other sizes never mix."""
-    return f"time_{settings.cpu_minutes:g}cpumin" if budget == "time" else f"epochs_{settings.epochs}"
+    """The folder name of one budget's runs: it names the budget's size (and a learning rate other than the
+    preset's), so runs of other sizes or rates never mix."""
+    name = f"time_{settings.cpu_minutes:g}cpumin" if budget == "time" else f"epochs_{settings.epochs}"
+    return name + (f"_lr{settings.lr:g}" if settings.lr else "")
 
 
 def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: int) -> dict | None:
@@ -128,7 +131,7 @@ def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: in
         return None
     config = TrainConfig(
         data=[settings.data], out=str(out), arch=spec.arch, beta_inv=spec.beta_inv, seed=seed, workers=0,
-        device="cpu", budget_clock="cpu", batch_size=settings.batch_size,
+        device="cpu", budget_clock="cpu", batch_size=settings.batch_size, lr=settings.lr,
         epochs=settings.epochs if budget == "epochs" else TIME_BOUND_EPOCHS,
         minutes=settings.cpu_minutes if budget == "time" else None,
     )
