@@ -37,6 +37,14 @@ def people_text(state: LiveState) -> str:
     return text if p.detector_ms is None else f"{text} · detector {p.detector_ms:.0f} ms"
 
 
+def people_backend(state: LiveState) -> str:
+    """While detecting, what runs the per-person model ('RoI head (torch)', from the newest window's own
+    backend, whose detector the model label names already): not the idle classifier's backend. '' otherwise."""
+    if not detecting(state):
+        return ""
+    return state.prediction.backend.rpartition(" + ")[2]
+
+
 def status_fields(state: LiveState) -> dict[str, str]:
     """Every status figure as display text; '–' where not known yet."""
     s = state.status
@@ -48,7 +56,8 @@ def status_fields(state: LiveState) -> dict[str, str]:
         "state": s.state if s is not None else dash,
         "model": state.detection if detecting(state) and state.detection else state.model.title,
         "device": (s.device if s is not None and s.device else dash),
-        "backend": (s.backend if s is not None and s.backend else (state.prediction.backend if state.prediction else "")) or dash,
+        "backend": people_backend(state) or (s.backend if s is not None and s.backend else
+                                             (state.prediction.backend if state.prediction else "")) or dash,
         "inference": f"{s.inference_ms_p50:.0f} ms" if s is not None and s.inference_ms_p50 is not None else dash,
         "end_to_end": f"{s.end_to_end_ms_p50:.0f} ms" if s is not None and s.end_to_end_ms_p50 is not None else dash,
         "dropped": str(s.windows_dropped) if s is not None else dash,

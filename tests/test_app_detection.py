@@ -113,6 +113,7 @@ def test_detection_toggle_boxes_each_actor_with_steady_ids_and_switches_back(qtb
     assert sorted(int(c.split()[0][1:]) for c in captions(items)) == ids
     assert "3 people in view · detector" in w.status_panel.timing.text()
     assert "slowfast_tiny_detection" in w.status_panel.model.text()  # what runs now, not the idle classifier
+    assert w.status_panel.model.text().endswith(" · RoI head (torch)")  # nor the classifier's backend
     assert first.detector_ms is not None and first.detector_ms >= 0.0
 
     # the next windows keep each actor's id
