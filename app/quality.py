@@ -11,9 +11,7 @@ it costs; the stride follows the measured latency. Settings can pin a size inste
 from __future__ import annotations
 
 import logging
-import statistics
 import time
-from collections import deque
 
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QLabel
@@ -27,6 +25,7 @@ from slowfast_core.stream.quality import (
     QualityCache,
     QualityChoice,
     candidate_sizes,
+    RecentLatency,
     live_stride,
     machine_id,
     model_id,
@@ -77,8 +76,7 @@ class QualityController(QObject):
         self._last_id: int | None = None
         self._asked: int | None = None  # the size the search asked the window to run (once per size)
         self._last_at: float | None = None  # when the search's previous prediction arrived (monotonic)
-        self._runs: tuple[str, int] = ("", 0)  # (backend, input size) of the latest prediction
-        self._recent: deque[float] = deque(maxlen=RECENT)
+        self._recent = RecentLatency(RECENT)  # the stride follows what runs now (backend, input size)
         self.label = QLabel()
         self.label.setVisible(False)
         state.predictionChanged.connect(self._on_prediction)
@@ -136,11 +134,7 @@ class QualityController(QObject):
         self._last_id = p.id
         running = self.engine.running_backend()
         model, prep, backend, settled = running.model, running.preprocessing, running.backend, running.settled
-        runs = (backend, prep.short_side if prep is not None else 0)
-        if runs != self._runs:  # another size or backend: the stride follows its latency from its first window
-            self._runs = runs  # (with the old one's, the time between predictions measured the old stride)
-            self._recent.clear()
-        self._follow_latency(p.timings.end_to_end_ms)
+        self._follow_latency((backend, prep.short_side if prep is not None else 0), p.timings.end_to_end_ms)
         if search is None:
             return
         if not settled or model is None or prep is None or model is not self._model:
@@ -167,11 +161,10 @@ class QualityController(QObject):
             self._asked = decision.size
             self.switchSize.emit(decision.size)
 
-    def _follow_latency(self, end_to_end_ms: float) -> None:
-        """The stride follows the recent latency (Auto only): no window is cut only to be dropped. A new stride
-        is a settings snapshot handed to the session, like the Settings dialog's."""
-        self._recent.append(end_to_end_ms)
-        stride = live_stride(self.stride_s, statistics.median(self._recent))
+    def _follow_latency(self, runs: tuple[str, int], end_to_end_ms: float) -> None:
+        """The stride follows the recent latency of what `runs` (Auto only): no window is cut only to be dropped.
+        A new stride is a settings snapshot handed to the session, like the Settings dialog's."""
+        stride = live_stride(self.stride_s, self._recent.add(runs, end_to_end_ms))
         if abs(stride - self.session.settings.stride_s) >= 0.05:
             self.session.update_settings(stride_s=stride)
 

@@ -222,3 +222,18 @@ def test_bench_app_soak_compares_memory_from_warm_up_to_the_end() -> None:
     f = app_figures(ev)
     # warm from 60 s into the steady span (t = 70 s: 1000 MiB; the start-up's 900 MiB does not count) to the end
     assert (f["rss_mb_warm"], f["rss_mb_end"], f["rss_growth_pct"]) == (1000.0, 1030.0, 3.0)
+
+
+def test_the_recent_latency_starts_afresh_for_another_size_or_backend() -> None:
+    from slowfast_core.stream.quality import RecentLatency
+
+    recent = RecentLatency(3)
+    assert recent.add(("openvino", 256), 900.0) == 900.0
+    assert recent.add(("openvino", 256), 700.0) == 800.0
+    # a smaller size runs: its own latency sets the stride from its first window, not the old size's median
+    assert recent.add(("openvino", 160), 300.0) == 300.0
+    assert live_stride(0.5, recent.add(("openvino", 160), 320.0)) == 0.5
+    assert recent.add(("torch-cpu", 160), 650.0) == 650.0  # another backend too
+    assert [recent.add(("torch-cpu", 160), ms) for ms in (600.0, 500.0, 400.0)] == [625.0, 600.0, 500.0]  # last 3
+    recent.clear()
+    assert recent.add(("torch-cpu", 160), 100.0) == 100.0

@@ -22,6 +22,7 @@ import os
 import platform
 import statistics
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,30 @@ def live_stride(stride_s: float, end_to_end_ms: float | None) -> float:
         return stride_s
     latency = end_to_end_ms / 1000.0
     return max(stride_s, round(-(-latency // 0.05) * 0.05, 2))
+
+
+class RecentLatency:
+    """The median end-to-end latency of the last `size` windows of what runs now: a (backend, input size) pair.
+    Another pair starts afresh, so the stride follows a new size's or backend's own latency from its first
+    window (kept across a switch, the old path's latency set the stride and the time between predictions that
+    Auto measured was the old stride's)."""
+
+    def __init__(self, size: int = 5) -> None:
+        self._runs: tuple[str, int] | None = None
+        self._ms: deque[float] = deque(maxlen=size)
+
+    def add(self, runs: tuple[str, int], end_to_end_ms: float) -> float:
+        """Note one window of `runs`; the median of the recent ones of the same `runs`."""
+        if runs != self._runs:
+            self._runs = runs
+            self._ms.clear()
+        self._ms.append(end_to_end_ms)
+        return statistics.median(self._ms)
+
+    def clear(self) -> None:
+        """Forget everything (another model)."""
+        self._runs = None
+        self._ms.clear()
 
 
 @dataclass(frozen=True)
