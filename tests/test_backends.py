@@ -20,6 +20,8 @@ from slowfast_core.errors import ConfigError
 from slowfast_core.weights.api import create_model
 from slowfast_core.model.net import SlowFast
 
+from helpers.waiting import wait_until
+
 CPU = torch.device("cpu")
 ATOL = 1e-4  # the bar every backend is held to against eager
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none here)")
@@ -269,15 +271,20 @@ def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
         except BaseException as exc:  # noqa: BLE001 - checked below
             outcome.append(exc)
 
+    from slowfast_core.children import children_busy
+
     me = psutil.Process()
     thread = threading.Thread(target=build)
     thread.start()
-    children: list[psutil.Process] = []
-    deadline = time.monotonic() + 120
-    while not children and time.monotonic() < deadline:  # the conversion child has started
-        children = [c for c in me.children() if "openvino_convert" in " ".join(c.cmdline())]
-        thread.join(0.05)
+
+    def conversion_children() -> list[psutil.Process]:
+        return [c for c in me.children() if "openvino_convert" in " ".join(c.cmdline())]
+
+    wait_until(lambda: conversion_children() or not thread.is_alive(), timeout=120,
+               what="the conversion child to start")
+    children = conversion_children()
     assert children, "no conversion child process started"
+    assert children_busy() == 1  # torch-cpu inference beside it leaves it a core
     cancelled_at = time.monotonic()
     cancel.set()
     thread.join(10)
@@ -285,6 +292,7 @@ def test_a_conversion_is_cancelled_at_once(small_model, tmp_path) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
     assert not children[0].is_running() or children[0].status() == psutil.STATUS_ZOMBIE
     assert not list((tmp_path / "openvino").iterdir())  # the work folder is gone, nothing cached
+    assert children_busy() == 0
 
 
 def test_openvino_is_imported_without_its_telemetry() -> None:
