@@ -84,3 +84,9 @@ def test_on_by_default_for_small_batches_only() -> None:
     assert default_batches(16, -1, steps_per_epoch=2) == 4 and default_batches(8, -1, steps_per_epoch=400) == 10
     assert default_batches(64, -1, steps_per_epoch=20) == 0
     assert default_batches(64, 7, steps_per_epoch=20) == 7 and default_batches(8, 0, steps_per_epoch=20) == 0
+    # after the last epoch: a whole epoch, within [4, 200] (the kept model's statistics)
+    assert default_batches(16, -1, steps_per_epoch=20, final=True) == 20
+    assert default_batches(16, -1, steps_per_epoch=2, final=True) == 4
+    assert default_batches(8, -1, steps_per_epoch=900, final=True) == 200
+    assert default_batches(64, -1, steps_per_epoch=20, final=True) == 0
+    assert default_batches(16, 7, steps_per_epoch=20, final=True) == 7

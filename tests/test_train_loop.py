@@ -162,6 +162,16 @@ def test_minutes_bounds_the_run_at_an_epoch_boundary(synth: Path, tmp_path: Path
     assert result.state.epoch == 1 and (tmp_path / BEST).is_file() and len(metrics(tmp_path)) == 1
 
 
+def test_the_last_epoch_recomputes_bn_over_a_whole_epoch(synth: Path, tmp_path: Path) -> None:
+    """Precise BN on by default (batches of 1): a quarter epoch (at least 4 batches) before each validation, a
+    whole epoch after the last one, by its epoch count or by its --minutes budget: the kept model's statistics."""
+    common = dict(data=[str(synth)], batch_size=1, scale=(64, 64), crop=64, **FAST)
+    train(TrainConfig(out=str(tmp_path / "epochs"), epochs=3, **common))
+    assert [r["precise_bn_batches"] for r in metrics(tmp_path / "epochs")] == [4, 4, 8]  # 8 clips, 8 steps
+    train(TrainConfig(out=str(tmp_path / "minutes"), epochs=30, minutes=1e-4, **common))
+    assert [r["precise_bn_batches"] for r in metrics(tmp_path / "minutes")] == [8]
+
+
 def test_head_mode_trains_on_cached_features(overfit, synth: Path, tmp_path: Path) -> None:
     config = dict(data=[str(synth)], init=str(overfit.out / BEST), arch="", train="head", views=2, **FAST)
     first = train(TrainConfig(out=str(tmp_path / "h1"), **config))

@@ -154,12 +154,14 @@ def evaluate_loader(model: nn.Module, loader: DataLoader, d: distributed.Dist, n
     return conf, (loss_sum[0] / loss_sum[1]).item() if loss_sum[1] > 0 else float("nan"), skipped
 
 
-def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loader: DataLoader) -> int:
-    """Precise BN (train.precise_bn) over the first batches of `loader`; returns the batches used (0: off,
-    or BN frozen by --frozen-bn / a partly frozen model). `model` is the bare network, not the DDP wrapper:
+def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loader: DataLoader, *,
+                 final: bool = False) -> int:
+    """Precise BN (train.precise_bn) over the first batches of `loader` (more of them after the `final` epoch);
+    returns the batches used (0: off, or BN frozen by --frozen-bn / a partly frozen model). `model` is the bare
+    network, not the DDP wrapper:
     DDP would broadcast rank 0's buffers before every forward; each rank averages its own batches instead,
     then the ranks' statistics are averaged."""
-    n = default_batches(config.batch_size, config.precise_bn, len(loader))
+    n = default_batches(config.batch_size, config.precise_bn, len(loader), final=final)
     if n == 0 or config.frozen_bn or config.train != "all":
         return 0
 
@@ -272,6 +274,14 @@ def _time_horizon(config: TrainConfig, state: TrainState, last_epoch_seconds: fl
     return max(state.epoch + 1, min(config.epochs, state.epoch + more))
 
 
+def _is_final_epoch(config: TrainConfig, state: TrainState) -> bool:
+    """Whether the epoch just trained (not yet counted in `state.epoch`) is the run's last: it reaches the
+    horizon, or its training alone used up the --minutes budget (the loop stops after its validation)."""
+    if state.epoch + 1 >= state.horizon:
+        return True
+    return config.minutes is not None and state.seconds >= config.minutes * 60
+
+
 def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: SlowFast,
                optimizer: torch.optim.Optimizer, scaler: Any, train_loader: DataLoader, sampler: EpochSampler,
                val_loader: DataLoader, state: TrainState, steps_per_epoch: int, flag: _StopFlag, out: Path,
@@ -335,7 +345,8 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
     totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]], dtype=torch.float64)
     distributed.all_reduce_sum(d, totals)
     val_start = clock()
-    precise = recompute_bn(config, d, net, train_loader)  # before validation and the checkpoints below
+    precise = recompute_bn(config, d, net, train_loader,  # before validation and the checkpoints below
+                           final=_is_final_epoch(config, state))
     conf, val_loss, val_bad = evaluate_loader(model, val_loader, d, len(data.categories), config.amp)
     state.seconds += clock() - val_start  # the --minutes budget counts precise BN and validation too
     state.skipped += [str(data.val[i].path) for i in val_bad]
