@@ -41,26 +41,6 @@ def test_forward_returns_logits_that_depend_on_the_input() -> None:
     assert not torch.allclose(logits[0], logits[1])  # different clips, different answers
 
 
-def test_every_residual_block_starts_as_its_shortcut() -> None:
-    """PySlowFast's ZERO_INIT_FINAL_BN: each residual branch's last BN scale is 0 in a model from scratch, so a
-    block's output is its shortcut's; everything else (stems, projections, laterals) keeps unit BN scales."""
-    from slowfast_core.model.blocks import Bottleneck, ResBlock
-
-    model = create_model("slowfast_tiny", num_classes=4)
-    branches = [m for m in model.modules() if isinstance(m, Bottleneck)]
-    assert len(branches) == sum(1 for m in model.modules() if isinstance(m, ResBlock)) > 0
-    for branch in branches:
-        assert torch.count_nonzero(branch.norm_c.weight) == 0
-        assert torch.all(branch.norm_a.weight == 1) and torch.all(branch.norm_b.weight == 1)
-    block = branches[0]
-    x = torch.randn(2, block.conv_a.in_channels, 2, 6, 6)
-    model.eval()
-    with torch.inference_mode():
-        assert torch.count_nonzero(block(x)) == 0  # the branch adds nothing yet
-    stem_norms = [model.blocks[0].multipathway_blocks[i].norm.weight for i in range(2)]
-    assert all(torch.all(w == 1) for w in stem_norms)
-
-
 @pytest.mark.parametrize("size", [(112, 112), (160, 160), (128, 171), (256, 256)])
 def test_head_adapts_to_any_input_size(size: tuple[int, int]) -> None:
     model = create_model("slowfast_8x8_r50", num_classes=5, slow_frames=2)

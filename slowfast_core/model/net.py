@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.blocks import Bottleneck, ResStage, Stem
+from slowfast_core.model.blocks import ResStage, Stem
 from slowfast_core.model.config import PathwaySpec, SlowFastConfig
 from slowfast_core.model.fusion import build_fusion
 from slowfast_core.spec import ModelMeta, Preprocessing
@@ -169,14 +169,8 @@ class SlowFast(nn.Module):
         return self.blocks[6](self.features(x))
 
 
-def init_weights(model: nn.Module, *, zero_init_final_bn: bool = True) -> None:
-    """Kaiming-normal convs, unit BN, small linear head: a sane untrained model whose outputs vary with input.
-
-    With `zero_init_final_bn` (PySlowFast's `RESNET.ZERO_INIT_FINAL_BN`, on in all its Kinetics configs) the last
-    BN of every residual branch starts at scale 0, so each block starts as its shortcut: the signal of a deep
-    network from scratch starts as that of a shallow one and early large updates cannot blow it up (Goyal et al.,
-    2017). The stems, projections and laterals keep unit BN, so the outputs still vary with the input.
-    """
+def init_weights(model: nn.Module) -> None:
+    """Kaiming-normal convs, unit BN, small linear head: a sane untrained model whose outputs vary with input."""
     for m in model.modules():
         if isinstance(m, nn.Conv3d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -186,7 +180,3 @@ def init_weights(model: nn.Module, *, zero_init_final_bn: bool = True) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
-    if zero_init_final_bn:
-        for m in model.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.norm_c.weight)
