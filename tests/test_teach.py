@@ -22,6 +22,7 @@ from slowfast_core.sessions.layout import LABELS_CSV, PREDICTIONS_JSONL
 from slowfast_core.train.teach import MIN_EXAMPLES, TeachError, TeachResult, load_base
 from slowfast_core.train.teach_child import teach
 from slowfast_core.train.teach_run import taught_model
+from slowfast_core.video.actions import class_name
 from slowfast_core.weights import my_models
 from slowfast_core.weights.api import load_model
 
@@ -276,6 +277,7 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
     agreement is measured, not asserted beyond its range: speed and accuracy belong to the bench)."""
     status = cli_main(["bench", "teach", "--base", base_spec, "--classes", "8,11", "--seconds", "2", "--passes", "2",
                        "--live-seconds", "4", "--backend", "torch-cpu", "--frame-size", "160x120",
+                       "--task", "shapes",  # the task the base was trained on
                        "--work", str(tmp_path / "work"), "--json"])
     out = capsys.readouterr()
     assert status == 0, out.err
@@ -285,6 +287,8 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
     assert report["teach_seconds"] > 0 and report["teach_child_seconds"] > 0 and report["stop_seconds"] >= 0
     assert report["swap_to_taught_s"] is not None and report["frame_period_ms"] > 0
     assert list((tmp_path / "work").iterdir())  # the work files were kept where asked
+    assert report["task"] == "shapes"  # the actor performed the shapes task's classes 8 and 11
+    assert set(report["categories"]) >= {class_name(8, "shapes"), class_name(11, "shapes")}
 
 
 def test_bench_teach_bad_options_are_one_line(capsys) -> None:

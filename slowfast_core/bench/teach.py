@@ -36,7 +36,7 @@ import numpy as np
 
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
-from slowfast_core.video.actions import DEFAULT_TASK, class_name
+from slowfast_core.video.actions import DEFAULT_TASK, TASKS, class_name
 from slowfast_core.video.scripted import ActionScriptSource
 
 logger = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, w
                 "reused": result.reused, "computed": result.computed,  # type: ignore[union-attr]
                 "categories": result.categories, "arch": settings.arch, "base": spec,  # type: ignore[union-attr]
                 "record_seconds": record_seconds(settings), "live_seconds": settings.live_seconds,
-                "realtime": settings.realtime}
+                "realtime": settings.realtime, "task": settings.task}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -341,6 +341,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame-size", default="320x240", metavar="WxH", help="the actor's frames (default 320x240)")
     p.add_argument("--backend", default="auto")
     p.add_argument("--realtime", action="store_true", help="pace the actor at 30 fps like a camera")
+    p.add_argument("--task", choices=TASKS, default=DEFAULT_TASK,
+                   help="the synthetic task of the backbone and the actor (`slowfast synth --task`; default "
+                        f"{DEFAULT_TASK}): a --base must have been trained on it")
     p.add_argument("--work", help="keep the work files (synthetic data, runs, session) in this folder")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -370,7 +373,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds and --live-seconds must be positive")
     settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, classes=classes,
                                   record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
-                                  realtime=args.realtime, seconds=args.seconds, width=width, height=height)
+                                  realtime=args.realtime, seconds=args.seconds, width=width, height=height,
+                                  task=args.task)
     out = bench_teach(settings, base_spec=args.base, work=Path(args.work) if args.work else None,
                       say=lambda s: print(f"bench teach: {s}", file=sys.stderr, flush=True))
     if args.json:
