@@ -287,6 +287,9 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
     assert report["teach_seconds"] > 0 and report["teach_child_seconds"] > 0 and report["stop_seconds"] >= 0
     assert report["swap_to_taught_s"] is not None and report["frame_period_ms"] > 0
     assert list((tmp_path / "work").iterdir())  # the work files were kept where asked
+    # new scenes: every window, and those inside one scripted action (2-s actions: some windows straddle two)
+    assert 0 < report["windows_new_scenes_inside"] < report["windows_new_scenes"]
+    assert 0.0 <= report["agreement_new_scenes_inside"] <= 1.0
     assert report["task"] == "shapes"  # the actor performed the shapes task's classes 8 and 11
     assert set(report["categories"]) >= {class_name(8, "shapes"), class_name(11, "shapes")}
 

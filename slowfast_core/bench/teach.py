@@ -14,7 +14,8 @@
 5. Run the taught model over the next minute of the actor and measure how many windows' top-1 agrees with
    the script (the action covering most of the window): `agreement`. The actor goes on as it was recorded
    (its script repeats, like a person acting on in the same room); `agreement_new_scenes` is the harder
-   figure on another seed's scenes (unseen backgrounds, positions, sizes and speeds).
+   figure on another seed's scenes (unseen backgrounds, positions, sizes and speeds), over every window and over
+   those inside one scripted action (`agreement_new_scenes_inside`: no window straddling two actions).
 
 Offline mode (the default) feeds the engine every frame and runs every window (`realtime=False`), so the result
 does not depend on the machine's speed; `--realtime` paces the actor at 30 fps like a camera.
@@ -320,6 +321,8 @@ def bench_teach(settings: TeachBenchSettings, *, base_spec: str | None = None, w
         say(f"and over {settings.live_seconds:.0f} s of new scenes")
         unseen = recognise(taught, settings, new_scenes=True)
         return {**scores, "agreement_new_scenes": unseen["agreement"], "windows_new_scenes": unseen["windows"],
+                "agreement_new_scenes_inside": unseen["agreement_inside"],
+                "windows_new_scenes_inside": unseen["windows_inside"],
                 "teach_seconds": round(teach_s, 3), "teach_child_seconds": round(child_s, 3),
                 "child_ready_seconds": round(ready_s, 3),
                 "stop_seconds": round(stop_s, 3), **swap,
@@ -382,7 +385,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"agreement {out['agreement']:.1%} of {out['windows']} live windows (inside one action: "
               f"{out['agreement_inside'] or 0:.1%} of {out['windows_inside']}; new scenes: "
-              f"{out['agreement_new_scenes']:.1%}); taught in {out['teach_seconds']:.2f} s (as the window's child process: "
+              f"{out['agreement_new_scenes']:.1%}, inside one action "
+              f"{out['agreement_new_scenes_inside'] or 0:.1%} of {out['windows_new_scenes_inside']}); taught in {out['teach_seconds']:.2f} s (as the window's child process: "
               f"{out['teach_child_seconds']:.2f} s after Train, its start-up {out['child_ready_seconds']:.1f} s hidden "
               "while the dialog is open) "
               f"({out['reused']} recorded features reused, {out['computed']} computed); recorder stop "
