@@ -158,9 +158,8 @@ def recompute_bn(config: TrainConfig, d: distributed.Dist, model: nn.Module, loa
                  final: bool = False) -> int:
     """Precise BN (train.precise_bn) over the first batches of `loader` (more of them after the `final` epoch);
     returns the batches used (0: off, or BN frozen by --frozen-bn / a partly frozen model). `model` is the bare
-    network, not the DDP wrapper:
-    DDP would broadcast rank 0's buffers before every forward; each rank averages its own batches instead,
-    then the ranks' statistics are averaged."""
+    network, not the DDP wrapper: DDP would broadcast rank 0's buffers before every forward; each rank averages
+    its own batches instead, then the ranks' statistics are averaged."""
     n = default_batches(config.batch_size, config.precise_bn, len(loader), final=final)
     if n == 0 or config.frozen_bn or config.train != "all":
         return 0
