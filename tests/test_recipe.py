@@ -107,6 +107,28 @@ def test_parameter_groups_exempt_bn_and_biases_from_weight_decay() -> None:
     assert id(net[2].bias) in {id(p) for p in groups[1]["params"]}
 
 
+def test_the_classifier_gets_groups_of_its_own_at_its_multiple() -> None:
+    """head_lr_mult != 1: the final Linear's weight (with decay) and bias (without) in groups of their own with
+    that lr_mult; every other parameter once, at 1; at 1 the two groups of before (old checkpoints resume)."""
+    net = create_model("slow_tiny", categories=["a", "b", "c"])
+    proj = net.blocks[6].proj
+    groups = parameter_groups(net, 1e-4, head_lr_mult=0.1)
+    by_id = {id(p): g for g in groups for p in g["params"]}
+    assert len(by_id) == sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    assert by_id[id(proj.weight)]["lr_mult"] == 0.1 and by_id[id(proj.weight)]["weight_decay"] == 1e-4
+    assert by_id[id(proj.bias)]["lr_mult"] == 0.1 and by_id[id(proj.bias)]["weight_decay"] == 0.0
+    head = {id(proj.weight), id(proj.bias)}
+    assert {g["lr_mult"] for pid, g in by_id.items() if pid not in head} == {1.0}
+    plain = parameter_groups(net, 1e-4)
+    assert [(g["weight_decay"], g["lr_mult"]) for g in plain] == [(1e-4, 1.0), (0.0, 1.0)]
+
+
+@pytest.mark.parametrize("mult", [0.0, -0.1, float("nan")])
+def test_a_classifier_multiplier_must_be_positive(mult: float) -> None:
+    with pytest.raises(ConfigError, match="--head-lr-mult"):
+        resolve(config(head_lr_mult=mult))
+
+
 @pytest.mark.parametrize("mode,trained", [("all", {0, 1, 2, 3, 4, 5, 6}), ("last", {4, 6}), ("head", {6})])
 def test_set_trainable(mode: str, trained: set[int]) -> None:
     model = create_model("slowfast_tiny")

@@ -172,6 +172,19 @@ def test_the_last_epoch_recomputes_bn_over_a_whole_epoch(synth: Path, tmp_path: 
     assert [r["precise_bn_batches"] for r in metrics(tmp_path / "minutes")] == [8]
 
 
+def test_the_classifier_learns_at_its_multiple_of_the_rate(synth: Path, tmp_path: Path) -> None:
+    """--head-lr-mult M: every step the classifier's two groups run at M times the scheduled rate (the one the
+    metrics log), the rest at the rate itself."""
+    common = dict(data=[str(synth)], batch_size=4, lr=0.05, head_lr_mult=0.25, **FAST)
+    train(TrainConfig(out=str(tmp_path), epochs=2, **common))
+    groups = torch.load(tmp_path / LAST, map_location="cpu", weights_only=True)["train_state"]["optimizer"]["param_groups"]
+    scheduled = metrics(tmp_path)[-1]["lr"]
+    assert sorted(g["lr_mult"] for g in groups) == [0.25, 0.25, 1.0, 1.0]
+    for g in groups:
+        assert g["lr"] == pytest.approx(scheduled * g["lr_mult"]), g
+    assert sorted(len(g["params"]) for g in groups if g["lr_mult"] == 0.25) == [1, 1]  # the weight, the bias
+
+
 def test_head_mode_trains_on_cached_features(overfit, synth: Path, tmp_path: Path) -> None:
     config = dict(data=[str(synth)], init=str(overfit.out / BEST), arch="", train="head", views=2, **FAST)
     first = train(TrainConfig(out=str(tmp_path / "h1"), **config))

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=0.0,
                    help="peak learning rate of every run (default: the preset's); runs at another rate are kept "
                         "in their own folders")
+    p.add_argument("--head-lr-mult", type=float, default=1.0, metavar="M",
+                   help="every run's classifier learns at M times the rate (README: 0.1 keeps the warm-up from "
+                        "diverging); runs at another M are kept in their own folders")
     p.add_argument("--collect", action="store_true", help="summarise the finished runs in --out; train nothing")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no dataset at {args.data}: make one with `slowfast synth {args.data}`")
     settings = ExperimentSettings(table=args.table, data=args.data, out=args.out, seeds=tuple(range(args.seeds)),
                                   cpu_minutes=args.cpu_minutes, epochs=args.epochs, batch_size=args.batch_size,
-                                  lr=args.lr, collect=args.collect)
+                                  lr=args.lr, head_lr_mult=args.head_lr_mult, collect=args.collect)
     summary = run_experiment(settings, say=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(summary))

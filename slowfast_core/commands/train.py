@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what --minutes counts: wall-clock, or this process's CPU time (fair on a shared machine)")
     p.add_argument("--batch-size", type=int, default=0, help="clips per process and step (default: the arch's)")
     p.add_argument("--lr", type=float, default=0.0, help="base learning rate for the global batch")
+    p.add_argument("--head-lr-mult", type=float, default=1.0, metavar="M",
+                   help="the classifier's learning rate as M times --lr (Table 5a's recipe: 0.1)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=-1.0)
     p.add_argument("--dropout", type=float, default=0.5)
@@ -85,7 +87,7 @@ def _config(args: argparse.Namespace):
     arch = args.arch or ("slowfast_tiny" if args.init is None else "")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
-        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,

@@ -79,6 +79,7 @@ class ExperimentSettings:
     epochs: int = 15  # equal epochs (0: skip this budget)
     batch_size: int = 0  # 0: the preset's
     lr: float = 0.0  # peak learning rate; 0: the preset's
+    head_lr_mult: float = 1.0  # the classifier's rate as a multiple of lr (TrainConfig.head_lr_mult)
     collect: bool = False  # summarise the runs already finished; train nothing
 
 
@@ -96,6 +97,8 @@ def check(settings: ExperimentSettings) -> None:
         raise ConfigError("--seeds must name at least one seed")
     if settings.cpu_minutes < 0 or settings.epochs < 0 or settings.lr < 0:
         raise ConfigError("--cpu-minutes, --epochs and --lr must not be negative")
+    if not settings.head_lr_mult > 0:
+        raise ConfigError(f"--head-lr-mult {settings.head_lr_mult} must be positive (1: the same rate as the rest)")
 
 
 def gmacs(spec: ModelSpec) -> float:
@@ -111,10 +114,11 @@ def gmacs(spec: ModelSpec) -> float:
 
 
 def budget_folder(settings: ExperimentSettings, budget: str) -> str:
-    """The folder name of one budget's runs: it names the budget's size (and a learning rate other than the
-    preset's), so runs of other sizes or rates never mix."""
+    """The folder name of one budget's runs: it names the budget's size (and a learning rate or classifier
+    multiplier other than the preset's), so runs of other sizes or rates never mix."""
     name = f"time_{settings.cpu_minutes:g}cpumin" if budget == "time" else f"epochs_{settings.epochs}"
-    return name + (f"_lr{settings.lr:g}" if settings.lr else "")
+    name += f"_lr{settings.lr:g}" if settings.lr else ""
+    return name + (f"_head{settings.head_lr_mult:g}" if settings.head_lr_mult != 1.0 else "")
 
 
 def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: int) -> dict | None:
@@ -132,6 +136,7 @@ def run_one(settings: ExperimentSettings, spec: ModelSpec, budget: str, seed: in
     config = TrainConfig(
         data=[settings.data], out=str(out), arch=spec.arch, beta_inv=spec.beta_inv, seed=seed, workers=0,
         device="cpu", budget_clock="cpu", batch_size=settings.batch_size, lr=settings.lr,
+        head_lr_mult=settings.head_lr_mult,
         epochs=settings.epochs if budget == "epochs" else TIME_BOUND_EPOCHS,
         minutes=settings.cpu_minutes if budget == "time" else None,
     )

@@ -228,7 +228,7 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     net: SlowFast = model
     if d.enabled:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
-    optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay), lr=config.lr, momentum=config.momentum)
+    optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay, config.head_lr_mult), lr=config.lr, momentum=config.momentum)
     fp16 = d.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if fp16 else None
     state = load_resume(out, net, optimizer, scaler) if config.resume else TrainState(horizon=config.epochs)
@@ -306,7 +306,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         state.skipped += [str(data.train[i].path) for i in bad]
         lr = lr_at(state.step, total_steps=total_steps, warmup_steps=warmup, base_lr=config.lr)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_mult", 1.0)
         torch.manual_seed(config.seed * 1_000_003 + state.step)  # dropout draws: a function of the step (exact resume)
         if inputs is not None:
             labels_dev = labels.to(d.device, non_blocking=True)
