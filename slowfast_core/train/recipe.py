@@ -7,7 +7,8 @@ The learning rate scales linearly with the global batch: PySlowFast's 0.1 for 64
 `lr` is for the batch given). The tiny presets once ran at twice that rate (0.05 for 16 clips): on the
 pathways task SlowFast diverged in its warm-up (training loss above chance for epochs) and never recovered, and
 a 10-minute run's validation jumped by 16 points. At the paper's rate that run met its steadiness goals;
-SlowFast still rises above chance in the warm-up on some seeds (README, Table 5a).
+SlowFast still rose above chance in the warm-up on some seeds (README, Table 5a), through the classifier:
+`head_lr_mult` (the classifier's rate as a multiple, `parameter_groups`) at 0.1 keeps it under chance.
 """
 
 from __future__ import annotations
