@@ -294,6 +294,19 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
     assert set(report["categories"]) >= {class_name(8, "shapes"), class_name(11, "shapes")}
 
 
+def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> None:
+    """Without --base the bench trains its backbone on classes 0..P-1 of its task, from scratch, with the
+    classifier at FROM_SCRATCH_HEAD_LR_MULT (at 1 SlowFast stalled on 2 of 3 seeds: README, Table 5a)."""
+    from slowfast_core.bench.teach import TeachBenchSettings, pretrain
+    from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT
+
+    settings = TeachBenchSettings(pretrain_classes=2, pretrain_clips=2, pretrain_epochs=1, pretrain_minutes=None)
+    best = pretrain(settings, tmp_path, say=lambda line: None)
+    config = json.loads((best.parent / "run.json").read_text())["config"]
+    assert best.is_file() and config["head_lr_mult"] == FROM_SCRATCH_HEAD_LR_MULT == 0.1
+    assert config["init"] is None and config["arch"] == "slowfast_tiny"
+
+
 def test_bench_teach_bad_options_are_one_line(capsys) -> None:
     for extra, says in ((["--frame-size", "big"], "--frame-size 'big': use WxH"),
                         (["--seconds", "0"], "--seconds and --live-seconds must be positive"),

@@ -66,10 +66,11 @@ class TeachBenchSettings:
 
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
-    """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`); its checkpoint."""
+    """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`, with the classifier at
+    the from-scratch runs' multiple of the rate); its checkpoint."""
     from slowfast_core.train.loop import train
     from slowfast_core.train.run_folder import BEST
-    from slowfast_core.train.recipe import TrainConfig
+    from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT, TrainConfig
     from slowfast_core.train.synth import SynthSettings, generate
 
     data = work / "synth"
@@ -79,7 +80,7 @@ def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None
     say("pretraining the backbone")
     config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
                          epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
-                         seed=settings.seed)
+                         seed=settings.seed, head_lr_mult=FROM_SCRATCH_HEAD_LR_MULT)
     return train(config).out / BEST
 
 

@@ -98,6 +98,11 @@ DEFAULTS: dict[str, ArchDefaults] = {
 }
 
 
+#: The classifier multiplier of the README's from-scratch runs on the pathways task (Table 5a, the teach bench's
+#: backbone): at 1 the warm-up rose above chance on 2 of 3 SlowFast seeds and they stalled; at 0.1 none did.
+FROM_SCRATCH_HEAD_LR_MULT = 0.1
+
+
 def arch_defaults(arch: str, *, finetune: bool) -> ArchDefaults:
     """Defaults for `arch` (tiny presets by name), with shorter, gentler ones when fine-tuning."""
     if arch.endswith("_tiny"):
