@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# --max-worker-restart=0: a worker that dies (a crash in native code, a kill) fails the run at once, naming its
+# test. With a replacement worker, --dist loadfile can wait forever for work that never comes (pytest-xdist #784):
+# seen once here, a fresh-clone run under load 7 that hung at 99% after "[gw0] node down: Not properly terminated".
 test: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0
 
 # Mutation testing of the pure core modules (tools/mutate.py: mutmut, one module at a time, niced, only the fast unit
 # tests that cover each). Not part of `make test` or CI: it takes minutes per module. Scores: build/mutate/scores.md.
