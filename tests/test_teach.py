@@ -300,7 +300,8 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
     """Without --base the bench trains its backbone on classes 0..P-1 of its task, from scratch, with the
     classifier at FROM_SCRATCH_HEAD_LR_MULT (at 1 SlowFast stalled on 2 of 3 seeds: README, Table 5a).
     In a process of its own, as the bench runs: its training forks a DataLoader worker, and forked from a test
-    worker that has run Qt and OpenVINO tests before, the test worker died (twice in a fresh-clone run)."""
+    worker that had run Qt and OpenVINO tests before, that worker died before the first epoch (two fresh-clone
+    runs; not root-caused: README, Tests)."""
     from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT
 
     code = ("import sys; from pathlib import Path; from slowfast_core.bench.teach import TeachBenchSettings, pretrain; "
