@@ -304,9 +304,10 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
     runs; not root-caused: README, Tests)."""
     from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT
 
-    code = ("import sys; from pathlib import Path; from slowfast_core.bench.teach import TeachBenchSettings, pretrain; "
-            "s = TeachBenchSettings(pretrain_classes=2, pretrain_clips=2, pretrain_epochs=1, pretrain_minutes=None); "
-            "print(pretrain(s, Path(sys.argv[1]), say=lambda line: None))")
+    code = ("import sys; from pathlib import Path; "
+            "from slowfast_core.bench.teach import TeachBenchSettings, pretrain; "
+            "s = TeachBenchSettings(pretrain_classes=2, pretrain_clips=2, pretrain_epochs=1, "
+            "pretrain_minutes=None); print(pretrain(s, Path(sys.argv[1]), say=lambda line: None))")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     best = Path(done.stdout.strip().splitlines()[-1])

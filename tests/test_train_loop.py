@@ -177,7 +177,8 @@ def test_the_classifier_learns_at_its_multiple_of_the_rate(synth: Path, tmp_path
     metrics log), the rest at the rate itself."""
     common = dict(data=[str(synth)], batch_size=4, lr=0.05, head_lr_mult=0.25, **FAST)
     train(TrainConfig(out=str(tmp_path), epochs=2, **common))
-    groups = torch.load(tmp_path / LAST, map_location="cpu", weights_only=True)["train_state"]["optimizer"]["param_groups"]
+    saved = torch.load(tmp_path / LAST, map_location="cpu", weights_only=True)["train_state"]
+    groups = saved["optimizer"]["param_groups"]
     scheduled = metrics(tmp_path)[-1]["lr"]
     assert sorted(g["lr_mult"] for g in groups) == [0.25, 0.25, 1.0, 1.0]
     for g in groups:

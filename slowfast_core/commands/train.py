@@ -87,7 +87,8 @@ def _config(args: argparse.Namespace):
     arch = args.arch or ("slowfast_tiny" if args.init is None else "")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
-        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult, weight_decay=args.weight_decay,
+        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
+        weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
         val_fraction=args.val_fraction, seed=args.seed, workers=args.workers, device=args.device, amp=args.amp,

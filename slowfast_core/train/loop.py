@@ -228,7 +228,8 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     net: SlowFast = model
     if d.enabled:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
-    optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay, config.head_lr_mult), lr=config.lr, momentum=config.momentum)
+    optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay, config.head_lr_mult), lr=config.lr,
+                                momentum=config.momentum)
     fp16 = d.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if fp16 else None
     state = load_resume(out, net, optimizer, scaler) if config.resume else TrainState(horizon=config.epochs)
