@@ -65,6 +65,25 @@ def test_striped_and_plain_twins_differ_only_on_the_object() -> None:
     assert (a - b)[changed].mean() > 0  # stripes are darker
 
 
+def _dark_stripes_across(size: tuple[int, int]) -> int:
+    """Dark stripes along the row through a striped red disc's centre, rendered at `size` (no noise, vertical
+    stripes): the same seed draws the same scene, scaled."""
+    plain = dataclasses.replace(make_scene(0, np.random.default_rng(7), size=size), noise=0.0, flicker=0.0,
+                                stripe_angle=0.0)
+    striped = dataclasses.replace(plain, class_index=2)  # red disc striped still
+    row = int(round(plain.y0))
+    dark = (render_frame(plain, 0)[row].astype(int) - render_frame(striped, 0)[row].astype(int)).sum(axis=1) > 30
+    return int(np.count_nonzero(dark[1:] & ~dark[:-1]) + dark[0])
+
+
+def test_stripes_scale_with_the_frame_so_the_actor_shows_what_synth_trained_on() -> None:
+    # the scripted actor renders 320x240 and `slowfast synth` 170x128; the model sees both at 80 pixels high, so a
+    # fixed 6-pixel period would reach it at 2 pixels (at Nyquist: blurred away) from the actor, 3.75 from synth
+    small, large = _dark_stripes_across((170, 128)), _dark_stripes_across((320, 240))
+    assert small >= 4  # a disc of 0.12-0.17 of the height holds several 6-pixel periods
+    assert abs(large - small) <= 1
+
+
 def test_task_names_and_the_original_task_kept() -> None:
     assert class_names(4) == ["red disc plain still", "red disc plain ticking", "red disc striped still",
                               "red disc striped ticking"]

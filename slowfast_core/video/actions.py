@@ -52,6 +52,7 @@ SHAKE_HZ = 7.5  # 4 frames per period at 30 fps
 SWAY_HZ = 0.8
 
 TASKS: tuple[str, ...] = ("pathways", "shapes")
+DEFAULT_SIZE = (170, 128)  # width, height (even: mp4v needs it); the tiny models resize to 80 and crop 70
 DEFAULT_TASK = "pathways"
 
 #: The pathways task: shapes (name, shape, BGR colour), finishes and ticks.
@@ -65,7 +66,10 @@ FINISHES: tuple[str, ...] = ("plain", "striped")
 TICKS: tuple[str, ...] = ("still", "ticking")
 TICK_HZ = 3.0  # a period of 10 frames at 30 fps: the tiny models' Slow stride (frames 0, 10, 20, 31 of 32)
 TICK_DUTY = 0.2  # displaced for 2 frames of every 10: Fast's stride of 2 always lands in it
-STRIPE_PERIOD = 6  # pixels at the rendered size (170x128): 3.75 at the tiny models' 80-pixel input
+STRIPE_PERIOD = 6  # pixels at the default frame height (128): 3.75 at the tiny models' 80-pixel input
+#: The stripes' period as a fraction of the frame's height, so a striped object looks the same at any rendered size
+#: (the scripted actor renders 320x240, `slowfast synth` 170x128), as its size, path and tick already scale.
+STRIPE_PERIOD_OF_HEIGHT = STRIPE_PERIOD / DEFAULT_SIZE[1]
 STRIPE_GAIN = 0.6  # the dark stripes' brightness relative to the colour
 #: (shape, finish, tick) of each pathways class: twins that differ in tick only are adjacent (2k, 2k+1),
 #: twins that differ in finish only are 2 apart; the first 8 use disc and square, the last 8 the others.
@@ -78,7 +82,6 @@ CLASS_ORDER: tuple[tuple[int, int], ...] = (
     (0, 2), (0, 3), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0), (3, 1),
 )
 MAX_CLASSES = len(CLASS_ORDER)
-DEFAULT_SIZE = (170, 128)  # width, height (even: mp4v needs it); the tiny models resize to 80 and crop 70
 
 
 def check_task(task: str) -> str:
@@ -271,11 +274,17 @@ def draw_shape(frame: np.ndarray, shape: str, centre: tuple[float, float], radiu
         raise ConfigError(f"unknown shape {shape!r}")
 
 
+def stripe_period(scene: ActionScene) -> float:
+    """The striped finish's period in pixels at the scene's rendered size (6 at the default 128-pixel height)."""
+    return STRIPE_PERIOD_OF_HEIGHT * scene.height
+
+
 def draw_actor(frame: np.ndarray, scene: ActionScene, t: float) -> None:
     """Draw the scene's object as it is at `t` seconds into `frame` (in place; any size: scenes may share one).
 
     Shapes: a solid shape. Pathways: the shape blended in through an anti-aliased mask, with fine stripes
-    (period STRIPE_PERIOD, at the scene's angle, fixed to the object) when its finish is striped."""
+    (a period of STRIPE_PERIOD_OF_HEIGHT of the scene's height, at the scene's angle, fixed to the object) when its
+    finish is striped."""
     centre = object_position(scene, t)
     if scene.task != "pathways":
         draw_shape(frame, scene.shape, centre, scene.size, scene.colour)
@@ -294,7 +303,7 @@ def draw_actor(frame: np.ndarray, scene: ActionScene, t: float) -> None:
     if scene.finish == 1:
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         u = (xx - centre[0]) * math.cos(scene.stripe_angle) + (yy - centre[1]) * math.sin(scene.stripe_angle)
-        dark = np.floor(u / (STRIPE_PERIOD / 2)) % 2 == 1  # half of each period
+        dark = np.floor(u / (stripe_period(scene) / 2)) % 2 == 1  # half of each period
         paint[dark] *= STRIPE_GAIN
     box = frame[y0:y1, x0:x1].astype(np.float32)
     frame[y0:y1, x0:x1] = np.clip(box * (1 - alpha) + paint * alpha + 0.5, 0, 255).astype(np.uint8)
