@@ -41,8 +41,9 @@ def test_bench_detect_small_learns_who_is_doing_what(tmp_path: Path) -> None:
     assert (tmp_path / "detect" / "detector.pyth").is_file()
 
 
-@pytest.mark.parametrize(("classes", "said"), [("3", "at least two different"), ("0,0", "at least two different"),
-                                               ("0,16", "each 0..15"), ("a,b", "comma-separated")])
+@pytest.mark.parametrize(("classes", "said"), [("3", "at least 2 different"), ("0,0", "at least 2 different"),
+                                               ("0,16", "each 0..15"), ("a,b", "class numbers and ranges"),
+                                               ("5-2", "class numbers and ranges")])
 def test_bench_detect_bad_classes_is_one_line(capsys: pytest.CaptureFixture[str], classes: str, said: str) -> None:
     code, _, err = run_cli(capsys, "bench", "detect", "--classes", classes)
     cli_error(code, err, "--classes", said)

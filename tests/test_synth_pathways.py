@@ -4,6 +4,7 @@ pathway and differ for the Fast one; plain/striped twins differ only in the obje
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from slowfast_core.cli import main
 from slowfast_core.model.config import get_config
 from slowfast_core.video.actions import (
     PATHWAY_ORDER,
+    class_name,
     class_names,
     make_scene,
     render_frame,
@@ -99,6 +101,43 @@ def test_synth_task_option_and_bad_task(tmp_path, capsys: pytest.CaptureFixture[
 
     with pytest.raises(Exception, match="unknown synthetic task 'dots'"):
         generate(tmp_path / "t", SynthSettings(classes=1, task="dots"))
+
+
+def test_synth_a_list_of_classes_renders_the_same_clips_as_their_range(tmp_path) -> None:
+    # `--classes 0,13-14`: pretrain on chosen classes (the teach bench's backbone skips the ones it will teach)
+    import cv2
+
+    common = ["--clips-per-class", "1", "--eval-fraction", "1", "--seconds", "0.5"]
+    assert main(["synth", str(tmp_path / "list"), "--classes", "0,13-14", *common]) == 0
+    assert main(["synth", str(tmp_path / "range"), "--classes", "2", "--offset", "13", *common]) == 0
+    labels = json.loads((tmp_path / "list" / "label_map.json").read_text())
+    assert labels == {name: i for i, name in enumerate([class_name(0), class_name(13), class_name(14)])}
+    rows = (tmp_path / "list" / "train.csv").read_text().split()
+    assert rows[1::2] == ["0", "1", "2"]
+    listed, ranged = tmp_path / "list" / rows[2], tmp_path / "range" / rows[2]  # class 13's clip, label 1 of the list
+
+    def first_frame(path):
+        cap = cv2.VideoCapture(str(path))
+        ok, frame = cap.read()
+        cap.release()
+        assert ok
+        return frame
+
+    assert np.array_equal(first_frame(listed), first_frame(ranged))
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--classes", "0-7", "--offset", "8"], "a list names its classes, drop --offset"),
+    (["--classes", "0,x"], "give class numbers and ranges"),
+    (["--classes", "0,0"], "different classes"),
+    (["--classes", "0,1", "--actors", "2"], "give a number of classes"),
+    (["--classes", "17"], "out of range"),
+])
+def test_synth_bad_class_lists_are_one_line(tmp_path, capsys: pytest.CaptureFixture[str], extra, said) -> None:
+    assert main(["synth", str(tmp_path / "s"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "s" / "train.csv").exists()
 
 
 def test_the_scripted_actor_performs_either_task() -> None:

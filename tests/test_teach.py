@@ -319,7 +319,7 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
 def test_bench_teach_bad_options_are_one_line(capsys) -> None:
     for extra, says in ((["--frame-size", "big"], "--frame-size 'big': use WxH"),
                         (["--seconds", "0"], "--seconds and --live-seconds must be positive"),
-                        (["--classes", "8"], "--classes '8': use A-B")):
+                        (["--classes", "8"], "--classes '8': give at least 2 different classes")):
         assert cli_main(["bench", "teach", *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1, err

@@ -277,19 +277,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_classes(text: str | None) -> tuple[int, ...]:
-    """`--classes 0,5`: synthetic class indices (at least two, distinct, each 0..15); None: DEFAULT_CLASSES."""
-    from slowfast_core.errors import ConfigError
-    from slowfast_core.video.actions import MAX_CLASSES
+    """`--classes 0,5` (or ranges, 0-3): synthetic class indices (at least two, distinct, each 0..15); None:
+    DEFAULT_CLASSES."""
+    from slowfast_core.video.actions import parse_class_list
 
-    if text is None:
-        return DEFAULT_CLASSES
-    try:
-        classes = tuple(int(c) for c in text.split(","))
-    except ValueError:
-        raise ConfigError(f"--classes {text!r}: give comma-separated class numbers, e.g. 0,5") from None
-    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c < MAX_CLASSES for c in classes):
-        raise ConfigError(f"--classes {text!r}: give at least two different classes, each 0..{MAX_CLASSES - 1}")
-    return classes
+    return DEFAULT_CLASSES if text is None else parse_class_list(text)
 
 
 def run(args: argparse.Namespace) -> int:

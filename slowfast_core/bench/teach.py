@@ -37,7 +37,7 @@ import numpy as np
 
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
-from slowfast_core.video.actions import DEFAULT_TASK, TASKS, class_name
+from slowfast_core.video.actions import DEFAULT_TASK, TASKS, class_name, parse_class_list
 from slowfast_core.video.scripted import ActionScriptSource
 
 logger = logging.getLogger(__name__)
@@ -338,7 +338,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", default="slowfast_tiny", help="backbone preset to pretrain (default slowfast_tiny)")
     p.add_argument("--base", help="use these weights as the backbone instead of pretraining one")
     p.add_argument("--pretrain-minutes", type=float, default=3.0)
-    p.add_argument("--classes", default="8-11", help="the new classes the actor performs: A-B or A,B,C (default 8-11)")
+    p.add_argument("--classes", default="8-11",
+                   help="the new classes the actor performs: A-B, A,B,C or both (default 8-11)")
     p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
     p.add_argument("--live-seconds", type=float, default=60.0)
     p.add_argument("--seconds", type=float, default=4.0, help="seconds per action in the script (default 4)")
@@ -357,16 +358,7 @@ def run(args: argparse.Namespace) -> int:
 
     from slowfast_core.errors import ConfigError
 
-    try:
-        if "-" in args.classes:
-            first, last = (int(v) for v in args.classes.split("-"))
-            classes = tuple(range(first, last + 1))
-        else:
-            classes = tuple(int(v) for v in args.classes.split(","))
-        if len(classes) < 2 or not all(0 <= c < 16 for c in classes):
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"--classes {args.classes!r}: use A-B or A,B,... with at least two of 0-15, e.g. 8-11") from None
+    classes = parse_class_list(args.classes)
     try:
         width, height = (int(v) for v in args.frame_size.lower().split("x"))
         if not (32 <= width <= 4096 and 32 <= height <= 4096):

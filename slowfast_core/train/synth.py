@@ -22,7 +22,15 @@ import numpy as np
 from slowfast_core.errors import ConfigError, SlowFastError
 from slowfast_core.files import slugify
 from slowfast_core.sessions.layout import atomic_write_text
-from slowfast_core.video.actions import DEFAULT_SIZE, DEFAULT_TASK, check_task, class_names, make_scene, render_frame
+from slowfast_core.video.actions import (
+    DEFAULT_SIZE,
+    DEFAULT_TASK,
+    check_class_range,
+    check_task,
+    class_name,
+    make_scene,
+    render_frame,
+)
 
 FPS = 30.0
 
@@ -40,6 +48,14 @@ class SynthSettings:
     width: int = DEFAULT_SIZE[0]
     height: int = DEFAULT_SIZE[1]
     task: str = DEFAULT_TASK  # "pathways" (classes that need both pathways) or "shapes" (the original task)
+    only: tuple[int, ...] = ()  # these classes in this order, not `classes` from `offset` (`--classes 0-7,12-15`)
+
+    def class_indices(self) -> tuple[int, ...]:
+        """The task's class numbers that become labels 0, 1, ...: `only`, else `classes` from `offset`."""
+        if self.only:
+            return self.only
+        check_class_range(self.classes, self.offset)
+        return tuple(range(self.offset, self.offset + self.classes))
 
 
 def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS, *, fourcc: str = "mp4v") -> None:
@@ -61,7 +77,8 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = FPS, *, fourcc
 def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Render the dataset into `out`; returns {split: clips}. ConfigError for impossible settings."""
     check_task(settings.task)
-    names = class_names(settings.classes, settings.offset, settings.task)
+    indices = settings.class_indices()
+    names = [class_name(i, settings.task) for i in indices]
     if settings.clips_per_class < 1:
         raise ConfigError("--clips-per-class must be at least 1")
     if not 0 < settings.eval_fraction <= 1:
@@ -70,7 +87,7 @@ def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int
         raise ConfigError(f"--seconds {settings.seconds} must be in 0.5..30")
     n_eval = max(1, int(round(settings.clips_per_class * settings.eval_fraction)))
     plan = [("train", settings.clips_per_class), ("val", n_eval), ("test", n_eval)]
-    total = settings.classes * sum(n for _, n in plan)
+    total = len(indices) * sum(n for _, n in plan)
     frames_per_clip = int(round(settings.seconds * FPS))
     out.mkdir(parents=True, exist_ok=True)
     lines: dict[str, list[str]] = {split: [] for split, _ in plan}
@@ -78,7 +95,7 @@ def generate(out: Path, settings: SynthSettings, *, progress: Callable[[int, int
     for label, name in enumerate(names):
         folder = out / "clips" / slugify(name)
         folder.mkdir(parents=True, exist_ok=True)
-        class_index = settings.offset + label
+        class_index = indices[label]
         for split_no, (split, count) in enumerate(plan):
             for k in range(count):
                 rng = np.random.default_rng([settings.seed, class_index, split_no, k])

@@ -118,6 +118,26 @@ def check_class_range(num_classes: int, offset: int = 0) -> None:
                           f"there are {MAX_CLASSES} (use --classes 1..{MAX_CLASSES - offset})")
 
 
+def parse_class_list(text: str, *, option: str = "--classes", minimum: int = 2) -> tuple[int, ...]:
+    """`0-7,12-15`, `8-11` or `0,5`: synthetic class indices in the order given (ranges inclusive; distinct, each
+    0..15, at least `minimum`). ConfigError, in one line with an example, for anything else."""
+    example = "e.g. 8-11 or 0-7,12-15"
+    try:
+        classes: list[int] = []
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            lo, hi = int(first), int(last or first)
+            if hi < lo:
+                raise ValueError
+            classes.extend(range(lo, hi + 1))
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: give class numbers and ranges, {example}") from None
+    if len(classes) < minimum or len(set(classes)) != len(classes) or not all(0 <= c < MAX_CLASSES for c in classes):
+        raise ConfigError(f"{option} {text!r}: give at least {minimum} different classes, each 0..{MAX_CLASSES - 1}, "
+                          f"{example}")
+    return tuple(classes)
+
+
 @dataclass(frozen=True)
 class ActionScene:
     """Everything needed to render one clip of one class: the class plus its drawn nuisance values."""
