@@ -154,3 +154,28 @@ def test_freeze_bn_puts_only_bn_layers_in_eval_mode() -> None:
 def test_a_config_reads_back_as_json() -> None:
     c = config(epochs=3, scale=(80, 100))
     assert c.to_json()["epochs"] == 3 and c.to_json()["scale"] == (80, 100) and c.to_json()["data"] == ["d"]
+
+
+def test_train_beta_inv_builds_the_fast_pathway_that_narrow() -> None:
+    from slowfast_core.cli import build_parser
+    from slowfast_core.commands.train import _config
+    from slowfast_core.train.start import build_model
+
+    def fast_stem(argv: list[str]) -> int:
+        config = _config(build_parser().parse_args(["train", "DATA", "--out", "R", *argv]))
+        return build_model(config, ["a", "b"]).config.fast_fusion_dims()[-1]  # Fast channels into res5
+
+    default, narrow = fast_stem(["--from-scratch"]), fast_stem(["--from-scratch", "--beta-inv", "16"])
+    assert narrow < default and narrow == fast_stem(["--beta-inv", "16"])  # from scratch is the default
+
+
+@pytest.mark.parametrize(("argv", "says"), [(["--beta-inv", "16", "--init", "x.pyth"], "drop --init"),
+                                            (["--beta-inv", "0"], "must be at least 1")])
+def test_train_bad_beta_inv_is_one_line(tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        says: str) -> None:
+    from slowfast_core.cli import main
+
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=0.0, help="base learning rate for the global batch")
     p.add_argument("--head-lr-mult", type=float, default=1.0, metavar="M",
                    help="the classifier's learning rate as M times --lr (Table 5a's recipe: 0.1)")
+    p.add_argument("--beta-inv", type=int, default=None, metavar="N",
+                   help="from scratch: the Fast pathway with 1/N of the Slow pathway's channels (the paper's beta; "
+                        "Table 5b: 4, 8, 16; default: the arch's)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=-1.0)
     p.add_argument("--dropout", type=float, default=0.5)
@@ -85,9 +88,16 @@ def _config(args: argparse.Namespace):
     if args.init is None and args.train != "all":
         raise ConfigError(f"--train {args.train} needs --init WEIGHTS")
     arch = args.arch or ("slowfast_tiny" if args.init is None else "")
+    if args.beta_inv is not None and args.init is not None:
+        raise ConfigError(f"--beta-inv {args.beta_inv} builds the Fast pathway from scratch: drop --init (a "
+                          "checkpoint's widths are its own)")
+    if args.beta_inv is not None and args.beta_inv < 1:
+        raise ConfigError(f"--beta-inv {args.beta_inv} must be at least 1 (e.g. 8: the Fast pathway has 1/8 of the "
+                          "Slow pathway's channels)")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
         minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
+        beta_inv=args.beta_inv or 0,
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,
