@@ -297,7 +297,7 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
 
 
 def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> None:
-    """Without --base the bench trains its backbone on classes 0..P-1 of its task, from scratch, with the
+    """Without --base the bench trains its backbone on the classes it is given, from scratch, with the
     classifier at FROM_SCRATCH_HEAD_LR_MULT (at 1 SlowFast stalled on 2 of 3 seeds: README, Table 5a).
     In a process of its own, as the bench runs: its training forks a DataLoader worker, and forked from a test
     worker that had run Qt and OpenVINO tests before, that worker died before the first epoch (two fresh-clone
@@ -306,7 +306,7 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
 
     code = ("import sys; from pathlib import Path; "
             "from slowfast_core.bench.teach import TeachBenchSettings, pretrain; "
-            "s = TeachBenchSettings(pretrain_classes=2, pretrain_clips=2, pretrain_epochs=1, "
+            "s = TeachBenchSettings(pretrain_classes=(0, 1), pretrain_clips=2, pretrain_epochs=1, "
             "pretrain_minutes=None); print(pretrain(s, Path(sys.argv[1]), say=lambda line: None))")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
@@ -314,12 +314,23 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
     config = json.loads((best.parent / "run.json").read_text())["config"]
     assert best.is_file() and config["head_lr_mult"] == FROM_SCRATCH_HEAD_LR_MULT == 0.1
     assert config["init"] is None and config["arch"] == "slowfast_tiny"
+    assert json.loads((tmp_path / "synth" / "synth.json").read_text())["names"] == [class_name(0), class_name(1)]
+
+
+def test_the_teach_benchs_backbone_knows_every_class_but_the_taught_ones() -> None:
+    from slowfast_core.bench.teach import TeachBenchSettings
+
+    assert TeachBenchSettings().backbone_classes() == (*range(8), *range(12, 16))  # taught: 8-11
+    assert TeachBenchSettings(classes=(0, 15)).backbone_classes() == tuple(range(1, 15))
+    assert TeachBenchSettings(pretrain_classes=(3, 4)).backbone_classes() == (3, 4)
 
 
 def test_bench_teach_bad_options_are_one_line(capsys) -> None:
     for extra, says in ((["--frame-size", "big"], "--frame-size 'big': use WxH"),
                         (["--seconds", "0"], "--seconds and --live-seconds must be positive"),
-                        (["--classes", "8"], "--classes '8': give at least 2 different classes")):
+                        (["--classes", "8"], "--classes '8': give at least 2 different classes"),
+                        (["--pretrain-classes", "0-8"], "holds classes the actor performs"),
+                        (["--pretrain-classes", "0"], "--pretrain-classes '0': give at least 2")):
         assert cli_main(["bench", "teach", *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1, err

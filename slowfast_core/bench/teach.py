@@ -1,7 +1,7 @@
 """`slowfast bench teach`: record -> teach -> recognise, end to end, with nothing downloaded.
 
-1. Pretrain a backbone with the training loop on synthetic actions (`slowfast synth` classes 0..P-1), unless
-   `--base` names one.
+1. Pretrain a backbone with the training loop on synthetic actions (`slowfast synth`: every class of the task
+   but those the actor will perform, or `--pretrain-classes`), unless `--base` names one.
 2. The scripted actor (`synthetic:actions`) performs OTHER classes (new to the backbone) while the real engine
    runs the base model and a real `SessionRecorder` records video, predictions and features; the labels are
    marked at the script's times, as a person pressing the label keys would.
@@ -37,7 +37,7 @@ import numpy as np
 
 from slowfast_core.model.net import SlowFast
 from slowfast_core.stream.types import Prediction
-from slowfast_core.video.actions import DEFAULT_TASK, TASKS, class_name, parse_class_list
+from slowfast_core.video.actions import DEFAULT_TASK, MAX_CLASSES, TASKS, class_name, parse_class_list
 from slowfast_core.video.scripted import ActionScriptSource
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class TeachBenchSettings:
     """Sizes of the proof; the defaults are the full-size bench, a test passes smaller ones."""
 
     arch: str = "slowfast_tiny"
-    pretrain_classes: int = 8  # classes 0..P-1 for the backbone
+    pretrain_classes: tuple[int, ...] = ()  # the backbone's classes; (): every class the actor does not perform
     pretrain_clips: int = 40  # per class
     pretrain_epochs: int = 30
     pretrain_minutes: float | None = 3.0
@@ -64,18 +64,25 @@ class TeachBenchSettings:
     height: int = 240
     task: str = DEFAULT_TASK  # the synthetic task of the backbone and the actor (`slowfast synth --task`)
 
+    def backbone_classes(self) -> tuple[int, ...]:
+        """The classes the backbone is pretrained on: `pretrain_classes`, else all of the task's but those the actor
+        performs, so that the backbone knows every shape, finish, tick or motion it can while the taught
+        classes stay new to it (README, "Teach": a backbone pretrained on one or two shapes carried little)."""
+        return self.pretrain_classes or tuple(c for c in range(MAX_CLASSES) if c not in self.classes)
+
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
-    """A backbone trained on synthetic classes 0..P-1 (`slowfast synth` + `slowfast train`, with the classifier at
-    the from-scratch runs' multiple of the rate); its checkpoint."""
+    """A backbone trained on the synthetic classes `settings.backbone_classes()` (`slowfast synth` + `slowfast
+    train`, with the classifier at the from-scratch runs' multiple of the rate); its checkpoint."""
     from slowfast_core.train.loop import train
     from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT, TrainConfig
     from slowfast_core.train.synth import SynthSettings, generate
 
     data = work / "synth"
-    say(f"synthesising {settings.pretrain_classes} classes x {settings.pretrain_clips} clips")
-    generate(data, SynthSettings(classes=settings.pretrain_classes, clips_per_class=settings.pretrain_clips,
+    classes = settings.backbone_classes()
+    say(f"synthesising {len(classes)} classes x {settings.pretrain_clips} clips")
+    generate(data, SynthSettings(classes=len(classes), only=classes, clips_per_class=settings.pretrain_clips,
                                  seed=settings.seed, task=settings.task))
     say("pretraining the backbone")
     config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
@@ -340,6 +347,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrain-minutes", type=float, default=3.0)
     p.add_argument("--classes", default="8-11",
                    help="the new classes the actor performs: A-B, A,B,C or both (default 8-11)")
+    p.add_argument("--pretrain-classes", default=None, metavar="LIST",
+                   help="the backbone's classes, e.g. 0-7 (default: every class the actor does not perform)")
     p.add_argument("--passes", type=int, default=3, help="passes of the script while recording (default 3)")
     p.add_argument("--live-seconds", type=float, default=60.0)
     p.add_argument("--seconds", type=float, default=4.0, help="seconds per action in the script (default 4)")
@@ -367,7 +376,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--frame-size {args.frame_size!r}: use WxH from 32x32 to 4096x4096, e.g. 320x240") from None
     if not (args.seconds > 0 and args.live_seconds > 0):
         raise ConfigError("--seconds and --live-seconds must be positive")
+    pretrain_classes = (parse_class_list(args.pretrain_classes, option="--pretrain-classes", minimum=2)
+                        if args.pretrain_classes else ())
+    if set(pretrain_classes) & set(classes):
+        raise ConfigError(f"--pretrain-classes {args.pretrain_classes} holds classes the actor performs "
+                          f"({args.classes}): the taught classes must be new to the backbone")
     settings = TeachBenchSettings(arch=args.arch, pretrain_minutes=args.pretrain_minutes, classes=classes,
+                                  pretrain_classes=pretrain_classes,
                                   record_passes=args.passes, live_seconds=args.live_seconds, backend=args.backend,
                                   realtime=args.realtime, seconds=args.seconds, width=width, height=height,
                                   task=args.task)
