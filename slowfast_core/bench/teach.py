@@ -52,6 +52,7 @@ class TeachBenchSettings:
     pretrain_clips: int = 40  # per class
     pretrain_epochs: int = 30
     pretrain_minutes: float | None = 3.0
+    pretrain_beta_inv: int = 16  # the Fast pathway's 1/beta: Table 5b's best, and it carried to a new shape (README)
     classes: tuple[int, ...] = (8, 9, 10, 11)  # the new classes the actor performs (in a seeded order)
     seconds: float = 4.0  # per action
     record_passes: int = 3  # passes of the script while recording
@@ -73,7 +74,7 @@ class TeachBenchSettings:
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
     """A backbone trained on the synthetic classes `settings.backbone_classes()` (`slowfast synth` + `slowfast
-    train`, with the classifier at the from-scratch runs' multiple of the rate); its checkpoint."""
+    train --beta-inv 16`, with the classifier at the from-scratch runs' multiple of the rate); its checkpoint."""
     from slowfast_core.train.loop import train
     from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT, TrainConfig
@@ -87,7 +88,8 @@ def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None
     say("pretraining the backbone")
     config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
                          epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
-                         seed=settings.seed, head_lr_mult=FROM_SCRATCH_HEAD_LR_MULT)
+                         seed=settings.seed, head_lr_mult=FROM_SCRATCH_HEAD_LR_MULT,
+                         beta_inv=settings.pretrain_beta_inv)
     return train(config).out / BEST
 
 
