@@ -13,7 +13,8 @@ in 8 of the 10 phases the last frame (31) does too, and Slow's four frames are *
 object (shifted by the tick, or not); Fast's stride of 2 frames lands in the 2-frame tick once every
 5 frames whatever the phase, 3 times per window. A *striped* object carries fine stripes (a period of 6/128
 of the frame's height, 3.75 pixels at the tiny models' 80-pixel input at any size, 40 % darker) where a
-*plain* one is solid: a difference of fine appearance, for the Slow pathway's channels rather than the Fast pathway's few (1/4 or 1/8 as many).
+*plain* one is solid: a difference of fine appearance, for the Slow pathway's channels rather than the Fast
+pathway's few (1/4 or 1/8 as many).
 So the still/ticking twins separate only with Fast, the plain/striped twins call for Slow's capacity,
 and the shape anyone sees. The README gives the arithmetic per pair.
 
