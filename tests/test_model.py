@@ -112,6 +112,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         ("slowfast_r50", {"fusion_kernel": 4}, "odd"),
         ("slowfast_r50", {"colour": "red"}, "unknown model option"),
         ("slowfast_r50", {"alpha": 0}, "alpha"),
+        ("slowfast_tiny", {"fast_min_channels": 0}, "fast_min_channels 0 must be in 1..64"),
     ],
 )
 def test_bad_config_raises_value_error(name: str, overrides: dict, match: str) -> None:
@@ -185,3 +186,51 @@ def test_create_model_keeps_a_fine_tuned_head_unless_asked(tmp_path) -> None:
     assert fresh.config.num_classes == 3
     torch.testing.assert_close(fresh.blocks[0].multipathway_blocks[0].conv.weight,
                                tuned.blocks[0].multipathway_blocks[0].conv.weight)
+
+
+def _kill_fast_stem_channel(net: SlowFast, channel: int) -> None:
+    """What training did to the stalled runs' one-channel Fast stem (BN bias -3.6, weight ~0): the channel's
+    ReLU is zero for every input."""
+    bn = net.blocks[0].multipathway_blocks[1].norm
+    with torch.no_grad():
+        bn.weight[channel] = 0.0
+        bn.bias[channel] = -10.0
+
+
+@pytest.mark.parametrize(("floor", "fast_matters"), [(1, False), (4, True)])
+def test_a_dead_stem_channel_silences_a_one_channel_fast_pathway_but_not_a_floored_one(floor: int,
+                                                                                       fast_matters: bool) -> None:
+    """At 1/8 width and beta 1/16 the Fast stem is one channel: once its ReLU is dead, nothing of the Fast input
+    reaches the output (the tick cannot be learnt, whatever the seed). With `fast_min_channels` 4, one dead
+    channel leaves three that carry it."""
+    torch.manual_seed(0)
+    net = SlowFast(get_config("slowfast_tiny", beta_inv=16, fast_min_channels=floor, num_classes=6)).eval()
+    assert net.config.pathway_specs()[1].stem_dim == floor
+    _kill_fast_stem_channel(net, 0)
+    slow, fast = torch.randn(2, 3, 4, 80, 80), torch.randn(2, 3, 16, 80, 80)
+    with torch.inference_mode():
+        a, b = net([slow, fast]), net([slow, fast.flip(2) * 3.0])  # another Fast clip, the same Slow one
+    assert (not torch.allclose(a, b, atol=1e-6)) is fast_matters
+
+
+def test_fast_min_channels_is_saved_with_the_model_and_old_checkpoints_read_as_one(tmp_path) -> None:
+    from slowfast_core.weights.checkpoint import load_weights
+    from slowfast_core.weights.native import save_model
+
+    torch.manual_seed(0)
+    net = SlowFast(get_config("slowfast_tiny", beta_inv=16, fast_min_channels=4, num_classes=3))
+    save_model(net, tmp_path / "m.pyth")
+    again = load_weights(str(tmp_path / "m.pyth"))
+    assert again.config.fast_min_channels == 4 and again.config.pathway_specs()[1].stem_dim == 4
+    x = [torch.randn(1, 3, 4, 80, 80), torch.randn(1, 3, 16, 80, 80)]
+    with torch.inference_mode():
+        assert torch.equal(net.eval()(x), again.eval()(x))
+    old = torch.load(tmp_path / "m.pyth", weights_only=True)
+    torch.manual_seed(0)
+    thin = SlowFast(get_config("slowfast_tiny", beta_inv=16, num_classes=3))
+    save_model(thin, tmp_path / "old.pyth")
+    stored = torch.load(tmp_path / "old.pyth", weights_only=True)
+    stored["slowfast_live"]["config"].pop("fast_min_channels")  # written before the field existed
+    torch.save(stored, tmp_path / "old.pyth")
+    assert load_weights(str(tmp_path / "old.pyth")).config.fast_min_channels == 1
+    assert "fast_min_channels" in old["slowfast_live"]["config"]

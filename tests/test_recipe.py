@@ -179,3 +179,40 @@ def test_train_bad_beta_inv_is_one_line(tmp_path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "r").exists()
+
+
+def test_train_fast_min_channels_floors_every_fast_width() -> None:
+    """--fast-min-channels N: at beta 1/16 the tiny preset's Fast stem is one channel; with 4 it and every Fast
+    layer below 4 channels are 4, the wider ones (res4, res5) and the Slow pathway are unchanged."""
+    from slowfast_core.cli import build_parser
+    from slowfast_core.commands.train import _config
+    from slowfast_core.train.start import build_model
+
+    def model(argv: list[str]):
+        config = _config(build_parser().parse_args(["train", "DATA", "--out", "R", "--beta-inv", "16", *argv]))
+        return build_model(config, ["a", "b"]).config
+
+    thin, floored = model([]), model(["--fast-min-channels", "4"])
+    thin_fast, floored_fast = thin.pathway_specs()[1], floored.pathway_specs()[1]
+    assert (thin_fast.stem_dim, floored_fast.stem_dim) == (1, 4)
+    assert [(s.dim_inner, s.dim_out) for s in floored_fast.stages] == [
+        (max(4, s.dim_inner), max(4, s.dim_out)) for s in thin_fast.stages] == [(4, 4), (4, 4), (4, 8), (4, 16)]
+    assert floored.fast_fusion_dims() == (4, 4, 4, 8) and thin.fast_fusion_dims() == (1, 2, 4, 8)
+    slow_thin, slow_floored = thin.pathway_specs()[0], floored.pathway_specs()[0]
+    assert slow_floored.stem_dim == slow_thin.stem_dim == 8
+    assert [s.dim_out for s in slow_floored.stages] == [s.dim_out for s in slow_thin.stages]
+    # the laterals carry the floored Fast widths into Slow (tconv: twice the Fast channels)
+    assert [s.dim_in for s in slow_floored.stages][:1] == [8 + 2 * 4]
+
+
+@pytest.mark.parametrize(("argv", "says"), [(["--fast-min-channels", "4", "--init", "x.pyth"], "drop --init"),
+                                            (["--fast-min-channels", "0"], "must be in 1..64"),
+                                            (["--fast-min-channels", "65"], "must be in 1..64")])
+def test_train_bad_fast_min_channels_is_one_line(tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                 says: str) -> None:
+    from slowfast_core.cli import main
+
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()

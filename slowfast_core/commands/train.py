@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beta-inv", type=int, default=None, metavar="N",
                    help="from scratch: the Fast pathway with 1/N of the Slow pathway's channels (the paper's beta; "
                         "Table 5b: 4, 8, 16; default: the arch's)")
+    p.add_argument("--fast-min-channels", type=int, default=None, metavar="N",
+                   help="from scratch: every Fast width at least N channels (the tiny presets' Fast stem is 1 "
+                        "channel at beta <= 1/8, and a single ReLU channel can die; the teach bench's backbone: 4)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=-1.0)
     p.add_argument("--dropout", type=float, default=0.5)
@@ -98,10 +101,17 @@ def _config(args: argparse.Namespace):
     if args.beta_inv is not None and args.beta_inv < 1:
         raise ConfigError(f"--beta-inv {args.beta_inv} must be at least 1 (e.g. 8: the Fast pathway has 1/8 of the "
                           "Slow pathway's channels)")
+    if args.fast_min_channels is not None and args.init is not None:
+        raise ConfigError(f"--fast-min-channels {args.fast_min_channels} builds the Fast pathway from scratch: drop "
+                          "--init (a checkpoint's widths are its own)")
+    if args.fast_min_channels is not None and not 1 <= args.fast_min_channels <= 64:
+        raise ConfigError(f"--fast-min-channels {args.fast_min_channels} must be in 1..64 (e.g. 4: no Fast layer "
+                          "narrower than 4 channels)")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
         minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
-        pathway_loss=args.pathway_loss,        beta_inv=args.beta_inv or 0,
+        pathway_loss=args.pathway_loss, beta_inv=args.beta_inv or 0,
+        fast_min_channels=args.fast_min_channels or 0,
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,

@@ -65,6 +65,9 @@ class SlowFastConfig:
     `width_div` divides every Slow width (4: a quarter-width ResNet; the Fast widths follow through beta).
     `input_size` is the short side the model is made for (inference resizes frames to it; training crops
     `input_size * 7/8` from a scale-jittered frame, the paper's 224-of-[256, 320] ratio).
+    `fast_min_channels` is a floor on every Fast width. At 1/8 width and beta <= 1/8 the Fast stem rounds to a single
+    channel, one ReLU that training can drive below zero everywhere: the whole Fast pathway then sees nothing
+    (README, Teach: the runs that never learnt the tick had a dead Fast stem). A floor of 4 keeps it alive.
     `fusion_norm`: BN + ReLU after each T-conv lateral (PySlowFast, PyTorchVideo); False: the conv alone,
     as mmaction2 builds its laterals (the `*_mmaction2` presets, for its model-zoo checkpoints).
     """
@@ -84,6 +87,7 @@ class SlowFastConfig:
     num_classes: int = 400
     dropout: float = 0.5
     width_div: int = 1
+    fast_min_channels: int = 1  # every Fast width at least this (the tiny presets' 1-channel stem can die: 1)
     input_size: int = 256
     aliases: tuple[str, ...] = field(default=(), compare=False)
 
@@ -100,6 +104,8 @@ class SlowFastConfig:
             raise ConfigError(f"num_classes must be >= 1, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 1 <= self.fast_min_channels <= STEM_WIDTH:
+            raise ConfigError(f"fast_min_channels {self.fast_min_channels} must be in 1..{STEM_WIDTH}")
         if self.width_div not in (1, 2, 4, 8):
             raise ConfigError(f"width_div {self.width_div} must be 1, 2, 4 or 8")
         if not 32 <= self.input_size <= 1024:
@@ -143,12 +149,18 @@ class SlowFastConfig:
 
     def fast_fusion_dims(self) -> tuple[int, ...]:
         """Fast-pathway channels at the four fusion points: after the stem, res2, res3 and res4."""
-        return tuple(width(d, self.beta_inv * self.width_div) for d in (STEM_WIDTH, *STAGE_OUT[:3]))
+        return tuple(self._width("fast", d) for d in (STEM_WIDTH, *STAGE_OUT[:3]))
+
+    def _width(self, name: Literal["slow", "fast"], channels: int) -> int:
+        """A ResNet width in pathway `name`: 1/width_div of it (Slow), and 1/beta of that, at least
+        `fast_min_channels` (Fast)."""
+        if name == "slow":
+            return width(channels, self.width_div)
+        return max(self.fast_min_channels, width(channels, self.width_div * self.beta_inv))
 
     def _pathway_spec(self, name: Literal["slow", "fast"]) -> PathwaySpec:
-        div = self.width_div * (1 if name == "slow" else self.beta_inv)
         fused = self.fast_fusion_dims()
-        stem_dim = width(STEM_WIDTH, div)
+        stem_dim = self._width(name, STEM_WIDTH)
         stages = []
         dim_in = stem_dim
         for i, blocks in enumerate(STAGE_DEPTHS[self.depth]):
@@ -156,8 +168,8 @@ class SlowFastConfig:
             stages.append(
                 StageSpec(
                     dim_in=dim_in + extra,
-                    dim_inner=width(STAGE_INNER[i], div),
-                    dim_out=width(STAGE_OUT[i], div),
+                    dim_inner=self._width(name, STAGE_INNER[i]),
+                    dim_out=self._width(name, STAGE_OUT[i]),
                     spatial_stride=STAGE_SPATIAL_STRIDES[i],
                     temporal_kernels=self._temporal_kernels(name, i, blocks),
                 )
