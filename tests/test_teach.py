@@ -314,7 +314,6 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
     config = json.loads((best.parent / "run.json").read_text())["config"]
     assert best.is_file() and config["head_lr_mult"] == FROM_SCRATCH_HEAD_LR_MULT == 0.1
     assert config["init"] is None and config["arch"] == "slowfast_tiny" and config["beta_inv"] == 16
-    assert config["fast_min_channels"] == 4 and load_model(str(best)).config.pathway_specs()[1].stem_dim == 4
     assert json.loads((tmp_path / "synth" / "synth.json").read_text())["names"] == [class_name(0), class_name(1)]
 
 

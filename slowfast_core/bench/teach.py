@@ -53,7 +53,6 @@ class TeachBenchSettings:
     pretrain_epochs: int = 30
     pretrain_minutes: float | None = 3.0
     pretrain_beta_inv: int = 16  # the Fast pathway's 1/beta: Table 5b's best, and it carried to a new shape (README)
-    pretrain_fast_min_channels: int = 4  # no Fast layer under 4 channels: a one-channel stem died in 2 of 3 runs
     classes: tuple[int, ...] = (8, 9, 10, 11)  # the new classes the actor performs (in a seeded order)
     seconds: float = 4.0  # per action
     record_passes: int = 3  # passes of the script while recording
@@ -75,8 +74,7 @@ class TeachBenchSettings:
 
 def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None]) -> Path:
     """A backbone trained on the synthetic classes `settings.backbone_classes()` (`slowfast synth` + `slowfast
-    train --beta-inv 16 --fast-min-channels 4`, with the classifier at the from-scratch runs' multiple of the
-    rate); its checkpoint."""
+    train --beta-inv 16`, with the classifier at the from-scratch runs' multiple of the rate); its checkpoint."""
     from slowfast_core.train.loop import train
     from slowfast_core.train.run_folder import BEST
     from slowfast_core.train.recipe import FROM_SCRATCH_HEAD_LR_MULT, TrainConfig
@@ -91,7 +89,7 @@ def pretrain(settings: TeachBenchSettings, work: Path, say: Callable[[str], None
     config = TrainConfig(data=[str(data)], out=str(work / "pretrain"), arch=settings.arch,
                          epochs=settings.pretrain_epochs, minutes=settings.pretrain_minutes, device="cpu",
                          seed=settings.seed, head_lr_mult=FROM_SCRATCH_HEAD_LR_MULT,
-                         beta_inv=settings.pretrain_beta_inv, fast_min_channels=settings.pretrain_fast_min_channels)
+                         beta_inv=settings.pretrain_beta_inv)
     return train(config).out / BEST
 
 
