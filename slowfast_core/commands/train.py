@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "Table 5b: 4, 8, 16; default: the arch's)")
     p.add_argument("--fast-min-channels", type=int, default=None, metavar="N",
                    help="from scratch: every Fast width at least N channels (the tiny presets' Fast stem is 1 "
-                        "channel at beta <= 1/8, and a single ReLU channel can die; the teach bench's backbone: 4)")
+                        "channel at beta <= 1/8, and a single ReLU channel can die; default 1: the arch's widths)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=-1.0)
     p.add_argument("--dropout", type=float, default=0.5)

@@ -67,7 +67,8 @@ class SlowFastConfig:
     `input_size * 7/8` from a scale-jittered frame, the paper's 224-of-[256, 320] ratio).
     `fast_min_channels` is a floor on every Fast width. At 1/8 width and beta <= 1/8 the Fast stem rounds to a single
     channel, one ReLU that training can drive below zero everywhere: the whole Fast pathway then sees nothing
-    (README, Teach: the runs that never learnt the tick had a dead Fast stem). A floor of 4 keeps it alive.
+    (README, "What stalls": the stalled runs had dead Fast stem channels). A floor of 4 keeps the stem alive, though
+    it does not by itself make every seed learn the tick, and at 1/8 width it costs 2.4x the tiny model's GFLOPs.
     `fusion_norm`: BN + ReLU after each T-conv lateral (PySlowFast, PyTorchVideo); False: the conv alone,
     as mmaction2 builds its laterals (the `*_mmaction2` presets, for its model-zoo checkpoints).
     """
