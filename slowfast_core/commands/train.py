@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.config import arch_names
+from slowfast_core.model.config import STEM_WIDTH, arch_names
 
 
 def _size_pair(text: str) -> tuple[int, int]:
@@ -100,9 +100,9 @@ def _config(args: argparse.Namespace):
     if args.fast_min_channels is not None and args.init is not None:
         raise ConfigError(f"--fast-min-channels {args.fast_min_channels} builds the Fast pathway from scratch: drop "
                           "--init (a checkpoint's widths are its own)")
-    if args.fast_min_channels is not None and not 1 <= args.fast_min_channels <= 64:
-        raise ConfigError(f"--fast-min-channels {args.fast_min_channels} must be in 1..64 (e.g. 4: no Fast layer "
-                          "narrower than 4 channels)")
+    if args.fast_min_channels is not None and not 1 <= args.fast_min_channels <= STEM_WIDTH:
+        raise ConfigError(f"--fast-min-channels {args.fast_min_channels} must be in 1..{STEM_WIDTH} (e.g. 4: no Fast "
+                          "layer narrower than 4 channels)")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
         minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
