@@ -74,7 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoothing", type=int, default=3, help="predictions averaged for the label (default: %(default)s)")
     p.add_argument("--jsonl", default=None, metavar="OUT", help="write the JSON lines to OUT instead of stdout")
     p.add_argument("--metrics", default=None, metavar="OUT", help="write the run's metrics as JSON to OUT at the end")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="stop S seconds after the start (the model's start-up included)")
 
 
 class _EventLog:
@@ -151,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
     signals: list[int] = []
     previous = _install_signal_handlers(stop, signals)
     clean = True
+    # the deadline is set before the capture starts, so a run never sees more than --duration seconds of live video
+    deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
         engine.start(source, model, people=people)
     except BaseException:
@@ -164,9 +167,9 @@ def run(args: argparse.Namespace) -> int:
                        "SLOWFAST_8x8_R50 or a name from `slowfast weights list`", model.config.name)
     ended = "signal"  # what ended the loop: "stream" (the source ended), "duration", or a signal/a broken writer
     try:
-        deadline = None if args.duration is None else time.monotonic() + args.duration
         while not stop.is_set() and not writer.broken.is_set():
-            if engine.wait(0.1):
+            left = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
+            if engine.wait(left):  # wakes at the deadline itself, not up to 0.1 s after it
                 ended = "stream"
                 break
             if deadline is not None and time.monotonic() >= deadline:
