@@ -112,6 +112,31 @@ def exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
+def signal_behind(exc: BaseException) -> int | None:
+    """The signal number of the `Interrupted` that `exc` was raised from (its __cause__/__context__ chain), else None.
+
+    A signal's `Interrupted` is raised wherever the main thread is, and Python wraps some of those places' errors:
+    one raised inside a class body's `__set_name__` (e.g. while a dataclass module is imported) comes out as a
+    RuntimeError caused by it. The run still ended because of the signal."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, Interrupted):
+            return current.signum
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _interrupted(signum: int) -> int:
+    """Say that a signal ended the command; its exit status (128 + signum)."""
+    try:
+        print("slowfast: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # a second Ctrl-C while saying so
+        pass
+    return exit_status(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `slowfast` console script; returns the exit status.
 
@@ -141,13 +166,14 @@ def _main(argv: Sequence[str] | None, *, restore_signals: bool) -> int:
         print(f"slowfast: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        try:
-            print("slowfast: interrupted", file=sys.stderr)
-        except KeyboardInterrupt:  # a second Ctrl-C while saying so
-            pass
-        return exit_status(getattr(exc, "signum", signal.SIGINT))
+        return _interrupted(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        signum = signal_behind(exc)
+        if signum is None:
+            raise
+        return _interrupted(signum)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

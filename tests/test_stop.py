@@ -137,6 +137,33 @@ def test_ctrl_c_during_the_imports_prints_one_line(runs: list[Run], tmp_path: Pa
     assert run.stderr().rstrip().endswith("slowfast: interrupted")
 
 
+#: a child whose command is interrupted inside a class body's __set_name__, where a signal arrived in CI while
+#: `slowfast run` imported its dataclasses: Python 3.11 wraps the handler's `Interrupted` in a RuntimeError there
+WRAPPED_SIGNAL = """
+import os, signal, sys
+from slowfast_core import cli
+
+class Kills:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises Interrupted here, at the next bytecode
+
+def build_parser():
+    class Imported:  # what importing a module with a dataclass does
+        field = Kills()
+    raise AssertionError("the signal did not interrupt the class body")
+
+cli.build_parser = build_parser  # the command's first step; the signal, its handler and the wrapping are real
+sys.argv = ["slowfast", "run"]
+cli.main()
+"""
+
+
+def test_a_signal_that_python_wraps_still_exits_as_interrupted() -> None:
+    done = subprocess.run([sys.executable, "-c", WRAPPED_SIGNAL], capture_output=True, text=True, timeout=REACH_S)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert done.stderr == "slowfast: interrupted\n"  # no traceback
+
+
 def test_sigterm_while_the_model_is_built(runs: list[Run], tmp_path: Path) -> None:
     run = start(runs, ["--backend", "torch-eager"], PYTHONPROFILEIMPORTTIME="1", SLOWFAST_CACHE_DIR=str(tmp_path))
     run.wait_for_line(r"\| +slowfast_core\.model\.builder$")  # imported by the first create_model call
