@@ -48,10 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=0.0, help="base learning rate for the global batch")
     p.add_argument("--head-lr-mult", type=float, default=1.0, metavar="M",
                    help="the classifier's learning rate as M times --lr (Table 5a's recipe: 0.1)")
-    p.add_argument("--pathway-loss", type=float, default=0.0, metavar="W",
-                   help="SlowFast: also train a classifier on each pathway alone, its loss weighted W beside the "
-                        "fused one's, so that neither pathway rides on the other (the teach bench's backbone: 1; "
-                        "default 0: off)")
     p.add_argument("--beta-inv", type=int, default=None, metavar="N",
                    help="from scratch: the Fast pathway with 1/N of the Slow pathway's channels (the paper's beta; "
                         "Table 5b: 4, 8, 16; default: the arch's)")
@@ -110,8 +106,7 @@ def _config(args: argparse.Namespace):
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
         minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
-        pathway_loss=args.pathway_loss, beta_inv=args.beta_inv or 0,
-        fast_min_channels=args.fast_min_channels or 0,
+        beta_inv=args.beta_inv or 0, fast_min_channels=args.fast_min_channels or 0,
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,

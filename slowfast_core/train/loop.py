@@ -32,17 +32,8 @@ from slowfast_core.model.net import SlowFast
 from slowfast_core.train import distributed
 from slowfast_core.train.clips import ClipDataset, ClipSampling, EpochSampler, collate
 from slowfast_core.train.data import DatasetSplit, load_dataset
-from slowfast_core.train.pathway_loss import NEEDS_TWO_PATHWAYS, PathwayHeads, pathway_loss
 from slowfast_core.train.precise_bn import default_batches, update_bn_stats
-from slowfast_core.train.recipe import (
-    SYNC_BN_NEEDS_CUDA,
-    TrainConfig,
-    classifier_groups,
-    lr_at,
-    parameter_groups,
-    resolve,
-    set_trainable,
-)
+from slowfast_core.train.recipe import SYNC_BN_NEEDS_CUDA, TrainConfig, lr_at, parameter_groups, resolve, set_trainable
 from slowfast_core.train.report import (
     accuracy_summary,
     append_jsonl,
@@ -209,16 +200,14 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
     out = Path(config.out).expanduser()
     data = data or load_dataset(config.data, background=config.background, val_fraction=config.val_fraction,
                                 seed=config.seed)
+    if d.is_main:  # after the dataset is read: a dataset that cannot be read leaves no empty --out behind
+        out.mkdir(parents=True, exist_ok=True)
     if config.train == "head":
         from slowfast_core.train.head import train_head
 
-        _make_out(out, d)
         return train_head(config, d, data, out, stop=stop, progress=progress)
     torch.manual_seed(config.seed)
     model = build_model(config, data.categories)
-    if config.pathway_loss > 0 and model.num_pathways < 2:
-        raise ConfigError(NEEDS_TWO_PATHWAYS.format(arch=model.config.name))
-    _make_out(out, d)
     set_trainable(model, config.train)
     sampling = ClipSampling.for_model(model.config.geometry, model.meta.preprocessing, scale=config.scale,
                                       crop=config.crop, flip=config.flip)
@@ -237,19 +226,13 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
             raise ConfigError(SYNC_BN_NEEDS_CUDA)
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     net: SlowFast = model
-    heads = PathwayHeads(net, dropout=config.dropout).to(d.device) if config.pathway_loss > 0 else None
-    if heads is not None:
-        model = heads  # trains the network and one classifier per pathway; in eval mode it is the network
     if d.enabled:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
-    groups = parameter_groups(net, config.weight_decay, config.head_lr_mult)
-    if heads is not None:  # the pathways' classifiers at the classifier's rate (the same class-prior swing)
-        groups += classifier_groups(heads.heads, config.weight_decay, config.head_lr_mult)
-    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+    optimizer = torch.optim.SGD(parameter_groups(net, config.weight_decay, config.head_lr_mult), lr=config.lr,
+                                momentum=config.momentum)
     fp16 = d.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda") if fp16 else None
-    classifiers = heads.heads if heads is not None else None
-    state = load_resume(out, net, optimizer, scaler, classifiers) if config.resume else TrainState(horizon=config.epochs)
+    state = load_resume(out, net, optimizer, scaler) if config.resume else TrainState(horizon=config.epochs)
     if d.is_main and not config.resume:
         (out / METRICS).unlink(missing_ok=True)
         write_run_json(out, config, data, d)
@@ -262,7 +245,7 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
         while state.epoch < state.horizon:
             last_record = _run_epoch(config, d, model, net, optimizer, scaler, train_loader, train_sampler, val_loader,
                                      state, steps_per_epoch, flag, out, data, progress,
-                                     events=events, heads=heads)
+                                     events=events)
             if config.minutes is not None:
                 if state.seconds >= config.minutes * 60:
                     break
@@ -272,13 +255,6 @@ def _train(config: TrainConfig, d: distributed.Dist, *, stop: threading.Event | 
         if events is not None:
             events.close()
     return TrainResult(out, state, last_record, data.categories)
-
-
-def _make_out(out: Path, d: distributed.Dist) -> None:
-    """The run folder, made once the dataset is read and the model built: a dataset that cannot be read or a
-    model the options do not fit leaves no empty --out behind."""
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
 
 
 def _tensorboard_events(config: TrainConfig, d: distributed.Dist, out: Path) -> "EpochEvents | None":
@@ -310,10 +286,9 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
                optimizer: torch.optim.Optimizer, scaler: Any, train_loader: DataLoader, sampler: EpochSampler,
                val_loader: DataLoader, state: TrainState, steps_per_epoch: int, flag: _StopFlag, out: Path,
                data: DatasetSplit, progress: ProgressFn | None,
-               events: "EpochEvents | None" = None, heads: PathwayHeads | None = None) -> dict:
+               events: "EpochEvents | None" = None) -> dict:
     """Train one epoch (from `state.batch` on), validate, write metrics and checkpoints. Mutates `state`."""
     epoch = state.epoch
-    classifiers = heads.heads if heads is not None else None
     sampler.set_epoch(epoch)
     model.train()
     if config.frozen_bn or config.train != "all":
@@ -337,14 +312,8 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         if inputs is not None:
             labels_dev = labels.to(d.device, non_blocking=True)
             with _autocast(d, config.amp):
-                if heads is None:
-                    logits = model(_to_device(inputs, d))  # (B, K)
-                    loss = reported = nn.functional.cross_entropy(logits.float(), labels_dev)
-                else:  # --pathway-loss: the fused logits (B, K) and each pathway's [(B, K)]
-                    logits, per_pathway = model(_to_device(inputs, d))
-                    loss, reported = pathway_loss(logits, per_pathway, labels_dev, config.pathway_loss)
-                    for p, part in enumerate(per_pathway):
-                        sums[f"pathway{p}"] = sums.get(f"pathway{p}", 0) + int((part.argmax(1) == labels_dev).sum())
+                logits = model(_to_device(inputs, d))
+                loss = nn.functional.cross_entropy(logits.float(), labels_dev)
             optimizer.zero_grad(set_to_none=True)
             if not torch.isfinite(loss):
                 raise SlowFastError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}): lower --lr "
@@ -356,7 +325,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
             else:
                 loss.backward()
                 optimizer.step()
-            sums["loss"] += reported.item() * len(labels)
+            sums["loss"] += loss.item() * len(labels)
             sums["correct"] += int((logits.detach().argmax(dim=1) == labels_dev).sum().item())
             sums["count"] += len(labels)
             sums["clips"] += len(labels)
@@ -368,14 +337,12 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
             state.seconds += clock() - start
             state.partial = sums
             if d.is_main:
-                save_last(out, net, optimizer, scaler, state, classifiers)
+                save_last(out, net, optimizer, scaler, state)
             code = flag.code or 130
             raise Interrupted(f"stopped at epoch {epoch + 1}, batch {b + 1}: resume with --resume {out}", code)
     seconds = clock() - start
     state.seconds += seconds
-    names = heads.names if heads is not None else ()
-    totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]]
-                          + [sums.get(f"pathway{p}", 0) for p in range(len(names))], dtype=torch.float64)
+    totals = torch.tensor([sums["loss"], sums["correct"], sums["count"]], dtype=torch.float64)
     distributed.all_reduce_sum(d, totals)
     val_start = clock()
     precise = recompute_bn(config, d, net, train_loader,  # before validation and the checkpoints below
@@ -393,9 +360,6 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
         "epoch_seconds": round(clock() - start, 3), "precise_bn_batches": precise,
         "skipped": len(set(state.skipped)),
     }
-    if names:  # --pathway-loss: each pathway's own classifier's training top-1, e.g. {"slow": 0.9, "fast": 0.5}
-        record["train_top1_pathways"] = {n: (totals[3 + p] / totals[2]).item() if totals[2] else float("nan")
-                                         for p, n in enumerate(names)}
     state.epoch, state.batch, state.partial = epoch + 1, 0, {}
     if d.is_main:
         append_jsonl(out / METRICS, record)
@@ -406,7 +370,7 @@ def _run_epoch(config: TrainConfig, d: distributed.Dist, model: nn.Module, net: 
             save_model(net, out / BEST, base=getattr(net, "_base", None))
             if val is not None:
                 write_confusion(out / CONFUSION, conf, data.categories)
-        save_last(out, net, optimizer, scaler, state, classifiers)
+        save_last(out, net, optimizer, scaler, state)
         write_curves_png(out / CURVES, read_jsonl(out / METRICS))
         if events is not None:  # --tensorboard
             events.add_epoch(record, conf if best and val is not None else None, data.categories)

@@ -45,7 +45,6 @@ class TrainConfig:
     batch_size: int = 0  # per process; 0: the arch's default
     lr: float = 0.0  # for the global batch; 0: the arch's default
     head_lr_mult: float = 1.0  # the classifier's learning rate as a multiple of `lr` (Table 5a: 0.1)
-    pathway_loss: float = 0.0  # weight of each pathway's own classifier's loss (train.pathway_loss); 0: none
     momentum: float = 0.9
     weight_decay: float = 1e-4
     warmup_epochs: float = -1.0  # -1: the arch's default
@@ -132,12 +131,6 @@ def resolve(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         raise ConfigError(f"--lr {config.lr} must be a positive number")
     if not (config.head_lr_mult > 0 and math.isfinite(config.head_lr_mult)):
         raise ConfigError(f"--head-lr-mult {config.head_lr_mult} must be a positive number (1: the same as --lr)")
-    if not (config.pathway_loss >= 0 and math.isfinite(config.pathway_loss)):
-        raise ConfigError(f"--pathway-loss {config.pathway_loss} must be a weight of 0 or more (0: off, 1: each "
-                          "pathway's loss counts as much as the fused one)")
-    if config.pathway_loss > 0 and config.train != "all":
-        raise ConfigError(f"--pathway-loss trains the pathways themselves: it needs --train all, not --train "
-                          f"{config.train}")
     if config.precise_bn < -1:
         raise ConfigError(f"--precise-bn {config.precise_bn} must be a number of batches (0: off)")
     if config.budget_clock not in ("wall", "cpu"):
@@ -187,16 +180,6 @@ def parameter_groups(model: nn.Module, weight_decay: float, head_lr_mult: float 
     return [{"params": params, "weight_decay": weight_decay if decay else 0.0,
              "lr_mult": head_lr_mult if is_head else 1.0}
             for (decay, is_head), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
-
-
-def classifier_groups(classifiers: nn.Module, weight_decay: float, lr_mult: float) -> list[dict]:
-    """Extra classifiers' parameters (weights with decay, biases without) at `lr_mult` times the scheduled rate:
-    the per-pathway classifiers of --pathway-loss, which sit on the same positive pooled features as the
-    fused one (`parameter_groups` says why their rate matters)."""
-    weights = [p for name, p in classifiers.named_parameters() if not name.endswith("bias")]
-    biases = [p for name, p in classifiers.named_parameters() if name.endswith("bias")]
-    return [{"params": weights, "weight_decay": weight_decay, "lr_mult": lr_mult},
-            {"params": biases, "weight_decay": 0.0, "lr_mult": lr_mult}]
 
 
 def set_trainable(model: nn.Module, mode: TrainMode) -> None:

@@ -67,9 +67,8 @@ def write_run_json(out: Path, config: TrainConfig, data: DatasetSplit, d: distri
     tmp.replace(out / RUN_JSON)
 
 
-def load_resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any,
-                heads: nn.Module | None = None) -> TrainState:
-    """The state of RUN/checkpoint_last.pyth, loaded into `model`, `optimizer` and the per-pathway `heads`."""
+def load_resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: Any) -> TrainState:
+    """The state of RUN/checkpoint_last.pyth, loaded into `model` and `optimizer`."""
     path = out / LAST
     if not path.is_file():
         raise ConfigError(f"nothing to resume in {out}: {LAST} is missing (start a new run without --resume)")
@@ -77,34 +76,18 @@ def load_resume(out: Path, model: nn.Module, optimizer: torch.optim.Optimizer, s
         obj = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(obj["model_state"])
         train_state = obj["train_state"]
-        _check_pathway_heads(path, saved=train_state.get("pathway_heads") is not None, given=heads is not None)
-        if heads is not None:
-            heads.load_state_dict(train_state["pathway_heads"])
         optimizer.load_state_dict(train_state["optimizer"])
         if scaler is not None and train_state.get("scaler"):
             scaler.load_state_dict(train_state["scaler"])
         torch.set_rng_state(train_state["torch_rng"])
         state = TrainState(**train_state["state"])
-    except ConfigError:
-        raise
     except (KeyError, RuntimeError, ValueError, TypeError, EOFError) as exc:
         raise ConfigError(f"{path} cannot be resumed ({' '.join(str(exc).split())[:120]}): start a new run") from None
     return state
 
 
-def _check_pathway_heads(path: Path, *, saved: bool, given: bool) -> None:
-    """ConfigError when --resume and the run disagree on --pathway-loss (the optimizer's groups would not match)."""
-    if saved and not given:
-        raise ConfigError(f"{path} was trained with --pathway-loss: resume it with the same --pathway-loss")
-    if given and not saved:
-        raise ConfigError(f"{path} was trained without --pathway-loss: resume it without")
-
-
-def save_last(out: Path, net: SlowFast, optimizer: torch.optim.Optimizer, scaler: Any, state: TrainState,
-              heads: nn.Module | None = None) -> None:
-    """RUN/checkpoint_last.pyth: the model in our format plus what `load_resume` needs to continue exactly
-    (the per-pathway classifiers of --pathway-loss among it: they are not part of the model)."""
+def save_last(out: Path, net: SlowFast, optimizer: torch.optim.Optimizer, scaler: Any, state: TrainState) -> None:
+    """RUN/checkpoint_last.pyth: the model in our format plus what `load_resume` needs to continue exactly."""
     extra = {"train_state": {"optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                             "pathway_heads": heads.state_dict() if heads is not None else None,
                              "torch_rng": torch.get_rng_state(), "state": state.to_dict()}}
     save_model(net, out / LAST, base=getattr(net, "_base", None), extra=extra)
