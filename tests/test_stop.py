@@ -139,6 +139,7 @@ def test_ctrl_c_during_the_imports_prints_one_line(runs: list[Run], tmp_path: Pa
 
 #: a child whose command is interrupted inside a class body's __set_name__, where a signal arrived in CI while
 #: `slowfast run` imported its dataclasses: Python 3.11 wraps the handler's `Interrupted` in a RuntimeError there
+#: (3.12 adds a note to it instead; either way the run must exit 143)
 WRAPPED_SIGNAL = """
 import os, signal, sys
 from slowfast_core import cli
