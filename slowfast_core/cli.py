@@ -113,18 +113,16 @@ def exit_now(status: int) -> NoReturn:
 
 
 def signal_behind(exc: BaseException) -> int | None:
-    """The signal number of the `Interrupted` that `exc` was raised from (its __cause__/__context__ chain), else None.
+    """The signal number of the `Interrupted` that `exc` was raised from (its __cause__ chain), else None.
 
     A signal's `Interrupted` is raised wherever the main thread is, and Python wraps some of those places' errors:
-    one raised inside a class body's `__set_name__` (e.g. while a dataclass module is imported) comes out as a
-    RuntimeError caused by it. The run still ended because of the signal."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, Interrupted):
-            return current.signum
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
+    one raised inside a class body's `__set_name__` (e.g. while a dataclass module is imported) comes out of
+    Python 3.11 as a RuntimeError caused by it. The run still ended because of the signal."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, Interrupted):
+            return cause.signum
+        cause = cause.__cause__
     return None
 
 
