@@ -120,3 +120,17 @@ def test_onnx_is_verified_by_openvino_where_onnxruntime_is_missing(tmp_path, mon
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # onnxruntime is a test-only dependency
     result = export_model(create_model("fast_tiny", seed=0), tmp_path / "f.onnx", "onnx", size=48)
     assert result.runtime.startswith("OpenVINO (ONNX reader") and result.max_abs_diff <= 1e-3
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+def test_a_diff_fast_input_exports_with_its_differences(tiny, fmt, tmp_path):
+    """fast_input "diff" (frame differences in the Fast stem) survives tracing: the runtime matches the eager diff
+    model, and so does not give the logits of the same weights on frames."""
+    diff = create_model("slowfast_tiny", seed=3, fast_input="diff")
+    diff.load_state_dict(tiny.state_dict())
+    diff.eval()
+    suffix = {"onnx": "m.onnx", "openvino": "m.xml"}[fmt]
+    result = export_model(diff, tmp_path / suffix, fmt, size=SIZE)
+    assert result.max_abs_diff <= 1e-3
+    inputs = three_windows(diff)
+    assert np.abs(eager_logits(diff, inputs) - eager_logits(tiny, inputs)).max() > 0.1

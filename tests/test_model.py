@@ -113,6 +113,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
         ("slowfast_r50", {"colour": "red"}, "unknown model option"),
         ("slowfast_r50", {"alpha": 0}, "alpha"),
         ("slowfast_tiny", {"fast_min_channels": 0}, "fast_min_channels 0 must be in 1..64"),
+        ("slowfast_tiny", {"fast_input": "flow"}, "unknown Fast input 'flow': use one of rgb, diff"),
     ],
 )
 def test_bad_config_raises_value_error(name: str, overrides: dict, match: str) -> None:
@@ -233,3 +234,76 @@ def test_fast_min_channels_is_saved_with_the_model_and_old_checkpoints_read_as_o
     stored["slowfast_live"]["config"].pop("fast_min_channels")  # written before the field existed
     torch.save(stored, tmp_path / "old.pyth")
     assert load_weights(str(tmp_path / "old.pyth")).config.fast_min_channels == 1
+
+
+def _clip_with_a_mover(frames: int, seed: int) -> torch.Tensor:
+    """(1, 3, frames, 80, 80): a fixed random background plus a bright square that steps right each frame (added to
+    it, not drawn over it: an occluding object's differences would show the background it uncovers)."""
+    g = torch.Generator().manual_seed(seed)
+    clip = torch.randn(1, 3, 1, 80, 80, generator=g).repeat(1, 1, frames, 1, 1)
+    for t in range(frames):
+        clip[:, :, t, 30:42, 10 + 3 * t:22 + 3 * t] += 2.0
+    return clip
+
+
+@pytest.mark.parametrize("layout", ["slowfast_tiny", "fast_tiny"])
+def test_a_diff_fast_input_sees_what_changes_and_nothing_that_stays(layout: str) -> None:
+    """fast_input "diff" (Table 5c's time difference): the Fast pathway's pooled feature is the same for a moving
+    object over any still background, and differs when the motion does; with "rgb" (same weights) the
+    background changes it. Slow keeps its frames: its feature moves with the background either way."""
+    torch.manual_seed(0)
+    rgb = SlowFast(get_config(layout, beta_inv=16, fast_min_channels=4, num_classes=3)).eval()
+    diff = SlowFast(get_config(layout, beta_inv=16, fast_min_channels=4, fast_input="diff", num_classes=3)).eval()
+    diff.load_state_dict(rgb.state_dict())  # the same parameters: the input is all that differs
+    assert [p.time_difference for p in diff.config.pathway_specs()] == [False, True][-diff.num_pathways:]
+    fast_dim = diff.config.pathway_specs()[-1].stages[-1].dim_out
+
+    def fast_and_slow(net: SlowFast, background_seed: int, still: bool = False):
+        fast = _clip_with_a_mover(16, background_seed)
+        if still:
+            fast = fast[:, :, :1].repeat(1, 1, 16, 1, 1)
+        x = [fast[:, :, ::4].clone(), fast] if net.num_pathways == 2 else [fast]
+        with torch.inference_mode():
+            f = net.features(x)  # (1, C_slow + C_fast)
+        return f[:, -fast_dim:], f[:, :-fast_dim]
+
+    (fast_a, slow_a), (fast_b, slow_b) = fast_and_slow(diff, 1), fast_and_slow(diff, 2)
+    torch.testing.assert_close(fast_a, fast_b, atol=1e-5, rtol=0)  # another still background: nothing changes
+    assert not torch.allclose(fast_and_slow(diff, 1, still=True)[0], fast_a, atol=1e-3)  # the motion does
+    assert not torch.allclose(fast_and_slow(rgb, 1)[0], fast_and_slow(rgb, 2)[0], atol=1e-3)
+    if diff.num_pathways == 2:
+        assert not torch.allclose(slow_a, slow_b, atol=1e-3)
+
+
+def test_fast_input_is_saved_with_the_model_and_old_checkpoints_read_as_rgb(tmp_path) -> None:
+    from slowfast_core.model.identity import backbone_digest
+    from slowfast_core.weights.checkpoint import load_weights
+    from slowfast_core.weights.native import save_model
+
+    torch.manual_seed(0)
+    net = SlowFast(get_config("slowfast_tiny", fast_input="diff", num_classes=3)).eval()
+    save_model(net, tmp_path / "m.pyth")
+    again = load_weights(str(tmp_path / "m.pyth")).eval()
+    assert again.config.fast_input == "diff"
+    x = [torch.randn(1, 3, 4, 80, 80), torch.randn(1, 3, 16, 80, 80)]
+    with torch.inference_mode():
+        assert torch.equal(net(x), again(x))
+    rgb = SlowFast(get_config("slowfast_tiny", num_classes=3)).eval()
+    rgb.load_state_dict(net.state_dict())
+    save_model(rgb, tmp_path / "old.pyth")
+    stored = torch.load(tmp_path / "old.pyth", weights_only=True)
+    stored["slowfast_live"]["config"].pop("fast_input")  # written before the field existed
+    torch.save(stored, tmp_path / "old.pyth")
+    assert load_weights(str(tmp_path / "old.pyth")).config.fast_input == "rgb"
+    # the same weights give other features with the other input, so recorded features must not be mixed up
+    assert backbone_digest(net, 80) != backbone_digest(rgb, 80)
+
+
+def test_the_backbone_digest_of_an_rgb_model_leaves_the_later_field_out() -> None:
+    """A field added after features were recorded, at the value every older model has, is not hashed: the
+    features recorded and the heads taught before `fast_input` existed keep their backbone's identity."""
+    from slowfast_core.model.identity import digest_fields
+
+    rgb, diff = get_config("slowfast_tiny"), get_config("slowfast_tiny", fast_input="diff")
+    assert "fast_input" not in digest_fields(rgb) and digest_fields(diff)["fast_input"] == "diff"
+    assert "num_classes" not in digest_fields(rgb) and digest_fields(rgb)["beta_inv"] == 4

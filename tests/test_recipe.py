@@ -173,6 +173,7 @@ def test_train_beta_inv_builds_the_fast_pathway_that_narrow() -> None:
                                             (["--beta-inv", "0"], "must be at least 1"),
                                             (["--fast-min-channels", "4", "--init", "x.pyth"], "drop --init"),
                                             (["--fast-min-channels", "0"], "must be in 1..64"),
+                                            (["--fast-input", "diff", "--init", "x.pyth"], "drop --init"),
                                             (["--fast-min-channels", "65"], "must be in 1..64")])
 def test_train_bad_fast_pathway_widths_are_one_line(tmp_path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                                     says: str) -> None:
@@ -182,6 +183,21 @@ def test_train_bad_fast_pathway_widths_are_one_line(tmp_path, capsys: pytest.Cap
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "r").exists()
+
+
+def test_train_fast_input_builds_a_fast_stem_on_frame_differences() -> None:
+    """--fast-input diff: the model built from scratch differences the Fast frames (Table 5c); the default and
+    --fast-input rgb do not, and the Slow pathway never does."""
+    from slowfast_core.cli import build_parser
+    from slowfast_core.commands.train import _config
+    from slowfast_core.train.start import build_model
+
+    def stems(argv: list[str]) -> list[bool]:
+        config = _config(build_parser().parse_args(["train", "DATA", "--out", "R", *argv]))
+        return [stem.time_difference for stem in build_model(config, ["a", "b"]).blocks[0].multipathway_blocks]
+
+    assert stems(["--fast-input", "diff"]) == [False, True]
+    assert stems([]) == stems(["--fast-input", "rgb"]) == [False, False]
 
 
 def test_train_fast_min_channels_floors_every_fast_width() -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from slowfast_core.errors import ConfigError
-from slowfast_core.model.config import STEM_WIDTH, arch_names
+from slowfast_core.model.config import FAST_INPUTS, STEM_WIDTH, arch_names
 
 
 def _size_pair(text: str) -> tuple[int, int]:
@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fast-min-channels", type=int, default=None, metavar="N",
                    help="from scratch: every Fast width at least N channels (the tiny presets' Fast stem is 1 "
                         "channel at beta <= 1/8, and a single ReLU channel can die; default 1: the arch's widths)")
+    p.add_argument("--fast-input", choices=FAST_INPUTS, default=None,
+                   help="from scratch: what the Fast stem sees: rgb (the frames) or diff (each frame minus the one "
+                        "before it, the paper's Table 5c; a still background vanishes; default: the arch's, rgb)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-epochs", type=float, default=-1.0)
     p.add_argument("--dropout", type=float, default=0.5)
@@ -103,10 +106,13 @@ def _config(args: argparse.Namespace):
     if args.fast_min_channels is not None and not 1 <= args.fast_min_channels <= STEM_WIDTH:
         raise ConfigError(f"--fast-min-channels {args.fast_min_channels} must be in 1..{STEM_WIDTH} (e.g. 4: no Fast "
                           "layer narrower than 4 channels)")
+    if args.fast_input is not None and args.init is not None:
+        raise ConfigError(f"--fast-input {args.fast_input} builds the Fast pathway from scratch: drop --init (a "
+                          "checkpoint's Fast input is its own)")
     return TrainConfig(
         data=args.data, out=args.out, arch=arch, init=args.init, train=args.train, epochs=args.epochs,
         minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, head_lr_mult=args.head_lr_mult,
-        beta_inv=args.beta_inv or 0, fast_min_channels=args.fast_min_channels or 0,
+        beta_inv=args.beta_inv or 0, fast_min_channels=args.fast_min_channels or 0, fast_input=args.fast_input or "",
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, dropout=args.dropout, frozen_bn=args.frozen_bn, sync_bn=args.sync_bn,
         scale=args.scale, crop=args.crop, flip=args.flip, background=args.background,

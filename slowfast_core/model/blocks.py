@@ -20,10 +20,15 @@ def _bn(channels: int) -> nn.BatchNorm3d:
 
 
 class Stem(nn.Module):
-    """conv (kt x 7 x 7, spatial stride 2) -> BN -> ReLU -> max-pool (1 x 3 x 3, spatial stride 2)."""
+    """conv (kt x 7 x 7, spatial stride 2) -> BN -> ReLU -> max-pool (1 x 3 x 3, spatial stride 2).
 
-    def __init__(self, *, dim_out: int, temporal_kernel: int, dim_in: int = 3) -> None:
+    time_difference: the conv sees each frame minus the one before it (zero for the first), not the frames: the
+    paper's Table 5c input for the Fast pathway. No parameters change, so state dicts are the same either way.
+    """
+
+    def __init__(self, *, dim_out: int, temporal_kernel: int, dim_in: int = 3, time_difference: bool = False) -> None:
         super().__init__()
+        self.time_difference = time_difference
         self.conv = nn.Conv3d(
             dim_in, dim_out, kernel_size=(temporal_kernel, 7, 7), stride=(1, 2, 2),
             padding=(temporal_kernel // 2, 3, 3), bias=False,
@@ -34,7 +39,17 @@ class Stem(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, 3, T, H, W) -> (B, C, T, H/4, W/4)
+        if self.time_difference:
+            x = frame_differences(x)
         return self.pool(self.activation(self.norm(self.conv(x))))
+
+
+def frame_differences(x: torch.Tensor) -> torch.Tensor:
+    """Each frame minus the one before it, the first frame's difference zero: what changed, nothing that stays.
+
+    Slices and a subtraction only, so tracing, ONNX and OpenVINO export it as they do the rest of the stem."""
+    # (B, C, T, H, W) -> (B, C, T, H, W)
+    return torch.cat([torch.zeros_like(x[:, :, :1]), x[:, :, 1:] - x[:, :, :-1]], dim=2)
 
 
 class Bottleneck(nn.Module):

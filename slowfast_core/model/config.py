@@ -15,6 +15,8 @@ from slowfast_core.spec import ClipGeometry, PathwayLayout
 
 FusionKind = Literal["tconv", "tsample", "ttoc_sum", "ttoc_concat", "none"]
 FUSION_KINDS: tuple[str, ...] = ("tconv", "tsample", "ttoc_sum", "ttoc_concat", "none")
+FastInput = Literal["rgb", "diff"]
+FAST_INPUTS: tuple[str, ...] = ("rgb", "diff")
 
 #: Residual blocks per stage (res2..res5) for each supported depth.
 #: Depth 14 (one bottleneck per stage) is the small network of the `*_tiny` presets, made for CPU training.
@@ -54,6 +56,7 @@ class PathwaySpec:
     stem_dim: int
     stem_temporal_kernel: int
     stages: tuple[StageSpec, ...]
+    time_difference: bool = False  # the stem convolves frame-to-frame differences (the Fast pathway's "diff")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class SlowFastConfig:
     channel, one ReLU that training can drive below zero everywhere: the whole Fast pathway then sees nothing
     (README, "What stalls": the stalled runs had dead Fast stem channels). A floor of 4 keeps the stem alive, though
     it does not by itself make every seed learn the tick, and at 1/8 width it costs 2.4x the tiny model's GFLOPs.
+    `fast_input`: what the Fast stem convolves. "rgb" (the paper's main models): the frames. "diff": each frame
+    minus the one before it (the first frame's difference is zero), the paper's Table 5c "time difference" input:
+    a static background and a still object vanish from it, so the Fast pathway sees nothing but change.
     `fusion_norm`: BN + ReLU after each T-conv lateral (PySlowFast, PyTorchVideo); False: the conv alone,
     as mmaction2 builds its laterals (the `*_mmaction2` presets, for its model-zoo checkpoints).
     """
@@ -89,6 +95,7 @@ class SlowFastConfig:
     dropout: float = 0.5
     width_div: int = 1
     fast_min_channels: int = 1  # every Fast width at least this (the tiny presets' 1-channel stem can die: 1)
+    fast_input: FastInput = "rgb"  # the Fast stem's input: frames, or frame-to-frame differences (Table 5c)
     input_size: int = 256
     aliases: tuple[str, ...] = field(default=(), compare=False)
 
@@ -107,6 +114,8 @@ class SlowFastConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 1 <= self.fast_min_channels <= STEM_WIDTH:
             raise ConfigError(f"fast_min_channels {self.fast_min_channels} must be in 1..{STEM_WIDTH}")
+        if self.fast_input not in FAST_INPUTS:
+            raise ConfigError(f"unknown Fast input {self.fast_input!r}: use one of {', '.join(FAST_INPUTS)}")
         if self.width_div not in (1, 2, 4, 8):
             raise ConfigError(f"width_div {self.width_div} must be 1, 2, 4 or 8")
         if not 32 <= self.input_size <= 1024:
@@ -176,7 +185,8 @@ class SlowFastConfig:
                 )
             )
             dim_in = stages[-1].dim_out
-        return PathwaySpec(name, stem_dim, 1 if name == "slow" else 5, tuple(stages))
+        return PathwaySpec(name, stem_dim, 1 if name == "slow" else 5, tuple(stages),
+                           time_difference=name == "fast" and self.fast_input == "diff")
 
     def _temporal_kernels(self, name: str, stage: int, blocks: int) -> tuple[int, ...]:
         """conv_a temporal kernels: Slow has 1 in res2/res3 (paper: no early temporal convs), else 3."""

@@ -17,12 +17,16 @@ from typing import Any
 
 from torch import nn
 
+from slowfast_core.model.config import SlowFastConfig
 from slowfast_core.model.net import Head, SlowFast
 from slowfast_core.spec import Preprocessing
 
 #: state-dict prefix and config fields of the classifier head (excluded from the backbone digest)
 HEAD_PREFIX = "blocks.6."
 HEAD_FIELDS = ("num_classes", "dropout")
+#: config fields added after digests were first recorded, with the value every older model has: left out of the
+#: digest at that value, so the features recorded and the heads taught before them keep their identity
+LATER_FIELD_DEFAULTS = {"fast_input": "rgb"}
 
 
 def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None = None,
@@ -32,7 +36,7 @@ def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None 
     preprocessing: what the inputs got (None: the model's own). `stop` set: returns early with an incomplete
     digest (the caller is abandoning the work and discards it)."""
     h = hashlib.blake2b(digest_size=10)
-    arch = {k: v for k, v in dataclasses.asdict(model.config).items() if k not in HEAD_FIELDS}
+    arch = digest_fields(model.config)
     h.update(f"{sorted(arch.items())!r}|{size}|{preprocessing or model.meta.preprocessing!r}".encode())
     for name, tensor in model.state_dict().items():
         if stop is not None and stop.is_set():
@@ -41,6 +45,13 @@ def backbone_digest(model: SlowFast, size: int, *, stop: threading.Event | None 
             h.update(name.encode())
             h.update(tensor.detach().contiguous().cpu().numpy().tobytes())
     return h.hexdigest()
+
+
+def digest_fields(config: SlowFastConfig) -> dict[str, Any]:
+    """The config fields a backbone's features depend on: all but the head's, and a later field at the value
+    every model had before it (LATER_FIELD_DEFAULTS), so adding a field does not change older digests."""
+    return {k: v for k, v in dataclasses.asdict(config).items()
+            if k not in HEAD_FIELDS and LATER_FIELD_DEFAULTS.get(k, object()) != v}
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def build_backbone(config: SlowFastConfig, specs: tuple[PathwaySpec, ...]) -> li
         )
 
     blocks: list[nn.Module] = [
-        MultiPathway([Stem(dim_out=p.stem_dim, temporal_kernel=p.stem_temporal_kernel) for p in specs], fusion(0))
+        MultiPathway([Stem(dim_out=p.stem_dim, temporal_kernel=p.stem_temporal_kernel,
+                           time_difference=p.time_difference) for p in specs], fusion(0))
     ]
     for i in range(4):
         blocks.append(MultiPathway([ResStage(p.stages[i]) for p in specs], fusion(i + 1)))

@@ -38,6 +38,7 @@ class TrainConfig:
     arch: str = "slowfast_tiny"
     beta_inv: int = 0  # 1/beta of a model built from scratch; 0: the arch's (Table 5b varies it)
     fast_min_channels: int = 0  # from scratch: a floor on the Fast pathway's widths (SlowFastConfig); 0: the arch's
+    fast_input: str = ""  # from scratch: "rgb" or "diff" (SlowFastConfig.fast_input, Table 5c); "": the arch's
     init: str | None = None  # weights to start from (registry name or checkpoint); None: from scratch
     train: TrainMode = "all"
     epochs: int = 0  # 0: the arch's default

@@ -36,8 +36,8 @@ def build_model(config: TrainConfig, categories: list[str]) -> SlowFast:
     from slowfast_core.weights.api import create_model
 
     if config.init is None:
-        overrides = {k: v for k, v in (("beta_inv", config.beta_inv), ("fast_min_channels", config.fast_min_channels))
-                     if v}
+        overrides = {k: v for k, v in (("beta_inv", config.beta_inv), ("fast_min_channels", config.fast_min_channels),
+                                       ("fast_input", config.fast_input)) if v}
         model = create_model(config.arch, categories=categories, dropout=config.dropout, **overrides)
         base = None
     else:
