@@ -298,7 +298,8 @@ def test_bench_teach_end_to_end_at_tiny_size(base_spec: str, capsys, tmp_path: P
 
 def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> None:
     """Without --base the bench trains its backbone on the classes it is given, from scratch, with the
-    classifier at FROM_SCRATCH_HEAD_LR_MULT (at 1 SlowFast stalled on 2 of 3 seeds: README, Table 5a).
+    classifier at FROM_SCRATCH_HEAD_LR_MULT (at 1 SlowFast stalled on 2 of 3 seeds: README, Table 5a) and the
+    Fast pathway on frame differences (README, "What stalls").
     In a process of its own, as the bench runs: its training forks a DataLoader worker, and forked from a test
     worker that had run Qt and OpenVINO tests before, that worker died before the first epoch (two fresh-clone
     runs; not root-caused: README, Tests)."""
@@ -314,6 +315,9 @@ def test_bench_teach_pretrains_with_the_from_scratch_recipe(tmp_path: Path) -> N
     config = json.loads((best.parent / "run.json").read_text())["config"]
     assert best.is_file() and config["head_lr_mult"] == FROM_SCRATCH_HEAD_LR_MULT == 0.1
     assert config["init"] is None and config["arch"] == "slowfast_tiny" and config["beta_inv"] == 16
+    # the Fast pathway on frame differences, floored at 4 channels: the recipe whose every seed learnt the tick
+    assert config["fast_input"] == "diff" and config["fast_min_channels"] == 4
+    assert torch.load(best, weights_only=True)["slowfast_live"]["config"]["fast_input"] == "diff"
     assert json.loads((tmp_path / "synth" / "synth.json").read_text())["names"] == [class_name(0), class_name(1)]
 
 
